@@ -1,0 +1,162 @@
+"""The one error tree of the project.
+
+Every expected failure is a ``ReconcilerError``; the CLI maps the tree to exit codes in one place,
+and only a real bug (anything outside this tree) shows a traceback.
+
+    ReconcilerError
+    ├── UsageError                 bad command line or options
+    ├── ConfigError                the files are not usable
+    │   ├── LoadError              one file could not be read or parsed (carries a Location)
+    │   ├── ValidationFailed       schema/semantic problems (carries every Problem at once)
+    │   └── EnvError               an ${env:…} reference could not be resolved (carries a Location)
+    ├── ApiError                   a request to Buddy failed (carries method, path, status)
+    │   ├── AuthError              401: missing or bad token
+    │   ├── ForbiddenError         403: missing scope, or API disabled
+    │   ├── NotFoundError          404
+    │   ├── BadRequestError        400: the server refused a field
+    │   ├── RateLimitedError       429 after every retry
+    │   ├── ServerError            5xx after every retry
+    │   └── TransportError         no answer: refused, dropped or timed out (after every retry)
+    ├── PipelineError              one pipeline cannot be planned (ambiguous name, type clash, …)
+    ├── PlanError                  a saved plan is unusable
+    │   ├── StalePlanError         live state changed since the plan was made
+    │   └── TargetMismatchError    the plan was made for another base URL or workspace
+    ├── UnsafePlanError            the safety threshold refused the plan (``--force`` skips it)
+    ├── ApplyFailed                some changes failed; carries the apply report
+    └── SandboxError               the local simulator could not start or load its state
+
+Messages never contain the token or a secret value: errors are built from method, path and the
+server's own message, never from headers or request bodies.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reconciler.problems import Location, Problem
+
+
+class ReconcilerError(Exception):
+    """Root of every expected failure."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(ReconcilerError):
+    """The command line asks for something impossible."""
+
+
+class ConfigError(ReconcilerError):
+    """The configuration files cannot be used."""
+
+
+class LoadError(ConfigError):
+    """A file could not be read or parsed."""
+
+    def __init__(self, message: str, location: Location) -> None:
+        super().__init__(f"{location}: {message}")
+        self.location = location
+        self.reason = message
+
+
+class ValidationFailed(ConfigError):
+    """Schema or semantic checks failed; ``problems`` holds every one (errors and warnings)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        errors = [p for p in problems if p.severity == "error"]
+        super().__init__(f"{len(errors)} problem(s) in the configuration")
+        self.problems = problems
+
+
+class EnvError(ConfigError):
+    """An ``${env:NAME}`` reference names a variable that is not set."""
+
+    def __init__(self, message: str, location: Location | None = None) -> None:
+        super().__init__(f"{location}: {message}" if location else message)
+        self.location = location
+
+
+class ApiError(ReconcilerError):
+    """A request to the Buddy API failed."""
+
+    def __init__(self, method: str, path: str, status: int | None, detail: str) -> None:
+        where = f"{method} {path}"
+        status_text = f" answered {status}" if status is not None else ""
+        super().__init__(f"{where}{status_text}: {detail}")
+        self.method = method
+        self.path = path
+        self.status = status
+        self.detail = detail
+
+
+class AuthError(ApiError):
+    """401: the token is missing, wrong or expired."""
+
+
+class ForbiddenError(ApiError):
+    """403: the token lacks a scope, or the API is disabled in the workspace."""
+
+
+class NotFoundError(ApiError):
+    """404: the object does not exist."""
+
+
+class BadRequestError(ApiError):
+    """400: the server refused a field."""
+
+
+class RateLimitedError(ApiError):
+    """429 after every retry."""
+
+
+class ServerError(ApiError):
+    """5xx after every retry."""
+
+
+class TransportError(ApiError):
+    """No HTTP answer: connection refused, dropped or timed out."""
+
+
+class PipelineError(ReconcilerError):
+    """One pipeline cannot be planned; the others go on."""
+
+    def __init__(self, pipeline: str, message: str) -> None:
+        super().__init__(f"pipeline {pipeline}: {message}")
+        self.pipeline = pipeline
+        self.reason = message
+
+
+class PlanError(ReconcilerError):
+    """A saved plan cannot be used."""
+
+
+class StalePlanError(PlanError):
+    """A pipeline the plan touches has changed in Buddy since the plan was made."""
+
+
+class TargetMismatchError(PlanError):
+    """The plan was made for another base URL or workspace."""
+
+
+class UnsafePlanError(ReconcilerError):
+    """The plan deletes or updates more than the safety threshold allows."""
+
+
+class ApplyFailed(ReconcilerError):
+    """Some changes failed; ``report`` says what was applied, what failed and what was not tried."""
+
+    def __init__(self, message: str, report: Any) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class SandboxError(ReconcilerError):
+    """The local API simulator could not start or load its state."""

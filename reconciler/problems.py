@@ -1,0 +1,47 @@
+"""Located problems: what validation reports, one per finding, each with file:line:col and a JSON path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A position in a file; ``line`` and ``col`` are 1-based."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding: where it is, the JSON path of the offending value, and what is wrong."""
+
+    location: Location
+    path: str  # JSONPath-like, e.g. "$.pipelines[0].actions[1].cache_mode"
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.location}: {self.path}: {prefix}{self.message}"
+
+
+def json_path(parts: tuple[str | int, ...] | list[str | int]) -> str:
+    """Render a path of keys and indexes as ``$.a.b[0].c``."""
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def sort_problems(problems: list[Problem]) -> list[Problem]:
+    """Order by file, line, column; stable for ties so related messages stay together."""
+    return sorted(problems, key=lambda p: (p.location.file, p.location.line, p.location.col))
