@@ -1,17 +1,62 @@
 """YAML files → plain data that remembers where every value came from.
 
-INTERFACE STUB: being implemented (issue 2).
+The loader composes a node tree with PyYAML (libyaml's C parser when it is available) and builds plain
+Python data from it itself, so that every mapping key, mapping value and list item keeps the file,
+line and column it was written at. Doing the construction here, rather than through a PyYAML
+constructor, is also what lets us refuse duplicate keys, non-string keys and alias bombs, none of
+which PyYAML's safe loader objects to.
+
+Every failure is reported as a located :class:`~reconciler.problems.Problem`, never raised, so that one
+run reports every problem of every file. A file with a load error yields no :class:`Document`: what it
+would contain is not what the author wrote, and checking it further would only add noise.
+
+Files written against the 2024 API page are translated to the 2026 spelling here, before the schema
+sees them, each translation reported as a warning that shows the new spelling (see ``_translate_2024``).
 """
 
 from __future__ import annotations
 
+import math
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.problems import Location, Problem
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.problems import Location, Problem, json_path
+
+try:  # libyaml is several times faster; its marks carry the same line and column as the Python parser's
+    from yaml import CSafeLoader as _YamlLoader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
 
 PathKey = tuple[str | int, ...]
+
+#: Top-level keys that make a YAML file a config file in a directory scan.
+CONFIG_MARKER_KEYS = frozenset({"workspace", "domain", "project", "pipelines"})
+#: File name endings read in a directory scan.
+YAML_SUFFIXES = (".yml", ".yaml")
+#: How many nodes aliases may expand to in one file. A legitimate config reuses a few small blocks
+#: (shared credentials, build args); a "billion laughs" file needs millions. Counting expanded nodes,
+#: not aliases, bounds both the memory and the time a file can cost.
+MAX_ALIAS_EXPANSION = 10_000
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+# PyYAML's own scalar constructors know YAML 1.1's spellings (0x1F, 1_000, .inf, yes/no, ...); we reuse
+# them for everything but the common cases, which have fast paths below.
+_SCALARS = yaml.constructor.SafeConstructor()
 
 
 @dataclass
@@ -47,4 +92,667 @@ class LoadResult:
 
 
 def load_paths(paths: list[str | Path]) -> LoadResult:
-    raise NotImplementedError
+    """Read every config file that ``paths`` name.
+
+    A directory is scanned recursively for ``*.yml``/``*.yaml`` in sorted order, skipping
+    dot-directories; there a YAML file that is not a config file is skipped (and listed in
+    ``skipped``). A file named directly is always read and must be a config file. A path that does not
+    exist is an error. Each file is read once even when named twice. Nothing is raised for a bad file:
+    every problem lands in ``problems``."""
+    result = LoadResult(documents=[], problems=[], skipped=[])
+    seen: set[str] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for file in _scan(path):
+                _load_once(file, named=False, seen=seen, result=result)
+        elif path.is_file():
+            _load_once(path, named=True, seen=seen, result=result)
+        else:
+            result.problems.append(
+                _error(
+                    str(path),
+                    1,
+                    1,
+                    (),
+                    "no such file or directory" if not path.exists() else "not a regular file or directory",
+                )
+            )
+    return result
+
+
+def load_file(path: str | Path, *, named: bool = True) -> LoadResult:
+    """Read one file; with ``named=False`` it is treated as found by a directory scan."""
+    result = LoadResult(documents=[], problems=[], skipped=[])
+    _load_once(Path(path), named=named, seen=set(), result=result)
+    return result
+
+
+def load_text(source: str | bytes, file: str = "<string>", *, named: bool = True) -> LoadResult:
+    """Parse YAML given as text or bytes, as if read from ``file`` (for tests and callers with data)."""
+    result = LoadResult(documents=[], problems=[], skipped=[])
+    raw = source.encode("utf-8") if isinstance(source, str) else source
+    _load_bytes(raw, file, named=named, result=result)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# Files
+
+
+def _scan(root: Path) -> Iterator[Path]:
+    """YAML files under ``root``, sorted by their path relative to it, dot-directories left out."""
+    found: list[tuple[tuple[str, ...], Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        # Pruning in place stops os.walk from descending into .git, .github, .venv and the like.
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        base = Path(dirpath)
+        for name in filenames:
+            if name.endswith(YAML_SUFFIXES):
+                file = base / name
+                found.append((file.relative_to(root).parts, file))
+    found.sort(key=lambda item: item[0])
+    return (file for _, file in found)
+
+
+def _load_once(path: Path, *, named: bool, seen: set[str], result: LoadResult) -> None:
+    key = os.path.normcase(os.path.abspath(path))
+    if key in seen:
+        return
+    seen.add(key)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        result.problems.append(_error(str(path), 1, 1, (), f"cannot read the file: {exc.strerror}"))
+        return
+    _load_bytes(raw, str(path), named=named, result=result)
+
+
+def _load_bytes(raw: bytes, file: str, *, named: bool, result: LoadResult) -> None:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        result.problems.append(
+            _error(
+                file,
+                line,
+                col,
+                (),
+                f"the file is not UTF-8: invalid byte 0x{raw[exc.start]:02x} at byte offset {exc.start}",
+            )
+        )
+        return
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a byte-order mark is harmless; libyaml would accept it too
+    if not text.strip():
+        # An empty file is not a config file: skipped in a directory scan, an error when named.
+        if named:
+            result.problems.append(_error(file, 1, 1, (), "the file is empty"))
+        else:
+            result.skipped.append(file)
+        return
+
+    try:
+        nodes = _compose_all(text)
+    except yaml.MarkedYAMLError as exc:
+        # In a directory scan a file we cannot parse might or might not be a config file; we cannot
+        # tell, so it is reported rather than silently skipped: a broken config must never vanish.
+        result.problems.append(_syntax_problem(file, text, exc))
+        return
+    except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML parse error carries a mark
+        result.problems.append(_error(file, 1, 1, (), f"YAML error: {exc}"))
+        return
+
+    if not nodes:
+        if named:
+            result.problems.append(_error(file, 1, 1, (), "the file is empty (it holds only comments)"))
+        else:
+            result.skipped.append(file)
+        return
+    root = nodes[0]
+    if len(nodes) > 1:
+        if not named:
+            result.skipped.append(file)  # a multi-document stream (Kubernetes manifests, …) is not ours
+            return
+        mark = nodes[1].start_mark
+        result.problems.append(
+            _error(
+                file,
+                mark.line + 1,
+                mark.column + 1,
+                (),
+                f"a config file holds one YAML document; this one holds {len(nodes)}",
+            )
+        )
+        return
+    if not _looks_like_config(root):
+        if not named:
+            result.skipped.append(file)
+            return
+        what = _describe_node(root)
+        result.problems.append(
+            _error(
+                file,
+                root.start_mark.line + 1,
+                root.start_mark.column + 1,
+                (),
+                "not a config file: expected a top-level mapping with `workspace`, `project` and "
+                f"`pipelines`, found {what}",
+            )
+        )
+        return
+
+    builder = _Builder(file)
+    data = builder.build(root)
+    if builder.problems:
+        result.problems.extend(builder.problems)
+        return
+    doc = Document(file=file, data=data, locations=builder.locations, key_locations=builder.key_locations)
+    result.problems.extend(_translate_2024(doc))
+    result.documents.append(doc)
+
+
+def _compose_all(text: str) -> list[Node]:
+    loader = _YamlLoader(text)
+    try:
+        nodes: list[Node] = []
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                nodes.append(node)
+        return nodes
+    finally:
+        loader.dispose()
+
+
+def _looks_like_config(root: Node) -> bool:
+    if not isinstance(root, MappingNode):
+        return False
+    return any(isinstance(k, ScalarNode) and k.value in CONFIG_MARKER_KEYS for k, _ in root.value)
+
+
+def _describe_node(node: Node) -> str:
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if isinstance(node, MappingNode):
+        return "a mapping with none of these keys"
+    if node.tag == _NULL_TAG:
+        return "null"
+    return "a single value"
+
+
+def _syntax_problem(file: str, text: str, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else 1
+    col = mark.column + 1 if mark else 1
+    source_line = text.splitlines()[line - 1] if mark and line - 1 < len(text.splitlines()) else ""
+    indent = source_line[: len(source_line) - len(source_line.lstrip(" \t"))]
+    if "\t" in indent or source_line[col - 1 : col] == "\t":
+        # libyaml's own words ("found character that cannot start any token") do not say it is a tab.
+        tab_col = indent.index("\t") + 1 if "\t" in indent else col
+        return _error(
+            file,
+            line,
+            tab_col,
+            (),
+            "a tab character is used for indentation; YAML indentation must be spaces",
+        )
+    problem = exc.problem or "invalid YAML"
+    message = f"YAML syntax error: {problem}"
+    if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+        message += f" ({exc.context} started at line {exc.context_mark.line + 1})"
+    elif exc.context:
+        message += f" ({exc.context})"
+    return _error(file, line, col, (), message)
+
+
+def _error(file: str, line: int, col: int, path: PathKey, message: str) -> Problem:
+    return Problem(Location(file, line, col), json_path(path), message, "error")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Node tree → plain data
+
+
+class _AliasBomb(Exception):
+    """Raised inside the builder to stop at once; turned into a problem by ``build``."""
+
+    def __init__(self, node: Node, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.message = message
+
+
+class _Builder:
+    """Builds plain data from a composed node tree, recording a location for every path."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.locations: dict[PathKey, Location] = {}
+        self.key_locations: dict[PathKey, Location] = {}
+        self.problems: list[Problem] = []
+        self._done: set[int] = set()  # ids of collection nodes built once: a second visit is an alias
+        self._active: set[int] = set()  # ids of collection nodes being built: a revisit is a cycle
+        self._alias_depth = 0
+        self._expanded = 0
+
+    def build(self, root: Node) -> Any:
+        try:
+            return self._node(root, ())
+        except _AliasBomb as bomb:
+            self.problems.append(
+                _error(
+                    self.file,
+                    bomb.node.start_mark.line + 1,
+                    bomb.node.start_mark.column + 1,
+                    (),
+                    bomb.message,
+                )
+            )
+            return None
+        except RecursionError:
+            self.problems.append(_error(self.file, 1, 1, (), "the file nests too deeply to be read"))
+            return None
+
+    def _loc(self, node: Node) -> Location:
+        mark = node.start_mark
+        return Location(self.file, mark.line + 1, mark.column + 1)
+
+    def _node(self, node: Node, path: PathKey) -> Any:
+        self.locations[path] = self._loc(node)
+        if isinstance(node, ScalarNode):
+            if self._alias_depth:
+                self._count(node)
+            return self._scalar(node, path)
+        ident = id(node)
+        if ident in self._active:
+            raise _AliasBomb(node, "an alias refers to a node that contains it (a recursive structure)")
+        alias = ident in self._done
+        if alias:
+            self._alias_depth += 1
+        if self._alias_depth:
+            self._count(node)
+        self._active.add(ident)
+        try:
+            if isinstance(node, MappingNode):
+                value: Any = self._mapping(node, path)
+            else:
+                value = self._sequence(node, path)
+        finally:
+            self._active.discard(ident)
+            if alias:
+                self._alias_depth -= 1
+        self._done.add(ident)
+        return value
+
+    def _count(self, node: Node) -> None:
+        self._expanded += 1
+        if self._expanded > MAX_ALIAS_EXPANSION:
+            raise _AliasBomb(
+                node,
+                f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes; refusing the file "
+                "(an alias bomb such as 'billion laughs'?)",
+            )
+
+    def _sequence(self, node: Node, path: PathKey) -> list[Any]:
+        if node.tag != _SEQ_TAG:
+            self._unsupported_tag(node, path)
+        return [self._node(item, (*path, i)) for i, item in enumerate(node.value)]
+
+    def _mapping(self, node: Node, path: PathKey) -> dict[str, Any]:
+        if node.tag != _MAP_TAG:
+            self._unsupported_tag(node, path)
+        out: dict[str, Any] = {}
+        first_seen: dict[str, Node] = {}
+        merged: list[Node] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                merged.append(value_node)
+                continue
+            key = self._key(key_node, path)
+            if key is None:
+                continue
+            if key in first_seen:
+                first = first_seen[key]
+                self.problems.append(
+                    _error(
+                        self.file,
+                        key_node.start_mark.line + 1,
+                        key_node.start_mark.column + 1,
+                        (*path, key),
+                        f"duplicate key `{key}` (first given at line {first.start_mark.line + 1})",
+                    )
+                )
+                continue
+            first_seen[key] = key_node
+            child = (*path, key)
+            self.key_locations[child] = self._loc(key_node)
+            out[key] = self._node(value_node, child)
+        if merged:
+            self._merge(out, merged, path)
+        return out
+
+    def _merge(self, out: dict[str, Any], sources: list[Node], path: PathKey) -> None:
+        """YAML merge keys (``<<: *defaults``): keys given explicitly win, then earlier sources."""
+        flat: list[Node] = []
+        for source in sources:
+            if isinstance(source, SequenceNode):
+                flat.extend(source.value)
+            else:
+                flat.append(source)
+        for source in flat:
+            if not isinstance(source, MappingNode):
+                self.problems.append(
+                    _error(
+                        self.file,
+                        source.start_mark.line + 1,
+                        source.start_mark.column + 1,
+                        path,
+                        "a merge key (`<<`) needs a mapping or a list of mappings",
+                    )
+                )
+                continue
+            # Build the source under a scratch path, then keep only the keys not given explicitly;
+            # the merged values keep the locations where they were written.
+            self._alias_depth += 1
+            try:
+                scratch = self._node(source, (*path, "<<"))
+            finally:
+                self._alias_depth -= 1
+            for key, value in scratch.items():
+                if key in out:
+                    continue
+                out[key] = value
+                _move_paths(value, (*path, "<<", key), (*path, key), (self.locations, self.key_locations))
+            for key, value in scratch.items():
+                _drop_paths(value, (*path, "<<", key), (self.locations, self.key_locations))
+            self.locations.pop((*path, "<<"), None)
+
+    def _key(self, node: Node, path: PathKey) -> str | None:
+        if isinstance(node, ScalarNode) and node.tag == _STR_TAG:
+            return node.value
+        loc = self._loc(node)
+        if isinstance(node, ScalarNode):
+            kind = {
+                _BOOL_TAG: "a boolean",
+                _INT_TAG: "a number",
+                _FLOAT_TAG: "a number",
+                _NULL_TAG: "null",
+                _TIMESTAMP_TAG: "a date",
+            }.get(node.tag, "not a string")
+            message = (
+                f"mapping keys must be strings: `{node.value}` is read as {kind}; "
+                "put it in quotes if a string is meant"
+            )
+        else:
+            message = "mapping keys must be strings, not a list or a mapping"
+        self.problems.append(Problem(loc, json_path(path), message, "error"))
+        return None
+
+    def _unsupported_tag(self, node: Node, path: PathKey) -> None:
+        self.problems.append(
+            Problem(
+                self._loc(node),
+                json_path(path),
+                f"unsupported YAML tag `{node.tag}`: config files use plain YAML only",
+                "error",
+            )
+        )
+
+    def _scalar(self, node: ScalarNode, path: PathKey) -> Any:
+        tag = node.tag
+        value: str = node.value
+        if tag == _STR_TAG:
+            return value
+        if tag == _NULL_TAG:
+            return None
+        if tag == _BOOL_TAG:
+            return _SCALARS.construct_yaml_bool(node)
+        if tag == _INT_TAG:
+            if value.isdigit():
+                return int(value)
+            return _SCALARS.construct_yaml_int(node)
+        if tag == _FLOAT_TAG:
+            number = _SCALARS.construct_yaml_float(node)
+            if math.isinf(number) or math.isnan(number):
+                # JSON has no such numbers; no field of the API wants one either.
+                self.problems.append(
+                    Problem(
+                        self._loc(node),
+                        json_path(path),
+                        f"`{value}` is not a finite number; put it in quotes if a string is meant",
+                        "error",
+                    )
+                )
+            return number
+        if tag == _TIMESTAMP_TAG:
+            # An unquoted date is almost always meant as text (a tag, a version); JSON has no dates.
+            return value
+        self._unsupported_tag(node, path)
+        return value
+
+
+# ---------------------------------------------------------------------------------------------------
+# 2024 spellings
+
+
+def _translate_2024(doc: Document) -> list[Problem]:
+    """Rewrite the 2024 spellings of ``doc`` in place into the 2026 ones; warn for each.
+
+    Translated values keep the locations of what was written, so later problems still point at the
+    user's own text. Where both spellings are given, the 2024 one is dropped with an error."""
+    problems: list[Problem] = []
+    data = doc.data
+    if not isinstance(data, dict):
+        return problems
+    if "domain" in data:
+        path: PathKey = ("domain",)
+        where = doc.locate(path, key=True)
+        if "workspace" in data:
+            problems.append(
+                Problem(
+                    where,
+                    json_path(path),
+                    "both `domain` (the 2024 spelling) and `workspace` are given; keep only `workspace`",
+                )
+            )
+            _remove_key(doc, (), "domain")
+        else:
+            value = data["domain"]
+            shown = f"workspace: {value}" if isinstance(value, str) else "workspace: …"
+            problems.append(
+                Problem(where, json_path(path), f"`domain` is the 2024 spelling; write `{shown}`", "warning")
+            )
+            _rename_key(doc, (), "domain", "workspace")
+    pipelines = data.get("pipelines")
+    if not isinstance(pipelines, list):
+        return problems
+    for i, pipeline in enumerate(pipelines):
+        if not isinstance(pipeline, dict) or not isinstance(pipeline.get("actions"), list):
+            continue
+        for j, action in enumerate(pipeline["actions"]):
+            if isinstance(action, dict):
+                problems.extend(_translate_action(doc, ("pipelines", i, "actions", j), action))
+    return problems
+
+
+def _translate_action(doc: Document, base: PathKey, action: dict[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+
+    if "secret_id" in action or "secret_src" in action:
+        first = "secret_id" if "secret_id" in action else "secret_src"
+        where = doc.locate((*base, first), key=True)
+        if "secrets" in action:
+            problems.append(
+                Problem(
+                    where,
+                    json_path((*base, first)),
+                    "both `secret_id`/`secret_src` (the 2024 spelling) and `secrets` are "
+                    "given; keep only `secrets`",
+                )
+            )
+            for old in ("secret_id", "secret_src"):
+                if old in action:
+                    _remove_key(doc, base, old)
+        else:
+            # In 2024 `secret_src` named the file that holds the secret (the page's example is a path),
+            # which is what a FILE secret is today; so the translation picks type FILE.
+            entry: dict[str, Any] = {}
+            entry_path: PathKey = (*base, "secrets", 0)
+            moves: list[tuple[str, PathKey]] = []
+            if "secret_id" in action:
+                entry["id"] = action["secret_id"]
+                moves.append(("secret_id", (*entry_path, "id")))
+            if "secret_src" in action:
+                entry["value"] = action["secret_src"]
+                moves.append(("secret_src", (*entry_path, "value")))
+            entry["type"] = "FILE"
+            shown_id = action.get("secret_id") if isinstance(action.get("secret_id"), str) else "…"
+            # The value is never shown: `secrets[].value` is a write-only field.
+            problems.append(
+                Problem(
+                    where,
+                    json_path((*base, first)),
+                    "`secret_id`/`secret_src` are the 2024 spelling; write "
+                    f"`secrets: [{{id: {shown_id}, value: <secret_src>, type: FILE}}]`",
+                    "warning",
+                )
+            )
+            _replace_keys(
+                doc,
+                base,
+                ("secret_id", "secret_src"),
+                "secrets",
+                [entry],
+                moves,
+                extra={(*base, "secrets"): where, entry_path: where, (*entry_path, "type"): where},
+            )
+
+    if "integration_hash" in action:
+        where = doc.locate((*base, "integration_hash"), key=True)
+        if "integration" in action:
+            problems.append(
+                Problem(
+                    where,
+                    json_path((*base, "integration_hash")),
+                    "both `integration_hash` (the 2024 spelling) and `integration` are "
+                    "given; keep only `integration`",
+                )
+            )
+            _remove_key(doc, base, "integration_hash")
+        else:
+            value = action["integration_hash"]
+            shown = value if isinstance(value, str) else "…"
+            problems.append(
+                Problem(
+                    where,
+                    json_path((*base, "integration_hash")),
+                    f"`integration_hash` is the 2024 spelling; write `integration: {{identifier: {shown}}}`",
+                    "warning",
+                )
+            )
+            value_loc = doc.locate((*base, "integration_hash"))
+            _replace_keys(
+                doc,
+                base,
+                ("integration_hash",),
+                "integration",
+                {"identifier": value},
+                [("integration_hash", (*base, "integration", "identifier"))],
+                extra={(*base, "integration"): value_loc},
+            )
+            doc.key_locations[(*base, "integration", "identifier")] = where
+
+    platforms = action.get("target_platform")
+    if isinstance(platforms, list) and platforms and all(isinstance(p, str) for p in platforms):
+        joined = ",".join(p.strip() for p in platforms)
+        path = (*base, "target_platform")
+        problems.append(
+            Problem(
+                doc.locate(path, key=True),
+                json_path(path),
+                f'a list of platforms is the 2024 spelling; write `target_platform: "{joined}"`',
+                "warning",
+            )
+        )
+        for i in range(len(platforms)):
+            doc.locations.pop((*path, i), None)
+        action["target_platform"] = joined
+    return problems
+
+
+def _paths(value: Any, prefix: PathKey) -> Iterator[PathKey]:
+    """``prefix`` and the path of every node inside ``value`` (walking the data, not the tables, keeps
+    each move proportional to the size of what moves)."""
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, (*prefix, i))
+
+
+def _move_paths(value: Any, old: PathKey, new: PathKey, tables: tuple[dict[PathKey, Location], ...]) -> None:
+    n = len(old)
+    for p in list(_paths(value, old)):
+        for table in tables:
+            if p in table:
+                table[new + p[n:]] = table.pop(p)
+
+
+def _drop_paths(value: Any, prefix: PathKey, tables: tuple[dict[PathKey, Location], ...]) -> None:
+    for p in list(_paths(value, prefix)):
+        for table in tables:
+            table.pop(p, None)
+
+
+def _remove_key(doc: Document, base: PathKey, key: str) -> None:
+    container = _get(doc.data, base)
+    _drop_paths(container.pop(key), (*base, key), (doc.locations, doc.key_locations))
+
+
+def _rename_key(doc: Document, base: PathKey, old: str, new: str) -> None:
+    _replace_keys(doc, base, (old,), new, _get(doc.data, base)[old], [(old, (*base, new))])
+
+
+def _replace_keys(
+    doc: Document,
+    base: PathKey,
+    olds: tuple[str, ...],
+    new: str,
+    value: Any,
+    moves: list[tuple[str, PathKey]],
+    extra: dict[PathKey, Location] | None = None,
+) -> None:
+    """Put ``new: value`` where the first of ``olds`` stood (key order is kept), drop ``olds``, and move
+    the recorded locations of each moved old key's value to its new path."""
+    container = _get(doc.data, base)
+    present = [k for k in olds if k in container]
+    first_key_loc = doc.key_locations.get((*base, present[0]))
+    tables = (doc.locations, doc.key_locations)
+    for old_key, new_path in moves:
+        _move_paths(container[old_key], (*base, old_key), new_path, tables)
+    for k in present:
+        doc.locations.pop((*base, k), None)
+        doc.key_locations.pop((*base, k), None)
+    rebuilt: dict[str, Any] = {}
+    for k, v in container.items():
+        if k == present[0]:
+            rebuilt[new] = value
+        if k not in olds:
+            rebuilt[k] = v
+    container.clear()
+    container.update(rebuilt)
+    if first_key_loc is not None:
+        doc.key_locations[(*base, new)] = first_key_loc
+    for p, loc in (extra or {}).items():
+        doc.locations[p] = loc
+
+
+def _get(data: Any, path: PathKey) -> Any:
+    for part in path:
+        data = data[part]
+    return data
