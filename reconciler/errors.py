@@ -85,7 +85,10 @@ class EnvError(ConfigError):
 
 
 class ApiError(ReconcilerError):
-    """A request to the Buddy API failed."""
+    """A request to the Buddy API failed. ``uncertain`` is true when a write may have taken
+    effect although no success was seen (a dropped connection or a 5xx after the request was sent)."""
+
+    uncertain: bool = False
 
     def __init__(self, method: str, path: str, status: int | None, detail: str) -> None:
         where = f"{method} {path}"

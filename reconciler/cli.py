@@ -1,0 +1,311 @@
+"""The command line: argparse → engine → output; exceptions become exit codes here, and only here."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from reconciler import __version__, engine, render
+from reconciler.client import DEFAULT_BASE_URL, REGIONS, BuddyClient
+from reconciler.errors import ReconcilerError, UsageError, ValidationFailed
+
+log = logging.getLogger("reconciler")
+
+EXAMPLES = {
+    "validate": "example: reconcile validate examples/ --format github",
+    "plan": "example: reconcile plan examples/ --sandbox --format markdown --out plan.json",
+    "apply": "examples: reconcile apply examples/ --sandbox\n          reconcile apply --plan plan.json",
+    "import": "example: reconcile import --workspace acme --project web -o pipelines/ --sandbox",
+    "schema": "example: reconcile schema config > config.schema.json",
+    "sandbox": "example: reconcile sandbox --port 8080 --seed examples/sandbox-state.json",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """A usage error exits 1 (as Terraform does), so that 2 always means "changes pending"."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection")
+    group.add_argument("--base-url", help=f"API base URL (env BUDDY_BASE_URL; default {DEFAULT_BASE_URL})")
+    group.add_argument("--region", choices=sorted(REGIONS), help="us or eu: the region's base URL")
+    group.add_argument("--parallelism", type=int, default=8, help="concurrent requests (default 8)")
+    group.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="talk to the built-in Buddy API simulator instead of Buddy (no token needed)",
+    )
+    group.add_argument(
+        "--sandbox-state",
+        metavar="FILE",
+        default=".reconcile-sandbox.json",
+        help="the simulator's state file (default .reconcile-sandbox.json)",
+    )
+    group.add_argument(
+        "--sandbox-seed",
+        metavar="FILE",
+        help="seed the simulator from FILE on first use (default: sandbox-state.json in the first PATH)",
+    )
+    group.add_argument("--sandbox-reset", action="store_true", help="start the simulator's state afresh")
+
+
+def _verbosity(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each request to stderr")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="reconcile", description="Plan and apply Buddy.works pipelines kept as YAML in Git.")
+    parser.add_argument("--version", action="version", version=f"reconcile {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser(
+        "validate",
+        help="check files against the schema and the rules (no network)",
+        epilog=EXAMPLES["validate"],
+        formatter_class=fmt,
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default .)")
+    p.add_argument("--format", choices=["text", "github"], default="text")
+    _verbosity(p)
+
+    p = sub.add_parser("plan", help="show what would change in Buddy", epilog=EXAMPLES["plan"], formatter_class=fmt)
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--format", choices=["text", "markdown", "json", "github"], default="text")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON plan to FILE (for apply --plan)")
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error")
+    p.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
+    p.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
+    _connection_options(p)
+    _verbosity(p)
+
+    p = sub.add_parser("apply", help="make Buddy match the files", epilog=EXAMPLES["apply"], formatter_class=fmt)
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.add_argument("--plan", dest="plan_file", metavar="FILE", help="apply exactly this saved plan")
+    p.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
+    p.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
+    p.add_argument("--force", action="store_true", help="skip the safety threshold")
+    _connection_options(p)
+    _verbosity(p)
+
+    p = sub.add_parser(
+        "import",
+        help="write YAML for pipelines that already exist",
+        epilog=EXAMPLES["import"],
+        formatter_class=fmt,
+    )
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--project", required=True)
+    p.add_argument("--pipeline", action="append", default=[], metavar="NAME", help="only this pipeline (repeat)")
+    p.add_argument("-o", "--output", default=".", metavar="DIR", help="directory to write (default .)")
+    p.add_argument("--split", action="store_true", help="one file per pipeline")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    _connection_options(p)
+    _verbosity(p)
+
+    p = sub.add_parser("schema", help="print the JSON Schema", epilog=EXAMPLES["schema"], formatter_class=fmt)
+    p.add_argument("which", nargs="?", choices=["config", "action"], default="config")
+
+    p = sub.add_parser(
+        "sandbox", help="serve the local Buddy API simulator", epilog=EXAMPLES["sandbox"], formatter_class=fmt
+    )
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--seed", metavar="FILE", help="seed state (never written to)")
+    p.add_argument("--state", metavar="FILE", help="persist state to FILE after each change")
+    p.add_argument("--token", help="the token clients must send (default: the sandbox token)")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
+    p.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency up to this")
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a fault, e.g. error_rate=0.1, rate_limit=100/60, drop_rate=0.05",
+    )
+    _verbosity(p)
+    return parser
+
+
+# -- plumbing ---------------------------------------------------------------------------------------
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger("reconciler")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _paths(args: argparse.Namespace) -> list[str]:
+    return list(args.paths) or ["."]
+
+
+def _base_url(args: argparse.Namespace) -> str:
+    if args.base_url:
+        return args.base_url
+    if args.region:
+        return REGIONS[args.region]
+    return os.environ.get("BUDDY_BASE_URL") or DEFAULT_BASE_URL
+
+
+def _timeout() -> float:
+    raw = os.environ.get("BUDDY_TIMEOUT", "30")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"BUDDY_TIMEOUT must be a number of seconds, not {raw!r}") from None
+    if value <= 0:
+        raise UsageError("BUDDY_TIMEOUT must be positive")
+    return value
+
+
+@contextlib.contextmanager
+def _client(args: argparse.Namespace, paths: Sequence[str], pipelines: Sequence[object] = ()) -> Iterator[BuddyClient]:
+    """A client for Buddy, or for the built-in simulator with ``--sandbox``."""
+    if args.sandbox:
+        from reconciler import sandbox_session
+
+        with (
+            sandbox_session.open_sandbox(
+                state_file=Path(args.sandbox_state),
+                seed=args.sandbox_seed,
+                reset=args.sandbox_reset,
+                paths=paths,
+                pipelines=pipelines,
+            ) as (url, token),
+            BuddyClient(url, token, timeout=_timeout(), parallelism=args.parallelism) as client,
+        ):
+            yield client
+        return
+    token = os.environ.get("BUDDY_TOKEN", "")
+    if not token:
+        raise UsageError(
+            "BUDDY_TOKEN is not set: create a personal access token in Buddy (scopes WORKSPACE, "
+            "EXECUTION_INFO, and EXECUTION_MANAGE for apply) and export it; or try --sandbox"
+        )
+    with BuddyClient(_base_url(args), token, timeout=_timeout(), parallelism=args.parallelism) as client:
+        yield client
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    return hasattr(stream, "isatty") and stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+# -- commands ---------------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    result = engine.validate(_paths(args))
+    if args.verbose:
+        for skipped in result.skipped:
+            err.write(f"skipped (not a config file): {skipped}\n")
+    problems = result.problems
+    if args.quiet:
+        problems = [p for p in problems if p.severity == "error"]
+    if problems or not args.quiet:
+        render.write_problems(problems, out, files=len(result.files), fmt=args.format)
+    return 0 if result.ok else 1
+
+
+def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from reconciler.schema import schema_text
+
+    out.write(schema_text(args.which))
+    return 0
+
+
+def _plan_options(args: argparse.Namespace) -> engine.PlanOptions:
+    return engine.PlanOptions(
+        prune=args.prune, update_secrets=args.update_secrets, sandbox=args.sandbox, env=dict(os.environ)
+    )
+
+
+def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    paths = _paths(args)
+    cfg = engine.load(paths)
+    with _client(args, paths, cfg.pipelines) as client:
+        plan, _ = engine.build_plan(client, cfg.pipelines, _plan_options(args), [str(w) for w in cfg.warnings])
+    if args.out:
+        _write_plan_file(plan, Path(args.out))
+    if args.format == "json":
+        render.write_json(plan, out)
+    elif args.format == "markdown":
+        render.write_markdown(plan, out)
+    elif not args.quiet or plan.errors:
+        render.write_text(plan, out, color=_is_terminal(out))
+        if args.format == "github":
+            render.write_plan_annotations(plan, out)
+    if plan.errors:
+        return 1
+    if args.detailed_exitcode and plan.has_changes:
+        return 2
+    return 0
+
+
+def _write_plan_file(plan: object, path: Path) -> None:
+    import io
+
+    buffer = io.StringIO()
+    render.write_json(plan, buffer, keep_references=True)  # type: ignore[arg-type]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(buffer.getvalue(), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write the plan to {path}: {exc.strerror}") from None
+
+
+def cmd_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from reconciler import sandbox_session
+
+    return sandbox_session.serve(args, err)
+
+
+COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "schema": cmd_schema, "sandbox": cmd_sandbox}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run one command; return its exit code. Expected failures never show a traceback."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help(err)
+            return 1
+        _setup_logging(args)
+        return COMMANDS[args.command](args, out, err)
+    except ValidationFailed as failed:
+        render.write_problems(failed.problems, err, files=len({p.location.file for p in failed.problems}))
+        return 1
+    except ReconcilerError as exc:
+        err.write(f"error: {exc.message}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.write("interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 1
+    finally:
+        with contextlib.suppress(Exception):
+            (out or sys.stdout).flush()
+
+
+def _json_dump(data: object) -> str:
+    return json.dumps(data, indent=2)

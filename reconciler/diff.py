@@ -1,0 +1,475 @@
+"""Pure: (desired pipeline, live pipeline, live action details) → changes, warnings, fingerprint.
+
+Actions are matched by name (or a previous name). Only declared keys are compared, recursively,
+after both sides are put in one canonical form (``canonical``): the server's extra keys and
+``null``s are ignored, ``target_platform`` is a set, ``[]``/``""`` equal ``null``, an integration's
+``identifier`` equals its ``hash_id``, and write-only values are never compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from reconciler import envrefs
+from reconciler.errors import EnvError, PipelineError
+from reconciler.model import (
+    MULTI_ARCH,
+    READ_ONLY_FIELDS,
+    WRITE_ONLY_FIELDS,
+    ActionSummary,
+    DesiredAction,
+    DesiredPipeline,
+    LivePipeline,
+)
+from reconciler.plan import ABSENT, Change, fingerprint, pipeline_key
+
+SENSITIVE = "(sensitive)"
+NOT_COMPARED = frozenset({"name", "type"}) | READ_ONLY_FIELDS
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the command line says about this plan."""
+
+    prune: bool = False
+    update_secrets: bool = False
+    sandbox: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PipelineDiff:
+    changes: list[Change] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    fingerprint_key: str = ""
+    fingerprint: str = ABSENT
+    live_count: int = 0
+    declared: dict[str, list[str]] = field(default_factory=dict)
+
+
+# -- matching ---------------------------------------------------------------------------------------
+
+
+def match_actions(desired: DesiredPipeline, live_actions: Sequence[ActionSummary]) -> dict[str, ActionSummary]:
+    """Declared name → the live action it manages (by its name, else by a previous name).
+
+    Raises ``PipelineError`` for a type clash or for two live actions answering to one name."""
+    by_name: dict[str, list[ActionSummary]] = {}
+    for action in live_actions:
+        by_name.setdefault(action.name, []).append(action)
+    matched: dict[str, ActionSummary] = {}
+    for action in desired.actions:
+        candidates = [action.name, *action.previous_names]
+        for name in candidates:
+            found = by_name.get(name, [])
+            if not found:
+                continue
+            if len(found) > 1:
+                ids = ", ".join(f"#{a.id}" for a in found)
+                raise PipelineError(
+                    desired.label,
+                    f'{len(found)} live actions are named "{name}" ({ids}); rename all but one in Buddy '
+                    "so the file can say which it manages",
+                )
+            live = found[0]
+            if live.type != action.type:
+                raise PipelineError(
+                    desired.label,
+                    f'the live action "{name}" (#{live.id}) is of type {live.type}, the file declares '
+                    f"{action.type} ({action.location}); the API cannot change a type: rename one of "
+                    "them, or delete the live action in Buddy",
+                )
+            matched[action.name] = live
+            break
+    return matched
+
+
+# -- comparing --------------------------------------------------------------------------------------
+
+
+def _emptyish(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def _platforms(value: Any) -> Any:
+    if isinstance(value, str):
+        items = sorted({p.strip() for p in value.split(",") if p.strip()})
+        return items or None
+    return value
+
+
+def canonical(name: str, value: Any) -> Any:
+    """One form for a file's value and the server's value of field ``name``."""
+    if name == "target_platform":
+        return _platforms(value)
+    if name == "integration" and isinstance(value, Mapping):
+        value = dict(value)
+        hash_id = value.pop("hash_id", None)
+        if value.get("identifier") is None and hash_id is not None:
+            value["identifier"] = hash_id
+    return _clean(value)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        cleaned = {k: _clean(v) for k, v in value.items()}
+        return cleaned or None
+    if isinstance(value, list):
+        return None if not value else [_clean(v) for v in value]
+    return None if _emptyish(value) else value
+
+
+def _project(desired: Any, live: Any) -> Any:
+    """``live`` cut to the shape of ``desired``: only declared keys, lists item by item."""
+    if isinstance(desired, Mapping) and isinstance(live, Mapping):
+        return {k: _project(v, live.get(k)) for k, v in desired.items()}
+    if isinstance(desired, list) and isinstance(live, list) and len(desired) == len(live):
+        return [_project(d, v) for d, v in zip(desired, live, strict=True)]
+    return live
+
+
+def _strip_write_only(name: str, value: Any) -> Any:
+    """Remove what is never compared from a declared value (``secrets[].value``)."""
+    if name == "secrets" and isinstance(value, list):
+        return [
+            {k: v for k, v in item.items() if k != "value"} if isinstance(item, Mapping) else item for item in value
+        ]
+    return value
+
+
+def has_write_only(name: str, value: Any) -> bool:
+    if name in WRITE_ONLY_FIELDS:
+        return True
+    return (
+        name == "secrets"
+        and isinstance(value, list)
+        and any(isinstance(item, Mapping) and "value" in item for item in value)
+    )
+
+
+def comparable(action: DesiredAction, options: Options) -> dict[str, Any]:
+    """The declared fields that are compared, with ``${env:…}`` resolved (placeholders in the sandbox)."""
+    out: dict[str, Any] = {}
+    for name, value in action.fields.items():
+        if name in NOT_COMPARED or name in WRITE_ONLY_FIELDS:
+            continue
+        stripped = _strip_write_only(name, value)
+        out[name] = envrefs.resolve(
+            stripped,
+            options.env,
+            sandbox=options.sandbox,
+            location=action.field_locations.get(name, action.location),
+        )
+    return out
+
+
+def field_differs(name: str, desired: Any, live: Any) -> bool:
+    return canonical(name, desired) != canonical(name, _project(desired, live))
+
+
+def describe(name: str, desired: Any, live: Any) -> list[str]:
+    """Nested paths that differ inside one field, for a reader (DeepDiff does the walking)."""
+    left, right = canonical(name, _project(desired, live)), canonical(name, desired)
+    if not isinstance(left, (dict, list)) or not isinstance(right, (dict, list)):
+        return []
+    delta = DeepDiff(left, right, verbose_level=0)
+    paths: list[str] = []
+    for changes in delta.values():
+        items = changes.keys() if isinstance(changes, Mapping) else changes
+        paths.extend(str(p).replace("root", name, 1) for p in items)
+    return sorted(paths)
+
+
+def is_sensitive(name: str, value: Any) -> bool:
+    """Write-only, or it came from ``${env:…}``: never shown."""
+    return name in WRITE_ONLY_FIELDS or envrefs.has_refs(value)
+
+
+def masked(name: str, value: Any) -> Any:
+    """``value`` as it may be shown: sensitive parts replaced by ``(sensitive)``."""
+    if name in WRITE_ONLY_FIELDS:
+        return SENSITIVE
+    if name == "secrets" and isinstance(value, list):
+        return [
+            {k: (SENSITIVE if k == "value" or envrefs.has_refs(v) else v) for k, v in item.items()}
+            if isinstance(item, Mapping)
+            else item
+            for item in value
+        ]
+    if envrefs.has_refs(value):
+        return SENSITIVE
+    return value
+
+
+# -- one pipeline -----------------------------------------------------------------------------------
+
+
+def diff_pipeline(
+    desired: DesiredPipeline,
+    live: LivePipeline | None,
+    details: Mapping[int, Mapping[str, Any]],
+    options: Options,
+) -> PipelineDiff:
+    """The changes that make ``live`` match ``desired``. Raises ``PipelineError`` or ``EnvError``."""
+    result = PipelineDiff()
+    if live is None:
+        return _new_pipeline(desired, options, result)
+    result.fingerprint_key = pipeline_key(desired.workspace, desired.project, live.id, desired.label)
+    result.live_count = len(live.actions)
+    matched = match_actions(desired, live.actions)
+    common = {
+        "workspace": desired.workspace,
+        "project": desired.project,
+        "pipeline": live.name,
+        "pipeline_id": live.id,
+    }
+
+    declared_ids = {a.id for a in matched.values()}
+    prune = desired.prune if desired.prune is not None else options.prune
+    deletes = [a for a in live.actions if a.type == MULTI_ARCH and a.id not in declared_ids] if prune else []
+    deleted_ids = {a.id for a in deletes}
+
+    updates: list[Change] = []
+    declared_fields: dict[int, list[str]] = {}
+    for action in desired.actions:
+        target = matched.get(action.name)
+        if target is None:
+            continue
+        detail = details.get(target.id, {})
+        declared_fields[target.id] = sorted(k for k in action.fields if k not in WRITE_ONLY_FIELDS)
+        change = _update(action, target, detail, options, common)
+        if change is not None:
+            updates.append(change)
+
+    creates = _creates(desired, live, matched, deleted_ids, options, common, result.warnings)
+    file_name = desired.file
+    result.changes.extend(creates)
+    result.changes.extend(updates)
+    result.changes.extend(
+        Change(
+            kind="delete",
+            action_name=a.name,
+            action_id=a.id,
+            reason=f"prune: not declared in {file_name}",
+            **common,
+        )
+        for a in deletes
+    )
+    _order_warning(desired, live, matched, result.warnings)
+    result.fingerprint = live_fingerprint(live, details, declared_fields)
+    result.declared = {str(i): names for i, names in declared_fields.items()}
+    return result
+
+
+def live_fingerprint(
+    live: LivePipeline, details: Mapping[int, Mapping[str, Any]], declared: Mapping[int, Sequence[str]]
+) -> str:
+    """SPEC.md's fingerprint of a live pipeline, given which fields of which actions are declared."""
+    values = {
+        action_id: {k: details.get(action_id, {}).get(k) for k in names if k not in WRITE_ONLY_FIELDS}
+        for action_id, names in declared.items()
+    }
+    return fingerprint([(a.id, a.name, a.type) for a in live.actions], values)
+
+
+def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelineDiff) -> PipelineDiff:
+    if desired.name is None:
+        raise PipelineError(desired.label, f"no live pipeline has id {desired.id}")
+    result.fingerprint_key = pipeline_key(desired.workspace, desired.project, None, desired.name)
+    common = {
+        "workspace": desired.workspace,
+        "project": desired.project,
+        "pipeline": desired.name,
+        "pipeline_id": None,
+    }
+    fields = {"name": desired.name, **desired.fields}
+    _resolve_check(fields, desired.location, options)
+    result.changes.append(Change(kind="create_pipeline", fields=fields, **common))
+    previous: str | None = None
+    for action in desired.actions:
+        if action.after is not None and action.after != previous:
+            raise PipelineError(
+                desired.label,
+                f'"{action.name}" is to go after "{action.after}", but the pipeline does not exist yet',
+            )
+        result.changes.append(_create(action, options, common, None, previous))
+        previous = action.name
+    return result
+
+
+def _resolve_check(fields: Mapping[str, Any], location: Any, options: Options) -> None:
+    """Fail at plan time for an unset variable in a field that plan compares or shows."""
+    for name, value in fields.items():
+        if name in WRITE_ONLY_FIELDS:
+            continue
+        envrefs.resolve(_strip_write_only(name, value), options.env, sandbox=options.sandbox, location=location)
+
+
+def _unset_sensitive(action: DesiredAction, options: Options) -> tuple[str, ...]:
+    unset: list[str] = []
+    for name, value in action.fields.items():
+        if not has_write_only(name, value):
+            continue
+        try:
+            envrefs.resolve(value, options.env, sandbox=options.sandbox)
+        except EnvError:
+            unset.append(name)
+    return tuple(unset)
+
+
+def _create(
+    action: DesiredAction,
+    options: Options,
+    common: Mapping[str, Any],
+    after_id: int | None,
+    after_name: str | None,
+) -> Change:
+    comparable(action, options)  # an unset variable outside write-only fields fails the plan here
+    return Change(
+        kind="create",
+        action_name=action.name,
+        after_action_id=after_id,
+        after_action_name=after_name,
+        fields=dict(action.fields),
+        unset_sensitive=_unset_sensitive(action, options),
+        **common,
+    )
+
+
+def _update(
+    action: DesiredAction,
+    live: ActionSummary,
+    detail: Mapping[str, Any],
+    options: Options,
+    common: Mapping[str, Any],
+) -> Change | None:
+    fields: dict[str, Any] = {}
+    diff: dict[str, dict[str, Any]] = {}
+    if live.name != action.name:
+        fields["name"] = action.name
+        diff["name"] = {"from": live.name, "to": action.name}
+    for name, value in comparable(action, options).items():
+        if field_differs(name, value, detail.get(name)):
+            raw = action.fields[name]
+            fields[name] = raw
+            shown_from = SENSITIVE if is_sensitive(name, raw) else canonical_display(name, value, detail.get(name))
+            entry: dict[str, Any] = {"from": shown_from, "to": masked(name, raw)}
+            paths = [] if is_sensitive(name, raw) else describe(name, value, detail.get(name))
+            if paths:
+                entry["paths"] = paths
+            diff[name] = entry
+    if options.update_secrets:
+        for name, raw in action.fields.items():
+            if has_write_only(name, raw) and name not in fields:
+                fields[name] = raw
+                diff[name] = {"from": SENSITIVE, "to": masked(name, raw)}
+    if not fields:
+        return None
+    return Change(
+        kind="update",
+        action_name=action.name,
+        action_id=live.id,
+        fields=fields,
+        diff=diff,
+        unset_sensitive=_unset_sensitive(action, options) if options.update_secrets else (),
+        **common,
+    )
+
+
+def canonical_display(name: str, desired: Any, live: Any) -> Any:
+    """The live value as a reader compares it: only the declared shape."""
+    return _project(desired, live)
+
+
+# -- placement --------------------------------------------------------------------------------------
+
+
+def _creates(
+    desired: DesiredPipeline,
+    live: LivePipeline,
+    matched: Mapping[str, ActionSummary],
+    deleted_ids: set[int],
+    options: Options,
+    common: Mapping[str, Any],
+    warnings: list[str],
+) -> list[Change]:
+    """Creates in file order, each placed as SPEC.md says (``after``; after the preceding declared
+    action; a leading new action before the next declared live one; the end only as a last resort)."""
+    live_by_name = {a.name: a for a in live.actions}
+    position = {a.id: i for i, a in enumerate(live.actions)}
+    created: set[str] = set()
+    changes: list[Change] = []
+    actions = desired.actions
+    for index, action in enumerate(actions):
+        if action.name in matched:
+            continue
+        after_id: int | None = None
+        after_name: str | None = None
+        if action.after is not None:
+            anchor = live_by_name.get(action.after)
+            if anchor is not None and anchor.id in deleted_ids:
+                raise PipelineError(
+                    desired.label, f'"{action.name}" is to go after "{action.after}", which this plan deletes'
+                )
+            if anchor is not None:
+                after_id, after_name = anchor.id, anchor.name
+            elif action.after in created:
+                after_name = action.after
+            else:
+                raise PipelineError(
+                    desired.label,
+                    f'"{action.name}" is to go after "{action.after}" ({action.location}), but no live action '
+                    "has that name and none is created before it",
+                )
+        elif index > 0:
+            previous = actions[index - 1]
+            if previous.name in matched:
+                after_id, after_name = matched[previous.name].id, matched[previous.name].name
+            else:
+                after_name = previous.name  # created just before this one
+        else:
+            after_id, after_name = _before_next_live(desired, live, matched, deleted_ids, position, warnings, action)
+        changes.append(_create(action, options, common, after_id, after_name))
+        created.add(action.name)
+    return changes
+
+
+def _before_next_live(
+    desired: DesiredPipeline,
+    live: LivePipeline,
+    matched: Mapping[str, ActionSummary],
+    deleted_ids: set[int],
+    position: Mapping[int, int],
+    warnings: list[str],
+    action: DesiredAction,
+) -> tuple[int | None, str | None]:
+    """Anchor for a new first action: the live action standing before S, the first declared live one."""
+    following = next((matched[a.name] for a in desired.actions if a.name in matched), None)
+    if following is None:
+        return None, None  # nothing declared is live: appending keeps the file's order
+    for candidate in reversed(live.actions[: position[following.id]]):
+        if candidate.id not in deleted_ids:
+            return candidate.id, candidate.name
+    warnings.append(
+        f'pipeline "{live.name}": "{action.name}" should come before "{following.name}", the first action of '
+        "the pipeline, but the API can only add an action after another one: it will be added at the end. "
+        "Move it in Buddy, or give it `after:`"
+    )
+    return None, None
+
+
+def _order_warning(
+    desired: DesiredPipeline, live: LivePipeline, matched: Mapping[str, ActionSummary], warnings: list[str]
+) -> None:
+    order = {a.id: i for i, a in enumerate(live.actions)}
+    declared = [matched[a.name] for a in desired.actions if a.name in matched]
+    if [a.id for a in declared] != sorted((a.id for a in declared), key=order.__getitem__):
+        live_order = ", ".join(f'"{a.name}"' for a in sorted(declared, key=lambda a: order[a.id]))
+        warnings.append(
+            f'pipeline "{live.name}": the live order of the declared actions ({live_order}) differs from the '
+            f"file ({desired.file}); the API cannot move actions: reorder them in Buddy"
+        )

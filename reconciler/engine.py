@@ -1,0 +1,96 @@
+"""The commands as functions composed from the modules: they return values and print nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler import config as config_module
+from reconciler.client import BuddyClient
+from reconciler.diff import Options, diff_pipeline
+from reconciler.errors import PipelineError
+from reconciler.live import PipelineState, read_live
+from reconciler.model import DesiredPipeline
+from reconciler.plan import Plan, Skipped, Target
+from reconciler.problems import Problem
+
+
+@dataclass
+class ValidateResult:
+    problems: list[Problem]
+    files: list[str]
+    skipped: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+
+def validate(paths: Sequence[str | Path]) -> ValidateResult:
+    """Schema and semantic checks, no network, every problem at once."""
+    from reconciler.errors import ValidationFailed
+
+    try:
+        cfg = config_module.load_config(list(paths))
+    except ValidationFailed as failed:
+        files = sorted({p.location.file for p in failed.problems})
+        return ValidateResult(failed.problems, files, [])
+    return ValidateResult(cfg.warnings, cfg.files, cfg.skipped)
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    prune: bool = False
+    update_secrets: bool = False
+    sandbox: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def build_plan(
+    client: BuddyClient,
+    pipelines: Sequence[DesiredPipeline],
+    options: PlanOptions,
+    warnings: Sequence[str] = (),
+) -> tuple[Plan, list[PipelineState]]:
+    """Read live state for ``pipelines`` and diff it into a plan."""
+    states = read_live(client, pipelines)
+    plan = Plan(Target(base_url=client.base_url), warnings=list(warnings))
+    diff_options = Options(
+        prune=options.prune, update_secrets=options.update_secrets, sandbox=options.sandbox, env=options.env
+    )
+    for state in states:
+        desired = state.desired
+        where = f"{desired.workspace}/{desired.project}"
+        if state.error:
+            plan.errors.append(f'{where} pipeline "{desired.label}": {state.error}')
+            continue
+        if state.skipped and state.live is not None:
+            plan.skipped.append(
+                Skipped(desired.workspace, desired.project, state.live.name, state.live.id, state.skipped)
+            )
+            continue
+        try:
+            result = diff_pipeline(desired, state.live, state.details, diff_options)
+        except PipelineError as exc:
+            plan.errors.append(f'{where} pipeline "{desired.label}": {exc.reason}')
+            continue
+        plan.changes.extend(result.changes)
+        plan.warnings.extend(result.warnings)
+        plan.fingerprints[result.fingerprint_key] = result.fingerprint
+        plan.live_counts[result.fingerprint_key] = result.live_count
+        if result.declared:
+            plan.declared[result.fingerprint_key] = result.declared
+    return plan, states
+
+
+def load(paths: Sequence[str | Path]) -> config_module.Config:
+    """Read and check the files; raises ``ValidationFailed`` with every problem."""
+    return config_module.load_config(list(paths))
+
+
+def plan(client: BuddyClient, paths: Sequence[str | Path], options: PlanOptions) -> Plan:
+    """``reconcile plan``: files → desired, live state → plan."""
+    cfg = load(paths)
+    result, _states = build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
+    return result

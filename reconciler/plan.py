@@ -1,0 +1,213 @@
+"""The plan as a value: ordered changes, a summary, fingerprints, the safety check, JSON in and out.
+
+``plan`` builds it, ``render`` prints it, ``apply`` consumes it. A plan file keeps ``${env:…}``
+references, never their values; ``apply --plan`` resolves them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from reconciler import __version__
+from reconciler.errors import PlanError, UnsafePlanError
+
+FORMAT_VERSION = 1
+ChangeKind = Literal["create_pipeline", "create", "update", "delete"]
+KINDS: tuple[ChangeKind, ...] = ("create_pipeline", "create", "update", "delete")
+#: A pipeline with at least this many live actions is subject to the safety threshold.
+SAFETY_MIN_ACTIONS = 5
+SAFETY_RATIO = 0.30
+
+
+@dataclass(frozen=True)
+class Change:
+    """One request that apply will make. ``fields`` is exactly what will be sent (references kept)."""
+
+    kind: ChangeKind
+    workspace: str
+    project: str
+    pipeline: str
+    pipeline_id: int | None
+    action_name: str | None = None
+    action_id: int | None = None
+    after_action_id: int | None = None
+    after_action_name: str | None = None
+    fields: Mapping[str, Any] | None = None
+    diff: Mapping[str, Mapping[str, Any]] | None = None
+    reason: str | None = None
+    #: write-only fields whose ``${env:…}`` variable is not set at plan time (shown, not serialised)
+    unset_sensitive: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def pipeline_key(self) -> str:
+        return pipeline_key(self.workspace, self.project, self.pipeline_id, self.pipeline)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("unset_sensitive")
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Change:
+        known = {k: data.get(k) for k in cls.__dataclass_fields__ if k != "unset_sensitive"}
+        if known["kind"] not in KINDS:
+            raise PlanError(f"the plan file has a change of unknown kind {known['kind']!r}")
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    workspace: str
+    project: str
+    pipeline: str
+    pipeline_id: int | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pipeline": self.pipeline,
+            "pipeline_id": self.pipeline_id,
+            "reason": self.reason,
+            "workspace": self.workspace,
+            "project": self.project,
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str
+    tool_version: str = __version__
+
+
+def pipeline_key(workspace: str, project: str, pipeline_id: int | None, name: str) -> str:
+    """The fingerprint key: ``ws/project/ID``, or ``ws/project/name:NAME`` for a pipeline not yet made."""
+    if pipeline_id is None:
+        return f"{workspace}/{project}/name:{name}"
+    return f"{workspace}/{project}/{pipeline_id}"
+
+
+def fingerprint(actions: Iterable[tuple[int, str, str]], declared: Mapping[int, Mapping[str, Any]]) -> str:
+    """sha256 over what a plan depends on: the ordered (id, name, type) of every live action and, per
+    declared live action, the live values of its declared fields (write-only ones excluded)."""
+    payload = {
+        "actions": [list(a) for a in actions],
+        "declared": {str(k): dict(sorted(v.items())) for k, v in sorted(declared.items())},
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+ABSENT = "absent"
+
+
+@dataclass
+class Plan:
+    """Everything ``apply`` needs and a reviewer reads. ``changes`` are in the order they will be made."""
+
+    target: Target
+    changes: list[Change] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    #: per pipeline key: declared live action id → its declared field names (to re-fingerprint on apply)
+    declared: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    #: live action count per pipeline key, for the safety check (not serialised: re-read on apply)
+    live_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = Counter(c.kind for c in self.changes)
+        return {
+            "create": counts["create"],
+            "update": counts["update"],
+            "delete": counts["delete"],
+            "create_pipeline": counts["create_pipeline"],
+        }
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    def pipelines(self) -> list[tuple[str, list[Change]]]:
+        """Changes grouped by pipeline key, in plan order."""
+        groups: dict[str, list[Change]] = {}
+        for change in self.changes:
+            groups.setdefault(change.pipeline_key, []).append(change)
+        return list(groups.items())
+
+    # -- safety ------------------------------------------------------------------------------------
+
+    def unsafe(self, live_counts: Mapping[str, int] | None = None) -> list[str]:
+        """Why the plan is unsafe: per pipeline with 5+ live actions, deletes or updates over 30%."""
+        counts = live_counts if live_counts is not None else self.live_counts
+        reasons: list[str] = []
+        for key, changes in self.pipelines():
+            live = counts.get(key, 0)
+            if live < SAFETY_MIN_ACTIONS:
+                continue
+            tally = Counter(c.kind for c in changes)
+            name = changes[0].pipeline
+            for kind, verb in (("delete", "deletes"), ("update", "updates")):
+                if tally[kind] > SAFETY_RATIO * live:
+                    reasons.append(
+                        f'pipeline "{name}" ({changes[0].workspace}/{changes[0].project}): {tally[kind]} '
+                        f"{verb} of {live} live actions (of any type) is over {SAFETY_RATIO:.0%}"
+                    )
+        return reasons
+
+    def raise_if_unsafe(self, *, force: bool, live_counts: Mapping[str, int] | None = None) -> None:
+        """Refuse a plan over the safety threshold, unless ``force``."""
+        reasons = self.unsafe(live_counts)
+        if reasons and not force:
+            raise UnsafePlanError(
+                "refusing to apply: " + "; ".join(reasons) + ". Nothing was changed. Review the plan and "
+                "re-run with --force if this is intended."
+            )
+
+    # -- JSON --------------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "changes": [c.to_json() for c in self.changes],
+            "summary": self.summary,
+            "skipped": [s.to_json() for s in self.skipped],
+            "warnings": list(self.warnings),
+            "errors": list(self.errors),
+            "target": {"base_url": self.target.base_url, "tool_version": self.target.tool_version},
+            "fingerprints": dict(self.fingerprints),
+            "declared": {k: dict(v) for k, v in self.declared.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, *, source: str = "plan file") -> Plan:
+        if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+            raise PlanError(f"{source} is not a plan of format_version {FORMAT_VERSION}")
+        try:
+            target = data["target"]
+            return cls(
+                target=Target(base_url=target["base_url"], tool_version=target.get("tool_version", "")),
+                changes=[Change.from_json(c) for c in data["changes"]],
+                skipped=[
+                    Skipped(
+                        s.get("workspace", ""),
+                        s.get("project", ""),
+                        s["pipeline"],
+                        s.get("pipeline_id"),
+                        s["reason"],
+                    )
+                    for s in data.get("skipped", [])
+                ],
+                warnings=list(data.get("warnings", [])),
+                errors=list(data.get("errors", [])),
+                fingerprints=dict(data["fingerprints"]),
+                declared={k: {str(i): list(f) for i, f in v.items()} for k, v in data.get("declared", {}).items()},
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise PlanError(f"{source} is malformed (missing or wrong {exc})") from None

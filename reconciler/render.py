@@ -1,0 +1,290 @@
+"""Plans and problems → text, markdown, JSON and GitHub annotations. Writers take a stream.
+
+Masking happens here and in ``diff``: a value that is write-only or came from ``${env:…}`` is written
+as ``(sensitive)`` in every format meant for people (the plan *file* keeps references, never values).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from reconciler.diff import SENSITIVE, masked
+from reconciler.plan import Change, Plan
+from reconciler.problems import Problem
+
+MARKDOWN_LIMIT = 65_000
+STYLES = {
+    "+": "green",
+    "~": "yellow",
+    "-": "red",
+    "!": "yellow",
+    "h": "bold",
+    "w": "magenta",
+    "e": "bold red",
+}
+SYMBOL = {"create_pipeline": "+", "create": "+", "update": "~", "delete": "-"}
+Line = tuple[str, str]  # (style key, text)
+
+
+# -- values -----------------------------------------------------------------------------------------
+
+
+def show(value: Any) -> str:
+    """A value as one short line."""
+    if isinstance(value, str):
+        return value if value else '""'
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def masked_fields(fields: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if fields is None:
+        return None
+    return {k: masked(k, v) for k, v in fields.items()}
+
+
+# -- the plan as lines ------------------------------------------------------------------------------
+
+
+def _pipeline_header(change: Change) -> str:
+    where = f"#{change.pipeline_id}" if change.pipeline_id is not None else "new"
+    return f'{change.workspace}/{change.project}  pipeline "{change.pipeline}" ({where})'
+
+
+def _placement(change: Change) -> str:
+    if change.after_action_name is None:
+        return "at the end"
+    if change.after_action_id is None:
+        return f'after "{change.after_action_name}" (created just before)'
+    return f'after "{change.after_action_name}" (#{change.after_action_id})'
+
+
+def _field_lines(sym: str, fields: Mapping[str, Any], unset: Iterable[str] = ()) -> list[Line]:
+    unset = set(unset)
+    rows = [(k, v) for k, v in fields.items() if k != "name"]
+    width = max((len(k) for k, _ in rows), default=0) + 2
+    lines: list[Line] = []
+    for key, value in rows:
+        text = show(masked(key, value))
+        if key in unset:
+            text = f"{SENSITIVE[:-1]}, not set)"
+        lines.append((sym, f"        {key.ljust(width)}{text}"))
+    return lines
+
+
+def change_lines(change: Change) -> list[Line]:
+    """The lines one change shows (without its pipeline header)."""
+    sym = SYMBOL[change.kind]
+    if change.kind == "create_pipeline":
+        return [(sym, f'  + create pipeline "{change.pipeline}"'), *_field_lines(sym, change.fields or {})]
+    if change.kind == "create":
+        head = f'  + create  "{change.action_name}"'
+        return [
+            (sym, f"{head.ljust(42)} {_placement(change)}"),
+            *_field_lines(sym, change.fields or {}, change.unset_sensitive),
+        ]
+    if change.kind == "update":
+        lines: list[Line] = [(sym, f'  ~ update  "{change.action_name}" (#{change.action_id})')]
+        diff = change.diff or {}
+        width = max((len(k) for k in diff), default=0) + 2
+        for key, entry in diff.items():
+            before, after = entry.get("from"), entry.get("to")
+            if key in change.unset_sensitive:
+                after = "(sensitive, not set)"
+            if before == SENSITIVE and after == SENSITIVE:
+                text = SENSITIVE
+            else:
+                text = f"{show(before)} -> {show(after)}"
+            lines.append((sym, f"        {key.ljust(width)}{text}"))
+            lines.extend((sym, f"        {'':{width}}  at {path}") for path in entry.get("paths", []))
+        return lines
+    head = f'  - delete  "{change.action_name}" (#{change.action_id})'
+    return [(sym, f"{head.ljust(42)} {change.reason or ''}".rstrip())]
+
+
+def _summary_line(plan: Plan) -> str:
+    s = plan.summary
+    pipelines = len(plan.pipelines())
+    if not plan.changes:
+        return "No changes. Buddy matches the configuration."
+    made = f", {s['create_pipeline']} pipeline(s) to create" if s["create_pipeline"] else ""
+    return (
+        f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete{made} "
+        f"in {pipelines} pipeline{'s' if pipelines != 1 else ''}."
+    )
+
+
+def plan_sections(plan: Plan) -> list[tuple[str, list[Change], list[Line]]]:
+    """Per pipeline with changes: (title, changes, lines)."""
+    sections = []
+    for _key, changes in plan.pipelines():
+        lines: list[Line] = [("h", _pipeline_header(changes[0]))]
+        for change in changes:
+            lines.extend(change_lines(change))
+        sections.append((_pipeline_header(changes[0]), changes, lines))
+    return sections
+
+
+def plan_lines(plan: Plan) -> list[Line]:
+    lines: list[Line] = []
+    for _title, _changes, section in plan_sections(plan):
+        lines.extend(section)
+    for skipped in plan.skipped:
+        where = f"#{skipped.pipeline_id}" if skipped.pipeline_id is not None else "new"
+        lines.append(
+            (
+                "h",
+                f'{skipped.workspace}/{skipped.project}  pipeline "{skipped.pipeline}" ({where})  '
+                f"skipped: {skipped.reason}",
+            )
+        )
+    for error in plan.errors:
+        lines.append(("e", f"error: {error}"))
+    lines.append(("", ""))
+    lines.append(("h", _summary_line(plan)))
+    for warning in plan.warnings:
+        lines.append(("w", f"warning: {warning}"))
+    for reason in plan.unsafe():
+        lines.append(("w", f"warning: apply would refuse this without --force: {reason}"))
+    return lines
+
+
+def write_lines(lines: Iterable[Line], stream: TextIO, *, color: bool) -> None:
+    if not color:
+        for _style, text in lines:
+            stream.write(text + "\n")
+        return
+    console = Console(file=stream, force_terminal=True, highlight=False, soft_wrap=True)
+    for style, text in lines:
+        console.print(Text(text, style=STYLES.get(style, "")))
+
+
+def write_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
+    """The plan as SPEC.md shows it; coloured only when ``color``."""
+    write_lines(plan_lines(plan), stream, color=color)
+
+
+def write_json(plan: Plan, stream: TextIO, *, keep_references: bool = False) -> None:
+    """The JSON plan. For people (``--format json``) sensitive values are masked; the plan *file*
+    (``keep_references``) keeps ``${env:…}`` references so ``apply --plan`` can resolve them again."""
+    data = plan.to_json()
+    if not keep_references:
+        for change in data["changes"]:
+            change["fields"] = masked_fields(change["fields"])
+    json.dump(data, stream, indent=2, ensure_ascii=False)
+    stream.write("\n")
+
+
+def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -> None:
+    """A pull-request comment: a summary table, then a ``<details>`` section per pipeline. When the
+    comment would pass ``limit`` characters, per-pipeline detail is cut from the end and named."""
+    head = ["### reconcile plan", "", _summary_line(plan), ""]
+    sections = plan_sections(plan)
+    if sections:
+        head += ["| pipeline | create | update | delete |", "|---|---:|---:|---:|"]
+        for title, changes, _lines in sections:
+            counts = {k: sum(1 for c in changes if c.kind == k) for k in ("create", "update", "delete")}
+            label = title.replace("|", "\\|")
+            head.append(f"| {label} | {counts['create']} | {counts['update']} | {counts['delete']} |")
+        head.append("")
+    tail: list[str] = []
+    for skipped in plan.skipped:
+        tail.append(f'- skipped `{skipped.workspace}/{skipped.project}` "{skipped.pipeline}": {skipped.reason}')
+    for error in plan.errors:
+        tail.append(f"- :x: error: {error}")
+    for warning in [
+        *plan.warnings,
+        *(f"apply would refuse this without --force: {r}" for r in plan.unsafe()),
+    ]:
+        tail.append(f"- :warning: {warning}")
+    if tail:
+        tail.insert(0, "")
+    body: list[str] = []
+    size = sum(len(x) + 1 for x in head + tail) + 400  # room for the note on what was left out
+    left_out: list[str] = []
+    for title, _changes, lines in sections:
+        block = ["<details><summary>" + _escape_html(title) + "</summary>", "", "```diff"]
+        block += [text.replace("~", "!", 1) if style == "~" else text for style, text in lines[1:]]
+        block += ["```", "", "</details>", ""]
+        block_size = sum(len(x) + 1 for x in block)
+        if left_out or size + block_size > limit:
+            left_out.append(title)
+            continue
+        body += block
+        size += block_size
+    if left_out:
+        body.append(
+            f"_Detail cut to stay under {limit:,} characters; not shown: "
+            + ", ".join(left_out)
+            + ". Run `reconcile plan` for the full plan._"
+        )
+    stream.write("\n".join(head + body + tail).rstrip() + "\n")
+
+
+def _escape_html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# -- GitHub annotations -----------------------------------------------------------------------------
+
+
+def _gh_escape(text: str, *, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def github_annotation(
+    level: str, message: str, *, file: str | None = None, line: int | None = None, col: int | None = None
+) -> str:
+    props = []
+    if file:
+        props.append(f"file={_gh_escape(file, prop=True)}")
+    if line:
+        props.append(f"line={line}")
+    if col:
+        props.append(f"col={col}")
+    head = f"::{level} {','.join(props)}" if props else f"::{level}"
+    return f"{head}::{_gh_escape(message)}"
+
+
+def write_plan_annotations(plan: Plan, stream: TextIO) -> None:
+    for warning in plan.warnings:
+        stream.write(github_annotation("warning", warning) + "\n")
+    for error in plan.errors:
+        stream.write(github_annotation("error", error) + "\n")
+
+
+# -- problems (validate) ----------------------------------------------------------------------------
+
+
+def problem_summary(problems: list[Problem], files: int) -> str:
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = len(problems) - errors
+    verdict = "invalid" if errors else "valid"
+    return f"{files} file(s) {verdict}: {errors} error(s), {warnings} warning(s)."
+
+
+def write_problems(problems: list[Problem], stream: TextIO, *, files: int, fmt: str = "text") -> None:
+    """Every problem as ``file:line:col: $.path: message`` (or a GitHub annotation), then a summary."""
+    for problem in problems:
+        if fmt == "github":
+            loc = problem.location
+            stream.write(
+                github_annotation(
+                    problem.severity,
+                    f"{problem.path}: {problem.message}",
+                    file=loc.file,
+                    line=loc.line,
+                    col=loc.col,
+                )
+                + "\n"
+            )
+        else:
+            stream.write(f"{problem}\n")
+    stream.write(problem_summary(problems, files) + "\n")
