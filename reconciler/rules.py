@@ -1,0 +1,310 @@
+"""Semantic checks that a JSON Schema cannot say, run after the schema check.
+
+The rules see data the schema may already have refused, so each one looks before it leaps: a value of
+an unexpected type is simply not checked here (the schema reports it) and no rule ever raises.
+
+Every problem is located (file:line:col of the offending value, or of the mapping that lacks a key) and
+carries the JSON path. No message repeats a value that could be a secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from reconciler import envrefs
+from reconciler.loader import Document, PathKey
+from reconciler.problems import Location, Problem, Severity, json_path
+
+#: Platforms BuildKit's multi-arch builders offer on Buddy's runners: the four the 2024 page lists
+#: plus the other Linux targets of the official Docker images (386, ppc64le, s390x, riscv64). Anything
+#: else that is shaped right is only a warning: the server decides, and new platforms appear.
+KNOWN_PLATFORMS = frozenset(
+    {
+        "linux/amd64",
+        "linux/arm64",
+        "linux/arm/v7",
+        "linux/arm/v6",
+        "linux/386",
+        "linux/ppc64le",
+        "linux/s390x",
+        "linux/riscv64",
+    }
+)
+_PLATFORM = re.compile(r"[a-z0-9_.-]+/[a-z0-9_.-]+(/[a-z0-9_.-]+)?")
+#: A Buddy variable standing for the whole password: ``$NAME`` or ``${NAME}``.
+_BUDDY_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
+_PASSWORD_HINT = "write `password: ${env:DOCKERHUB_TOKEN}` and set the variable in CI"
+
+
+def check_documents(docs: list[Document]) -> list[Problem]:
+    """Every semantic problem of ``docs``, including those that span files (a pipeline declared twice)."""
+    problems: list[Problem] = []
+    for doc in docs:
+        problems.extend(_check_document(doc))
+    problems.extend(_check_pipelines_declared_once(docs))
+    return problems
+
+
+class _Report:
+    """Collects problems for one document, locating them by path."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    def add(self, path: PathKey, message: str, severity: Severity = "error", *, key: bool = False) -> None:
+        self.problems.append(Problem(self.doc.locate(path, key=key), json_path(path), message, severity))
+
+
+def _check_document(doc: Document) -> list[Problem]:
+    report = _Report(doc)
+    _check_env_refs(report, doc.data, ())
+    data = doc.data
+    if not isinstance(data, dict):
+        return report.problems
+    pipelines = data.get("pipelines")
+    if not isinstance(pipelines, list):
+        return report.problems
+    for i, pipeline in enumerate(pipelines):
+        if not isinstance(pipeline, dict):
+            continue
+        base: PathKey = ("pipelines", i)
+        if pipeline.get("name") is None and pipeline.get("id") is None:
+            report.add(base, "a pipeline needs a `name` (or the `id` of a live pipeline)")
+        actions = pipeline.get("actions")
+        if isinstance(actions, list):
+            _check_actions(report, base, actions)
+    return report.problems
+
+
+# ---------------------------------------------------------------------------------------------------
+# Env references: well-formed, and in values only
+
+
+def _check_env_refs(report: _Report, value: Any, path: PathKey) -> None:
+    if isinstance(value, str):
+        for message in envrefs.syntax_errors(value):
+            report.add(path, message)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and envrefs.is_sensitive(key):
+                report.add(
+                    (*path, key),
+                    "an `${env:…}` reference may stand only in a value, not in a key",
+                    key=True,
+                )
+            _check_env_refs(report, item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_env_refs(report, item, (*path, index))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Actions
+
+
+def _check_actions(report: _Report, base: PathKey, actions: list[Any]) -> None:
+    declared: dict[str, PathKey] = {}
+    for j, action in enumerate(actions):
+        if not isinstance(action, dict):
+            continue
+        name = action.get("name")
+        path = (*base, "actions", j)
+        if isinstance(name, str):
+            if name in declared:
+                first = report.doc.locate((*declared[name], "name"))
+                report.add(
+                    (*path, "name"),
+                    f'action name "{name}" is used twice in this pipeline (first at line {first.line}); '
+                    "an action's name is its identity and must be unique",
+                )
+            else:
+                declared[name] = path
+        _check_action(report, path, action)
+    _check_previous_names(report, base, actions, declared)
+
+
+def _check_previous_names(
+    report: _Report, base: PathKey, actions: list[Any], declared: dict[str, PathKey]
+) -> None:
+    claimed: dict[str, Location] = {}
+    for j, action in enumerate(actions):
+        if not isinstance(action, dict) or not isinstance(action.get("previous_names"), list):
+            continue
+        for k, old in enumerate(action["previous_names"]):
+            if not isinstance(old, str):
+                continue
+            path = (*base, "actions", j, "previous_names", k)
+            here = report.doc.locate(path)
+            if old in declared:
+                report.add(
+                    path,
+                    f'previous name "{old}" is the name of a declared action of this pipeline; '
+                    "a rename needs an old name that no declared action uses",
+                )
+            elif old in claimed:
+                report.add(
+                    path,
+                    f'previous name "{old}" is given more than once in this pipeline '
+                    f"(first at line {claimed[old].line}); a live action can be renamed only once",
+                )
+            else:
+                claimed[old] = here
+
+
+def _check_action(report: _Report, path: PathKey, action: dict[str, Any]) -> None:
+    after = action.get("after")
+    if isinstance(after, str) and not after.strip():
+        report.add((*path, "after"), "`after` must name an action (it is empty)")
+
+    _check_trigger_time(report, path, action)
+    _check_password(report, path, action)
+    _check_secrets(report, path, action)
+    _check_target_platform(report, path, action)
+
+    if action.get("docker_registry") == "AMAZON_ECR" and not _present(action.get("region")):
+        report.add(
+            path if "region" not in action else (*path, "region"),
+            "`docker_registry: AMAZON_ECR` needs a `region` (for example `region: eu-west-1`)",
+        )
+    if action.get("use_image_from_action") is True and not (
+        _present(action.get("docker_build_action_id")) or _present(action.get("docker_build_action_name"))
+    ):
+        report.add(
+            (*path, "use_image_from_action"),
+            "`use_image_from_action: true` needs `docker_build_action_name` (or `docker_build_action_id`)",
+        )
+    if action.get("retry_interval") is not None and action.get("retry_count") is None:
+        report.add(
+            (*path, "retry_interval"),
+            "`retry_interval` has no effect without `retry_count`",
+            "warning",
+        )
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def _check_trigger_time(report: _Report, path: PathKey, action: dict[str, Any]) -> None:
+    # The API: run_only_on_first_failure is "restricted to and required if the trigger_time is
+    # ON_FAILURE". An explicit null elsewhere means "unset", which is what the restriction asks.
+    on_failure = action.get("trigger_time") == "ON_FAILURE"
+    flag = action.get("run_only_on_first_failure")
+    if on_failure and flag is None:
+        report.add(
+            (*path, "trigger_time"),
+            "`trigger_time: ON_FAILURE` requires `run_only_on_first_failure` (true or false)",
+        )
+    elif not on_failure and flag is not None:
+        report.add(
+            (*path, "run_only_on_first_failure"),
+            "`run_only_on_first_failure` is allowed only with `trigger_time: ON_FAILURE`",
+        )
+
+
+def _check_password(report: _Report, path: PathKey, action: dict[str, Any]) -> None:
+    password = action.get("password")
+    if not isinstance(password, str) or password == "":
+        return  # null or "" means "unset"; another type is the schema's to report
+    where = (*path, "password")
+    refs = envrefs.find_refs(password)
+    if envrefs.syntax_errors(password):
+        return  # already reported by the env-reference check
+    if len(refs) == 1 and refs[0].span == (0, len(password)):
+        if refs[0].default is not None:
+            report.add(where, "`password` must not have a `:-default`: a default would be a plaintext secret")
+        return
+    if _BUDDY_VARIABLE.fullmatch(password):
+        return
+    # Never echo the value: it is most likely the very secret that must not be in the file.
+    report.add(
+        where,
+        "`password` must not be plaintext: use an `${env:NAME}` reference or a Buddy `$VARIABLE` "
+        f"as the whole value; {_PASSWORD_HINT}",
+    )
+
+
+def _check_secrets(report: _Report, path: PathKey, action: dict[str, Any]) -> None:
+    secrets = action.get("secrets")
+    if not isinstance(secrets, list):
+        return
+    for k, secret in enumerate(secrets):
+        if not isinstance(secret, dict) or not isinstance(secret.get("value"), str):
+            continue
+        if any(ref.default is not None for ref in envrefs.find_refs(secret["value"])):
+            report.add(
+                (*path, "secrets", k, "value"),
+                "`secrets[].value` must not use `${env:NAME:-default}`: a default would be a plaintext "
+                "secret in the file",
+            )
+
+
+def _check_target_platform(report: _Report, path: PathKey, action: dict[str, Any]) -> None:
+    value = action.get("target_platform")
+    if not isinstance(value, str) or "$" in value:
+        return  # a variable is expanded later, by us or by Buddy: its shape is unknown here
+    where = (*path, "target_platform")
+    unknown: list[str] = []
+    for entry in value.split(","):
+        platform = entry.strip()
+        if not _PLATFORM.fullmatch(platform):
+            shown = f'"{platform}"' if platform else "an empty entry"
+            report.add(
+                where,
+                f"`target_platform` entries are comma-separated `os/arch[/variant]` "
+                f"(e.g. linux/amd64,linux/arm64); {shown} is not",
+            )
+        elif platform not in KNOWN_PLATFORMS:
+            unknown.append(platform)
+    if unknown:
+        report.add(
+            where,
+            f"unknown platform(s) {', '.join(unknown)}; known: {', '.join(sorted(KNOWN_PLATFORMS))}",
+            "warning",
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Across files
+
+
+def _declarations(doc: Document) -> Iterator[tuple[tuple[str, str, str], PathKey, str]]:
+    """(identity, path, label) of every pipeline ``doc`` declares, by name and by id."""
+    data = doc.data
+    if not isinstance(data, dict):
+        return
+    workspace, project, pipelines = data.get("workspace"), data.get("project"), data.get("pipelines")
+    if not isinstance(workspace, str) or not isinstance(project, str) or not isinstance(pipelines, list):
+        return
+    for i, pipeline in enumerate(pipelines):
+        if not isinstance(pipeline, dict):
+            continue
+        name, ident = pipeline.get("name"), pipeline.get("id")
+        if isinstance(name, str):
+            yield (workspace, project, "name:" + name), ("pipelines", i), f'"{name}"'
+        if isinstance(ident, int) and not isinstance(ident, bool):
+            yield (workspace, project, f"id:{ident}"), ("pipelines", i), f"#{ident}"
+
+
+def _check_pipelines_declared_once(docs: list[Document]) -> list[Problem]:
+    problems: list[Problem] = []
+    first: dict[tuple[str, str, str], Location] = {}
+    for doc in docs:
+        for identity, path, label in _declarations(doc):
+            where = doc.locate(path)
+            if identity not in first:
+                first[identity] = where
+                continue
+            workspace, project, _ = identity
+            problems.append(
+                Problem(
+                    where,
+                    json_path(path),
+                    f"pipeline {label} of {workspace}/{project} is declared twice: at {first[identity]} "
+                    f"and here at {where}; declare each pipeline in one place",
+                )
+            )
+    return problems
