@@ -1,0 +1,102 @@
+"""Config files → the desired model: load, check against the schema, check the rules, build.
+
+This is the one composition the rest of the tool calls. It touches the file system (through the
+loader) and nothing else: no network and no environment, so ``validate`` runs anywhere, for example as
+a pre-commit hook. ``${env:…}`` references stay unresolved in the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler import rules
+from reconciler.errors import ValidationFailed
+from reconciler.loader import Document, PathKey, load_paths
+from reconciler.model import ACTION_META_KEYS, PIPELINE_META_KEYS, DesiredAction, DesiredPipeline
+from reconciler.problems import Location, Problem, sort_problems
+
+
+@dataclass
+class Config:
+    """Every declared pipeline, in file order, with what loading found besides."""
+
+    pipelines: list[DesiredPipeline] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # files a directory scan found not to be configs
+    files: list[str] = field(default_factory=list)  # config files read, in order
+
+
+def check_paths(paths: list[str | Path]) -> tuple[list[Document], list[Problem], list[str]]:
+    """Load ``paths`` and run every check; returns the documents, every problem (sorted) and the
+    skipped files. Nothing is raised for bad input."""
+    from reconciler import schema  # imported here: it loads and compiles the schemas on first use
+
+    loaded = load_paths(paths)
+    problems = list(loaded.problems)
+    for doc in loaded.documents:
+        problems.extend(schema.check_document(doc))
+    problems.extend(rules.check_documents(loaded.documents))
+    return loaded.documents, sort_problems(_unique(problems)), loaded.skipped
+
+
+def load_config(paths: list[str | Path]) -> Config:
+    """Read, check and model the config files that ``paths`` name (files or directories).
+
+    Raises :class:`ValidationFailed` carrying every problem of every file, warnings included and
+    sorted, when any of them is an error; otherwise returns the pipelines and the warnings."""
+    docs, problems, skipped = check_paths(paths)
+    if any(p.severity == "error" for p in problems):
+        raise ValidationFailed(problems)
+    pipelines = [pipeline for doc in docs for pipeline in _pipelines(doc)]
+    return Config(
+        pipelines=pipelines,
+        warnings=[p for p in problems if p.severity == "warning"],
+        skipped=skipped,
+        files=[doc.file for doc in docs],
+    )
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    # The schema and a rule can both notice the same thing in the same words (say, a missing name);
+    # one report of it is enough.
+    return list(dict.fromkeys(problems))
+
+
+def _pipelines(doc: Document) -> list[DesiredPipeline]:
+    data = doc.data
+    out: list[DesiredPipeline] = []
+    for i, pipeline in enumerate(data.get("pipelines") or []):
+        base: PathKey = ("pipelines", i)
+        actions = tuple(
+            _action(doc, (*base, "actions", j), action) for j, action in enumerate(pipeline.get("actions") or [])
+        )
+        out.append(
+            DesiredPipeline(
+                workspace=data["workspace"],
+                project=data["project"],
+                name=pipeline.get("name"),
+                id=pipeline.get("id"),
+                prune=pipeline.get("prune"),
+                fields={k: v for k, v in pipeline.items() if k not in PIPELINE_META_KEYS},
+                actions=actions,
+                location=doc.locate(base),
+                file=doc.file,
+            )
+        )
+    return out
+
+
+def _action(doc: Document, path: PathKey, action: dict[str, Any]) -> DesiredAction:
+    fields = {k: v for k, v in action.items() if k not in ACTION_META_KEYS}
+    locations: dict[str, Location] = {k: doc.locate((*path, k)) for k in fields}
+    return DesiredAction(
+        name=action["name"],
+        type=action["type"],
+        fields=fields,
+        location=doc.locate(path),
+        after=action.get("after"),
+        previous_names=tuple(action.get("previous_names") or ()),
+        field_locations=locations,
+    )
