@@ -102,16 +102,21 @@ def _platforms(value: Any) -> Any:
     return value
 
 
-def canonical(name: str, value: Any) -> Any:
-    """One form for a file's value and the server's value of field ``name``."""
-    if name == "target_platform":
-        return _platforms(value)
+def _unify(name: str, value: Any) -> Any:
+    """Spellings that mean the same thing, made one: an integration's ``hash_id`` is its identifier."""
     if name == "integration" and isinstance(value, Mapping):
         value = dict(value)
         hash_id = value.pop("hash_id", None)
         if value.get("identifier") is None and hash_id is not None:
             value["identifier"] = hash_id
-    return _clean(value)
+    return value
+
+
+def canonical(name: str, value: Any) -> Any:
+    """One form for a file's value and the server's value of field ``name``."""
+    if name == "target_platform":
+        return _platforms(value)
+    return _clean(_unify(name, value))
 
 
 def _clean(value: Any) -> Any:
@@ -167,13 +172,18 @@ def comparable(action: DesiredAction, options: Options) -> dict[str, Any]:
     return out
 
 
+def _live_as_declared(name: str, desired: Any, live: Any) -> Any:
+    return _project(_unify(name, desired), _unify(name, live))
+
+
 def field_differs(name: str, desired: Any, live: Any) -> bool:
-    return canonical(name, desired) != canonical(name, _project(desired, live))
+    """True when the live value differs from the declared one in what the file declares."""
+    return canonical(name, desired) != canonical(name, _live_as_declared(name, desired, live))
 
 
 def describe(name: str, desired: Any, live: Any) -> list[str]:
     """Nested paths that differ inside one field, for a reader (DeepDiff does the walking)."""
-    left, right = canonical(name, _project(desired, live)), canonical(name, desired)
+    left, right = canonical(name, _live_as_declared(name, desired, live)), canonical(name, desired)
     if not isinstance(left, (dict, list)) or not isinstance(right, (dict, list)):
         return []
     delta = DeepDiff(left, right, verbose_level=0)
@@ -382,7 +392,7 @@ def _update(
 
 def canonical_display(name: str, desired: Any, live: Any) -> Any:
     """The live value as a reader compares it: only the declared shape."""
-    return _project(desired, live)
+    return _live_as_declared(name, desired, live)
 
 
 # -- placement --------------------------------------------------------------------------------------
