@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from reconciler import __version__, engine, render
+from reconciler.apply import Outcome, load_plan_file
 from reconciler.client import DEFAULT_BASE_URL, REGIONS, BuddyClient
 from reconciler.errors import ReconcilerError, UsageError, ValidationFailed
 
@@ -270,13 +271,78 @@ def _write_plan_file(plan: object, path: Path) -> None:
         raise UsageError(f"cannot write the plan to {path}: {exc.strerror}") from None
 
 
+def _progress(err: TextIO, quiet: bool) -> Callable[[Outcome], None] | None:
+    """One line per change on stderr (CI and logs); nothing with ``-q``."""
+    if quiet:
+        return None
+    lock = threading.Lock()
+
+    def report(outcome: Outcome) -> None:
+        text = f"{outcome.status}: {render.describe_change(outcome.change)}"
+        if outcome.message and outcome.status != "applied":
+            text += f" ({outcome.message})"
+        with lock:
+            err.write(text + "\n")
+            err.flush()
+
+    return report
+
+
+def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    options = _plan_options(args)
+    color = _is_terminal(out)
+    if args.plan_file:
+        path = Path(args.plan_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read the plan file {path}: {exc.strerror}") from None
+        saved = load_plan_file(text, str(path))
+        with _client(args, [str(path.parent)]) as client:
+            if not args.quiet:
+                render.write_text(saved, out, color=color)
+            report = engine.apply_saved(
+                client,
+                saved,
+                options,
+                force=args.force,
+                workspace=os.environ.get("BUDDY_WORKSPACE") or None,
+                progress=_progress(err, args.quiet),
+            )
+        errors = saved.errors
+    else:
+        paths = _paths(args)
+        cfg = engine.load(paths)
+        with _client(args, paths, cfg.pipelines) as client:
+            made, report = engine.apply(
+                client,
+                cfg.pipelines,
+                options,
+                force=args.force,
+                warnings=[str(w) for w in cfg.warnings],
+                progress=_progress(err, args.quiet),
+            )
+        if not args.quiet:
+            render.write_text(made, out, color=color)
+        errors = made.errors
+    if not args.quiet or not report.ok:
+        render.write_apply_report(report, out, color=color)
+    return 0 if report.ok and not errors else 1
+
+
 def cmd_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from reconciler import sandbox_session
 
     return sandbox_session.serve(args, err)
 
 
-COMMANDS = {"validate": cmd_validate, "plan": cmd_plan, "schema": cmd_schema, "sandbox": cmd_sandbox}
+COMMANDS = {
+    "validate": cmd_validate,
+    "plan": cmd_plan,
+    "apply": cmd_apply,
+    "schema": cmd_schema,
+    "sandbox": cmd_sandbox,
+}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -306,6 +372,3 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         with contextlib.suppress(Exception):
             (out or sys.stdout).flush()
 
-
-def _json_dump(data: object) -> str:
-    return json.dumps(data, indent=2)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler import config as config_module
+from reconciler.apply import ApplyReport, Progress, apply_plan, check_target, refresh, resolve_fields
 from reconciler.client import BuddyClient
 from reconciler.diff import Options, diff_pipeline
 from reconciler.errors import PipelineError
@@ -94,3 +95,45 @@ def plan(client: BuddyClient, paths: Sequence[str | Path], options: PlanOptions)
     cfg = load(paths)
     result, _states = build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
     return result
+
+
+def apply(
+    client: BuddyClient,
+    pipelines: Sequence[DesiredPipeline],
+    options: PlanOptions,
+    *,
+    force: bool = False,
+    warnings: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> tuple[Plan, ApplyReport]:
+    """``reconcile apply PATH…``: plan against live state, then make the changes."""
+    made, _states = build_plan(client, pipelines, options, warnings)
+    report = apply_plan(
+        client,
+        made,
+        env=options.env,
+        sandbox=options.sandbox,
+        force=force,
+        live_counts=made.live_counts,
+        progress=progress,
+    )
+    return made, report
+
+
+def apply_saved(
+    client: BuddyClient,
+    saved: Plan,
+    options: PlanOptions,
+    *,
+    force: bool = False,
+    workspace: str | None = None,
+    progress: Progress | None = None,
+) -> ApplyReport:
+    """``reconcile apply --plan FILE``: exactly that plan, refused before any write when it was made
+    for another target or when a pipeline it touches has changed since."""
+    check_target(saved, client, workspace)
+    resolve_fields(saved, options.env, sandbox=options.sandbox)  # an unset variable fails before any read
+    counts = refresh(client, saved)
+    return apply_plan(
+        client, saved, env=options.env, sandbox=options.sandbox, force=force, live_counts=counts, progress=progress
+    )

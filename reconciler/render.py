@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.text import Text
 
+from reconciler.apply import ApplyReport
 from reconciler.diff import SENSITIVE, masked
 from reconciler.plan import Change, Plan
 from reconciler.problems import Problem
@@ -95,10 +96,8 @@ def change_lines(change: Change) -> list[Line]:
             before, after = entry.get("from"), entry.get("to")
             if key in change.unset_sensitive:
                 after = "(sensitive, not set)"
-            if before == SENSITIVE and after == SENSITIVE:
-                text = SENSITIVE
-            else:
-                text = f"{show(before)} -> {show(after)}"
+            same = before == SENSITIVE and after == SENSITIVE
+            text = SENSITIVE if same else f"{show(before)} -> {show(after)}"
             lines.append((sym, f"        {key.ljust(width)}{text}"))
             lines.extend((sym, f"        {'':{width}}  at {path}") for path in entry.get("paths", []))
         return lines
@@ -288,3 +287,33 @@ def write_problems(problems: list[Problem], stream: TextIO, *, files: int, fmt: 
         else:
             stream.write(f"{problem}\n")
     stream.write(problem_summary(problems, files) + "\n")
+
+
+# -- apply ------------------------------------------------------------------------------------------
+
+
+def describe_change(change: Change) -> str:
+    """One line naming a change, for progress and the apply summary."""
+    where = f'{change.workspace}/{change.project} "{change.pipeline}"'
+    if change.kind == "create_pipeline":
+        return f"create pipeline {where}"
+    ident = f" (#{change.action_id})" if change.action_id is not None else ""
+    return f'{change.kind} "{change.action_name}"{ident} in {where}'
+
+
+def write_apply_report(report: ApplyReport, stream: TextIO, *, color: bool = False) -> None:
+    """What was applied, what failed and why, what was not tried."""
+    applied, failed, skipped = report.of("applied"), report.of("failed"), report.of("not tried")
+    lines: list[Line] = []
+    for outcome in failed:
+        lines.append(("e", f"failed: {describe_change(outcome.change)}: {outcome.message}"))
+    for outcome in skipped:
+        lines.append(("w", f"not tried: {describe_change(outcome.change)}: {outcome.message}"))
+    for warning in report.warnings:
+        lines.append(("w", f"warning: {warning}"))
+    if not report.outcomes:
+        lines.append(("h", "Apply complete: nothing to do."))
+    else:
+        verdict = "Apply complete" if report.ok else "Apply incomplete"
+        lines.append(("h", f"{verdict}: {len(applied)} applied, {len(failed)} failed, {len(skipped)} not tried."))
+    write_lines(lines, stream, color=color)
