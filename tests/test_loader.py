@@ -1,0 +1,352 @@
+"""The loader turns YAML into plain data that remembers where everything was written."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler.loader import MAX_ALIAS_EXPANSION, Document, load_file, load_paths, load_text
+from reconciler.problems import Location
+
+CONFIG = """\
+workspace: acme
+project: web
+pipelines:
+  - name: Release images
+    actions:
+      - name: Build app image
+        type: DOCKER_BUILD_MULTI_ARCH
+        cache_mode: MAX
+        build_args: [A=1, B=2]
+      - name: Build worker image
+        type: DOCKER_BUILD_MULTI_ARCH
+        timeout: 600
+        pull: true
+        registry: null
+"""
+
+
+def one_doc(text: str | bytes, file: str = "c.yml") -> Document:
+    result = load_text(text, file)
+    assert [str(p) for p in result.problems if p.severity == "error"] == []
+    assert len(result.documents) == 1
+    return result.documents[0]
+
+
+def errors(text: str | bytes, file: str = "c.yml") -> list[str]:
+    result = load_text(text, file)
+    assert result.documents == []
+    return [str(p) for p in result.problems]
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- data and locations ----------------------------------------------------------------------------
+
+
+def test_the_data_is_plain_python_values() -> None:
+    doc = one_doc(CONFIG)
+    second = doc.data["pipelines"][0]["actions"][1]
+    assert second == {
+        "name": "Build worker image",
+        "type": "DOCKER_BUILD_MULTI_ARCH",
+        "timeout": 600,
+        "pull": True,
+        "registry": None,
+    }
+    assert doc.data["pipelines"][0]["actions"][0]["build_args"] == ["A=1", "B=2"]
+
+
+def test_every_mapping_value_key_and_list_item_has_a_one_based_location() -> None:
+    doc = one_doc(CONFIG)
+    action = ("pipelines", 0, "actions", 0)
+    assert doc.locations[(*action, "cache_mode")] == Location("c.yml", 8, 21)
+    assert doc.key_locations[(*action, "cache_mode")] == Location("c.yml", 8, 9)
+    assert doc.locations[action] == Location("c.yml", 6, 9)
+    assert doc.locations[(*action, "build_args", 1)] == Location("c.yml", 9, 27)
+    assert doc.locations[()] == Location("c.yml", 1, 1)
+
+
+def test_locate_falls_back_to_the_nearest_located_ancestor() -> None:
+    doc = one_doc(CONFIG)
+    assert doc.locate(("pipelines", 0, "actions", 1, "missing")) == Location("c.yml", 10, 9)
+    assert doc.locate(("pipelines", 0, "name"), key=True) == Location("c.yml", 4, 5)
+
+
+def test_yaml_11_scalars_become_their_python_values_and_dates_stay_text() -> None:
+    doc = one_doc("workspace: acme\nhex: 0x1F\nflag: yes\nratio: 1.5\nday: 2024-01-31\nbig: 1_000\n")
+    assert doc.data == {"workspace": "acme", "hex": 31, "flag": True, "ratio": 1.5, "day": "2024-01-31", "big": 1000}
+
+
+def test_anchors_aliases_and_merge_keys_work_with_the_written_locations() -> None:
+    text = (
+        "workspace: acme\n"
+        "creds: &creds {login: bot, password: $TOKEN}\n"
+        "pipelines:\n"
+        "  - name: P\n"
+        "    actions:\n"
+        "      - <<: *creds\n"
+        "        name: A\n"
+        "        login: other\n"
+    )
+    doc = one_doc(text)
+    action = doc.data["pipelines"][0]["actions"][0]
+    assert action == {"name": "A", "login": "other", "password": "$TOKEN"}
+    path = ("pipelines", 0, "actions", 0)
+    assert doc.locations[(*path, "password")] == Location("c.yml", 2, 38)  # where it was written
+    assert doc.locations[(*path, "login")] == Location("c.yml", 8, 16)  # the explicit key wins
+    assert not any("<<" in p for p in doc.locations)
+
+
+def test_an_aliased_block_is_copied_not_shared() -> None:
+    doc = one_doc("workspace: acme\na: &x {k: [1]}\nb: *x\n")
+    doc.data["a"]["k"].append(2)
+    assert doc.data["b"] == {"k": [1]}
+
+
+def test_a_byte_order_mark_is_accepted() -> None:
+    assert one_doc(b"\xef\xbb\xbfworkspace: acme\n").data == {"workspace": "acme"}
+
+
+# -- refused input --------------------------------------------------------------------------------
+
+
+def test_a_duplicate_key_is_refused_at_the_second_naming_the_first_line() -> None:
+    text = "workspace: acme\nproject: web\npipelines:\n  - name: P\n    name: Q\n"
+    assert errors(text) == ["c.yml:5:5: $.pipelines[0].name: duplicate key `name` (first given at line 4)"]
+
+
+def test_every_duplicate_key_of_a_file_is_reported_at_once() -> None:
+    assert len(errors("workspace: a\nworkspace: b\nproject: c\nproject: d\n")) == 2
+
+
+def test_a_billion_laughs_file_is_refused_quickly() -> None:
+    lines = ["workspace: acme", 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in "bcdefghi":
+        previous = chr(ord(level) - 1)
+        lines.append(f"{level}: &{level} [{', '.join(['*' + previous] * 9)}]")
+    started = time.perf_counter()
+    found = errors("\n".join(lines) + "\n")
+    assert time.perf_counter() - started < 1.0
+    assert len(found) == 1
+    assert f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes" in found[0]
+
+
+def test_a_recursive_alias_is_refused() -> None:
+    assert "recursive structure" in errors("workspace: &a [*a]\n")[0]
+
+
+def test_an_empty_file_is_refused_when_named() -> None:
+    assert errors("") == ["c.yml:1:1: $: the file is empty"]
+    assert errors("# only a comment\n") == ["c.yml:1:1: $: the file is empty (it holds only comments)"]
+
+
+def test_non_utf8_bytes_are_refused_with_their_offset_and_line() -> None:
+    assert errors(b"workspace: acme\nproject: caf\xe9\n") == [
+        "c.yml:2:13: $: the file is not UTF-8: invalid byte 0xe9 at byte offset 28"
+    ]
+
+
+def test_a_top_level_that_is_not_a_mapping_is_refused_when_named() -> None:
+    assert errors("- workspace: acme\n") == [
+        "c.yml:1:1: $: not a config file: expected a top-level mapping with `workspace`, `project` and "
+        "`pipelines`, found a list"
+    ]
+
+
+def test_tab_indentation_is_named_as_such() -> None:
+    assert errors("workspace: acme\npipelines:\n\t- name: P\n") == [
+        "c.yml:3:1: $: a tab character is used for indentation; YAML indentation must be spaces"
+    ]
+
+
+def test_a_syntax_error_is_located_at_the_problem() -> None:
+    (message,) = errors("workspace: acme\npipelines: [a, b\nproject: web\n")
+    assert message.startswith("c.yml:3:")
+    assert "YAML syntax error" in message
+    assert "started at line 2" in message
+
+
+def test_non_string_keys_are_refused_with_a_hint_to_quote_them() -> None:
+    assert errors("workspace: acme\non: push\n") == [
+        "c.yml:2:1: $: mapping keys must be strings: `on` is read as a boolean; put it in quotes if a string is meant"
+    ]
+    assert "not a list or a mapping" in errors("workspace: acme\n? [a]\n: 1\n")[0]
+
+
+def test_custom_tags_and_infinite_numbers_are_refused() -> None:
+    assert "unsupported YAML tag" in errors("workspace: !Ref acme\n")[0]
+    assert "not a finite number" in errors("workspace: acme\ntimeout: .inf\n")[0]
+
+
+def test_two_documents_in_one_named_file_are_refused() -> None:
+    assert errors("workspace: a\n---\nworkspace: b\n") == [
+        "c.yml:3:1: $: a config file holds one YAML document; this one holds 2"
+    ]
+
+
+# -- directory scan -------------------------------------------------------------------------------
+
+
+def test_a_directory_scan_reads_yml_and_yaml_files_in_sorted_order(tmp_path: Path) -> None:
+    write(tmp_path / "b.yaml", "workspace: acme\nproject: b\n")
+    write(tmp_path / "a" / "z.yml", "workspace: acme\nproject: az\n")
+    write(tmp_path / "a.yml", "workspace: acme\nproject: a\n")
+    write(tmp_path / "notes.txt", "workspace: acme\n")
+    write(tmp_path / "sandbox-state.json", "{}")
+    result = load_paths([tmp_path])
+    assert [Path(d.file).relative_to(tmp_path).as_posix() for d in result.documents] == [
+        "a/z.yml",
+        "a.yml",
+        "b.yaml",
+    ]
+    assert result.problems == []
+
+
+def test_a_directory_scan_skips_dot_directories(tmp_path: Path) -> None:
+    write(tmp_path / ".github" / "workflows" / "ci.yml", "workspace: [broken\n")
+    write(tmp_path / ".hidden" / "c.yml", "workspace: acme\n")
+    result = load_paths([tmp_path])
+    assert result.documents == [] and result.problems == [] and result.skipped == []
+
+
+def test_a_directory_scan_skips_yaml_that_is_not_a_config_file(tmp_path: Path) -> None:
+    workflow = write(tmp_path / "ci" / "github.yml", "on: push\njobs:\n  validate:\n    runs-on: ubuntu\n")
+    gitlab = write(tmp_path / "ci" / "gitlab.yml", "stages: [validate]\n")
+    listing = write(tmp_path / "list.yml", "- a\n- b\n")
+    empty = write(tmp_path / "empty.yml", "")
+    manifests = write(tmp_path / "k8s.yml", "kind: A\n---\nkind: B\n")
+    write(tmp_path / "web.yml", "workspace: acme\nproject: web\n")
+    result = load_paths([tmp_path])
+    assert [d.data["project"] for d in result.documents] == ["web"]
+    assert result.problems == []
+    assert sorted(result.skipped) == sorted(str(p) for p in (workflow, gitlab, listing, empty, manifests))
+
+
+def test_a_directory_scan_reports_yaml_it_cannot_parse(tmp_path: Path) -> None:
+    # We cannot tell whether a broken file was meant to be a config; it must not silently vanish.
+    write(tmp_path / "broken.yml", "workspace: [acme\n")
+    result = load_paths([tmp_path])
+    assert len(result.problems) == 1 and result.problems[0].severity == "error"
+
+
+def test_a_file_named_on_the_command_line_must_be_a_config_file(tmp_path: Path) -> None:
+    workflow = write(tmp_path / "ci.yml", "on: push\njobs: {}\n")
+    result = load_paths([workflow])
+    assert result.documents == [] and result.skipped == []
+    assert [p.severity for p in result.problems] == ["error"]
+
+
+def test_a_path_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yml"
+    result = load_paths([missing])
+    assert [str(p) for p in result.problems] == [f"{missing}:1:1: $: no such file or directory"]
+
+
+def test_a_file_named_twice_is_read_once(tmp_path: Path) -> None:
+    config = write(tmp_path / "web.yml", "workspace: acme\nproject: web\n")
+    assert len(load_paths([config, tmp_path, str(config)]).documents) == 1
+
+
+def test_every_file_level_problem_is_reported_in_one_result(tmp_path: Path) -> None:
+    write(tmp_path / "a.yml", "workspace: acme\nworkspace: again\n")
+    (tmp_path / "b.yml").write_bytes(b"workspace: \xff\n")
+    write(tmp_path / "c.yml", "workspace: acme\nproject:\n\t- x\n")
+    result = load_paths([tmp_path, tmp_path / "missing.yml"])
+    assert len(result.problems) == 4
+
+
+def test_load_file_reads_one_file(tmp_path: Path) -> None:
+    config = write(tmp_path / "web.yml", "workspace: acme\n")
+    assert load_file(config).documents[0].file == str(config)
+
+
+# -- 2024 spellings -------------------------------------------------------------------------------
+
+OLD = """\
+domain: acme
+project: web
+pipelines:
+  - name: Release images
+    actions:
+      - name: Build app image
+        type: DOCKER_BUILD_MULTI_ARCH
+        secret_id: npmrc
+        secret_src: .npmrc
+        integration_hash: 5ef0a3b2
+        target_platform: [linux/amd64, linux/arm64]
+        cache_mode: MAX
+"""
+
+
+def test_2024_spellings_are_translated_to_2026_before_the_schema_sees_them() -> None:
+    doc = one_doc(OLD)
+    assert doc.data["workspace"] == "acme" and "domain" not in doc.data
+    assert doc.data["pipelines"][0]["actions"][0] == {
+        "name": "Build app image",
+        "type": "DOCKER_BUILD_MULTI_ARCH",
+        "secrets": [{"id": "npmrc", "value": ".npmrc", "type": "FILE"}],
+        "integration": {"identifier": "5ef0a3b2"},
+        "target_platform": "linux/amd64,linux/arm64",
+        "cache_mode": "MAX",
+    }
+
+
+def test_each_2024_spelling_is_a_warning_that_shows_the_2026_spelling() -> None:
+    result = load_text(OLD, "old.yml")
+    assert [str(p) for p in result.problems] == [
+        "old.yml:1:1: $.domain: warning: `domain` is the 2024 spelling; write `workspace: acme`",
+        "old.yml:8:9: $.pipelines[0].actions[0].secret_id: warning: `secret_id`/`secret_src` are the 2024 "
+        "spelling; write `secrets: [{id: npmrc, value: <secret_src>, type: FILE}]`",
+        "old.yml:10:9: $.pipelines[0].actions[0].integration_hash: warning: `integration_hash` is the 2024 "
+        "spelling; write `integration: {identifier: 5ef0a3b2}`",
+        "old.yml:11:9: $.pipelines[0].actions[0].target_platform: warning: a list of platforms is the 2024 "
+        'spelling; write `target_platform: "linux/amd64,linux/arm64"`',
+    ]
+
+
+def test_the_secret_source_is_never_shown_in_the_warning() -> None:
+    result = load_text(OLD.replace(".npmrc", "s3cr3t-path"), "old.yml")
+    assert not any("s3cr3t-path" in str(p) for p in result.problems)
+
+
+def test_translated_values_keep_the_locations_of_what_was_written() -> None:
+    doc = one_doc(OLD)
+    action = ("pipelines", 0, "actions", 0)
+    assert doc.locations[("workspace",)] == Location("c.yml", 1, 9)
+    assert doc.key_locations[("workspace",)] == Location("c.yml", 1, 1)
+    assert doc.locations[(*action, "secrets", 0, "id")] == Location("c.yml", 8, 20)
+    assert doc.locations[(*action, "secrets", 0, "value")] == Location("c.yml", 9, 21)
+    assert doc.locate((*action, "secrets", 0, "type")) == Location("c.yml", 8, 9)
+    assert doc.locations[(*action, "integration", "identifier")] == Location("c.yml", 10, 27)
+    assert doc.locations[(*action, "target_platform")] == Location("c.yml", 11, 26)
+    assert not any(("secret_id" in p or "domain" in p) for p in doc.locations)
+
+
+def test_both_spellings_at_once_are_an_error_and_the_2024_one_is_dropped() -> None:
+    text = "domain: acme\nworkspace: acme\nproject: web\n"
+    result = load_text(text, "c.yml")
+    assert [str(p) for p in result.problems] == [
+        "c.yml:1:1: $.domain: both `domain` (the 2024 spelling) and `workspace` are given; keep only `workspace`"
+    ]
+    assert result.documents[0].data == {"workspace": "acme", "project": "web"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("integration_hash: abc", "integration: {identifier: abc}"),
+        ("secret_id: a", "secrets: [{id: a, value: b, type: FILE}]"),
+    ],
+)
+def test_both_action_spellings_at_once_are_an_error(old: str, new: str) -> None:
+    text = f"workspace: acme\npipelines:\n  - name: P\n    actions:\n      - {old}\n        {new}\n"
+    result = load_text(text, "c.yml")
+    assert [p.severity for p in result.problems] == ["error"]
+    assert "keep only" in result.problems[0].message
