@@ -202,26 +202,40 @@ def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -
         tail.append(f"- :warning: {warning}")
     if tail:
         tail.insert(0, "")
-    body: list[str] = []
-    size = sum(len(x) + 1 for x in head + tail) + 400  # room for the note on what was left out
-    left_out: list[str] = []
+    blocks = []
     for title, _changes, lines in sections:
         block = ["<details><summary>" + _escape_html(title) + "</summary>", "", "```diff"]
         block += [text.replace("~", "!", 1) if style == "~" else text for style, text in lines[1:]]
         block += ["```", "", "</details>", ""]
-        block_size = sum(len(x) + 1 for x in block)
-        if left_out or size + block_size > limit:
-            left_out.append(title)
+        blocks.append((title, "\n".join(block) + "\n"))
+    fixed = len("\n".join(head + tail)) + 2
+    body: list[str] = []
+    size = fixed
+    for index, (_title, block) in enumerate(blocks):
+        rest = [t for t, _ in blocks[index + 1 :]]
+        if size + len(block) + len(_cut_note(rest, limit)) <= limit:
+            body.append(block)
+            size += len(block)
             continue
-        body += block
-        size += block_size
-    if left_out:
-        body.append(
-            f"_Detail cut to stay under {limit:,} characters; not shown: "
-            + ", ".join(left_out)
-            + ". Run `reconcile plan` for the full plan._"
+        body.append(_cut_note([t for t, _ in blocks[index:]], limit))
+        break
+    text = "\n".join(head) + "\n" + "".join(body) + "\n".join(tail)
+    if len(text) > limit:  # the table alone is too long: keep the verdict and say where the rest is
+        text = (
+            "\n".join(head[:4]) + f"\n_{len(sections)} pipelines change; the plan is too long for a comment. "
+            "Run `reconcile plan` for the full plan._\n"
         )
-    stream.write("\n".join(head + body + tail).rstrip() + "\n")
+    stream.write(text.rstrip() + "\n")
+
+
+def _cut_note(titles: list[str], limit: int) -> str:
+    if not titles:
+        return ""
+    return (
+        f"_Detail cut to stay under {limit:,} characters; not shown: "
+        + ", ".join(titles)
+        + ". Run `reconcile plan` for the full plan._\n"
+    )
 
 
 def _escape_html(text: str) -> str:

@@ -1,0 +1,92 @@
+"""What reviewers read: the text, markdown and JSON plans, masking, annotations."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from reconciler import render
+from reconciler.plan import Change, Plan, Skipped, Target
+
+COMMON = {"workspace": "acme", "project": "web", "pipeline": "Release images", "pipeline_id": 7}
+
+
+def sample() -> Plan:
+    return Plan(
+        Target("https://api.buddy.works"),
+        [
+            Change("create", action_name="Build app image", after_action_id=40, after_action_name="Run tests",
+                   fields={"name": "Build app image", "type": "DOCKER_BUILD_MULTI_ARCH",
+                           "dockerfile_path": "Dockerfile", "password": "${env:DOCKERHUB_TOKEN}",
+                           "login": "${env:DOCKERHUB_USER}",
+                           "secrets": [{"id": "npmrc", "value": ".npmrc", "type": "FILE"}]}, **COMMON),
+            Change("update", action_name="Build worker image", action_id=42, fields={"cache_mode": "MAX"},
+                   diff={"cache_mode": {"from": "MIN", "to": "MAX"}}, **COMMON),
+            Change("delete", action_name="Old build", action_id=43, reason="prune: not declared in web.yml",
+                   **COMMON),
+        ],
+        skipped=[Skipped("acme", "web", "Docs", 9, "defined in Buddy YAML (git_config_ref FIXED)")],
+    )
+
+
+def text_of(plan: Plan) -> str:
+    out = io.StringIO()
+    render.write_text(plan, out)
+    return out.getvalue()
+
+
+def test_the_text_plan_reads_like_the_spec():
+    text = text_of(sample())
+    assert 'acme/web  pipeline "Release images" (#7)' in text
+    assert '+ create  "Build app image"' in text and 'after "Run tests" (#40)' in text
+    assert "cache_mode" in text and "MIN -> MAX" in text
+    assert '- delete  "Old build" (#43)' in text and "prune: not declared in web.yml" in text
+    assert 'pipeline "Docs" (#9)  skipped: defined in Buddy YAML' in text
+    assert "Plan: 1 to create, 1 to update, 1 to delete in 1 pipeline." in text
+
+
+def test_secrets_and_env_values_are_masked_in_every_format():
+    plan = sample()
+    out = io.StringIO()
+    render.write_text(plan, out)
+    render.write_markdown(plan, out)
+    render.write_json(plan, out)
+    text = out.getvalue()
+    assert "DOCKERHUB_TOKEN" not in text and "DOCKERHUB_USER" not in text and ".npmrc" not in text
+    assert "(sensitive)" in text
+
+
+def test_the_plan_file_keeps_references_for_apply():
+    out = io.StringIO()
+    render.write_json(sample(), out, keep_references=True)
+    fields = json.loads(out.getvalue())["changes"][0]["fields"]
+    assert fields["password"] == "${env:DOCKERHUB_TOKEN}"
+
+
+def test_an_empty_plan_says_there_is_nothing_to_do():
+    assert "No changes." in text_of(Plan(Target("x")))
+
+
+def test_markdown_has_a_summary_table_and_diff_blocks_with_bang_for_updates():
+    out = io.StringIO()
+    render.write_markdown(sample(), out)
+    text = out.getvalue()
+    assert "| pipeline | create | update | delete |" in text
+    assert "<details>" in text and "```diff" in text
+    assert '  ! update  "Build worker image"' in text
+
+
+def test_markdown_cuts_detail_from_the_end_and_names_what_it_left_out():
+    changes = [Change("update", workspace="acme", project="web", pipeline=f"P{i}", pipeline_id=i,
+                      action_name="a" * 50, action_id=i, fields={"x": 1}, diff={"x": {"from": "y" * 900, "to": 1}})
+               for i in range(100)]
+    out = io.StringIO()
+    render.write_markdown(Plan(Target("x"), changes), out, limit=20_000)
+    text = out.getvalue()
+    assert len(text) < 20_000
+    assert "not shown:" in text and '"P99"' in text
+
+
+def test_github_annotations_escape_newlines_and_locate_problems():
+    line = render.github_annotation("error", "bad\nthing", file="a,b.yml", line=3, col=4)
+    assert line == "::error file=a%2Cb.yml,line=3,col=4::bad%0Athing"
