@@ -9,10 +9,10 @@ The report says what was applied, what failed (with the API's message) and what 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from reconciler import envrefs
 from reconciler.client import BuddyClient
@@ -55,7 +55,14 @@ class ApplyReport:
         return not self.of("failed") and not self.of("not tried")
 
 
-Progress = Callable[[Outcome], None]
+class Progress(Protocol):
+    """Where apply reports as it goes (the CLI draws a bar on a terminal, lines in CI)."""
+
+    def start(self, total: int) -> None: ...
+
+    def done(self, outcome: Outcome) -> None: ...
+
+    def finish(self) -> None: ...
 
 
 def resolve_fields(plan: Plan, env: Mapping[str, str], *, sandbox: bool) -> dict[int, dict[str, Any]]:
@@ -163,7 +170,7 @@ class _PipelineRun:
         with self.lock:
             self.report.outcomes.append(outcome)
         if self.progress is not None:
-            self.progress(outcome)
+            self.progress.done(outcome)
 
     def warn(self, message: str) -> None:
         with self.lock:
@@ -281,12 +288,18 @@ def apply_plan(
         groups.setdefault(change.pipeline_key, []).append((change, bodies.get(index)))
     if not groups:
         return report
-    with ThreadPoolExecutor(max_workers=client.parallelism, thread_name_prefix="apply") as pool:
-        futures = [
-            pool.submit(_PipelineRun(client, report, lock, progress).run, changes) for changes in groups.values()
-        ]
-        for future in futures:
-            future.result()
+    if progress is not None:
+        progress.start(len(plan.changes))
+    try:
+        with ThreadPoolExecutor(max_workers=client.parallelism, thread_name_prefix="apply") as pool:
+            futures = [
+                pool.submit(_PipelineRun(client, report, lock, progress).run, changes) for changes in groups.values()
+            ]
+            for future in futures:
+                future.result()
+    finally:
+        if progress is not None:
+            progress.finish()
     order = {id(c): i for i, c in enumerate(plan.changes)}
     report.outcomes.sort(key=lambda o: order[id(o.change)])
     return report

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -271,21 +271,55 @@ def _write_plan_file(plan: object, path: Path) -> None:
         raise UsageError(f"cannot write the plan to {path}: {exc.strerror}") from None
 
 
-def _progress(err: TextIO, quiet: bool) -> Callable[[Outcome], None] | None:
-    """One line per change on stderr (CI and logs); nothing with ``-q``."""
-    if quiet:
-        return None
-    lock = threading.Lock()
+class _LineProgress:
+    """One line per change on stderr: what CI logs keep."""
 
-    def report(outcome: Outcome) -> None:
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.lock = threading.Lock()
+
+    def start(self, total: int) -> None:
+        self.err.write(f"applying {total} change(s)\n")
+
+    def done(self, outcome: Outcome) -> None:
         text = f"{outcome.status}: {render.describe_change(outcome.change)}"
         if outcome.message and outcome.status != "applied":
             text += f" ({outcome.message})"
-        with lock:
-            err.write(text + "\n")
-            err.flush()
+        with self.lock:
+            self.err.write(text + "\n")
+            self.err.flush()
 
-    return report
+    def finish(self) -> None:
+        pass
+
+
+class _BarProgress:
+    """A progress bar on a terminal; failures are still printed as lines above it."""
+
+    def __init__(self, err: TextIO) -> None:
+        from rich.console import Console
+        from rich.progress import Progress as Bar
+
+        self.bar = Bar(console=Console(file=err), transient=True)
+        self.task = self.bar.add_task("applying", total=None)
+
+    def start(self, total: int) -> None:
+        self.bar.update(self.task, total=total)
+        self.bar.start()
+
+    def done(self, outcome: Outcome) -> None:
+        if outcome.status != "applied":
+            self.bar.console.print(f"{outcome.status}: {render.describe_change(outcome.change)} ({outcome.message})")
+        self.bar.advance(self.task)
+
+    def finish(self) -> None:
+        self.bar.stop()
+
+
+def _progress(err: TextIO, quiet: bool) -> _LineProgress | _BarProgress | None:
+    if quiet:
+        return None
+    return _BarProgress(err) if _is_terminal(err) else _LineProgress(err)
 
 
 def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -371,4 +405,3 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     finally:
         with contextlib.suppress(Exception):
             (out or sys.stdout).flush()
-
