@@ -1,0 +1,755 @@
+"""``reconcile import``: live pipelines → config files that a plan finds nothing to change in.
+
+The flow is read → model → text → files:
+
+* ``read_project`` asks the API (pipeline list, then per pipeline the full pipeline and its action
+  list, then one GET per multi-arch action, each phase concurrent on the client's pool);
+* ``clean_action`` / ``clean_pipeline`` keep only the fields that carry information;
+* ``render_file`` writes the YAML text by hand, because the text needs comments that PyYAML cannot
+  emit (the live actions of other types, at their places);
+* ``export`` composes them and writes the files atomically.
+
+Layout written (``output`` is the ``-o`` directory):
+
+* default: ``<output>/<project>.yml``, one file per project, the layout of ``examples/acme/``;
+* ``split=True``: ``<output>/<project>/<pipeline-slug>.yml``, one file per pipeline, where the slug is
+  the pipeline's name in lower case with runs of other characters turned into ``-`` (the pipeline's id
+  is appended when two pipelines would share a slug).
+
+Every file starts with a ``# yaml-language-server: $schema=…`` comment. When the output directory lies
+in a tree that holds a ``config.schema.json`` (or ``schemas/config.schema.json``) in one of its
+parent directories, as a checkout of this repository or a repository that keeps
+``reconcile schema config > config.schema.json`` does, the comment gives the relative path to it;
+otherwise it gives the published URL, the base of ``action.schema.json``'s ``$id``.
+
+Write-only values (``password``, ``secrets[].value``) come back encrypted and are never written:
+they become ``${env:NAME}`` references, and ``ExportResult.env`` lists each name with what it is for.
+See ``EnvNames`` for how the names are made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.client import BuddyClient
+from reconciler.errors import ReconcilerError, UsageError
+from reconciler.model import MULTI_ARCH, READ_ONLY_FIELDS, SERVER_DEFAULTS, LivePipeline
+
+#: Where editors find the config schema when no local copy is near the output (the directory of
+#: ``action.schema.json``'s ``$id``; the config schema itself has no ``$id`` on purpose).
+SCHEMA_URL = "https://reconcile.dev/schemas/config.schema.json"
+SCHEMA_FILE = "config.schema.json"
+
+#: The action's fields (the 2026 page's), in the order they are written: what is built, then where
+#: it goes, then when and how the action runs; the order of the examples.
+ACTION_FIELDS: tuple[str, ...] = (
+    "dockerfile_path",
+    "context_path",
+    "target_stage",
+    "target_platform",
+    "build_args",
+    "secrets",
+    "cache_mode",
+    "provenance",
+    "pull",
+    "image_location",
+    "use_image_from_action",
+    "docker_build_action_id",
+    "docker_build_action_name",
+    "target_path",
+    "docker_registry",
+    "registry",
+    "insecure_registry",
+    "region",
+    "integration",
+    "package",
+    "repository",
+    "docker_image_tag",
+    "versions",
+    "do_not_prune_images",
+    "login",
+    "password",
+    "trigger_time",
+    "trigger_conditions",
+    "run_only_on_first_failure",
+    "run_next",
+    "disabled",
+    "timeout",
+    "ignore_errors",
+    "retry_count",
+    "retry_interval",
+    "loop",
+    "variables",
+    "permissions",
+)
+#: Never written for an action: the server sets them, or the file format refuses them.
+ACTION_EXCLUDED = READ_ONLY_FIELDS | {"pipeline", "last_execution_status", "after_action_id"}
+
+#: The pipeline fields of CONTRACT.md (and of config.schema.json), in its order. ``definition_source``
+#: and ``git_config_ref`` are left out: only pipelines defined here are imported, and for them both
+#: hold their defaults.
+PIPELINE_FIELDS: tuple[str, ...] = (
+    "identifier",
+    "refs",
+    "events",
+    "trigger_conditions",
+    "priority",
+    "cpu",
+    "disabled",
+    "paused",
+    "always_from_scratch",
+    "auto_clear_cache",
+    "no_skip_to_most_recent",
+    "fetch_all_refs",
+    "fail_on_prepare_env_warning",
+    "do_not_create_commit_status",
+    "ignore_fail_on_project_status",
+    "concurrent_pipeline_runs",
+    "description_required",
+    "clone_depth",
+    "tags",
+    "execution_message_template",
+    "target_site_url",
+)
+#: What a new pipeline gets when a field is unset (CONTRACT.md: ``disabled`` is false by default).
+PIPELINE_DEFAULTS: Mapping[str, Any] = {"disabled": False}
+
+#: Short, familiar prefixes for the registry a password belongs to.
+REGISTRY_PREFIXES: Mapping[str, str] = {
+    "DOCKER_HUB": "DOCKERHUB",
+    "GIT_HUB_CONTAINER_REGISTRY": "GHCR",
+    "AMAZON_ECR": "ECR",
+    "GOOGLE_GCR": "GCR",
+    "GOOGLE_ARTIFACT_REGISTRY": "GAR",
+    "DIGITAL_OCEAN_CONTAINER_REGISTRY": "DOCR",
+    "PACKAGE_REGISTRY": "BUDDY_PACKAGES",
+}
+REGISTRY_LABELS: Mapping[str, str] = {
+    "DOCKER_HUB": "Docker Hub",
+    "GIT_HUB_CONTAINER_REGISTRY": "GitHub Container Registry",
+    "AMAZON_ECR": "Amazon ECR",
+    "GOOGLE_GCR": "Google Container Registry",
+    "GOOGLE_ARTIFACT_REGISTRY": "Google Artifact Registry",
+    "DIGITAL_OCEAN_CONTAINER_REGISTRY": "DigitalOcean Container Registry",
+    "PACKAGE_REGISTRY": "Buddy's package registry",
+}
+
+_ENV_OPEN = "${env:"
+_ENV_ESCAPED = "$${env:"
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
+# -- errors and results -----------------------------------------------------------------------------
+
+
+class OutputExistsError(UsageError):
+    """Files that import would write already exist and ``force`` was not given; nothing was written."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        shown = ", ".join(str(p) for p in paths)
+        noun = "file exists" if len(paths) == 1 else "files exist"
+        super().__init__(f"{noun}: {shown}; nothing was written (use --force to overwrite)")
+        self.paths = list(paths)
+
+
+class PipelineNotFoundError(UsageError):
+    """A ``--pipeline`` name that no live pipeline of the project has."""
+
+    def __init__(self, workspace: str, project: str, names: Sequence[str], available: Sequence[str]) -> None:
+        missing = ", ".join(f'"{n}"' for n in names)
+        known = ", ".join(f'"{n}"' for n in available) or "none"
+        super().__init__(f"{workspace}/{project}: no live pipeline named {missing} (the project has: {known})")
+        self.names = list(names)
+
+
+class ExportWriteError(ReconcilerError):
+    """A file could not be written."""
+
+
+@dataclass
+class ExportResult:
+    """What ``export`` did. ``env`` maps each ``${env:NAME}`` the files reference to what it is for
+    (set them before ``reconcile apply``; ``plan`` does not need them)."""
+
+    files: list[Path] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+# -- what is read ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportedAction:
+    """One live action in execution order; ``detail`` is the full GET (multi-arch actions only)."""
+
+    id: int
+    name: str
+    type: str
+    detail: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ImportedPipeline:
+    """One live pipeline: its full representation and its actions in execution order."""
+
+    id: int
+    name: str
+    fields: Mapping[str, Any]
+    actions: tuple[ImportedAction, ...] = ()
+
+
+def read_project(
+    client: BuddyClient, workspace: str, project: str, names: Sequence[str] = ()
+) -> tuple[list[ImportedPipeline], list[str]]:
+    """The live pipelines of a project to import (only ``names`` when given), and notes on those
+    left out (defined in Buddy YAML). Raises ``PipelineNotFoundError`` for an unknown name."""
+    summaries = client.list_pipelines(workspace, project)
+    if names:
+        live_names = [str(s.get("name")) for s in summaries]
+        missing = [n for n in dict.fromkeys(names) if n not in live_names]
+        if missing:
+            raise PipelineNotFoundError(workspace, project, missing, live_names)
+        wanted = set(names)
+        summaries = [s for s in summaries if s.get("name") in wanted]
+    notes: list[str] = []
+    chosen: list[dict[str, Any]] = []
+    for summary in summaries:
+        live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
+        if live.yaml_defined:
+            notes.append(
+                f'{workspace}/{project} pipeline "{live.name}" (#{live.id}) skipped: {live.yaml_reason}; '
+                "edit it through its YAML"
+            )
+            continue
+        chosen.append(summary)
+
+    # One phase per kind of request, each spread over the client's pool: a task that waited on
+    # tasks of the same pool could starve it.
+    jobs = [(kind, int(s["id"])) for s in chosen for kind in ("pipeline", "actions")]
+
+    def fetch(job: tuple[str, int]) -> Any:
+        kind, pipeline_id = job
+        if kind == "pipeline":
+            return client.get_pipeline(workspace, project, pipeline_id)
+        return client.list_actions(workspace, project, pipeline_id)
+
+    answers = dict(zip(jobs, client.map(fetch, jobs), strict=True))
+    multi = [
+        (int(s["id"]), int(a["id"]))
+        for s in chosen
+        for a in answers[("actions", int(s["id"]))]
+        if a.get("type") == MULTI_ARCH
+    ]
+    details = dict(zip(multi, client.map(lambda key: client.get_action(workspace, project, *key), multi), strict=True))
+    pipelines: list[ImportedPipeline] = []
+    for summary in chosen:
+        pipeline_id = int(summary["id"])
+        full = answers[("pipeline", pipeline_id)] or summary
+        actions = tuple(
+            ImportedAction(
+                id=int(a["id"]),
+                name=str(a.get("name")),
+                type=str(a.get("type")),
+                detail=details.get((pipeline_id, int(a["id"]))),
+            )
+            for a in answers[("actions", pipeline_id)]
+        )
+        pipelines.append(ImportedPipeline(pipeline_id, str(summary.get("name")), full, actions))
+    return pipelines, notes
+
+
+# -- cleaning ----------------------------------------------------------------------------------------
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def clean_value(value: Any) -> Any:
+    """``value`` with every null, empty string, empty list and empty mapping removed from mappings,
+    recursively. Items of a list are cleaned but kept, since lists are compared item by item."""
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            cleaned = clean_value(item)
+            if not _empty(cleaned):
+                out[key] = cleaned
+        return out
+    if isinstance(value, list):
+        return [clean_value(item) for item in value]
+    return value
+
+
+def escape(value: Any) -> Any:
+    """``value`` with every literal ``${env:`` written ``$${env:``, so that reading it back gives the
+    same text instead of an environment reference (strings inside mappings and lists too)."""
+    if isinstance(value, str):
+        return value.replace(_ENV_OPEN, _ENV_ESCAPED)
+    if isinstance(value, Mapping):
+        return {key: escape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [escape(item) for item in value]
+    return value
+
+
+def _integration(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        return value
+    identifier = value.get("identifier")
+    if identifier is None:
+        identifier = value.get("hash_id")
+    return {"identifier": identifier} if identifier is not None else None
+
+
+def clean_action(detail: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a live multi-arch action worth writing, ``name`` and ``type`` first, in
+    ``ACTION_FIELDS`` order: no read-only field, no null or empty value, no server default; nested objects
+    cleaned alike and ``integration`` written as ``{identifier: …}``. Write-only values are kept as
+    they came (encrypted): ``render_action`` replaces them with references. No escaping here."""
+    out: dict[str, Any] = {"name": detail.get("name"), "type": detail.get("type", MULTI_ARCH)}
+    for key in ACTION_FIELDS:
+        if key in ACTION_EXCLUDED or key not in detail:
+            continue
+        value = detail[key]
+        if key == "integration":
+            value = _integration(value)
+        value = clean_value(value)
+        if _empty(value) or (key in SERVER_DEFAULTS and value == SERVER_DEFAULTS[key]):
+            continue
+        out[key] = value
+    # The API allows run_only_on_first_failure only with ON_FAILURE (and requires it there); a server
+    # that answers `false` for it elsewhere must not make the file invalid.
+    if out.get("trigger_time") != "ON_FAILURE":
+        out.pop("run_only_on_first_failure", None)
+    elif "run_only_on_first_failure" not in out and detail.get("run_only_on_first_failure") is not None:
+        out["run_only_on_first_failure"] = detail["run_only_on_first_failure"]
+    return out
+
+
+def unknown_action_fields(detail: Mapping[str, Any]) -> list[str]:
+    """Keys the live action has a value for that the file format does not know (not written)."""
+    known = set(ACTION_FIELDS) | ACTION_EXCLUDED | {"name", "type"}
+    return sorted(k for k, v in detail.items() if k not in known and not _empty(v))
+
+
+def clean_pipeline(name: str, live: Mapping[str, Any]) -> dict[str, Any]:
+    """The pipeline fields worth writing, ``name`` first: set, non-default, cleaned like actions.
+    ``identifier`` is kept only when it is not what Buddy would derive from the name anyway."""
+    out: dict[str, Any] = {"name": name}
+    for key in PIPELINE_FIELDS:
+        value = clean_value(live.get(key))
+        if _empty(value) or (key in PIPELINE_DEFAULTS and value == PIPELINE_DEFAULTS[key]):
+            continue
+        if key == "identifier" and value == slug(name):
+            continue
+        out[key] = value
+    return out
+
+
+# -- env names ---------------------------------------------------------------------------------------
+
+
+def env_part(text: str, *, limit: int = 40) -> str:
+    """``text`` as part of an env var name: ASCII upper case, other characters folded into ``_``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    part = re.sub(r"[^A-Z0-9]+", "_", ascii_text.upper()).strip("_")
+    return part[:limit].rstrip("_")
+
+
+def _env_name(*parts: str) -> str:
+    name = "_".join(p for p in parts if p)
+    if not name or name[0].isdigit():
+        name = "_" + name  # a name may not start with a digit
+    return name
+
+
+@dataclass
+class _Use:
+    name: str
+    what: str
+    where: list[str] = field(default_factory=list)
+
+
+class EnvNames:
+    """Hands out readable, unique env var names for write-only values, and remembers what each is for.
+
+    * ``password``: ``<REGISTRY>_PASSWORD``, the registry as people call it (``DOCKERHUB``, ``GHCR``,
+      ``ECR``, ``GCR``, ``GAR``, ``DOCR``, ``BUDDY_PACKAGES``; else the ``registry`` host, e.g.
+      ``REGISTRY_ACME_IO``; else ``REGISTRY``). Actions that log in to the same registry with the same
+      login share the name: it is one credential. Another login on a taken name gets
+      ``<REGISTRY>_<LOGIN>_PASSWORD``, then ``<ACTION>_PASSWORD``.
+    * ``secrets[].value``: ``<ACTION>_SECRET_<ID>`` (e.g. ``BUILD_APP_IMAGE_SECRET_NPMRC``); when
+      taken, ``<PIPELINE>_<ACTION>_SECRET_<ID>``.
+    * As a last resort a number is appended (``_2``, ``_3`` …). Every name matches
+      ``[A-Z_][A-Z0-9_]*``.
+    """
+
+    def __init__(self) -> None:
+        self._uses: dict[str, _Use] = {}
+        self._by_key: dict[tuple[Any, ...], str] = {}
+
+    def password(self, pipeline: str, action: Mapping[str, Any], where: str) -> str:
+        """The variable for an action's ``password``; ``where`` names the action for a reader."""
+        kind = action.get("docker_registry")
+        host = _host(action.get("registry"))
+        login = action.get("login")
+        key = ("password", kind, host, login)
+        if key in self._by_key:
+            name = self._by_key[key]
+            self._uses[name].where.append(where)
+            return name
+        prefix = REGISTRY_PREFIXES.get(str(kind)) or (_env_name("REGISTRY", env_part(host)) if host else "REGISTRY")
+        label = REGISTRY_LABELS.get(str(kind)) or (host or "the Docker registry")
+        who = f"login {login!r}" if isinstance(login, str) and login else "the login"
+        candidates = [_env_name(prefix, "PASSWORD")]
+        if isinstance(login, str) and "$" not in login and env_part(login):
+            candidates.append(_env_name(prefix, env_part(login), "PASSWORD"))
+        candidates.append(_env_name(env_part(str(action.get("name", ""))), "PASSWORD"))
+        candidates.append(_env_name(env_part(pipeline), env_part(str(action.get("name", ""))), "PASSWORD"))
+        name = self._claim(candidates, f"password or token of {who} at {label}", where)
+        self._by_key[key] = name
+        return name
+
+    def secret(self, pipeline: str, action_name: str, secret_id: str, where: str) -> str:
+        """The variable for one ``secrets[].value`` of an action."""
+        ident = env_part(secret_id) or "VALUE"
+        candidates = [
+            _env_name(env_part(action_name), "SECRET", ident),
+            _env_name(env_part(pipeline), env_part(action_name), "SECRET", ident),
+        ]
+        return self._claim(candidates, f"value of the build secret {secret_id!r}", where)
+
+    def _claim(self, candidates: Sequence[str], what: str, where: str) -> str:
+        for candidate in candidates:
+            if candidate not in self._uses:
+                return self._take(candidate, what, where)
+        base = candidates[0]
+        number = 2
+        while f"{base}_{number}" in self._uses:
+            number += 1
+        return self._take(f"{base}_{number}", what, where)
+
+    def _take(self, name: str, what: str, where: str) -> str:
+        self._uses[name] = _Use(name, what, [where])
+        return name
+
+    def described(self) -> dict[str, str]:
+        """Name → what it is for (and which actions use it), in the order the names were made."""
+        return {name: f"{use.what}, used by {'; '.join(use.where)}" for name, use in self._uses.items()}
+
+
+def _host(registry: Any) -> str:
+    if not isinstance(registry, str) or not registry.strip():
+        return ""
+    text = registry.strip()
+    text = re.sub(r"^[a-z]+://", "", text)
+    return text.split("/", 1)[0].split(":", 1)[0]
+
+
+# -- text --------------------------------------------------------------------------------------------
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style with list items indented under their key, as the examples are written."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _dump(mapping: Mapping[str, Any]) -> list[str]:
+    text = yaml.dump(
+        dict(mapping),
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=4096,  # never fold a long value over lines
+    )
+    return text.splitlines()
+
+
+def _item(mapping: Mapping[str, Any], indent: int) -> list[str]:
+    """``mapping`` as one item of a block list at ``indent`` spaces."""
+    lines = _dump(mapping)
+    pad = " " * indent
+    return [f"{pad}- {lines[0]}", *(f"{pad}  {line}" for line in lines[1:])]
+
+
+def _one_line(text: str) -> str:
+    # Comments end at a line break: a name that holds one must not leak onto a YAML line.
+    return re.sub(r"[\x00-\x1f\x7f\u2028\u2029]+", " ", text)
+
+
+def action_comment(action: ImportedAction, reason: str = "not managed here") -> str:
+    """The comment that stands for a live action the file does not declare."""
+    name = _one_line(action.name).replace('"', '\\"')
+    return f'# (live action "{name}", {action.type}, #{action.id} — {_one_line(reason)})'
+
+
+def render_action(pipeline: str, action: Mapping[str, Any], env: EnvNames, where: str) -> dict[str, Any]:
+    """A cleaned action as written: write-only values replaced by ``${env:…}`` references, every
+    other string escaped."""
+    out: dict[str, Any] = {}
+    for key, value in action.items():
+        if key == "password":
+            out[key] = "${env:" + env.password(pipeline, action, where) + "}"
+        elif key == "secrets" and isinstance(value, list):
+            secrets = []
+            for item in value:
+                if isinstance(item, Mapping) and item.get("value") is not None:
+                    ref = env.secret(pipeline, str(action.get("name")), str(item.get("id") or ""), where)
+                    item = {k: ("${env:" + ref + "}" if k == "value" else escape(v)) for k, v in item.items()}
+                else:
+                    item = escape(item)
+                secrets.append(item)
+            out[key] = secrets
+        elif key == "name":
+            out[key] = value  # matched against live names as written: never escaped
+        else:
+            out[key] = escape(value)
+    return out
+
+
+@dataclass
+class PipelineText:
+    """One pipeline as lines of a config file, with what writing it found."""
+
+    lines: list[str]
+    notes: list[str]
+    env_names: list[str]
+
+
+def render_pipeline(
+    workspace: str,
+    project: str,
+    pipeline: ImportedPipeline,
+    env: EnvNames,
+    *,
+    by_id: bool = False,
+    indent: int = 2,
+) -> PipelineText:
+    """The lines of one pipeline item under ``pipelines:``. Multi-arch actions are written in execution
+    order; other live actions stand as comments at their places. Actions whose name two live actions
+    share are comments too: a file cannot say which of them it means. ``by_id``: the pipeline is
+    declared by ``id`` instead of ``name`` (another live pipeline has its name)."""
+    where_pipeline = f'{workspace}/{project} pipeline "{pipeline.name}"'
+    notes: list[str] = []
+    counts: dict[str, int] = {}
+    for action in pipeline.actions:
+        counts[action.name] = counts.get(action.name, 0) + 1
+    before = set(env.described())
+
+    fields = clean_pipeline(pipeline.name, pipeline.fields)
+    head: dict[str, Any] = {"name": fields.pop("name")}
+    if by_id:
+        head = {"id": pipeline.id}
+        notes.append(f"{where_pipeline}: another live pipeline has this name: written as `id: {pipeline.id}`")
+    lines = _item({**head, **escape(fields)}, indent)
+    inner = " " * (indent + 2)
+    if by_id:
+        lines.insert(
+            0,
+            f"{' ' * indent}# {_one_line(json.dumps(pipeline.name, ensure_ascii=False))} (another "
+            "live pipeline has this name, so this one is matched by id)",
+        )
+    ambiguous_multi = any(a.type == MULTI_ARCH and counts[a.name] > 1 for a in pipeline.actions)
+    if ambiguous_multi:
+        # Multi-arch actions left out of the file must survive a `plan --prune`.
+        lines.append(f"{inner}prune: false   # keeps the multi-arch actions left out below")
+    action_pad = indent + 4
+    entries: list[list[str]] = []
+    for action in pipeline.actions:
+        if counts[action.name] > 1:
+            reason = (
+                f"not managed here: {counts[action.name]} live actions have this name; "
+                "rename them in Buddy to manage one"
+            )
+            entries.append([" " * action_pad + action_comment(action, reason)])
+            if action.type == MULTI_ARCH:
+                notes.append(
+                    f'{where_pipeline}: multi-arch action "{action.name}" (#{action.id}) not written: '
+                    f"{counts[action.name]} live actions share its name"
+                )
+            continue
+        if action.type != MULTI_ARCH or action.detail is None:
+            entries.append([" " * action_pad + action_comment(action)])
+            continue
+        cleaned = clean_action(action.detail)
+        unknown = unknown_action_fields(action.detail)
+        if unknown:
+            notes.append(
+                f'{where_pipeline} action "{action.name}": fields not written (unknown to the file format): '
+                + ", ".join(unknown)
+            )
+        where = f'{project} / "{pipeline.name}" / "{action.name}"'
+        entries.append(_item(render_action(pipeline.name, cleaned, env, where), action_pad))
+
+    declared = any(not line.lstrip().startswith("#") for entry in entries for line in entry)
+    if declared:
+        lines.append(f"{inner}actions:")
+    else:
+        lines.append(f"{inner}actions: []")
+    for entry in entries:
+        lines.extend(entry)
+    if not any(a.type == MULTI_ARCH for a in pipeline.actions):
+        notes.append(f"{where_pipeline} has no multi-arch action: written with `actions: []`")
+    used = [name for name in env.described() if name not in before]
+    return PipelineText(lines, notes, used)
+
+
+def render_file(
+    workspace: str,
+    project: str,
+    pipelines: Sequence[ImportedPipeline],
+    env: EnvNames,
+    *,
+    schema: str = SCHEMA_URL,
+    shared_names: Collection[str] = (),
+) -> tuple[str, list[str]]:
+    """The text of one config file holding ``pipelines``, and the notes writing it produced.
+    Pipelines named in ``shared_names`` (or twice in ``pipelines``) are declared by ``id``."""
+    shared = set(shared_names) | _shared_names(pipelines)
+    parts = [render_pipeline(workspace, project, p, env, by_id=p.name in shared) for p in pipelines]
+    names = [n for part in parts for n in part.env_names]
+    head = [
+        f"# yaml-language-server: $schema={schema}",
+        "#",
+        f"# Written by `reconcile import` from the live pipelines of {workspace}/{project}.",
+        "# Live actions of other types are listed as comments at their places; they are not managed here.",
+    ]
+    if names:
+        head.append(
+            "# Write-only values (Buddy returns them encrypted) are read from the environment at apply time: "
+            + ", ".join(dict.fromkeys(names))
+        )
+    lines = [*head, *_dump({"workspace": workspace, "project": project})]
+    if parts:
+        lines.append("pipelines:")
+        for index, part in enumerate(parts):
+            if index:
+                lines.append("")
+            lines.extend(part.lines)
+    else:
+        lines.append("pipelines: []")
+    return "\n".join(lines) + "\n", [n for part in parts for n in part.notes]
+
+
+def _shared_names(pipelines: Sequence[ImportedPipeline]) -> set[str]:
+    """Names more than one of ``pipelines`` has."""
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for pipeline in pipelines:
+        (shared if pipeline.name in seen else seen).add(pipeline.name)
+    return shared
+
+
+# -- files -------------------------------------------------------------------------------------------
+
+
+def slug(name: str) -> str:
+    """A file-name (and identifier-like) form of a name: lower-case ASCII, ``-`` between words."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+
+
+def _safe_file_part(text: str, fallback: str) -> str:
+    part = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-").lstrip(".")
+    return part or fallback  # a leading dot would hide the file from a directory scan
+
+
+def layout(
+    output: Path, project: str, pipelines: Sequence[ImportedPipeline], *, split: bool
+) -> list[tuple[Path, list[ImportedPipeline]]]:
+    """Which file holds which pipelines (see the module docstring)."""
+    project_part = _safe_file_part(project, "project")
+    if not split:
+        return [(output / f"{project_part}.yml", list(pipelines))]
+    slugs = [slug(p.name) or f"pipeline-{p.id}" for p in pipelines]
+    files: list[tuple[Path, list[ImportedPipeline]]] = []
+    for pipeline, base in zip(pipelines, slugs, strict=True):
+        stem = base if slugs.count(base) == 1 else f"{base}-{pipeline.id}"
+        files.append((output / project_part / f"{stem}.yml", [pipeline]))
+    return files
+
+
+def schema_reference(directory: Path) -> str:
+    """What the ``$schema`` comment of a file in ``directory`` points at: a relative path to a
+    ``config.schema.json`` found in it or a parent (directly or under ``schemas/``), else ``SCHEMA_URL``."""
+    start = directory.resolve()
+    for parent in (start, *start.parents):
+        for candidate in (parent / SCHEMA_FILE, parent / "schemas" / SCHEMA_FILE):
+            if candidate.is_file():
+                return Path(os.path.relpath(candidate, start)).as_posix()
+    return SCHEMA_URL
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a config file is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export(
+    client: BuddyClient,
+    workspace: str,
+    project: str,
+    *,
+    pipelines: Sequence[str] = (),
+    output: Path,
+    split: bool = False,
+    force: bool = False,
+) -> ExportResult:
+    """``reconcile import``: write config files for the live pipelines of ``workspace``/``project``
+    (only those named in ``pipelines`` when given) under ``output``, so that a plan of them right
+    after finds nothing to change.
+
+    Pipelines defined in Buddy YAML are skipped with a note. Raises ``PipelineNotFoundError`` for a
+    name no live pipeline has, and ``OutputExistsError`` (before writing anything) when a file to
+    write exists and ``force`` is false. Files are written atomically (a temporary file, then a rename).
+    """
+    output = Path(output)
+    found, notes = read_project(client, workspace, project, pipelines)
+    result = ExportResult(notes=list(notes))
+    if not found:
+        result.notes.append(f"{workspace}/{project}: no pipeline to import; nothing was written")
+        return result
+    env = EnvNames()
+    shared = _shared_names(found)
+    planned: list[tuple[Path, str]] = []
+    for path, group in layout(output, project, found, split=split):
+        text, file_notes = render_file(
+            workspace, project, group, env, schema=schema_reference(path.parent), shared_names=shared
+        )
+        planned.append((path, text))
+        result.notes.extend(file_notes)
+    existing = [path for path, _ in planned if path.exists()]
+    if existing and not force:
+        raise OutputExistsError(existing)
+    for path, text in planned:
+        try:
+            _write_atomic(path, text)
+        except OSError as exc:
+            raise ExportWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+        result.files.append(path)
+    result.env = env.described()
+    return result
