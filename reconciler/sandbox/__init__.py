@@ -1,0 +1,58 @@
+"""The local Buddy API simulator ("sandbox"): the endpoints of CONTRACT.md, in memory, on loopback.
+
+* ``SandboxApp``: a WSGI callable (run it in process through ``httpx.WSGITransport``);
+* ``SandboxServer``: serves an app over real HTTP/1.1 with keep-alive on 127.0.0.1;
+* ``SandboxState``: the data, seeded from a JSON file and persisted atomically (README.md beside
+  this file describes the seed format);
+* ``Faults`` / ``FaultRule``: injected latency, 5xx, 429 storms, drops, commit-then-fail;
+* ``run_forever`` / ``serve`` / ``start_in_process``: what ``reconcile sandbox`` and ``--sandbox`` call.
+"""
+
+from reconciler.sandbox.app import (
+    ALL_SCOPES,
+    DEFAULT_PER_PAGE,
+    DEFAULT_TOKEN,
+    MAX_PER_PAGE,
+    SandboxApp,
+    Switches,
+)
+from reconciler.sandbox.faults import ConnectionDropped, FaultConfigError, FaultRule, Faults, parse_fault_spec
+from reconciler.sandbox.fields import encrypt, is_encrypted
+from reconciler.sandbox.run import (
+    DEFAULT_PORT,
+    SandboxOptions,
+    build_app,
+    build_app_for_state,
+    load_state,
+    run_forever,
+    serve,
+    start_in_process,
+)
+from reconciler.sandbox.server import SandboxServer
+from reconciler.sandbox.state import SandboxState
+
+__all__ = [
+    "ALL_SCOPES",
+    "DEFAULT_PER_PAGE",
+    "DEFAULT_PORT",
+    "DEFAULT_TOKEN",
+    "MAX_PER_PAGE",
+    "ConnectionDropped",
+    "FaultConfigError",
+    "FaultRule",
+    "Faults",
+    "SandboxApp",
+    "SandboxOptions",
+    "SandboxServer",
+    "SandboxState",
+    "Switches",
+    "build_app",
+    "build_app_for_state",
+    "encrypt",
+    "is_encrypted",
+    "load_state",
+    "parse_fault_spec",
+    "run_forever",
+    "serve",
+    "start_in_process",
+]

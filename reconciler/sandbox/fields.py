@@ -1,0 +1,357 @@
+"""What the simulator knows about fields: types, enums, nested shapes, defaults.
+
+The tables are derived by hand from the 2026 reference page of "Build multi-arch image" and from
+CONTRACT.md (pipeline fields, nested objects). They are deliberately small and independent of
+``schemas/``: the simulator must stay a second, separate reading of the documentation, or it would
+agree with the reconciler's schema by construction and catch nothing.
+
+A spec is one of:
+
+* ``"str"``, ``"int"``, ``"bool"``, ``"any"``
+* ``Enum(values)``
+* ``ListOf(spec)``
+* ``Obj(name, fields, open=False)``: a nested object; unknown keys are refused unless ``open``
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+ENCRYPTED_PREFIX = "encrypted:"
+
+
+@dataclass(frozen=True)
+class Enum:
+    values: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ListOf:
+    item: Spec
+
+
+@dataclass(frozen=True)
+class Obj:
+    name: str
+    fields: Mapping[str, Spec]
+    open: bool = False
+    #: keys whose string values are write-only: stored and returned encrypted
+    secret_keys: frozenset[str] = field(default_factory=frozenset)
+
+
+Spec = Union[str, Enum, ListOf, Obj]  # noqa: UP007 - a runtime alias used before 3.12 "type"
+
+
+def enum(*values: str) -> Enum:
+    return Enum(frozenset(values))
+
+
+class FieldError(ValueError):
+    """A value does not fit its spec; ``path`` is a dotted JSON path such as ``secrets[0].type``."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+def encrypt(plaintext: str) -> str:
+    """The deterministic stand-in for Buddy's encryption: a hash, so the plaintext is not kept."""
+    return ENCRYPTED_PREFIX + hashlib.sha256(plaintext.encode("utf-8")).hexdigest()[:40]
+
+
+def is_encrypted(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(ENCRYPTED_PREFIX)
+
+
+TRIGGER_TIMES = enum(
+    "ON_EVERY_EXECUTION",
+    "ON_SUCCESS",
+    "ON_FAILURE",
+    "ON_BACK_TO_SUCCESS",
+    "ON_WARNING",
+    "ON_WAIT_FOR_APPROVE",
+    "ON_TERMINATE",
+)
+ACCESS_LEVEL = enum("DEFAULT", "DENIED", "READ_ONLY", "RUN_ONLY", "READ_WRITE")
+EXECUTION_STATUS = enum(
+    "INPROGRESS",
+    "ENQUEUED",
+    "TERMINATED",
+    "SUCCESSFUL",
+    "FAILED",
+    "INITIAL",
+    "NOT_EXECUTED",
+    "SKIPPED",
+    "TERMINATING",
+    "WAITING_FOR_APPLY",
+    "WAITING_FOR_VARIABLES",
+    "WAITING_FOR_SETTABLE_VARIABLES",
+    "WAITING_FOR_VT_SESSION",
+)
+
+TRIGGER_CONDITION = Obj(
+    "TriggerConditionView",
+    {
+        "trigger_condition": enum(
+            "ON_CHANGE",
+            "ON_CHANGE_AT_PATH",
+            "VAR_IS",
+            "VAR_IS_NOT",
+            "VAR_CONTAINS",
+            "VAR_NOT_CONTAINS",
+            "DATETIME",
+            "SUCCESS_PIPELINE",
+            "TRIGGERING_USER_IS",
+            "TRIGGERING_USER_IS_NOT",
+            "TRIGGERING_USER_IS_IN_GROUP",
+            "TRIGGERING_USER_IS_NOT_IN_GROUP",
+            "ALWAYS",
+        ),
+        "trigger_condition_paths": ListOf("str"),
+        "trigger_variable_key": "str",
+        "trigger_variable_value": "str",
+        "trigger_hours": ListOf("int"),
+        "trigger_days": ListOf("int"),
+        "timezone": "str",
+        "trigger_project_name": "str",
+        "trigger_pipeline_name": "str",
+        "trigger_user": "str",
+        "trigger_group": "str",
+    },
+)
+VARIABLE = Obj(
+    "EnvironmentVariableView",
+    {
+        "key": "str",
+        "value": "str",
+        "type": enum("VAR", "SSH_KEY"),
+        "encrypted": "bool",
+        "settable": "bool",
+        "description": "str",
+    },
+)
+SECRET = Obj(
+    "DockerSecretView",
+    {"id": "str", "type": enum("FILE", "ENV"), "value": "str"},
+    secret_keys=frozenset({"value"}),
+)
+INTEGRATION = Obj("DockerIntegrationRef", {"identifier": "str", "hash_id": "str"})
+PERMISSION_ENTRY = Obj("PermissionEntry", {"id": "int", "access_level": ACCESS_LEVEL})
+PERMISSIONS = Obj(
+    "PermissionsView",
+    {"others": ACCESS_LEVEL, "users": ListOf(PERMISSION_ENTRY), "groups": ListOf(PERMISSION_ENTRY)},
+)
+# Events carry more keys for some types (a schedule has its own); the contract leaves them open.
+EVENT = Obj("EventView", {"type": "str", "refs": ListOf("str")}, open=True)
+
+MULTI_ARCH = "DOCKER_BUILD_MULTI_ARCH"
+
+#: Fields every action type has (validated for any type, returned for any type).
+COMMON_ACTION_FIELDS: dict[str, Spec] = {
+    "name": "str",
+    "type": "str",
+    "trigger_time": TRIGGER_TIMES,
+    "trigger_conditions": ListOf(TRIGGER_CONDITION),
+    "run_next": enum("WAIT_ON_SUCCESS", "IN_SOFT_PARALLEL", "IN_HARD_PARALLEL"),
+    "run_only_on_first_failure": "bool",
+    "variables": ListOf(VARIABLE),
+    "disabled": "bool",
+    "timeout": "int",
+    "ignore_errors": "bool",
+    "retry_count": "int",
+    "retry_interval": "int",
+    "loop": ListOf("str"),
+    "current_revision": "str",
+    "permissions": PERMISSIONS,
+}
+
+#: The multi-arch action's own fields, as the 2026 page's request and response list them.
+MULTI_ARCH_FIELDS: dict[str, Spec] = {
+    **COMMON_ACTION_FIELDS,
+    "type": enum(MULTI_ARCH),
+    "docker_image_tag": "str",
+    "repository": "str",
+    "registry": "str",
+    "insecure_registry": "bool",
+    "region": "str",
+    "login": "str",
+    "password": "str",
+    "target_stage": "str",
+    "do_not_prune_images": "bool",
+    "versions": ListOf("str"),
+    "docker_registry": enum(
+        "NONE",
+        "DOCKER_HUB",
+        "AMAZON_ECR",
+        "GOOGLE_GCR",
+        "GOOGLE_ARTIFACT_REGISTRY",
+        "OTHER",
+        "GIT_HUB_CONTAINER_REGISTRY",
+        "PACKAGE_REGISTRY",
+        "DIGITAL_OCEAN_CONTAINER_REGISTRY",
+    ),
+    "target_platform": "str",
+    "cache_mode": enum("MIN", "MAX"),
+    "pull": "bool",
+    "target_path": "str",
+    "use_image_from_action": "bool",
+    "docker_build_action_id": "int",
+    "docker_build_action_name": "str",
+    "image_location": enum("PUBLIC_REGISTRY", "PRIVATE_REGISTRY", "ACTION", "PACKAGE_REGISTRY"),
+    "dockerfile_path": "str",
+    "context_path": "str",
+    "provenance": enum("NONE", "MIN", "MAX"),
+    "build_args": ListOf("str"),
+    "secrets": ListOf(SECRET),
+    "integration": INTEGRATION,
+    "package": "str",
+}
+
+#: Accepted in a request but absent from the 2026 page's RESPONSE BODY.
+MULTI_ARCH_REQUEST_ONLY = frozenset(
+    {"target_path", "use_image_from_action", "docker_build_action_id", "docker_build_action_name", "image_location"}
+)
+#: Write-only top-level action fields: stored and returned encrypted.
+SECRET_ACTION_FIELDS = frozenset({"password"})
+#: Set by the server; a request body that carries them is handled by the ``read_only`` switch.
+ACTION_READ_ONLY = frozenset({"url", "html_url", "id", "last_execution_status", "pipeline"})
+#: Server defaults on create (``target_platform`` only for the multi-arch type).
+ACTION_DEFAULTS: dict[str, Any] = {"trigger_time": "ON_EVERY_EXECUTION", "disabled": False}
+MULTI_ARCH_DEFAULTS: dict[str, Any] = {**ACTION_DEFAULTS, "target_platform": "linux/amd64"}
+
+PIPELINE_FIELDS: dict[str, Spec] = {
+    "name": "str",
+    "identifier": "str",
+    "refs": ListOf("str"),
+    "events": ListOf(EVENT),
+    "trigger_conditions": ListOf(TRIGGER_CONDITION),
+    "priority": enum("HIGH", "NORMAL", "LOW"),
+    "cpu": enum("X64", "ARM"),
+    "disabled": "bool",
+    "paused": "bool",
+    "always_from_scratch": "bool",
+    "auto_clear_cache": "bool",
+    "no_skip_to_most_recent": "bool",
+    "fetch_all_refs": "bool",
+    "fail_on_prepare_env_warning": "bool",
+    "do_not_create_commit_status": "bool",
+    "ignore_fail_on_project_status": "bool",
+    "concurrent_pipeline_runs": "bool",
+    "description_required": "bool",
+    "clone_depth": "int",
+    "tags": ListOf("str"),
+    "execution_message_template": "str",
+    "target_site_url": "str",
+    "definition_source": enum("LOCAL", "REMOTE"),
+    "git_config_ref": enum("NONE", "DYNAMIC", "FIXED"),
+}
+PIPELINE_READ_ONLY = frozenset(
+    {
+        "url",
+        "html_url",
+        "id",
+        "create_date",
+        "last_execution_status",
+        "last_execution_revision",
+        "project",
+        "creator",
+        "actions",
+    }
+)
+PIPELINE_DEFAULTS: dict[str, Any] = {"disabled": False, "definition_source": "LOCAL", "git_config_ref": "NONE"}
+
+
+def action_fields_for(action_type: str) -> Mapping[str, Spec]:
+    """The field table of one action type; unknown types get only the common fields."""
+    return MULTI_ARCH_FIELDS if action_type == MULTI_ARCH else COMMON_ACTION_FIELDS
+
+
+def check(value: Any, spec: Spec, path: str, *, encrypt_secrets: bool = True) -> Any:
+    """Check ``value`` against ``spec`` and return its stored form.
+
+    ``None`` is always accepted (it means "unset"). Nested objects come back with every known key
+    present (``None`` when unset), the way the API returns them; write-only keys come back
+    encrypted. ``encrypt_secrets=False`` keeps values that are already encrypted (seed files).
+    """
+    if value is None:
+        return None
+    if isinstance(spec, str):
+        return _check_scalar(value, spec, path)
+    if isinstance(spec, Enum):
+        if not isinstance(value, str) or value not in spec.values:
+            allowed = ", ".join(sorted(spec.values))
+            raise FieldError(path, f"must be one of {allowed}, not {_show(value)}")
+        return value
+    if isinstance(spec, ListOf):
+        if not isinstance(value, list):
+            raise FieldError(path, f"must be a list, not {_kind(value)}")
+        return [check(item, spec.item, f"{path}[{i}]", encrypt_secrets=encrypt_secrets) for i, item in enumerate(value)]
+    return _check_object(value, spec, path, encrypt_secrets=encrypt_secrets)
+
+
+def _check_scalar(value: Any, kind: str, path: str) -> Any:
+    # bool is a subclass of int in Python: a JSON true must not pass as an integer
+    ok = {
+        "str": isinstance(value, str),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "any": True,
+    }[kind]
+    if not ok:
+        wanted = {"str": "a string", "int": "an integer", "bool": "a boolean"}[kind]
+        raise FieldError(path, f"must be {wanted}, not {_kind(value)}")
+    return value
+
+
+def _check_object(value: Any, spec: Obj, path: str, *, encrypt_secrets: bool) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise FieldError(path, f"must be an object ({spec.name}), not {_kind(value)}")
+    unknown = sorted(set(value) - set(spec.fields))
+    if unknown and not spec.open:
+        raise FieldError(f"{path}.{unknown[0]}", f"unknown field of {spec.name}")
+    out: dict[str, Any] = {}
+    for key, sub in spec.fields.items():
+        checked = check(value.get(key), sub, f"{path}.{key}", encrypt_secrets=encrypt_secrets)
+        if key in spec.secret_keys and isinstance(checked, str):
+            checked = seal(checked, encrypt_secrets=encrypt_secrets)
+        out[key] = checked
+    for key in unknown:  # only reached for open objects
+        out[key] = value[key]
+    if spec is INTEGRATION:
+        # either spelling names the integration; answer with both, as the contract allows
+        ident = out["identifier"] if out["identifier"] is not None else out["hash_id"]
+        if ident is None:
+            raise FieldError(path, "needs an identifier (or hash_id)")
+        out = {"identifier": ident, "hash_id": ident}
+    return out
+
+
+def seal(value: str, *, encrypt_secrets: bool = True) -> str:
+    """Encrypt a write-only value; with ``encrypt_secrets=False`` an already encrypted one is kept."""
+    if not encrypt_secrets and is_encrypted(value):
+        return value
+    return encrypt(value)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else _kind(value)
