@@ -1,0 +1,424 @@
+"""The JSON Schemas of ``schemas/`` and the schema check of a loaded document.
+
+The schemas ship inside the package (``reconciler.schemas``, mapped from the top-level ``schemas/``
+directory by the build); from a source tree that was never installed they are read from ``schemas/``
+directly. Both are read, and the Draft 2020-12 validator built, once per process.
+
+``check_document`` turns jsonschema's errors into located problems that read like a reviewer's remark:
+one problem per mistake, pointing at the offending key or value, never a dump of the schema and never
+a value that could be a secret.
+
+Speed: jsonschema walks a schema interpretively, at about a millisecond per action here, which is too
+slow for a repository of thousands of actions. So every action is first checked by a small compiled
+predicate (``_compile``) that knows exactly the keywords these schemas use and is at least as strict as
+jsonschema; only an action it refuses is handed to jsonschema, to find out what is wrong. The rest of a
+document (top level and pipelines, with their actions left out) is small and always goes to jsonschema.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Callable, Iterator
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urldefrag, urljoin
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from reconciler.loader import Document, PathKey
+from reconciler.problems import Problem, json_path
+
+SchemaName = Literal["config", "action"]
+
+#: The URIs the two schemas are registered under. The config schema has no ``$id`` of its own (its
+#: relative ``$ref``s must resolve beside wherever it was loaded from), so it is given this one here,
+#: a sibling of the action schema's ``$id``.
+CONFIG_URI = "https://reconcile.dev/schemas/config.schema.json"
+ACTION_URI = "https://reconcile.dev/schemas/action.schema.json"
+
+#: Where a config file's action is defined.
+ACTION_DEF = CONFIG_URI + "#/$defs/action"
+
+_FILES: dict[str, str] = {"config": "config.schema.json", "action": "action.schema.json"}
+_SOURCE_TREE = Path(__file__).resolve().parent.parent / "schemas"
+
+#: Lists whose items' ``value`` may be a secret (write-only, or an encrypted variable).
+_SECRET_LISTS = frozenset({"secrets", "variables"})
+_JSON_TYPES = {
+    type(None): "null",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "array",
+    dict: "object",
+}
+
+
+@cache
+def schema_text(name: SchemaName) -> str:
+    """The text of ``schemas/<name>.schema.json`` as shipped (for ``reconcile schema``)."""
+    file = _FILES[name]  # a KeyError for an unknown name is a caller's bug
+    try:
+        return resources.files("reconciler.schemas").joinpath(file).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        # A source checkout run without an install: the build's package mapping does not exist yet.
+        return (_SOURCE_TREE / file).read_text(encoding="utf-8")
+
+
+@cache
+def load_schema(name: SchemaName) -> dict[str, Any]:
+    """The parsed schema ``name``. The same object is returned on every call: do not modify it."""
+    return json.loads(schema_text(name))
+
+
+@cache
+def _registry() -> Registry:
+    config = {**load_schema("config"), "$id": CONFIG_URI}
+    return Registry().with_resources(
+        [
+            (CONFIG_URI, Resource.from_contents(config, default_specification=DRAFT202012)),
+            (ACTION_URI, Resource.from_contents(load_schema("action"), default_specification=DRAFT202012)),
+        ]
+    )
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    """The validator of a whole config file. The registry has no retrieval function: a reference that is
+    not one of the two schemas fails loudly rather than reaching for the network."""
+    return Draft202012Validator({"$ref": CONFIG_URI}, registry=_registry())
+
+
+@cache
+def _action_validator() -> Draft202012Validator:
+    """The validator of one action as a config file declares it."""
+    return Draft202012Validator({"$ref": ACTION_DEF}, registry=_registry())
+
+
+@cache
+def _action_is_valid() -> Callable[[Any], bool]:
+    """The fast predicate for one action; jsonschema's own when the schema uses a keyword the compiler
+    does not know (so a new keyword can never make the check laxer)."""
+    try:
+        return _compile(ACTION_DEF, {})
+    except _Unsupported:
+        return _action_validator().is_valid
+
+
+@cache
+def _refused_keys() -> frozenset[str]:
+    """Action fields the schema refuses outright (read-only fields and ``after_action_id``)."""
+    return frozenset(k for k, v in load_schema("action")["properties"].items() if isinstance(v, dict) and "not" in v)
+
+
+def check_document(doc: Document) -> list[Problem]:
+    """Every schema problem of ``doc``, each located at the offending key or value (severity error)."""
+    errors: list[tuple[PathKey, ValidationError]] = [((), e) for e in _validator().iter_errors(_skeleton(doc.data))]
+    for prefix, action in _actions(doc.data):
+        if not _action_is_valid()(action):
+            errors.extend((prefix, e) for e in _action_validator().iter_errors(action))
+    # A value of the wrong type also fails its enum or length; the type is the one thing to say.
+    mistyped = {(*prefix, *e.absolute_path) for prefix, e in errors if e.validator == "type"}
+    problems: list[Problem] = []
+    seen: set[tuple[PathKey, str]] = set()
+    for prefix, error in errors:
+        if error.validator != "type" and (*prefix, *error.absolute_path) in mistyped:
+            continue
+        for where, message, on_key in _describe(error, prefix):
+            if (where, message) in seen:
+                continue
+            seen.add((where, message))
+            problems.append(Problem(doc.locate(where, key=on_key), json_path(where), message, "error"))
+    return problems
+
+
+def _actions(data: Any) -> Iterator[tuple[PathKey, Any]]:
+    """(path, action) of every action of every pipeline, where the file's shape lets us find them."""
+    if not isinstance(data, dict) or not isinstance(data.get("pipelines"), list):
+        return
+    for i, pipeline in enumerate(data["pipelines"]):
+        if isinstance(pipeline, dict) and isinstance(pipeline.get("actions"), list):
+            for j, action in enumerate(pipeline["actions"]):
+                yield ("pipelines", i, "actions", j), action
+
+
+def _skeleton(data: Any) -> Any:
+    """``data`` with every actions list emptied (the actions are checked one by one), copied shallowly."""
+    if not isinstance(data, dict) or not isinstance(data.get("pipelines"), list):
+        return data
+    pipelines = [
+        {**p, "actions": []} if isinstance(p, dict) and isinstance(p.get("actions"), list) else p
+        for p in data["pipelines"]
+    ]
+    return {**data, "pipelines": pipelines}
+
+
+# ---------------------------------------------------------------------------------------------------
+# From jsonschema errors to messages
+
+
+def _describe(error: ValidationError, prefix: PathKey) -> Iterator[tuple[PathKey, str, bool]]:
+    """(path, message, whether the path names a key) for each problem ``error`` stands for; ``prefix``
+    is the path of the value the validator was given."""
+    path: PathKey = (*prefix, *error.absolute_path)
+    kind = error.validator
+    if kind == "additionalProperties":
+        allowed = [k for k in error.schema.get("properties", {}) if k not in _refused_keys()]
+        extras = [k for k in error.instance if k not in error.schema.get("properties", {})]
+        for key in extras:
+            yield (*path, key), _unknown_field(key, allowed), True
+    elif kind == "required":
+        for key in error.validator_value:
+            if isinstance(error.instance, dict) and key not in error.instance:
+                yield path, f"missing required field `{key}`", False
+    elif kind == "not" and error.schema.get("readOnly"):
+        yield path, _refused_message(path), True
+    elif kind == "type":
+        yield path, _type_message(path, error.validator_value, error.instance), False
+    elif kind == "enum":
+        allowed = ", ".join(str(v) for v in error.validator_value if v is not None)
+        yield path, f"{_shown(path, error.instance)} is not one of the allowed values: {allowed}", False
+    elif kind == "minLength":
+        yield path, _empty_message(path), False
+    elif kind in ("anyOf", "oneOf"):
+        yield from _alternatives(error, path, prefix)
+    else:
+        # Not expected with these schemas; jsonschema's own words, unless they could echo a secret.
+        yield path, (error.message if not _is_secret(path) else f"invalid value ({kind})"), False
+
+
+def _unknown_field(key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    hint = f"; did you mean `{close[0]}`?" if close else ""
+    return f"unknown field `{key}`{hint}"
+
+
+def _refused_message(path: PathKey) -> str:
+    key = path[-1] if path else "?"
+    if key == "after_action_id":
+        return (
+            "`after_action_id` is not accepted in a file: an action's place comes from the file's order, "
+            "or from `after: NAME` for a new action; remove it"
+        )
+    return f"`{key}` is read-only (set by Buddy); remove it"
+
+
+def _type_message(path: PathKey, expected: str | list[str], instance: Any) -> str:
+    wanted = [expected] if isinstance(expected, str) else list(expected)
+    names = [t for t in wanted if t != "null"]
+    expected_text = " or ".join(names) + (" or null" if "null" in wanted else "")
+    field = f"`{path[-1]}`" if path and isinstance(path[-1], str) else "this value"
+    if instance is None:
+        return f"{field} must not be null: expected {expected_text}"
+    got = _JSON_TYPES.get(type(instance), type(instance).__name__)
+    if _is_secret(path) or isinstance(instance, dict | list):
+        return f"expected {expected_text}, got {got}"
+    return f"expected {expected_text}, got {got} ({_shown(path, instance, quote=False)})"
+
+
+def _empty_message(path: PathKey) -> str:
+    # The same words as the rule in rules.py, so that the two reports of one empty `after` collapse.
+    if path and path[-1] == "after":
+        return "`after` must name an action (it is empty)"
+    if len(path) >= 2 and path[-2] == "previous_names":
+        return "a previous name must not be empty"
+    field = f"`{path[-1]}`" if path and isinstance(path[-1], str) else "this value"
+    return f"{field} must not be empty"
+
+
+def _alternatives(error: ValidationError, path: PathKey, prefix: PathKey) -> Iterator[tuple[PathKey, str, bool]]:
+    subs = list(error.context or [])
+    if subs and all(e.validator == "required" for e in subs):
+        keys = [k for e in subs for k in e.validator_value]
+        if set(keys) == {"name", "id"} and len(path) == 2 and path[0] == "pipelines":
+            # The same words as the rule in rules.py, so that the two reports collapse into one.
+            yield path, "a pipeline needs a `name` (or the `id` of a live pipeline)", False
+        else:
+            others = " or ".join(f"`{k}`" for k in keys[1:])
+            yield path, f"missing required field `{keys[0]}` (or {others})", False
+        return
+    best = best_match(subs) if subs else None
+    if best is None:
+        yield path, error.message if not _is_secret(path) else "invalid value", False
+        return
+    yield from _describe(best, prefix)
+
+
+def _is_secret(path: PathKey) -> bool:
+    """Whether the value at ``path`` may be a secret, and so must never appear in a message."""
+    keys = [part for part in path if isinstance(part, str)]
+    if not keys:
+        return False
+    return keys[-1] == "password" or (keys[-1] == "value" and any(k in _SECRET_LISTS for k in keys[:-1]))
+
+
+def _shown(path: PathKey, value: Any, *, quote: bool = True) -> str:
+    """``value`` as a message may show it: short, and never from a field that may hold a secret."""
+    if _is_secret(path):
+        return "this value"
+    # Quoted in backticks a string is shown bare (`MAXX`); in parentheses it is shown as JSON ("x").
+    text = value if quote and isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"`{text}`" if quote else text
+
+
+# ---------------------------------------------------------------------------------------------------
+# The fast predicate
+
+
+class _Unsupported(Exception):
+    """The schema uses a keyword the compiler does not implement."""
+
+
+Check = Callable[[Any], bool]
+
+# Keywords that only annotate: they never make an instance invalid.
+_ANNOTATIONS = frozenset(
+    {"$schema", "$id", "$defs", "$comment", "title", "description", "readOnly", "examples", "default"}
+)
+
+
+def _is_integer(value: Any) -> bool:
+    # As jsonschema's Draft 2020-12 type checker: a bool is not an integer, 1.0 is.
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+_TYPE_TESTS: dict[str, Check] = {
+    "null": lambda v: v is None,
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": _is_integer,
+    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "string": lambda v: isinstance(v, str),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+}
+
+
+def _compile(uri: str, memo: dict[str, Check]) -> Check:
+    """A predicate equivalent to validating against the schema at ``uri`` (absolute, with a JSON pointer
+    fragment), for the keywords these schemas use; anything else raises ``_Unsupported``."""
+    if uri in memo:
+        return memo[uri]
+    # A placeholder first, so that a reference cycle compiles (bound late) instead of recursing forever.
+    compiled: list[Check] = []
+    memo[uri] = lambda value: compiled[0](value)
+    document = urldefrag(uri).url
+    compiled.append(_compile_node(_registry().resolver().lookup(uri).contents, document, memo))
+    memo[uri] = compiled[0]
+    return compiled[0]
+
+
+def _compile_node(schema: Any, base: str, memo: dict[str, Check]) -> Check:
+    if schema is True:
+        return lambda value: True
+    if schema is False:
+        return lambda value: False
+    if not isinstance(schema, dict):
+        raise _Unsupported(repr(schema))
+    unknown = set(schema) - _ANNOTATIONS - set(_KEYWORDS)
+    if unknown:
+        raise _Unsupported(", ".join(sorted(unknown)))
+    if schema.get("$id", base) != base:
+        raise _Unsupported("an embedded $id")  # it would change the base of the references below it
+    # `type` first: the other keywords are then tried only on the kinds of value they are about.
+    keys = sorted((k for k in schema if k in _KEYWORDS), key=lambda k: k != "type")
+    checks = [_KEYWORDS[key](schema, base, memo) for key in keys]
+    if len(checks) == 1:
+        return checks[0]
+    return lambda value: all(check(value) for check in checks)
+
+
+def _kw_type(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
+    kinds = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
+    tests = [_TYPE_TESTS[kind] for kind in kinds]
+    return lambda value: any(test(value) for test in tests)
+
+
+def _kw_enum(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
+    values = schema["enum"]
+    if not all(v is None or isinstance(v, str) for v in values):
+        raise _Unsupported("enum of other than strings and null")
+    strings = frozenset(v for v in values if isinstance(v, str))
+    allows_null = None in values
+    return lambda value: (isinstance(value, str) and value in strings) or (value is None and allows_null)
+
+
+def _kw_min_length(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
+    least = schema["minLength"]
+    return lambda value: not isinstance(value, str) or len(value) >= least
+
+
+def _kw_required(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
+    keys = tuple(schema["required"])
+    return lambda value: not isinstance(value, dict) or all(k in value for k in keys)
+
+
+def _kw_properties(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
+    props = {k: _compile_node(v, base, memo) for k, v in schema["properties"].items()}
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, dict):
+            return True
+        for key, item in value.items():
+            sub = props.get(key)
+            if sub is not None and not sub(item):
+                return False
+        return True
+
+    return check
+
+
+def _kw_additional(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
+    if "patternProperties" in schema:
+        raise _Unsupported("patternProperties")
+    known = frozenset(schema.get("properties", {}))
+    sub = _compile_node(schema["additionalProperties"], base, memo)
+    return lambda value: not isinstance(value, dict) or all(sub(v) for k, v in value.items() if k not in known)
+
+
+def _kw_items(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
+    if "prefixItems" in schema:
+        raise _Unsupported("prefixItems")
+    sub = _compile_node(schema["items"], base, memo)
+    return lambda value: not isinstance(value, list) or all(sub(item) for item in value)
+
+
+def _kw_ref(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
+    target = urljoin(base, schema["$ref"])
+    if "#" not in target:
+        target += "#"
+    return _compile(target, memo)
+
+
+def _kw_not(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
+    sub = _compile_node(schema["not"], base, memo)
+    return lambda value: not sub(value)
+
+
+def _kw_any_of(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
+    subs = [_compile_node(s, base, memo) for s in schema["anyOf"]]
+    return lambda value: any(sub(value) for sub in subs)
+
+
+_KEYWORDS: dict[str, Callable[[dict[str, Any], str, dict[str, Check]], Check]] = {
+    "type": _kw_type,
+    "enum": _kw_enum,
+    "minLength": _kw_min_length,
+    "required": _kw_required,
+    "properties": _kw_properties,
+    "additionalProperties": _kw_additional,
+    "items": _kw_items,
+    "$ref": _kw_ref,
+    "not": _kw_not,
+    "anyOf": _kw_any_of,
+}
