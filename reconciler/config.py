@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler import rules
 from reconciler.errors import ValidationFailed
-from reconciler.loader import Document, PathKey, load_paths
+from reconciler.loader import Document, PathKey, collector_paused, load_paths
 from reconciler.model import ACTION_META_KEYS, PIPELINE_META_KEYS, DesiredAction, DesiredPipeline
 from reconciler.problems import Location, Problem, sort_problems
 
@@ -35,9 +35,10 @@ def check_paths(paths: list[str | Path]) -> tuple[list[Document], list[Problem],
 
     loaded = load_paths(paths)
     problems = list(loaded.problems)
-    for doc in loaded.documents:
-        problems.extend(schema.check_document(doc))
-    problems.extend(rules.check_documents(loaded.documents))
+    with collector_paused():  # checking, like loading, makes many objects and no cycles to collect
+        for doc in loaded.documents:
+            problems.extend(schema.check_document(doc))
+        problems.extend(rules.check_documents(loaded.documents))
     return loaded.documents, sort_problems(_unique(problems)), loaded.skipped
 
 
@@ -49,7 +50,8 @@ def load_config(paths: list[str | Path]) -> Config:
     docs, problems, skipped = check_paths(paths)
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
-    pipelines = [pipeline for doc in docs for pipeline in _pipelines(doc)]
+    with collector_paused():
+        pipelines = [pipeline for doc in docs for pipeline in _pipelines(doc)]
     return Config(
         pipelines=pipelines,
         warnings=[p for p in problems if p.severity == "warning"],

@@ -91,11 +91,7 @@ def syntax_errors(value: str) -> list[str]:
     """Messages for the malformed ``${env:`` references in ``value`` (empty when all are well-formed).
 
     Each message gives the character position but never the text of the reference."""
-    return [
-        f"{r.reason} (at character {r.start + 1} of the value)"
-        for r in _scan(value)
-        if isinstance(r, _Malformed)
-    ]
+    return [f"{r.reason} (at character {r.start + 1} of the value)" for r in _scan(value) if isinstance(r, _Malformed)]
 
 
 def has_refs(value: Any) -> bool:
@@ -172,9 +168,7 @@ def _lookup(ref: EnvRef, env: Mapping[str, str], sandbox: bool, location: Locati
     if sandbox:
         return SANDBOX_PREFIX + ref.name
     state = "empty" if found == "" else "not set"
-    raise EnvError(
-        f"environment variable {ref.name} is {state} (referenced as ${{env:{ref.name}}})", location
-    )
+    raise EnvError(f"environment variable {ref.name} is {state} (referenced as ${{env:{ref.name}}})", location)
 
 
 def _unescape(text: str) -> str:

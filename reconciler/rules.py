@@ -84,12 +84,14 @@ def _check_document(doc: Document) -> list[Problem]:
 
 
 def _check_env_refs(report: _Report, value: Any, path: PathKey) -> None:
+    # Most strings hold no reference at all: the substring test keeps this walk over every value cheap.
     if isinstance(value, str):
-        for message in envrefs.syntax_errors(value):
-            report.add(path, message)
+        if "${env:" in value:
+            for message in envrefs.syntax_errors(value):
+                report.add(path, message)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and envrefs.is_sensitive(key):
+            if isinstance(key, str) and "${env:" in key and envrefs.is_sensitive(key):
                 report.add(
                     (*path, key),
                     "an `${env:…}` reference may stand only in a value, not in a key",
@@ -126,9 +128,7 @@ def _check_actions(report: _Report, base: PathKey, actions: list[Any]) -> None:
     _check_previous_names(report, base, actions, declared)
 
 
-def _check_previous_names(
-    report: _Report, base: PathKey, actions: list[Any], declared: dict[str, PathKey]
-) -> None:
+def _check_previous_names(report: _Report, base: PathKey, actions: list[Any], declared: dict[str, PathKey]) -> None:
     claimed: dict[str, Location] = {}
     for j, action in enumerate(actions):
         if not isinstance(action, dict) or not isinstance(action.get("previous_names"), list):
