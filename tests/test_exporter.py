@@ -1,0 +1,497 @@
+"""reconcile import without a network: cleaning, env names, comments, escaping, files."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconciler import envrefs, exporter
+from reconciler.config import load_config
+from reconciler.exporter import (
+    ACTION_FIELDS,
+    PIPELINE_FIELDS,
+    SCHEMA_URL,
+    EnvNames,
+    ImportedAction,
+    ImportedPipeline,
+    OutputExistsError,
+    PipelineNotFoundError,
+    clean_action,
+    clean_pipeline,
+    escape,
+    export,
+    render_file,
+)
+from reconciler.loader import load_text
+from reconciler.model import MULTI_ARCH
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def live_action(action_id: int, name: str, **fields: Any) -> dict[str, Any]:
+    """A multi-arch action as the API answers a GET: every field present, unset ones null."""
+    base: dict[str, Any] = {key: None for key in ACTION_FIELDS}
+    base.update(
+        {
+            "url": f"https://api/actions/{action_id}",
+            "html_url": f"https://app/actions/{action_id}",
+            "id": action_id,
+            "name": name,
+            "type": MULTI_ARCH,
+            "trigger_time": "ON_EVERY_EXECUTION",
+            "disabled": False,
+            "target_platform": "linux/amd64",
+            "last_execution_status": "INITIAL",
+            "pipeline": {"id": 7, "name": "Release"},
+            "current_revision": None,
+        }
+    )
+    base.update(fields)
+    return base
+
+
+# -- cleaning ----------------------------------------------------------------------------------------
+
+
+def test_an_action_keeps_only_fields_that_carry_information():
+    detail = live_action(
+        41,
+        "Build app image",
+        dockerfile_path="Dockerfile",
+        context_path="",
+        build_args=[],
+        pull=False,
+        timeout=600,
+        current_revision="abc123",
+    )
+    assert clean_action(detail) == {
+        "name": "Build app image",
+        "type": MULTI_ARCH,
+        "dockerfile_path": "Dockerfile",
+        "pull": False,  # false is a choice someone made: the server answers null for unset
+        "timeout": 600,
+    }
+
+
+def test_server_defaults_are_left_out_but_other_values_of_those_fields_are_kept():
+    defaults = clean_action(live_action(1, "a"))
+    assert set(defaults) == {"name", "type"}
+    changed = clean_action(live_action(1, "a", trigger_time="ON_SUCCESS", disabled=True, target_platform="linux/arm64"))
+    assert changed["trigger_time"] == "ON_SUCCESS"
+    assert changed["disabled"] is True
+    assert changed["target_platform"] == "linux/arm64"
+
+
+def test_nested_objects_lose_their_null_and_empty_keys():
+    detail = live_action(
+        1,
+        "a",
+        secrets=[{"id": "npmrc", "type": None, "value": "encrypted:1"}],
+        variables=[{"key": "K", "value": "v", "type": None, "encrypted": None, "settable": None, "description": ""}],
+        trigger_conditions=[
+            {"trigger_condition": "ON_CHANGE_AT_PATH", "trigger_condition_paths": ["src/"], "trigger_hours": []}
+        ],
+        permissions={"others": "READ_ONLY", "users": [{"id": 3, "access_level": None}], "groups": None},
+    )
+    cleaned = clean_action(detail)
+    assert cleaned["secrets"] == [{"id": "npmrc", "value": "encrypted:1"}]
+    assert cleaned["variables"] == [{"key": "K", "value": "v"}]
+    assert cleaned["trigger_conditions"] == [
+        {"trigger_condition": "ON_CHANGE_AT_PATH", "trigger_condition_paths": ["src/"]}
+    ]
+    assert cleaned["permissions"] == {"others": "READ_ONLY", "users": [{"id": 3}]}
+
+
+def test_a_permissions_object_with_nothing_set_is_left_out():
+    assert "permissions" not in clean_action(live_action(1, "a", permissions={"others": None, "users": []}))
+
+
+@pytest.mark.parametrize(
+    ("live", "written"),
+    [
+        ({"identifier": "aws-prod", "hash_id": "aws-prod"}, {"identifier": "aws-prod"}),
+        ({"identifier": None, "hash_id": "h42"}, {"identifier": "h42"}),
+        ({"hash_id": "h42", "name": "AWS", "type": "AMAZON"}, {"identifier": "h42"}),
+    ],
+)
+def test_an_integration_is_written_by_its_identifier(live: dict[str, Any], written: dict[str, Any]):
+    assert clean_action(live_action(1, "a", integration=live))["integration"] == written
+
+
+def test_run_only_on_first_failure_is_written_only_with_on_failure():
+    elsewhere = clean_action(live_action(1, "a", trigger_time="ON_SUCCESS", run_only_on_first_failure=False))
+    assert "run_only_on_first_failure" not in elsewhere
+    on_failure = clean_action(live_action(1, "a", trigger_time="ON_FAILURE", run_only_on_first_failure=False))
+    assert on_failure["run_only_on_first_failure"] is False
+
+
+def test_name_and_type_come_first_then_the_fields_in_a_fixed_order():
+    detail = live_action(1, "a", password="encrypted:x", dockerfile_path="Dockerfile", repository="acme/web")
+    assert list(clean_action(detail)) == ["name", "type", "dockerfile_path", "repository", "password"]
+
+
+def test_the_field_tables_match_the_schemas():
+    action_schema = json.loads((SCHEMAS / "action.schema.json").read_text(encoding="utf-8"))
+    config_schema = json.loads((SCHEMAS / "config.schema.json").read_text(encoding="utf-8"))
+    writable = set(action_schema["properties"]) - exporter.ACTION_EXCLUDED - {"name", "type"}
+    assert set(ACTION_FIELDS) == writable
+    assert len(ACTION_FIELDS) == len(set(ACTION_FIELDS))
+    pipeline_props = set(config_schema["$defs"]["pipeline"]["properties"])
+    assert set(PIPELINE_FIELDS) <= pipeline_props
+    assert pipeline_props - set(PIPELINE_FIELDS) == {
+        "name",
+        "id",
+        "prune",
+        "actions",
+        "definition_source",
+        "git_config_ref",
+    }
+
+
+def test_a_pipeline_keeps_its_set_non_default_fields():
+    live = {
+        "id": 7,
+        "url": "u",
+        "name": "Release images",
+        "identifier": "release-images",
+        "refs": ["refs/heads/main"],
+        "events": [{"type": "PUSH", "refs": ["refs/heads/main"]}],
+        "priority": "LOW",
+        "disabled": False,
+        "paused": None,
+        "tags": [],
+        "definition_source": "LOCAL",
+        "git_config_ref": "NONE",
+        "create_date": "2026-01-01T00:00:00Z",
+        "actions": [{"id": 1}],
+    }
+    assert clean_pipeline("Release images", live) == {
+        "name": "Release images",
+        "refs": ["refs/heads/main"],
+        "events": [{"type": "PUSH", "refs": ["refs/heads/main"]}],
+        "priority": "LOW",
+    }
+
+
+def test_an_identifier_buddy_would_not_derive_is_kept():
+    assert clean_pipeline("Release images", {"identifier": "rel"})["identifier"] == "rel"
+
+
+# -- escaping ----------------------------------------------------------------------------------------
+
+
+def test_a_literal_env_reference_is_escaped():
+    assert escape("${env:HOME}/x") == "$${env:HOME}/x"
+    assert escape("$${env:HOME}") == "$$${env:HOME}"
+    assert escape({"k": ["${env:A}", 3]}) == {"k": ["$${env:A}", 3]}
+    assert escape("$BUDDY_EXECUTION_REVISION") == "$BUDDY_EXECUTION_REVISION"
+
+
+@given(st.text(alphabet=st.sampled_from(list("${}env:AB-_ x")), max_size=40))
+def test_escaped_text_reads_back_as_the_same_text(text: str):
+    written = escape(text)
+    assert not envrefs.find_refs(written)
+    assert not envrefs.syntax_errors(written)
+    assert envrefs.resolve(written, {}) == text
+
+
+# -- env names ---------------------------------------------------------------------------------------
+
+
+def test_passwords_are_named_after_the_registry_people_know():
+    env = EnvNames()
+    assert (
+        env.password("P", {"name": "a", "docker_registry": "DOCKER_HUB", "login": "bot"}, "a") == "DOCKERHUB_PASSWORD"
+    )
+    assert env.password("P", {"name": "b", "docker_registry": "GIT_HUB_CONTAINER_REGISTRY"}, "b") == "GHCR_PASSWORD"
+    assert env.password("P", {"name": "c", "docker_registry": "AMAZON_ECR"}, "c") == "ECR_PASSWORD"
+    other = {"name": "d", "docker_registry": "OTHER", "registry": "https://registry.acme.io:5000/v2"}
+    assert env.password("P", other, "d") == "REGISTRY_REGISTRY_ACME_IO_PASSWORD"
+
+
+def test_one_login_at_one_registry_is_one_variable():
+    env = EnvNames()
+    first = env.password("P", {"name": "a", "docker_registry": "DOCKER_HUB", "login": "bot"}, "web / a")
+    second = env.password("Q", {"name": "b", "docker_registry": "DOCKER_HUB", "login": "bot"}, "web / b")
+    assert first == second == "DOCKERHUB_PASSWORD"
+    assert env.described()["DOCKERHUB_PASSWORD"].endswith("used by web / a; web / b")
+
+
+def test_another_login_at_the_same_registry_gets_its_own_readable_name():
+    env = EnvNames()
+    env.password("P", {"name": "a", "docker_registry": "DOCKER_HUB", "login": "bot"}, "a")
+    assert env.password("P", {"name": "b", "docker_registry": "DOCKER_HUB", "login": "ci.user"}, "b") == (
+        "DOCKERHUB_CI_USER_PASSWORD"
+    )
+
+
+def test_secret_values_are_named_after_action_and_secret_id():
+    env = EnvNames()
+    assert env.secret("Release", "Build app image", "npmrc", "x") == "BUILD_APP_IMAGE_SECRET_NPMRC"
+    assert env.secret("Nightly", "Build app image", "npmrc", "y") == "NIGHTLY_BUILD_APP_IMAGE_SECRET_NPMRC"
+    assert env.secret("Nightly", "Build app image", "npmrc", "z") == "BUILD_APP_IMAGE_SECRET_NPMRC_2"
+
+
+names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@given(st.lists(st.tuples(names, names, names, st.sampled_from(["DOCKER_HUB", "OTHER", None])), max_size=12))
+def test_every_name_is_valid_and_unique(requests: list[tuple[str, str, str, str | None]]):
+    env = EnvNames()
+    given_names: dict[tuple[str, ...], str] = {}
+    for pipeline, action, secret, registry in requests:
+        secret_name = env.secret(pipeline, action, secret, "w")
+        assert secret_name not in given_names.values()
+        given_names[("s", pipeline, action, secret, str(len(given_names)))] = secret_name
+        env.password(pipeline, {"name": action, "docker_registry": registry, "login": secret}, "w")
+    for name in env.described():
+        assert re.fullmatch(r"[A-Z_][A-Z0-9_]*", name), name
+
+
+def test_a_name_never_starts_with_a_digit():
+    assert EnvNames().secret("P", "2nd build", "1", "w") == "_2ND_BUILD_SECRET_1"
+
+
+# -- the text ----------------------------------------------------------------------------------------
+
+
+def release_pipeline() -> ImportedPipeline:
+    app = live_action(
+        41,
+        "Build app image",
+        dockerfile_path="Dockerfile",
+        target_platform="linux/amd64,linux/arm64",
+        docker_registry="DOCKER_HUB",
+        repository="acme/web",
+        docker_image_tag="$BUDDY_EXECUTION_REVISION",
+        build_args=["NODE_ENV=production", "LITERAL=${env:NOT_OURS}"],
+        login="acme-bot",
+        password="encrypted:0123456789abcdef",
+        secrets=[{"id": "npmrc", "type": "FILE", "value": "encrypted:fedcba"}],
+    )
+    worker = live_action(43, "Build worker image", dockerfile_path="worker/Dockerfile", cache_mode="MIN")
+    return ImportedPipeline(
+        7,
+        "Release images",
+        {"id": 7, "name": "Release images", "refs": ["refs/heads/main"], "identifier": "release-images"},
+        (
+            ImportedAction(40, "Run tests", "BUILD"),
+            ImportedAction(41, "Build app image", MULTI_ARCH, app),
+            ImportedAction(42, 'Notify "team"', "SLACK"),
+            ImportedAction(43, "Build worker image", MULTI_ARCH, worker),
+            ImportedAction(44, "Deploy", "SSH_COMMAND"),
+        ),
+    )
+
+
+def test_other_live_actions_stand_as_comments_at_their_places():
+    text, _ = render_file("acme", "web", [release_pipeline()], EnvNames())
+    lines = text.splitlines()
+
+    def at(fragment: str) -> int:
+        return next(i for i, line in enumerate(lines) if fragment in line)
+
+    assert at('# (live action "Run tests", BUILD, #40 — not managed here)') < at("- name: Build app image")
+    assert at("- name: Build app image") < at('# (live action "Notify \\"team\\"", SLACK, #42')
+    assert at("SLACK, #42") < at("- name: Build worker image") < at('"Deploy", SSH_COMMAND, #44')
+    assert lines[0] == f"# yaml-language-server: $schema={SCHEMA_URL}"
+
+
+def test_the_text_reads_back_as_the_cleaned_actions_with_references_for_secrets():
+    env = EnvNames()
+    text, _ = render_file("acme", "web", [release_pipeline()], env)
+    assert "encrypted:" not in text
+    loaded = load_text(text, "web.yml")
+    assert not loaded.problems
+    data = loaded.documents[0].data
+    pipeline = data["pipelines"][0]
+    assert pipeline["name"] == "Release images"
+    assert pipeline["refs"] == ["refs/heads/main"]
+    assert "identifier" not in pipeline
+    app, worker = pipeline["actions"]
+    assert app["password"] == "${env:DOCKERHUB_PASSWORD}"
+    assert app["secrets"] == [{"id": "npmrc", "type": "FILE", "value": "${env:BUILD_APP_IMAGE_SECRET_NPMRC}"}]
+    assert app["build_args"] == ["NODE_ENV=production", "LITERAL=$${env:NOT_OURS}"]
+    assert app["docker_image_tag"] == "$BUDDY_EXECUTION_REVISION"
+    assert worker == {
+        "name": "Build worker image",
+        "type": MULTI_ARCH,
+        "dockerfile_path": "worker/Dockerfile",
+        "cache_mode": "MIN",
+    }
+    assert list(env.described()) == ["BUILD_APP_IMAGE_SECRET_NPMRC", "DOCKERHUB_PASSWORD"]
+    assert "DOCKERHUB_PASSWORD" in text.split("workspace:")[0]  # the header names the variables
+
+
+def test_what_is_written_passes_validate(tmp_path: Path):
+    text, _ = render_file("acme", "web", [release_pipeline()], EnvNames())
+    path = tmp_path / "web.yml"
+    path.write_text(text, encoding="utf-8")
+    config = load_config([path])
+    assert [p.name for p in config.pipelines] == ["Release images"]
+    assert [a.name for a in config.pipelines[0].actions] == ["Build app image", "Build worker image"]
+    assert not config.warnings
+
+
+def test_a_pipeline_without_multi_arch_actions_is_written_with_an_empty_list(tmp_path: Path):
+    lonely = ImportedPipeline(9, "Docs", {"name": "Docs"}, (ImportedAction(90, "Build docs", "BUILD"),))
+    text, notes = render_file("acme", "web", [lonely], EnvNames())
+    assert "    actions: []" in text
+    assert '# (live action "Build docs", BUILD, #90' in text
+    assert any("no multi-arch action" in n for n in notes)
+    path = tmp_path / "web.yml"
+    path.write_text(text, encoding="utf-8")
+    assert load_config([path]).pipelines[0].actions == ()
+
+
+def test_actions_sharing_a_name_are_left_out_and_guarded_from_prune(tmp_path: Path):
+    twin = live_action(51, "Build")
+    pipeline = ImportedPipeline(
+        5,
+        "Twins",
+        {"name": "Twins"},
+        (
+            ImportedAction(50, "Build", "BUILD"),
+            ImportedAction(51, "Build", MULTI_ARCH, twin),
+            ImportedAction(52, "Push", MULTI_ARCH, live_action(52, "Push", repository="acme/x")),
+        ),
+    )
+    text, notes = render_file("acme", "web", [pipeline], EnvNames())
+    assert "2 live actions have this name" in text
+    assert any('"Build" (#51) not written' in n for n in notes)
+    path = tmp_path / "web.yml"
+    path.write_text(text, encoding="utf-8")
+    declared = load_config([path]).pipelines[0]
+    assert declared.prune is False
+    assert [a.name for a in declared.actions] == ["Push"]
+
+
+def test_two_live_pipelines_with_one_name_are_declared_by_id(tmp_path: Path):
+    first = ImportedPipeline(3, "Build", {"name": "Build"}, ())
+    second = ImportedPipeline(4, "Build", {"name": "Build"}, ())
+    text, _ = render_file("acme", "web", [first, second], EnvNames())
+    path = tmp_path / "web.yml"
+    path.write_text(text, encoding="utf-8")
+    assert [(p.name, p.id) for p in load_config([path]).pipelines] == [(None, 3), (None, 4)]
+
+
+def test_names_with_line_breaks_cannot_break_out_of_a_comment():
+    odd = ImportedPipeline(1, "P", {}, (ImportedAction(2, "one\ntwo: 3", "BUILD"),))
+    text, _ = render_file("acme", "web", [odd], EnvNames())
+    assert not any(line.startswith("two") or line.strip().startswith("two:") for line in text.splitlines())
+    assert not load_text(text).problems
+
+
+# -- files -------------------------------------------------------------------------------------------
+
+
+class FakeClient:
+    """The four reads export makes, from a dict: {pipeline summary: [live action details]}."""
+
+    def __init__(self, pipelines: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> None:
+        self.pipelines = pipelines
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        return [fn(item) for item in items]
+
+    def list_pipelines(self, workspace: str, project: str) -> list[dict[str, Any]]:
+        return [summary for summary, _ in self.pipelines]
+
+    def _find(self, pipeline_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        return next(p for p in self.pipelines if p[0]["id"] == pipeline_id)
+
+    def get_pipeline(self, workspace: str, project: str, pipeline_id: int) -> dict[str, Any]:
+        return self._find(pipeline_id)[0]
+
+    def list_actions(self, workspace: str, project: str, pipeline_id: int) -> list[dict[str, Any]]:
+        return [{"id": a["id"], "name": a["name"], "type": a["type"]} for a in self._find(pipeline_id)[1]]
+
+    def get_action(self, workspace: str, project: str, pipeline_id: int, action_id: int) -> dict[str, Any]:
+        return next(a for a in self._find(pipeline_id)[1] if a["id"] == action_id)
+
+
+def fake() -> Any:
+    return FakeClient(
+        [
+            (
+                {"id": 7, "name": "Release images", "git_config_ref": "NONE", "refs": ["refs/heads/main"]},
+                [
+                    {"id": 40, "name": "Run tests", "type": "BUILD"},
+                    live_action(
+                        41, "Build app image", login="bot", password="encrypted:1", docker_registry="DOCKER_HUB"
+                    ),
+                ],
+            ),
+            ({"id": 8, "name": "Nightly builds", "priority": "LOW"}, [live_action(81, "Build nightly", pull=True)]),
+            ({"id": 9, "name": "Docs", "git_config_ref": "FIXED"}, []),
+        ]
+    )
+
+
+def test_export_writes_one_file_per_project(tmp_path: Path):
+    result = export(fake(), "acme", "web", output=tmp_path)
+    assert result.files == [tmp_path / "web.yml"]
+    assert list(result.env) == ["DOCKERHUB_PASSWORD"]
+    assert any('"Docs" (#9) skipped: defined in Buddy YAML' in n for n in result.notes)
+    config = load_config([tmp_path])
+    assert [p.name for p in config.pipelines] == ["Release images", "Nightly builds"]
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_export_split_writes_one_file_per_pipeline(tmp_path: Path):
+    result = export(fake(), "acme", "web", output=tmp_path, split=True)
+    assert result.files == [tmp_path / "web" / "release-images.yml", tmp_path / "web" / "nightly-builds.yml"]
+    assert sorted(p.name for p in load_config([tmp_path]).pipelines) == ["Nightly builds", "Release images"]
+
+
+def test_export_of_named_pipelines_only(tmp_path: Path):
+    export(fake(), "acme", "web", pipelines=["Nightly builds"], output=tmp_path)
+    assert [p.name for p in load_config([tmp_path]).pipelines] == ["Nightly builds"]
+
+
+def test_an_unknown_pipeline_name_is_an_error_naming_it(tmp_path: Path):
+    with pytest.raises(PipelineNotFoundError, match='"Nope"'):
+        export(fake(), "acme", "web", pipelines=["Release images", "Nope"], output=tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_existing_files_are_not_overwritten_without_force(tmp_path: Path):
+    existing = tmp_path / "web" / "nightly-builds.yml"
+    existing.parent.mkdir()
+    existing.write_text("mine\n", encoding="utf-8")
+    with pytest.raises(OutputExistsError, match=r"nightly-builds\.yml") as refused:
+        export(fake(), "acme", "web", output=tmp_path, split=True)
+    assert refused.value.paths == [existing]
+    assert existing.read_text(encoding="utf-8") == "mine\n"
+    assert not (tmp_path / "web" / "release-images.yml").exists()  # nothing at all was written
+
+    export(fake(), "acme", "web", output=tmp_path, split=True, force=True)
+    assert existing.read_text(encoding="utf-8").startswith("# yaml-language-server")
+
+
+def test_the_schema_comment_points_at_a_local_copy_when_there_is_one(tmp_path: Path):
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "config.schema.json").write_text("{}", encoding="utf-8")
+    export(fake(), "acme", "web", output=tmp_path / "acme", split=True)
+    first = (tmp_path / "acme" / "web" / "release-images.yml").read_text(encoding="utf-8").splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../../schemas/config.schema.json"
+
+
+def test_the_schema_comment_is_the_published_url_otherwise(tmp_path: Path):
+    near = [
+        d
+        for d in (tmp_path, *tmp_path.parents)
+        if (d / "config.schema.json").exists() or (d / "schemas" / "config.schema.json").exists()
+    ]
+    if near:
+        pytest.skip(f"a config.schema.json lies above the temporary directory ({near[0]})")
+    assert exporter.schema_reference(tmp_path) == SCHEMA_URL
