@@ -386,7 +386,7 @@ class EnvNames:
 
     * ``password``: ``<REGISTRY>_PASSWORD``, the registry as people call it (``DOCKERHUB``, ``GHCR``,
       ``ECR``, ``GCR``, ``GAR``, ``DOCR``, ``BUDDY_PACKAGES``; else the ``registry`` host, e.g.
-      ``REGISTRY_ACME_IO``; else ``REGISTRY``). Actions that log in to the same registry with the same
+      ``QUAY_IO`` for ``quay.io``; else the action's name). Actions that log in to the same registry with the same
       login share the name: it is one credential. Another login on a taken name gets
       ``<REGISTRY>_<LOGIN>_PASSWORD``, then ``<ACTION>_PASSWORD``.
     * ``secrets[].value``: ``<ACTION>_SECRET_<ID>`` (e.g. ``BUILD_APP_IMAGE_SECRET_NPMRC``); when
@@ -409,14 +409,15 @@ class EnvNames:
             name = self._by_key[key]
             self._uses[name].where.append(where)
             return name
-        prefix = REGISTRY_PREFIXES.get(str(kind)) or (_env_name("REGISTRY", env_part(host)) if host else "REGISTRY")
+        action_part = env_part(str(action.get("name") or ""))
+        prefix = REGISTRY_PREFIXES.get(str(kind)) or _host_part(host) or action_part
         label = REGISTRY_LABELS.get(str(kind)) or (host or "the Docker registry")
         who = f"login {login!r}" if isinstance(login, str) and login else "the login"
         candidates = [_env_name(prefix, "PASSWORD")]
         if isinstance(login, str) and "$" not in login and env_part(login):
             candidates.append(_env_name(prefix, env_part(login), "PASSWORD"))
-        candidates.append(_env_name(env_part(str(action.get("name", ""))), "PASSWORD"))
-        candidates.append(_env_name(env_part(pipeline), env_part(str(action.get("name", ""))), "PASSWORD"))
+        candidates.append(_env_name(action_part, "PASSWORD"))
+        candidates.append(_env_name(env_part(pipeline), action_part, "PASSWORD"))
         name = self._claim(candidates, f"password or token of {who} at {label}", where)
         self._by_key[key] = name
         return name
@@ -447,6 +448,13 @@ class EnvNames:
     def described(self) -> dict[str, str]:
         """Name → what it is for (and which actions use it), in the order the names were made."""
         return {name: f"{use.what}, used by {'; '.join(use.where)}" for name, use in self._uses.items()}
+
+
+def _host_part(host: str) -> str:
+    """A registry host as a name part: ``registry.acme.io`` → ``REGISTRY_ACME_IO``; an address that
+    starts with a digit is prefixed ``REGISTRY_`` so the name stays readable and valid."""
+    part = env_part(host)
+    return f"REGISTRY_{part}" if part[:1].isdigit() else part
 
 
 def _host(registry: Any) -> str:

@@ -215,7 +215,9 @@ def test_passwords_are_named_after_the_registry_people_know():
     assert env.password("P", {"name": "b", "docker_registry": "GIT_HUB_CONTAINER_REGISTRY"}, "b") == "GHCR_PASSWORD"
     assert env.password("P", {"name": "c", "docker_registry": "AMAZON_ECR"}, "c") == "ECR_PASSWORD"
     other = {"name": "d", "docker_registry": "OTHER", "registry": "https://registry.acme.io:5000/v2"}
-    assert env.password("P", other, "d") == "REGISTRY_REGISTRY_ACME_IO_PASSWORD"
+    assert env.password("P", other, "d") == "REGISTRY_ACME_IO_PASSWORD"
+    assert env.password("P", {"name": "e", "registry": "10.0.0.5:5000"}, "e") == "REGISTRY_10_0_0_5_PASSWORD"
+    assert env.password("P", {"name": "Build app", "docker_registry": "NONE"}, "f") == "BUILD_APP_PASSWORD"
 
 
 def test_one_login_at_one_registry_is_one_variable():

@@ -1,0 +1,369 @@
+"""reconcile import against the sandbox over real HTTP: right after an import, a plan of what it wrote
+finds nothing to change, and validate accepts every file it wrote."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler import engine
+from reconciler.client import BuddyClient
+from reconciler.config import load_config
+from reconciler.exporter import ExportResult, export
+from reconciler.model import MULTI_ARCH
+from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
+
+EXAMPLES_STATE = Path(__file__).resolve().parent.parent / "examples" / "sandbox-state.json"
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+
+_CONDITION_KEYS = {
+    "trigger_condition": "VAR_IS",
+    "trigger_condition_paths": ["src/", "Dockerfile"],
+    "trigger_variable_key": "DEPLOY",
+    "trigger_variable_value": "${env:LITERALLY_THIS}",  # a literal reference: must be escaped
+    "trigger_hours": [1, 13],
+    "trigger_days": [1, 5],
+    "timezone": "Europe/Warsaw",
+    "trigger_project_name": "web",
+    "trigger_pipeline_name": "Release images",
+    "trigger_user": "ops@acme.test",
+    "trigger_group": "ops",
+}
+
+#: One multi-arch action with every writable field of action.schema.json set (none at its default),
+#: nested objects with every key. ``current_revision`` is read-only but seeded to show it is not written.
+EVERY_FIELD: dict[str, Any] = {
+    "name": "Build everything",
+    "type": MULTI_ARCH,
+    "trigger_time": "ON_FAILURE",
+    "run_only_on_first_failure": True,
+    "trigger_conditions": [_CONDITION_KEYS, {"trigger_condition": "ALWAYS"}],
+    "run_next": "IN_SOFT_PARALLEL",
+    "variables": [
+        {
+            "key": "NODE_ENV",
+            "value": "production",
+            "type": "VAR",
+            "encrypted": False,
+            "settable": True,
+            "description": "the build mode",
+        },
+        {"key": "ONLY_KEY_AND_VALUE", "value": "$${env:X} and $BUDDY_VAR"},
+    ],
+    "disabled": True,
+    "timeout": 1800,
+    "ignore_errors": True,
+    "retry_count": 3,
+    "retry_interval": 60,
+    "loop": ["amd64", "arm64"],
+    "current_revision": "0123abcd",
+    "permissions": {
+        "others": "READ_ONLY",
+        "users": [{"id": 11, "access_level": "READ_WRITE"}],
+        "groups": [{"id": 21, "access_level": "RUN_ONLY"}, {"id": 22, "access_level": "DENIED"}],
+    },
+    "docker_image_tag": "$BUDDY_EXECUTION_REVISION",
+    "repository": "acme/everything",
+    "registry": "registry.acme.test:5000",
+    "insecure_registry": True,
+    "region": "eu-central-1",
+    "login": "robot$acme",
+    "password": "plain-password-hashed-by-the-sandbox",
+    "target_stage": "runtime",
+    "do_not_prune_images": True,
+    "versions": ["1.0", "latest"],
+    "docker_registry": "OTHER",
+    "target_platform": "linux/arm64, linux/amd64,linux/arm/v7",
+    "cache_mode": "MAX",
+    "pull": False,
+    "target_path": "/out",
+    "use_image_from_action": True,
+    "docker_build_action_id": 4242,
+    "docker_build_action_name": "Build base image",
+    "image_location": "ACTION",
+    "dockerfile_path": "docker/Dockerfile.${env:NOT_A_REF}",
+    "context_path": "/",
+    "provenance": "MAX",
+    "build_args": ["A=1", "B=${env:LITERAL}", "C=$$${env:ALSO_LITERAL}"],
+    "secrets": [
+        {"id": "npmrc", "type": "FILE", "value": "secret-file-content"},
+        {"id": "api.token", "type": "ENV", "value": "secret-env-value"},
+        {"id": "no-value", "type": "ENV"},
+    ],
+    "integration": {"hash_id": "int-hash-only"},
+    "package": "acme/pkg",
+}
+
+PIPELINE_EVERY_FIELD: dict[str, Any] = {
+    "name": "Every field",
+    "identifier": "all-the-fields",
+    "refs": ["refs/heads/main", "refs/tags/*"],
+    "events": [{"type": "PUSH", "refs": ["refs/heads/main"]}, {"type": "CREATE_REF", "refs": ["refs/tags/*"]}],
+    "trigger_conditions": [{"trigger_condition": "ON_CHANGE"}],
+    "priority": "HIGH",
+    "cpu": "ARM",
+    "disabled": True,
+    "paused": True,
+    "always_from_scratch": True,
+    "auto_clear_cache": True,
+    "no_skip_to_most_recent": True,
+    "fetch_all_refs": True,
+    "fail_on_prepare_env_warning": True,
+    "do_not_create_commit_status": True,
+    "ignore_fail_on_project_status": True,
+    "concurrent_pipeline_runs": True,
+    "description_required": True,
+    "clone_depth": 1,
+    "tags": ["images", "arm"],
+    "execution_message_template": "Release $BUDDY_EXECUTION_REVISION",
+    "target_site_url": "https://acme.test",
+}
+
+
+def _multi(action_id: int, name: str, **fields: Any) -> dict[str, Any]:
+    return {"id": action_id, "name": name, "type": MULTI_ARCH, **fields}
+
+
+GENERATED_SEED: dict[str, Any] = {
+    "workspaces": {
+        "gen": {
+            "projects": {
+                "everything": {
+                    "pipelines": [
+                        {
+                            **PIPELINE_EVERY_FIELD,
+                            "id": 1,
+                            "actions": [
+                                {"id": 10, "name": "Run tests", "type": "BUILD", "commands": ["make test"]},
+                                {**EVERY_FIELD, "id": 11},
+                                {"id": 12, "name": "Notify", "type": "SLACK", "content": "done"},
+                                _multi(13, "Minimal"),
+                                _multi(
+                                    14,
+                                    "Server defaults written out",
+                                    trigger_time="ON_EVERY_EXECUTION",
+                                    disabled=False,
+                                    target_platform="linux/amd64",
+                                    build_args=[],
+                                    target_stage="",
+                                ),
+                                _multi(
+                                    15,
+                                    "Docker Hub",
+                                    docker_registry="DOCKER_HUB",
+                                    repository="acme/web",
+                                    login="acme-bot",
+                                    password="hub-token",
+                                    integration={"identifier": "hub", "hash_id": "hub"},
+                                ),
+                                {"id": 16, "name": "Deploy", "type": "SSH_COMMAND"},
+                            ],
+                        },
+                        {
+                            "id": 2,
+                            "name": "Second",
+                            "actions": [
+                                # the same login at the same registry: one variable
+                                _multi(
+                                    20,
+                                    "Docker Hub",
+                                    docker_registry="DOCKER_HUB",
+                                    login="acme-bot",
+                                    password="hub-token",
+                                ),
+                                # another login there: another variable
+                                _multi(
+                                    21,
+                                    "Docker Hub (other login)",
+                                    docker_registry="DOCKER_HUB",
+                                    login="someone-else",
+                                    password="x",
+                                ),
+                                _multi(
+                                    22,
+                                    "ECR",
+                                    docker_registry="AMAZON_ECR",
+                                    region="us-east-1",
+                                    secrets=[{"id": "npmrc", "type": "FILE", "value": "s"}],
+                                ),
+                            ],
+                        },
+                        {
+                            "id": 3,
+                            "name": "Twins",
+                            "actions": [
+                                _multi(30, "Build"),
+                                _multi(31, "Build", cache_mode="MIN"),
+                                {"id": 32, "name": "Push", "type": "BUILD"},
+                                {"id": 33, "name": "Push", "type": MULTI_ARCH},
+                                _multi(34, "Unique", cache_mode="MIN"),
+                            ],
+                        },
+                        {"id": 4, "name": "Empty", "actions": []},
+                        {"id": 5, "name": "Only others", "actions": [{"id": 50, "name": "Lint", "type": "BUILD"}]},
+                        {"id": 6, "name": "Defined in YAML", "git_config_ref": "FIXED", "actions": []},
+                        {"id": 7, "name": "Remote", "definition_source": "REMOTE", "actions": []},
+                        {"id": 8, "name": "Same name", "actions": [_multi(80, "A")]},
+                        {"id": 9, "name": "Same name", "actions": [_multi(90, "A", cache_mode="MAX")]},
+                    ]
+                }
+            }
+        }
+    }
+}
+
+
+@pytest.fixture
+def generated_server(request: pytest.FixtureRequest) -> Iterator[tuple[str, str, SandboxApp]]:
+    """The generated workspace served on loopback; ``request.param`` are sandbox switches."""
+    app = SandboxApp(SandboxState.from_data(copy.deepcopy(GENERATED_SEED)))
+    switches = getattr(request, "param", {}) or {}
+    if switches:
+        app.set_switches(**switches)
+    with SandboxServer(app) as server:
+        yield server.url, DEFAULT_TOKEN, app
+
+
+def import_then_plan(url: str, token: str, workspace: str, project: str, output: Path, *, split: bool = False):
+    """Import, validate what was written, and plan it with the printed variables set."""
+    with BuddyClient(url, token) as client:
+        result = export(client, workspace, project, output=output, split=split)
+        assert result.files, result.notes
+        config = load_config(list(result.files))
+        assert not [w for w in config.warnings if w.severity == "error"]
+        env = {name: f"value-of-{name}" for name in result.env}
+        plan = engine.plan(client, [output], engine.PlanOptions(env=env))
+    return result, plan
+
+
+def assert_no_changes(plan: Any) -> None:
+    details = [(c.kind, c.pipeline, c.action_name, c.diff) for c in plan.changes]
+    assert not plan.errors, plan.errors
+    assert not plan.has_changes, details
+
+
+# -- (b) a generated workspace with every field ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "generated_server",
+    [{}, {"normalize_target_platform": True}, {"hide_request_only_fields": True}],
+    indirect=True,
+    ids=["plain", "normalized-platforms", "request-only-fields-hidden"],
+)
+@pytest.mark.parametrize("split", [False, True], ids=["one-file", "split"])
+def test_a_plan_right_after_import_has_no_changes(
+    generated_server: tuple[str, str, SandboxApp], tmp_path: Path, split: bool
+):
+    url, token, _app = generated_server
+    result, plan = import_then_plan(url, token, "gen", "everything", tmp_path, split=split)
+    assert_no_changes(plan)
+    skipped = {s.pipeline for s in plan.skipped}
+    assert not skipped  # YAML-defined pipelines were not written, so the plan does not see them
+    assert any('"Defined in YAML" (#6) skipped' in n for n in result.notes)
+    assert any('"Remote" (#7) skipped' in n for n in result.notes)
+
+
+def test_every_field_is_written_and_declared(generated_server: tuple[str, str, SandboxApp], tmp_path: Path):
+    url, token, _app = generated_server
+    result, plan = import_then_plan(url, token, "gen", "everything", tmp_path)
+    assert_no_changes(plan)
+    config = load_config([tmp_path])
+    by_name = {(p.name, p.id): p for p in config.pipelines}
+    every = by_name[("Every field", None)]
+    action = next(a for a in every.actions if a.name == "Build everything")
+    action_schema = json.loads((SCHEMAS / "action.schema.json").read_text(encoding="utf-8"))
+    read_only = {"url", "html_url", "id", "last_execution_status", "pipeline", "current_revision", "after_action_id"}
+    assert set(action.fields) == set(action_schema["properties"]) - read_only
+    assert action.fields["password"].startswith("${env:")
+    assert [s.get("value") for s in action.fields["secrets"]] == [
+        "${env:BUILD_EVERYTHING_SECRET_NPMRC}",
+        "${env:BUILD_EVERYTHING_SECRET_API_TOKEN}",
+        None,
+    ]
+    assert action.fields["integration"] == {"identifier": "int-hash-only"}
+    assert action.fields["trigger_conditions"][0] == {
+        **_CONDITION_KEYS,
+        "trigger_variable_value": "$${env:LITERALLY_THIS}",
+    }
+    assert action.fields["permissions"] == EVERY_FIELD["permissions"]
+    assert set(every.fields) == set(PIPELINE_EVERY_FIELD) - {"name"}
+    assert [a.name for a in every.actions] == [
+        "Build everything",
+        "Minimal",
+        "Server defaults written out",
+        "Docker Hub",
+    ]
+    defaults = next(a for a in every.actions if a.name == "Server defaults written out")
+    assert set(defaults.fields) == {"name", "type"}
+
+    text = (tmp_path / "everything.yml").read_text(encoding="utf-8")
+    assert not re.search(r"encrypted:[0-9a-f]", text)  # no encrypted blob, and no plaintext either
+    assert "hub-token" not in text and "secret-file-content" not in text
+    assert '# (live action "Run tests", BUILD, #10 — not managed here)' in text
+
+    assert list(result.env) == [
+        "BUILD_EVERYTHING_SECRET_NPMRC",
+        "BUILD_EVERYTHING_SECRET_API_TOKEN",
+        "REGISTRY_ACME_TEST_PASSWORD",
+        "DOCKERHUB_PASSWORD",
+        "DOCKERHUB_SOMEONE_ELSE_PASSWORD",
+        "ECR_SECRET_NPMRC",
+    ]
+    twins = by_name[("Twins", None)]
+    assert twins.prune is False
+    assert [a.name for a in twins.actions] == ["Unique"]
+    assert sorted(p.id for p in config.pipelines if p.name is None) == [8, 9]
+
+
+def test_with_prune_the_plan_deletes_nothing_either(generated_server: tuple[str, str, SandboxApp], tmp_path: Path):
+    url, token, _app = generated_server
+    with BuddyClient(url, token) as client:
+        export(client, "gen", "everything", output=tmp_path)
+        plan = engine.plan(client, [tmp_path], engine.PlanOptions(prune=True))
+    assert_no_changes(plan)
+
+
+def test_import_of_one_pipeline(generated_server: tuple[str, str, SandboxApp], tmp_path: Path):
+    url, token, _app = generated_server
+    with BuddyClient(url, token) as client:
+        result = export(client, "gen", "everything", pipelines=["Second"], output=tmp_path)
+        plan = engine.plan(client, [tmp_path], engine.PlanOptions())
+    assert_no_changes(plan)
+    assert [p.name for p in load_config(result.files).pipelines] == ["Second"]
+
+
+# -- the conftest sandbox and (a) the examples' live state ------------------------------------------
+
+
+def test_the_shared_sandbox_seed_round_trips(sandbox_server: Any, tmp_path: Path):
+    result, plan = import_then_plan(sandbox_server.url, sandbox_server.token, "acme", "web", tmp_path)
+    assert_no_changes(plan)
+    assert list(result.env) == ["BUILD_APP_IMAGE_PASSWORD"]  # no registry given: named after the action
+
+
+def _projects(seed: dict[str, Any]) -> list[tuple[str, str]]:
+    workspaces = seed.get("workspaces", {})
+    return [(ws, project) for ws, body in workspaces.items() for project in body.get("projects", {})]
+
+
+@pytest.mark.skipif(not EXAMPLES_STATE.exists(), reason="examples/sandbox-state.json is not there yet")
+def test_the_examples_live_state_round_trips(tmp_path: Path):
+    seed = json.loads(EXAMPLES_STATE.read_text(encoding="utf-8"))
+    app = SandboxApp(SandboxState.from_data(seed))
+    with SandboxServer(app) as server:
+        for workspace, project in _projects(seed):
+            output = tmp_path / workspace
+            with BuddyClient(server.url, DEFAULT_TOKEN) as client:
+                result: ExportResult = export(client, workspace, project, output=output, split=True)
+                if not result.files:
+                    continue
+                load_config(list(result.files))
+                plan = engine.plan(client, result.files, engine.PlanOptions(env=dict.fromkeys(result.env, "x")))
+            assert_no_changes(plan)
