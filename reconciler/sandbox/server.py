@@ -173,14 +173,16 @@ class SandboxServer:
 
     Only loopback addresses are accepted: the sandbox must never be reachable from another machine.
     Use as a context manager, or ``start()`` / ``stop()``; ``url`` is the base URL once started.
+    ``poll_interval``: how often the accept loop checks for ``stop()`` (seconds).
     """
 
-    def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0, *, poll_interval: float = 0.02) -> None:
         if not _is_loopback_host(host):
             raise SandboxError(f"the sandbox serves only on a loopback address, not {host!r}")
         self.app = app
         self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port
+        self.poll_interval = poll_interval  # how soon stop() is noticed
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -203,7 +205,10 @@ class SandboxServer:
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox-server", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": self.poll_interval},
+            name="sandbox-server",
+            daemon=True,
         )
         self._thread.start()
         log.info("sandbox serving on %s", self.url)

@@ -1,0 +1,354 @@
+"""Injected faults, rate limits and the control API of the sandbox, over real HTTP and in process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+from conftest import PROJECT_PATH, SandboxHandle, tls_context
+
+from reconciler.sandbox import (
+    DEFAULT_TOKEN,
+    ConnectionDropped,
+    FaultConfigError,
+    FaultRule,
+    SandboxApp,
+    SandboxState,
+    parse_fault_spec,
+)
+
+ACTIONS = f"{PROJECT_PATH}/pipelines/7/actions"
+NEW = {"name": "Build worker image", "type": "DOCKER_BUILD_MULTI_ARCH"}
+
+
+def action_ids(app: SandboxApp) -> list[int]:
+    pipeline = app.state.pipeline("acme", "web", 7)
+    assert pipeline is not None
+    return [a.id for a in pipeline.actions]
+
+
+def control(handle: SandboxHandle) -> httpx.Client:
+    """A client for the control API: no token on purpose, it needs none."""
+    return httpx.Client(base_url=handle.url, verify=tls_context(), timeout=10.0)
+
+
+# -- latency ---------------------------------------------------------------------------------------
+
+
+def test_latency_delays_each_request_without_blocking_the_others(
+    sandbox_server: SandboxHandle, sandbox_http: httpx.Client
+) -> None:
+    sandbox_server.app.set_faults(latency_ms=200)
+    took: list[float] = []
+
+    def one() -> None:
+        with sandbox_server.client() as client:
+            t0 = time.perf_counter()
+            assert client.get(ACTIONS).status_code == 200
+            took.append(time.perf_counter() - t0)
+
+    threads = [threading.Thread(target=one) for _ in range(5)]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    elapsed = time.perf_counter() - t0
+    assert len(took) == 5 and min(took) >= 0.2
+    assert elapsed < 0.6  # in series they would need 1 s
+
+
+def test_latency_jitter_is_deterministic_under_a_seed(sandbox_app: SandboxApp) -> None:
+    delays: list[float] = []
+    app = SandboxApp(sandbox_app.state, sleep=delays.append)
+    transport = httpx.WSGITransport(app=app)
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    with httpx.Client(transport=transport, base_url="http://sandbox", headers=headers, verify=tls_context()) as c:
+        app.set_faults(FaultRule("latency", ms=5, jitter_ms=50, methods=frozenset({"GET"})), seed=11)
+        for _ in range(5):
+            c.get(ACTIONS)
+        first = list(delays)
+        delays.clear()
+        app.set_faults(FaultRule("latency", ms=5, jitter_ms=50, methods=frozenset({"GET"})), seed=11)
+        for _ in range(5):
+            c.get(ACTIONS)
+    assert delays == first
+    assert all(0.005 <= d <= 0.055 for d in first) and len(set(first)) == 5
+
+
+# -- 5xx -------------------------------------------------------------------------------------------
+
+
+def _statuses(client: httpx.Client, n: int) -> list[int]:
+    return [client.get(ACTIONS).status_code for _ in range(n)]
+
+
+def test_error_rate_is_seeded_and_reproducible(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
+    app = sandbox_server.app
+    app.set_faults(FaultRule("error", rate=0.3, status=503), seed=42)
+    first = _statuses(sandbox_http, 60)
+    app.set_faults(FaultRule("error", rate=0.3, status=503), seed=42)
+    assert _statuses(sandbox_http, 60) == first
+    assert set(first) == {200, 503}
+    assert 5 <= first.count(503) <= 35
+    assert app.stats()["faults"]["error"] == 2 * first.count(503)
+
+
+def test_an_injected_error_does_nothing(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
+    sandbox_server.app.set_faults(FaultRule("error", methods=frozenset({"POST"}), count=2, status=502))
+    assert sandbox_http.get(ACTIONS).status_code == 200  # scoped to POST
+    for _ in range(2):
+        response = sandbox_http.post(ACTIONS, json=NEW)
+        assert response.status_code == 502 and response.json()["errors"][0]["message"]
+    assert action_ids(sandbox_server.app) == [40, 41]
+    assert sandbox_http.post(ACTIONS, json=NEW).status_code == 201  # the count is spent
+
+
+def test_faults_can_be_scoped_by_route(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
+    sandbox_server.app.set_faults({"kind": "error", "route": "/pipelines/:pipeline_id/actions/:action_id"})
+    assert sandbox_http.get(ACTIONS).status_code == 200
+    assert sandbox_http.get(f"{ACTIONS}/41").status_code == 500
+
+
+# -- 429 -------------------------------------------------------------------------------------------
+
+
+def test_rate_limit_storm_answers_429_for_the_next_n(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
+    sandbox_server.app.set_faults(FaultRule("rate_limit", count=3, retry_after=2))
+    now = time.time()
+    for _ in range(3):
+        response = sandbox_http.post(ACTIONS, json=NEW)
+        assert response.status_code == 429
+        assert response.headers["Retry-After"] == "2"
+        assert response.headers["X-Rate-Limit-Remaining"] == "0"
+        assert now + 1 <= int(response.headers["X-Rate-Limit-Reset"]) <= now + 4
+    assert action_ids(sandbox_server.app) == [40, 41]
+    assert sandbox_http.get(ACTIONS).status_code == 200
+
+
+def test_rate_limit_headers_on_every_response(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
+    with httpx.Client(base_url=sandbox_server.url, verify=tls_context()) as anonymous:
+        responses = [
+            sandbox_http.get(ACTIONS),
+            sandbox_http.get(f"{ACTIONS}/999"),
+            sandbox_http.post(ACTIONS, json={"bad": 1}),
+            sandbox_http.delete(f"{ACTIONS}/40"),
+            anonymous.get(ACTIONS),
+        ]
+    for response in responses:
+        for header in ("X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"):
+            assert response.headers[header].isdigit(), (response.status_code, header)
+    remaining = [int(r.headers["X-Rate-Limit-Remaining"]) for r in responses]
+    assert remaining == sorted(remaining, reverse=True) and len(set(remaining)) == 5
+
+
+def test_spent_budget_answers_429_until_the_window_resets(sandbox_app: SandboxApp) -> None:
+    now = [1_000_000.0]
+    app = SandboxApp(sandbox_app.state, rate_limit=3, rate_window_s=60, clock=lambda: now[0])
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    transport = httpx.WSGITransport(app=app)
+    with httpx.Client(transport=transport, base_url="http://sandbox", headers=headers, verify=tls_context()) as c:
+        ok = [c.get(ACTIONS) for _ in range(3)]
+        assert [r.headers["X-Rate-Limit-Remaining"] for r in ok] == ["2", "1", "0"]
+        assert all(r.headers["X-Rate-Limit-Limit"] == "3" for r in ok)
+        assert ok[0].headers["X-Rate-Limit-Reset"] == str(1_000_060)
+        now[0] += 20
+        limited = c.get(ACTIONS)
+        assert limited.status_code == 429 and limited.headers["Retry-After"] == "40"
+        assert "errors" in limited.json()
+        now[0] += 41
+        assert c.get(ACTIONS).status_code == 200
+
+
+def test_rate_limit_over_real_http(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
+    sandbox_server.app.set_rate_limit(2, window_s=30)
+    assert [sandbox_http.get(ACTIONS).status_code for _ in range(3)] == [200, 200, 429]
+    assert 1 <= int(sandbox_http.get(ACTIONS).headers["Retry-After"]) <= 30
+
+
+# -- dropped connections ---------------------------------------------------------------------------
+
+
+def test_drop_closes_the_connection_without_an_answer(
+    sandbox_server: SandboxHandle, sandbox_http: httpx.Client
+) -> None:
+    sandbox_server.app.set_faults(FaultRule("drop", methods=frozenset({"GET"}), count=1))
+    with pytest.raises(httpx.RemoteProtocolError):
+        sandbox_http.get(ACTIONS)
+    assert sandbox_http.get(ACTIONS).status_code == 200  # a new connection works
+    stats = sandbox_server.app.stats()
+    assert stats["by_status"]["dropped"] == 1 and stats["faults"]["drop"] == 1
+
+
+def test_drop_in_process_is_a_transport_error(sandbox_app: SandboxApp, sandbox_wsgi: httpx.Client) -> None:
+    sandbox_app.set_faults(FaultRule("drop", count=1))
+    with pytest.raises(httpx.TransportError) as caught:
+        sandbox_wsgi.post(ACTIONS, json=NEW)
+    assert isinstance(caught.value, ConnectionDropped)
+    assert action_ids(sandbox_app) == [40, 41]  # nothing happened
+
+
+# -- commit, then fail -----------------------------------------------------------------------------
+
+
+def test_commit_then_error_applies_the_write(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
+    sandbox_server.app.set_faults(FaultRule("commit_then_error", methods=frozenset({"POST"}), count=1))
+    assert sandbox_http.get(ACTIONS).status_code == 200  # reads never trigger it
+    refused = sandbox_http.post(ACTIONS, json={"name": "x", "type": "DOCKER_BUILD_MULTI_ARCH", "pull": 1})
+    assert refused.status_code == 400  # a refused write does not spend the count
+    response = sandbox_http.post(ACTIONS, json=NEW)
+    assert response.status_code == 500
+    ids = action_ids(sandbox_server.app)
+    assert len(ids) == 3 and ids[:2] == [40, 41]  # it was created anyway
+    assert sandbox_http.post(ACTIONS, json=NEW).status_code == 201
+
+
+def test_commit_then_drop_applies_the_delete(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
+    sandbox_server.app.set_faults(FaultRule("commit_then_drop", methods=frozenset({"DELETE"}), count=1))
+    with pytest.raises(httpx.TransportError):
+        sandbox_http.delete(f"{ACTIONS}/40")
+    assert action_ids(sandbox_server.app) == [41]
+    assert sandbox_http.delete(f"{ACTIONS}/40").status_code == 404  # a retry learns it is gone
+
+
+def test_commit_then_error_on_patch(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
+    sandbox_server.app.set_faults({"kind": "commit_then_error", "methods": ["PATCH"], "status": 504, "count": 1})
+    assert sandbox_http.patch(f"{ACTIONS}/41", json={"cache_mode": "MAX"}).status_code == 504
+    assert sandbox_http.get(f"{ACTIONS}/41").json()["cache_mode"] == "MAX"
+
+
+# -- fault descriptions ----------------------------------------------------------------------------
+
+
+def test_fault_specs_parse_short_and_json_forms() -> None:
+    rule = parse_fault_spec("error:status=503,rate=0.25,methods=post+PATCH,count=2")
+    assert (rule.kind, rule.status, rule.rate, rule.methods, rule.count) == (
+        "error",
+        503,
+        0.25,
+        frozenset({"POST", "PATCH"}),
+        2,
+    )
+    assert parse_fault_spec('{"kind": "rate_limit", "count": 5, "retry_after": 3}').retry_after == 3
+    assert parse_fault_spec("drop").methods is None
+    latency = parse_fault_spec("latency:ms=100,jitter_ms=20")
+    assert (latency.ms, latency.jitter_ms) == (100, 20)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["explode", "error:rate=2", "error:status=404", "error:nonsense", "error:colour=red", "{bad json", "latency:ms=-1"],
+)
+def test_bad_fault_specs_are_refused(spec: str) -> None:
+    with pytest.raises(FaultConfigError):
+        parse_fault_spec(spec)
+
+
+# -- the control API -------------------------------------------------------------------------------
+
+
+def test_control_endpoint_sets_lists_and_clears_faults(
+    sandbox_server: SandboxHandle, sandbox_http: httpx.Client
+) -> None:
+    with control(sandbox_server) as ctl:
+        body = {"seed": 5, "rules": [{"kind": "error", "methods": ["GET"], "count": 2, "status": 503}]}
+        assert ctl.post("/__sandbox/faults", json=body).status_code == 200
+        assert _statuses(sandbox_http, 3) == [503, 503, 200]
+        listed = ctl.get("/__sandbox/faults").json()
+        assert listed["seed"] == 5 and listed["rules"][0]["count"] == 0 and listed["rules"][0]["fired"] == 2
+        ctl.post("/__sandbox/faults", json={"error_rate": 1.0, "error_status": 500})
+        assert sandbox_http.get(ACTIONS).status_code == 500
+        assert ctl.delete("/__sandbox/faults").json()["rules"] == []
+        assert sandbox_http.get(ACTIONS).status_code == 200
+        bad = ctl.post("/__sandbox/faults", json={"rules": [{"kind": "meteor"}]})
+        assert bad.status_code == 400 and "meteor" in bad.json()["errors"][0]["message"]
+
+
+def test_control_stats_count_by_method_and_route(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
+    with control(sandbox_server) as ctl:
+        sandbox_http.get(ACTIONS)
+        sandbox_http.get(ACTIONS)
+        sandbox_http.post(ACTIONS, json=NEW)
+        sandbox_http.get(f"{ACTIONS}/41")
+        stats = ctl.get("/__sandbox/stats").json()
+        assert stats["total"] == 4
+        assert stats["by_method"] == {"GET": 3, "POST": 1}
+        assert stats["by_route"] == {
+            "GET /pipelines/:pipeline_id/actions": 2,
+            "POST /pipelines/:pipeline_id/actions": 1,
+            "GET /pipelines/:pipeline_id/actions/:action_id": 1,
+        }
+        assert stats["by_status"] == {"200": 3, "201": 1}
+        log = ctl.get("/__sandbox/stats", params={"log": 1}).json()["log"]
+        assert [entry["method"] for entry in log] == ["GET", "GET", "POST", "GET"]
+        assert ctl.get("/__sandbox/stats").json()["total"] == 4  # control calls are not counted
+        assert ctl.post("/__sandbox/stats/reset").json()["total"] == 0
+        assert sandbox_server.app.stats()["total"] == 0
+
+
+def test_control_state_reset_switches_tokens(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
+    with control(sandbox_server) as ctl:
+        sandbox_http.delete(f"{ACTIONS}/40")
+        state = ctl.get("/__sandbox/state").json()
+        assert [a["id"] for a in state["workspaces"]["acme"]["projects"]["web"]["pipelines"][0]["actions"]] == [41]
+        ctl.post("/__sandbox/faults", json={"rules": [{"kind": "error"}]})
+        assert ctl.post("/__sandbox/reset", params={"seed": 3}).status_code == 200
+        assert sandbox_http.get(ACTIONS).status_code == 200  # faults cleared
+        assert action_ids(sandbox_server.app) == [40, 41]  # back to the seed
+        other = {"workspaces": {"beta": {"projects": {"api": {"pipelines": [{"name": "Only"}]}}}}}
+        assert ctl.post("/__sandbox/reset", json={"state": other}).status_code == 200
+        assert sandbox_http.get(ACTIONS).status_code == 404
+        assert ctl.post("/__sandbox/reset", json={"state": {"oops": 1}}).status_code == 400
+
+        assert ctl.post("/__sandbox/switches", json={"insert_first": True}).json()["insert_first"] is True
+        assert ctl.post("/__sandbox/switches", json={"teleport": True}).status_code == 400
+        assert ctl.post("/__sandbox/switches", json={"insert_first": "yes"}).status_code == 400
+
+        added = ctl.post("/__sandbox/tokens", json={"token": "reader-1", "scopes": ["WORKSPACE", "EXECUTION_INFO"]})
+        assert added.status_code == 200 and "reader-1" not in added.text
+        with sandbox_server.client(token="reader-1") as reader:
+            assert reader.get("/workspaces/beta/projects/api/pipelines").status_code == 200
+            assert reader.post("/workspaces/beta/projects/api/pipelines", json={"name": "x"}).status_code == 403
+
+        assert ctl.post("/__sandbox/rate-limit", json={"limit": 1, "window_s": 30}).json()["limit"] == 1
+        assert ctl.get("/__sandbox/health").json() == {"ok": True}
+        assert ctl.get("/__sandbox/nothing").status_code == 404
+
+
+@pytest.mark.parametrize("remote", ["10.1.2.3", "192.168.0.7", "2001:db8::1", ""])
+def test_control_api_is_loopback_only(sandbox_app: SandboxApp, remote: str) -> None:
+    transport = httpx.WSGITransport(app=sandbox_app, remote_addr=remote)
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    with httpx.Client(transport=transport, base_url="http://sandbox", headers=headers, verify=tls_context()) as c:
+        for method, path in [("GET", "/__sandbox/stats"), ("POST", "/__sandbox/reset"), ("GET", "/__sandbox/state")]:
+            assert c.request(method, path).status_code == 403
+        assert c.post("/__sandbox/faults", json={"rules": [{"kind": "error"}]}).status_code == 403
+        assert c.get(ACTIONS).status_code == 200  # the Buddy API itself does not care
+
+
+def test_python_control_surface(sandbox_app: SandboxApp, sandbox_wsgi: httpx.Client) -> None:
+    sandbox_app.set_faults({"kind": "error", "count": 1}, latency_ms=0)
+    sandbox_app.set_faults({"kind": "rate_limit", "count": 1}, append=True)
+    assert [sandbox_wsgi.get(ACTIONS).status_code for _ in range(3)] == [500, 429, 200]
+    sandbox_app.clear_faults()
+    assert sandbox_app.faults.to_dict()["rules"] == []
+    sandbox_app.reset()
+    assert sandbox_app.stats()["total"] == 0
+
+
+def test_faults_from_an_app_built_with_rules() -> None:
+    from reconciler.sandbox import Faults
+
+    app = SandboxApp(SandboxState(), faults=Faults([FaultRule("error", count=1)], seed=1))
+    statuses: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        statuses.append(status)
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/workspaces/a/projects/b/pipelines", "wsgi.input": None}
+    app(environ, start_response)
+    app(environ, start_response)
+    assert statuses == ["500 Internal Server Error", "401 Unauthorized"]
