@@ -42,7 +42,7 @@ from typing import Any
 import yaml
 
 from reconciler.client import BuddyClient
-from reconciler.errors import ReconcilerError, UsageError
+from reconciler.errors import NotFoundError, ReconcilerError, UsageError
 from reconciler.model import MULTI_ARCH, READ_ONLY_FIELDS, SERVER_DEFAULTS, LivePipeline
 
 #: Where editors find the config schema when no local copy is near the output (the directory of
@@ -172,6 +172,10 @@ class PipelineNotFoundError(UsageError):
         self.names = list(names)
 
 
+class ProjectNotFoundError(UsageError):
+    """The workspace or the project does not exist (or the token cannot see it)."""
+
+
 class ExportWriteError(ReconcilerError):
     """A file could not be written."""
 
@@ -213,8 +217,15 @@ def read_project(
     client: BuddyClient, workspace: str, project: str, names: Sequence[str] = ()
 ) -> tuple[list[ImportedPipeline], list[str]]:
     """The live pipelines of a project to import (only ``names`` when given), and notes on those
-    left out (defined in Buddy YAML). Raises ``PipelineNotFoundError`` for an unknown name."""
-    summaries = client.list_pipelines(workspace, project)
+    left out (defined in Buddy YAML). Raises ``ProjectNotFoundError`` for an unknown workspace or
+    project and ``PipelineNotFoundError`` for an unknown pipeline name."""
+    try:
+        summaries = client.list_pipelines(workspace, project)
+    except NotFoundError as exc:
+        raise ProjectNotFoundError(
+            f"workspace {workspace!r} or project {project!r} not found ({exc.detail}); --workspace is the "
+            "workspace's URL handle and --project the project's name ID"
+        ) from None
     if names:
         live_names = [str(s.get("name")) for s in summaries]
         missing = [n for n in dict.fromkeys(names) if n not in live_names]

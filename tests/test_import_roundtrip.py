@@ -15,7 +15,7 @@ import pytest
 from reconciler import engine
 from reconciler.client import BuddyClient
 from reconciler.config import load_config
-from reconciler.exporter import ExportResult, export
+from reconciler.exporter import ExportResult, ProjectNotFoundError, export
 from reconciler.model import MULTI_ARCH
 from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
 
@@ -337,6 +337,13 @@ def test_import_of_one_pipeline(generated_server: tuple[str, str, SandboxApp], t
         plan = engine.plan(client, [tmp_path], engine.PlanOptions())
     assert_no_changes(plan)
     assert [p.name for p in load_config(result.files).pipelines] == ["Second"]
+
+
+def test_an_unknown_project_is_an_error_naming_it(generated_server: tuple[str, str, SandboxApp], tmp_path: Path):
+    url, token, _app = generated_server
+    with BuddyClient(url, token) as client, pytest.raises(ProjectNotFoundError, match="'nowhere'"):
+        export(client, "gen", "nowhere", output=tmp_path)
+    assert not list(tmp_path.iterdir())
 
 
 # -- the conftest sandbox and (a) the examples' live state ------------------------------------------
