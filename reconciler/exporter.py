@@ -41,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from reconciler import envrefs
 from reconciler.client import BuddyClient
 from reconciler.errors import NotFoundError, ReconcilerError, UsageError
 from reconciler.model import MULTI_ARCH, READ_ONLY_FIELDS, SERVER_DEFAULTS, LivePipeline
@@ -567,7 +568,7 @@ def render_pipeline(
     counts: dict[str, int] = {}
     for action in pipeline.actions:
         counts[action.name] = counts.get(action.name, 0) + 1
-    before = set(env.described())
+    used: list[str] = []
 
     fields = clean_pipeline(pipeline.name, pipeline.fields)
     head: dict[str, Any] = {"name": fields.pop("name")}
@@ -612,7 +613,9 @@ def render_pipeline(
                 + ", ".join(unknown)
             )
         where = f'{project} / "{pipeline.name}" / "{action.name}"'
-        entries.append(_item(render_action(pipeline.name, cleaned, env, where), action_pad))
+        rendered = render_action(pipeline.name, cleaned, env, where)
+        used.extend(_referenced(rendered))
+        entries.append(_item(rendered, action_pad))
 
     declared = any(not line.lstrip().startswith("#") for entry in entries for line in entry)
     if declared:
@@ -623,8 +626,18 @@ def render_pipeline(
         lines.extend(entry)
     if not any(a.type == MULTI_ARCH for a in pipeline.actions):
         notes.append(f"{where_pipeline} has no multi-arch action: written with `actions: []`")
-    used = [name for name in env.described() if name not in before]
-    return PipelineText(lines, notes, used)
+    return PipelineText(lines, notes, list(dict.fromkeys(used)))
+
+
+def _referenced(value: Any) -> list[str]:
+    """The variables ``value`` references; after ``escape`` only the generated references remain."""
+    if isinstance(value, str):
+        return [ref.name for ref in envrefs.find_refs(value)]
+    if isinstance(value, Mapping):
+        return [name for item in value.values() for name in _referenced(item)]
+    if isinstance(value, list):
+        return [name for item in value for name in _referenced(item)]
+    return []
 
 
 def render_file(

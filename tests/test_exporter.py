@@ -450,7 +450,13 @@ def test_export_writes_one_file_per_project(tmp_path: Path):
 
 
 def test_export_split_writes_one_file_per_pipeline(tmp_path: Path):
-    result = export(fake(), "acme", "web", output=tmp_path, split=True)
+    client = fake()
+    nightly = client.pipelines[1][1][0]
+    nightly.update(login="bot", password="encrypted:1", docker_registry="DOCKER_HUB")
+    result = export(client, "acme", "web", output=tmp_path, split=True)
+    for path in result.files:  # each file's header names the variables it uses, shared ones too
+        head = path.read_text(encoding="utf-8").split("workspace:")[0]
+        assert "apply time: DOCKERHUB_PASSWORD" in head
     assert result.files == [tmp_path / "web" / "release-images.yml", tmp_path / "web" / "nightly-builds.yml"]
     assert sorted(p.name for p in load_config([tmp_path]).pipelines) == ["Nightly builds", "Release images"]
 

@@ -355,6 +355,49 @@ def test_the_shared_sandbox_seed_round_trips(sandbox_server: Any, tmp_path: Path
     assert list(result.env) == ["BUILD_APP_IMAGE_PASSWORD"]  # no registry given: named after the action
 
 
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "acme"
+#: Just enough live state for the examples to apply: the projects, and the BUILD action that
+#: web.yml's first action is placed after.
+EXAMPLES_BASE: dict[str, Any] = {
+    "workspaces": {
+        "acme": {
+            "projects": {
+                "web": {
+                    "pipelines": [
+                        {
+                            "id": 7,
+                            "name": "Release images",
+                            "actions": [{"id": 40, "name": "Run tests", "type": "BUILD"}],
+                        }
+                    ]
+                },
+                "api": {"pipelines": []},
+                "data-platform": {"pipelines": []},
+            }
+        }
+    }
+}
+
+
+def test_what_the_examples_apply_imports_back_to_an_empty_plan(tmp_path: Path):
+    app = SandboxApp(SandboxState.from_data(copy.deepcopy(EXAMPLES_BASE)))
+    with SandboxServer(app) as server, BuddyClient(server.url, DEFAULT_TOKEN) as client:
+        examples = load_config([EXAMPLES])
+        _plan, report = engine.apply(client, examples.pipelines, engine.PlanOptions(sandbox=True))
+        assert report.ok, [(o.status, o.message) for o in report.outcomes]
+        env: dict[str, str] = {}
+        for project in ("web", "api", "data-platform"):
+            result = export(client, "acme", project, output=tmp_path)
+            env.update(dict.fromkeys(result.env, "x"))
+        assert sorted(p.name for p in load_config([tmp_path]).pipelines) == sorted(
+            p.name for p in examples.pipelines if p.name is not None
+        )
+        plan = engine.plan(client, [tmp_path], engine.PlanOptions(env=env))
+    assert_no_changes(plan)
+    web = (tmp_path / "web.yml").read_text(encoding="utf-8")
+    assert '# (live action "Run tests", BUILD, #40 — not managed here)' in web
+
+
 def _projects(seed: dict[str, Any]) -> list[tuple[str, str]]:
     workspaces = seed.get("workspaces", {})
     return [(ws, project) for ws, body in workspaces.items() for project in body.get("projects", {})]
