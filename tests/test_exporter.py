@@ -503,3 +503,19 @@ def test_the_schema_comment_is_the_published_url_otherwise(tmp_path: Path):
     if near:
         pytest.skip(f"a config.schema.json lies above the temporary directory ({near[0]})")
     assert exporter.schema_reference(tmp_path) == SCHEMA_URL
+
+
+texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=30)
+
+
+@given(texts, st.lists(texts, max_size=3))
+def test_any_text_reads_back_as_written(tag: str, args: list[str]):
+    detail = live_action(1, "Build", docker_image_tag=tag, build_args=args, variables=[{"key": "K", "value": tag}])
+    pipeline = ImportedPipeline(7, "Release", {}, (ImportedAction(1, "Build", MULTI_ARCH, detail),))
+    text, _ = render_file("acme", "web", [pipeline], EnvNames())
+    loaded = load_text(text, "web.yml")
+    assert not loaded.problems, loaded.problems
+    (action,) = loaded.documents[0].data["pipelines"][0]["actions"]
+    assert envrefs.resolve(action["docker_image_tag"], {}) == tag
+    assert envrefs.resolve(action.get("build_args", []), {}) == args
+    assert envrefs.resolve(action["variables"][0]["value"], {}) == tag

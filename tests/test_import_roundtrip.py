@@ -246,6 +246,7 @@ def assert_no_changes(plan: Any) -> None:
     details = [(c.kind, c.pipeline, c.action_name, c.diff) for c in plan.changes]
     assert not plan.errors, plan.errors
     assert not plan.has_changes, details
+    assert not plan.warnings, plan.warnings  # no order warning, no unknown normalisation
 
 
 # -- (b) a generated workspace with every field ----------------------------------------------------
