@@ -168,7 +168,10 @@ class PipelineNotFoundError(UsageError):
 
     def __init__(self, workspace: str, project: str, names: Sequence[str], available: Sequence[str]) -> None:
         missing = ", ".join(f'"{n}"' for n in names)
-        known = ", ".join(f'"{n}"' for n in available) or "none"
+        shown = [f'"{n}"' for n in available[:20]]  # a big project would drown the message
+        if len(available) > 20:
+            shown.append(f"and {len(available) - 20} more")
+        known = ", ".join(shown) or "none"
         super().__init__(f"{workspace}/{project}: no live pipeline named {missing} (the project has: {known})")
         self.names = list(names)
 
