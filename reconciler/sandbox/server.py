@@ -46,6 +46,7 @@ class _Server(ThreadingHTTPServer):
         self.app = app
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.accepted = 0
         super().__init__(address, _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -63,6 +64,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.connections_lock:
             self.server.connections.add(self.connection)
+            self.server.accepted += 1
 
     def finish(self) -> None:
         try:
@@ -192,6 +194,11 @@ class SandboxServer:
             raise SandboxError("the sandbox server is not running")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def connections_accepted(self) -> int:
+        """How many TCP connections were accepted so far (keep-alive means few)."""
+        return self._server.accepted if self._server is not None else 0
 
     def start(self) -> SandboxServer:
         """Bind and serve in a daemon thread; returns self."""
