@@ -408,6 +408,7 @@ def _projects(seed: dict[str, Any]) -> list[tuple[str, str]]:
 def test_the_examples_live_state_round_trips(tmp_path: Path):
     seed = json.loads(EXAMPLES_STATE.read_text(encoding="utf-8"))
     app = SandboxApp(SandboxState.from_data(seed))
+    written: list[Path] = []
     with SandboxServer(app) as server:
         for workspace, project in _projects(seed):
             output = tmp_path / workspace
@@ -415,6 +416,8 @@ def test_the_examples_live_state_round_trips(tmp_path: Path):
                 result: ExportResult = export(client, workspace, project, output=output, split=True)
                 if not result.files:
                     continue
+                written.extend(result.files)
                 load_config(list(result.files))
                 plan = engine.plan(client, result.files, engine.PlanOptions(env=dict.fromkeys(result.env, "x")))
             assert_no_changes(plan)
+    assert written, "the examples' live state has no pipeline to import"
