@@ -51,6 +51,7 @@ def test_the_examples_are_valid() -> None:
     assert sorted(by_key(config)) == [
         ("acme", "api", "Release images"),
         ("acme", "data-platform", "Nightly builds"),
+        ("acme", "web", "Docs site"),
         ("acme", "web", "Nightly builds"),
         ("acme", "web", "Release images"),
     ]
