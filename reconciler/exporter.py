@@ -490,6 +490,19 @@ class _Dumper(yaml.SafeDumper):
         super().increase_indent(flow, False)
 
 
+_BREAKS_AND_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # PyYAML may write a line break such as NEL (U+0085) raw inside single quotes, where reading folds
+    # it into a space; double quotes escape every such character, so the value reads back unchanged.
+    style = '"' if _BREAKS_AND_CONTROLS.search(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
 def _dump(mapping: Mapping[str, Any]) -> list[str]:
     text = yaml.dump(
         dict(mapping),

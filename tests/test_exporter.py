@@ -508,6 +508,15 @@ def test_the_schema_comment_is_the_published_url_otherwise(tmp_path: Path):
 texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=30)
 
 
+def test_line_breaks_of_every_kind_read_back_unchanged():
+    for tag in ("\x85", "a\u2028b", "one\ntwo", "tab\there", "\ufeffbom"):
+        detail = live_action(1, "Build", docker_image_tag=tag)
+        pipeline = ImportedPipeline(7, "Release", {}, (ImportedAction(1, "Build", MULTI_ARCH, detail),))
+        text, _ = render_file("acme", "web", [pipeline], EnvNames())
+        (action,) = load_text(text).documents[0].data["pipelines"][0]["actions"]
+        assert action["docker_image_tag"] == tag
+
+
 @given(texts, st.lists(texts, max_size=3))
 def test_any_text_reads_back_as_written(tag: str, args: list[str]):
     detail = live_action(1, "Build", docker_image_tag=tag, build_args=args, variables=[{"key": "K", "value": tag}])
