@@ -1,0 +1,38 @@
+"""Helpers shared by the tests that run the engine against the sandbox over real HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from reconciler.client import BuddyClient, RetryPolicy
+from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
+
+#: fast retries: the sandbox answers in microseconds, tests should not sleep for real
+FAST_RETRY = RetryPolicy(attempts=6, base_delay=0.001, max_delay=0.01, max_wait=5.0)
+
+
+@contextlib.contextmanager
+def served(seed: Mapping[str, Any], *, parallelism: int = 8) -> Iterator[tuple[SandboxApp, BuddyClient]]:
+    """A sandbox seeded with ``seed`` on 127.0.0.1, and a client for it."""
+    app = SandboxApp(SandboxState.from_data(seed))
+    with (
+        SandboxServer(app, poll_interval=0.005) as server,
+        BuddyClient(server.url, DEFAULT_TOKEN, retry=FAST_RETRY, parallelism=parallelism) as client,
+    ):
+        yield app, client
+
+
+def writes(app: SandboxApp) -> int:
+    """How many changing requests the sandbox has served since its stats were reset."""
+    by_method = app.stats()["by_method"]
+    return sum(by_method.get(m, 0) for m in ("POST", "PATCH", "DELETE", "PUT"))
+
+
+def live_names(app: SandboxApp, workspace: str, project: str, pipeline: str) -> list[tuple[str, str]]:
+    """(name, type) of a pipeline's actions, in order, straight from the sandbox's state."""
+    for ws, pr, live in app.state.iter_pipelines():
+        if (ws, pr, live.name) == (workspace, project, pipeline):
+            return [(a.name, a.type) for a in live.actions]
+    raise KeyError(pipeline)
