@@ -364,6 +364,32 @@ def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0 if report.ok and not errors else 1
 
 
+def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from reconciler import exporter
+
+    output = Path(args.output)
+    with _client(args, [str(output)]) as client:
+        result = exporter.export(
+            client,
+            args.workspace,
+            args.project,
+            pipelines=args.pipeline,
+            output=output,
+            split=args.split,
+            force=args.force,
+        )
+    if not args.quiet:
+        for path in result.files:
+            out.write(f"wrote {path}\n")
+        for note in result.notes:
+            err.write(f"note: {note}\n")
+        if result.env:
+            out.write("\nSet these variables before `reconcile apply` (Buddy returns the values encrypted):\n")
+            for name, what in result.env.items():
+                out.write(f"  {name}  {what}\n")
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from reconciler import sandbox_session
 
@@ -374,6 +400,7 @@ COMMANDS = {
     "validate": cmd_validate,
     "plan": cmd_plan,
     "apply": cmd_apply,
+    "import": cmd_import,
     "schema": cmd_schema,
     "sandbox": cmd_sandbox,
 }

@@ -1,0 +1,203 @@
+"""apply over real HTTP against the sandbox: order, convergence, faults, saved plans, safety."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import served, writes
+
+from reconciler import engine
+from reconciler.apply import ApplyReport
+from reconciler.client import BuddyClient
+from reconciler.errors import StalePlanError, TargetMismatchError, UnsafePlanError
+from reconciler.plan import Plan
+from reconciler.sandbox import FaultRule, SandboxApp
+
+MA = "DOCKER_BUILD_MULTI_ARCH"
+CONFIG = """\
+workspace: acme
+project: web
+pipelines:
+  - name: Release
+    actions:
+      - {name: Build A, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: a/Dockerfile, cache_mode: MAX}
+      - {name: Build B, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: b/Dockerfile, password: "${env:PW}"}
+      - {name: Build C, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: c/Dockerfile}
+      - {name: Build D, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: d/Dockerfile}
+  - name: Nightly
+    actions:
+      - {name: Build N1, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: n1/Dockerfile}
+      - {name: Build N2, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: n2/Dockerfile}
+"""
+SEED: dict[str, Any] = {
+    "workspaces": {
+        "acme": {
+            "projects": {
+                "web": {
+                    "pipelines": [
+                        {
+                            "id": 7,
+                            "name": "Release",
+                            "actions": [
+                                {"id": 40, "name": "Checkout", "type": "BUILD"},
+                                {"id": 41, "name": "Build B", "type": MA, "dockerfile_path": "b/Dockerfile"},
+                                {"id": 42, "name": "Run tests", "type": "BUILD"},
+                                {"id": 43, "name": "Build D", "type": MA, "dockerfile_path": "old/Dockerfile"},
+                                {"id": 44, "name": "Notify", "type": "SLACK"},
+                            ],
+                        },
+                        {"id": 8, "name": "Nightly", "actions": []},
+                    ]
+                }
+            }
+        }
+    },
+}
+OPTIONS = engine.PlanOptions(env={"PW": "s3cret-password"})
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "web.yml"
+    path.write_text(CONFIG)
+    return path
+
+
+def names(app: SandboxApp, pipeline: str) -> list[str]:
+    for _ws, _pr, live in app.state.iter_pipelines():
+        if live.name == pipeline:
+            return [a.name for a in live.actions]
+    raise KeyError(pipeline)
+
+
+def apply_files(
+    client: BuddyClient, config: Path, options: engine.PlanOptions = OPTIONS, **kw: Any
+) -> tuple[Plan, ApplyReport]:
+    cfg = engine.load([config])
+    return engine.apply(client, cfg.pipelines, options, **kw)
+
+
+def test_apply_makes_the_file_order_with_undeclared_actions_where_they_were(config: Path) -> None:
+    with served(copy.deepcopy(SEED)) as (app, client):
+        _plan, report = apply_files(client, config)
+        assert report.ok
+        assert names(app, "Release") == ["Checkout", "Build A", "Build B", "Build C", "Run tests", "Build D", "Notify"]
+        assert names(app, "Nightly") == ["Build N1", "Build N2"]
+
+
+def test_right_after_apply_the_plan_is_empty_and_a_second_apply_writes_nothing(config: Path) -> None:
+    with served(copy.deepcopy(SEED)) as (app, client):
+        apply_files(client, config)
+        app.reset_stats()
+        assert not engine.plan(client, [config], OPTIONS).has_changes
+        plan, report = apply_files(client, config)
+        assert not plan.has_changes and report.outcomes == [] and report.warnings == []
+        assert writes(app) == 0
+
+
+def test_apply_verification_stays_silent_against_the_sandbox(config: Path) -> None:
+    with served(copy.deepcopy(SEED)) as (_app, client):
+        _plan, report = apply_files(client, config)
+        assert report.warnings == []
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "commit_then_error", "methods": ["POST"], "count": 3},
+        {"kind": "commit_then_drop", "methods": ["POST"], "count": 3},
+        {"kind": "drop", "methods": ["POST", "PATCH", "GET"], "rate": 0.3},
+        {"kind": "rate_limit", "rate": 0.3, "retry_after": 0},
+        {"kind": "error", "status": 503, "rate": 0.3},
+    ],
+)
+def test_repeated_applies_under_faults_converge_to_one_action_per_declared_name(
+    config: Path, fault: dict[str, Any]
+) -> None:
+    with served(copy.deepcopy(SEED)) as (app, client):
+        app.set_faults(FaultRule.from_dict(fault), seed=7)
+        for _ in range(4):
+            _plan, report = apply_files(client, config)
+            if report.ok:
+                break
+        app.clear_faults()
+        release = names(app, "Release")
+        assert release == ["Checkout", "Build A", "Build B", "Build C", "Run tests", "Build D", "Notify"]
+        assert names(app, "Nightly") == ["Build N1", "Build N2"]
+        assert not engine.plan(client, [config], OPTIONS).has_changes
+
+
+def test_a_stale_saved_plan_is_refused_and_changes_nothing(config: Path) -> None:
+    with served(copy.deepcopy(SEED)) as (app, client):
+        saved = Plan.from_json(json.loads(json.dumps(engine.plan(client, [config], OPTIONS).to_json())))
+        client.update_action("acme", "web", 7, 43, {"dockerfile_path": "changed/Dockerfile"})  # drift after plan
+        app.reset_stats()
+        with pytest.raises(StalePlanError, match='pipeline "Release"'):
+            engine.apply_saved(client, saved, OPTIONS)
+        assert writes(app) == 0
+
+
+def test_a_saved_plan_is_stale_when_an_undeclared_action_appears(config: Path) -> None:
+    with served(copy.deepcopy(SEED)) as (_app, client):
+        saved = engine.plan(client, [config], OPTIONS)
+        client.create_action("acme", "web", 8, {"name": "Surprise", "type": "BUILD"})
+        with pytest.raises(StalePlanError, match='"Nightly"'):
+            engine.apply_saved(client, saved, OPTIONS)
+
+
+def test_a_fresh_saved_plan_applies_exactly(config: Path) -> None:
+    with served(copy.deepcopy(SEED)) as (app, client):
+        saved = Plan.from_json(json.loads(json.dumps(engine.plan(client, [config], OPTIONS).to_json())))
+        report = engine.apply_saved(client, saved, OPTIONS)
+        assert report.ok and len(report.of("applied")) == len(saved.changes)
+        assert names(app, "Nightly") == ["Build N1", "Build N2"]
+
+
+def test_a_plan_for_another_target_is_refused(config: Path) -> None:
+    with served(copy.deepcopy(SEED)) as (app, client):
+        saved = engine.plan(client, [config], OPTIONS)
+        saved.target = type(saved.target)(base_url="https://api.buddy.works")
+        with pytest.raises(TargetMismatchError, match=r"api\.buddy\.works"):
+            engine.apply_saved(client, saved, OPTIONS)
+        with pytest.raises(TargetMismatchError, match="BUDDY_WORKSPACE"):
+            engine.apply_saved(client, engine.plan(client, [config], OPTIONS), OPTIONS, workspace="other")
+        assert writes(app) == 0
+
+
+def test_the_safety_threshold_refuses_before_any_write_and_force_passes(tmp_path: Path) -> None:
+    seed = copy.deepcopy(SEED)
+    seed["workspaces"]["acme"]["projects"]["web"]["pipelines"][0]["actions"] += [
+        {"id": 50 + i, "name": f"Old {i}", "type": MA} for i in range(3)
+    ]
+    path = tmp_path / "web.yml"
+    path.write_text(CONFIG.replace("  - name: Release\n", "  - name: Release\n    prune: true\n"))
+    with served(seed) as (app, client):
+        with pytest.raises(UnsafePlanError, match="3 deletes of 8 live actions"):
+            apply_files(client, path)
+        assert writes(app) == 0
+        _plan, report = apply_files(client, path, force=True)
+        assert report.ok
+        assert [n for n in names(app, "Release") if n.startswith("Old")] == []
+        assert "Notify" in names(app, "Release") and "Checkout" in names(app, "Release")
+
+
+def test_a_failed_create_stops_the_creates_after_it_but_not_the_other_pipelines(config: Path) -> None:
+    with served(copy.deepcopy(SEED), parallelism=1) as (app, client):
+        # one pipeline at a time: Release goes first, its first create meets every failure
+        app.set_faults({"kind": "error", "methods": ["POST"], "count": 3})
+        _plan, report = apply_files(client, config)
+        failed, skipped = report.of("failed"), report.of("not tried")
+        assert [o.change.action_name for o in failed] == ["Build A"]
+        assert "500" in (failed[0].message or "")
+        assert [o.change.action_name for o in skipped] == ["Build C"]
+        assert "Build A" in (skipped[0].message or "")
+        assert names(app, "Nightly") == ["Build N1", "Build N2"]  # the other pipeline went on
+        assert not report.ok
+        app.clear_faults()
+        _plan, again = apply_files(client, config)  # a re-run finishes the job
+        assert again.ok
+        assert names(app, "Release") == ["Checkout", "Build A", "Build B", "Build C", "Run tests", "Build D", "Notify"]
