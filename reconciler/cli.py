@@ -141,9 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 # -- plumbing ---------------------------------------------------------------------------------------
 
 
-def _setup_logging(args: argparse.Namespace) -> None:
+def _setup_logging(args: argparse.Namespace, err: TextIO) -> None:
     level = logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("reconciler")
     root.handlers[:] = [handler]
@@ -416,7 +416,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         if not args.command:
             parser.print_help(err)
             return 1
-        _setup_logging(args)
+        _setup_logging(args, err)
         return COMMANDS[args.command](args, out, err)
     except ValidationFailed as failed:
         render.write_problems(failed.problems, err, files=len({p.location.file for p in failed.problems}))
