@@ -179,3 +179,39 @@ def test_in_process_errors_and_headers(sandbox_wsgi: httpx.Client) -> None:
     assert response.headers["Content-Type"] == "application/json"
     assert "X-Rate-Limit-Remaining" in response.headers
     assert sandbox_wsgi.get(f"{PROJECT_PATH}/pipelines/123").status_code == 404
+
+
+# -- the wire --------------------------------------------------------------------------------------
+
+
+def _raw_exchange(handle: SandboxHandle, data: bytes) -> bytes:
+    host, port = handle.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(data)
+        received = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return received
+            received += chunk
+
+
+def test_malformed_requests_are_400_and_closed(sandbox_server: SandboxHandle) -> None:
+    answer = _raw_exchange(sandbox_server, b"NONSENSE\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in answer
+    answer = _raw_exchange(sandbox_server, b"GET / HTTP/1.1\r\nno colon here\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+def test_http_1_0_closes_and_expect_continue_is_answered(sandbox_server: SandboxHandle) -> None:
+    auth = f"Authorization: Bearer {sandbox_server.token}\r\n".encode()
+    answer = _raw_exchange(sandbox_server, b"GET " + ACTIONS.encode() + b" HTTP/1.0\r\n" + auth + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in answer
+    body = b'{"name": "Via curl", "type": "DOCKER_BUILD_MULTI_ARCH"}'
+    request = (
+        b"POST " + ACTIONS.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + auth
+        + b"Expect: 100-continue\r\nContent-Type: application/json\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+    )  # fmt: skip
+    answer = _raw_exchange(sandbox_server, request)
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 ")

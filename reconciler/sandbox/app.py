@@ -17,6 +17,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -170,6 +171,15 @@ class Request:
     query: dict[str, list[str]]
     base: str
     environ: Environ
+
+    @cached_property
+    def api_project(self) -> str:
+        """``http://host/workspaces/W/projects/P``, built once per request (quoting is not cheap)."""
+        return f"{self.base}{_prefix(self.params)}"
+
+    @cached_property
+    def html_project(self) -> str:
+        return f"{self.base}/{_q(self.params['workspace'])}/{_q(self.params['project'])}"
 
     def body(self) -> dict[str, Any]:
         """The JSON object in the body; anything else is a 400."""
@@ -475,10 +485,9 @@ class SandboxApp:
     # pipelines
 
     def _list_pipelines(self, req: Request, project: Project) -> dict[str, Any]:
-        prefix = _prefix(req.params)
         return {
-            "url": f"{req.base}{prefix}/pipelines",
-            "html_url": f"{req.base}/{_q(req.params['workspace'])}/{_q(req.params['project'])}/pipelines",
+            "url": f"{req.api_project}/pipelines",
+            "html_url": f"{req.html_project}/pipelines",
             "pipelines": [self._pipeline_summary(req, p) for p in self._page(req, project.pipelines)],
         }
 
@@ -519,10 +528,9 @@ class SandboxApp:
         return self._pipeline_view(req, pipeline)
 
     def _pipeline_urls(self, req: Request, pipeline: Pipeline) -> dict[str, Any]:
-        ws, pr = _q(req.params["workspace"]), _q(req.params["project"])
         return {
-            "url": f"{req.base}{_prefix(req.params)}/pipelines/{pipeline.id}",
-            "html_url": f"{req.base}/{ws}/{pr}/pipelines/pipeline/{pipeline.id}",
+            "url": f"{req.api_project}/pipelines/{pipeline.id}",
+            "html_url": f"{req.html_project}/pipelines/pipeline/{pipeline.id}",
             "id": pipeline.id,
         }
 
@@ -544,7 +552,7 @@ class SandboxApp:
 
     def _pipeline_view(self, req: Request, pipeline: Pipeline) -> dict[str, Any]:
         f = pipeline.fields
-        ws, pr = req.params["workspace"], req.params["project"]
+        project = req.params["project"]
         view: dict[str, Any] = {**self._pipeline_urls(req, pipeline), "name": f["name"]}
         for key in F.PIPELINE_FIELDS:
             view[key] = f.get(key)
@@ -554,10 +562,10 @@ class SandboxApp:
                 "last_execution_status": f.get("last_execution_status"),
                 "last_execution_revision": f.get("last_execution_revision"),
                 "project": {
-                    "url": f"{req.base}{_prefix(req.params)}",
-                    "html_url": f"{req.base}/{_q(ws)}/{_q(pr)}",
-                    "name": pr,
-                    "display_name": pr,
+                    "url": req.api_project,
+                    "html_url": req.html_project,
+                    "name": project,
+                    "display_name": project,
                 },
                 "creator": {"id": 1, "name": "Sandbox", "email": "sandbox@localhost", "admin": True},
                 "actions": [self._action_summary(req, pipeline, a) for a in pipeline.actions],
@@ -576,10 +584,9 @@ class SandboxApp:
         }
 
     def _action_urls(self, req: Request, pipeline: Pipeline, action: Action) -> dict[str, Any]:
-        urls = self._pipeline_urls(req, pipeline)
         return {
-            "url": f"{urls['url']}/actions/{action.id}",
-            "html_url": f"{urls['html_url']}/action/{action.id}",
+            "url": f"{req.api_project}/pipelines/{pipeline.id}/actions/{action.id}",
+            "html_url": f"{req.html_project}/pipelines/pipeline/{pipeline.id}/action/{action.id}",
             "id": action.id,
         }
 

@@ -1,8 +1,9 @@
 """Serve a WSGI app (the sandbox) over real HTTP/1.1 on a loopback address.
 
-The stdlib's ``ThreadingHTTPServer`` with a small handler that adapts each request to WSGI. Why not
-``wsgiref``: it speaks HTTP/1.0 and closes every connection, so a client could never exercise
-keep-alive, and a dropped connection could not be told apart from a normal close.
+The stdlib's ``ThreadingHTTPServer`` with a small handler of our own that parses HTTP/1.1 and adapts
+each request to WSGI. Why not ``wsgiref``: it speaks HTTP/1.0 and closes every connection, so a
+client could never exercise keep-alive, and a dropped connection could not be told apart from a
+normal close.
 
 Three details make it fast and faithful:
 
@@ -17,12 +18,14 @@ from __future__ import annotations
 import contextlib
 import io
 import ipaddress
+import json
 import logging
 import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+from socketserver import StreamRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
@@ -33,6 +36,8 @@ log = logging.getLogger("reconciler.sandbox")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _IDLE_TIMEOUT_S = 60.0  # an idle keep-alive connection is closed after this long
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
 
 
 class _Server(ThreadingHTTPServer):
@@ -54,10 +59,20 @@ class _Server(ThreadingHTTPServer):
         log.debug("sandbox connection error from %s", client_address, exc_info=True)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _BadRequest(Exception):
+    """The bytes on the wire are not an HTTP/1.x request we can answer."""
+
+
+class _Handler(StreamRequestHandler):
+    """One connection: a loop of requests (keep-alive) until the client closes or asks to.
+
+    Parsing is done by hand rather than through ``BaseHTTPRequestHandler``: its header parsing goes
+    through the ``email`` package and costs more than the whole of a typical sandbox request.
+    """
+
     server: _Server
     timeout = _IDLE_TIMEOUT_S
+    close_connection: bool
 
     def setup(self) -> None:
         super().setup()
@@ -73,38 +88,70 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.connections_lock:
                 self.server.connections.discard(self.connection)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        # the stdlib writes every request line to stderr; keep quiet (and never near a header)
-        pass
+    def handle(self) -> None:
+        self.close_connection = False
+        while not self.close_connection:
+            try:
+                self._handle_one()
+            except (ConnectionError, TimeoutError, OSError):
+                return
+            except _BadRequest as exc:
+                self._write("400 Bad Request", [("Content-Type", "application/json")], _error_json(str(exc)), True)
+                return
 
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except (ConnectionError, TimeoutError):
+    def _handle_one(self) -> None:
+        line = self.rfile.readline(_MAX_LINE + 1)
+        if not line:
             self.close_connection = True
+            return
+        if len(line) > _MAX_LINE:
+            raise _BadRequest("request line too long")
+        parts = line.decode("latin-1").split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            raise _BadRequest("malformed request line")
+        method, target, version = parts
+        headers: dict[str, str] = {}
+        for _ in range(_MAX_HEADERS + 1):
+            raw = self.rfile.readline(_MAX_LINE + 1)
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = raw.decode("latin-1").partition(":")
+            if not sep:
+                raise _BadRequest("malformed header line")
+            key = name.strip().lower()
+            # repeated headers are joined, as RFC 9110 allows for list-valued fields
+            headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+        else:
+            raise _BadRequest("too many headers")
+        connection = headers.get("connection", "").lower()
+        keep_alive = connection != "close" and (version != "HTTP/1.0" or connection == "keep-alive")
+        if headers.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for this before a large body
+        body = self._read_body(headers)
+        self._serve(method, target, version, headers, body, keep_alive)
 
-    def __getattr__(self, name: str) -> Any:
-        # every method (GET, POST, PATCH, DELETE, PUT, …) goes to the app, which answers 405 itself
-        if name.startswith("do_"):
-            return self._serve
-        raise AttributeError(name)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+    def _read_body(self, headers: dict[str, str]) -> bytes:
+        if "chunked" in headers.get("transfer-encoding", "").lower():
             chunks = []
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                try:
+                    size = int(self.rfile.readline(_MAX_LINE).split(b";")[0].strip() or b"0", 16)
+                except ValueError:
+                    raise _BadRequest("malformed chunk size") from None
                 if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    while self.rfile.readline(_MAX_LINE) not in (b"\r\n", b"\n", b""):
                         pass  # trailers
                     return b"".join(chunks)
                 chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.readline(_MAX_LINE)
+        try:
+            length = int(headers.get("content-length") or 0)
+        except ValueError:
+            raise _BadRequest("malformed Content-Length") from None
         return self.rfile.read(length) if length > 0 else b""
 
-    def _environ(self, body: bytes) -> dict[str, Any]:
-        path, _, query = self.path.partition("?")
+    def _environ(self, method: str, target: str, version: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        path, _, query = target.partition("?")
         host, port = self.server.server_address[:2]
         environ: dict[str, Any] = {
             "wsgi.version": (1, 0),
@@ -114,26 +161,26 @@ class _Handler(BaseHTTPRequestHandler):
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
-            "REQUEST_METHOD": self.command,
+            "REQUEST_METHOD": method.upper(),
             "SCRIPT_NAME": "",
             "PATH_INFO": unquote(path, encoding="latin-1"),
             "QUERY_STRING": query,
             "SERVER_NAME": str(host),
             "SERVER_PORT": str(port),
-            "SERVER_PROTOCOL": self.request_version,
+            "SERVER_PROTOCOL": version,
             "REMOTE_ADDR": self.client_address[0],
             "CONTENT_LENGTH": str(len(body)),
         }
-        if self.headers.get("Content-Type"):
-            environ["CONTENT_TYPE"] = self.headers["Content-Type"]
-        for key, value in self.headers.items():
-            name = "HTTP_" + key.upper().replace("-", "_")
-            if name not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
-                environ[name] = value
+        for key, value in headers.items():
+            if key == "content-type":
+                environ["CONTENT_TYPE"] = value
+            elif key != "content-length":
+                environ["HTTP_" + key.upper().replace("-", "_")] = value
         return environ
 
-    def _serve(self) -> None:
-        body = self._read_body()
+    def _serve(
+        self, method: str, target: str, version: str, headers: dict[str, str], body: bytes, keep_alive: bool
+    ) -> None:
         captured: dict[str, Any] = {}
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
@@ -141,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
             return lambda _data: None
 
         try:
-            chunks = self.server.app(self._environ(body), start_response)
+            chunks = self.server.app(self._environ(method, target, version, headers, body), start_response)
             try:
                 payload = b"".join(chunks)
             finally:
@@ -155,19 +202,26 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         except Exception:
-            log.exception("sandbox app failed on %s %s", self.command, self.path.partition("?")[0])
+            log.exception("sandbox app failed on %s %s", method, target.partition("?")[0])
             captured = {"status": "500 Internal Server Error", "headers": [("Content-Type", "application/json")]}
-            payload = b'{"errors":[{"message":"Internal sandbox error"}]}'
-        lines = [f"HTTP/1.1 {captured['status']}"]
-        for key, value in captured["headers"]:
+            payload = _error_json("Internal sandbox error")
+        self._write(captured["status"], captured["headers"], payload, not keep_alive)
+
+    def _write(self, status: str, headers: list[tuple[str, str]], payload: bytes, close: bool) -> None:
+        lines = [f"HTTP/1.1 {status}"]
+        for key, value in headers:
             if key.lower() not in ("content-length", "connection"):
                 lines.append(f"{key}: {value}")
         lines.append(f"Content-Length: {len(payload)}")
-        if self.headers.get("Connection", "").lower() == "close":
+        if close:
             self.close_connection = True
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.wfile.write(head + payload)  # one write: see the module docstring
+
+
+def _error_json(message: str) -> bytes:
+    return json.dumps({"errors": [{"message": message}]}).encode("utf-8")
 
 
 class SandboxServer:
