@@ -8,8 +8,9 @@ pipeline's GETs start as soon as its list arrives.
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +74,17 @@ def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list
     for key, result in zip(projects, client.map(list_project, projects), strict=True):
         listed[key] = result
 
-    pending: dict[Future[Any], tuple[str, PipelineState, int | None]] = {}
+    # Completions arrive on a queue (O(1) each) rather than through ``wait`` over every pending
+    # future, which costs O(pending) per call and starves the request threads of the GIL.
+    done: queue.SimpleQueue[tuple[str, PipelineState, int | None, Future[Any]]] = queue.SimpleQueue()
+    outstanding = 0
+
+    def submit(kind: str, state: PipelineState, action_id: int | None, fn: Any, *args: Any) -> None:
+        nonlocal outstanding
+        future = client.submit(fn, *args)
+        outstanding += 1
+        future.add_done_callback(lambda f: done.put((kind, state, action_id, f)))
+
     for state in states:
         summaries = listed[(state.desired.workspace, state.desired.project)]
         if isinstance(summaries, str):
@@ -90,41 +101,40 @@ def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list
         if state.live.yaml_defined:
             state.skipped = state.live.yaml_reason
             continue
-        future = client.submit(client.list_actions, state.desired.workspace, state.desired.project, state.live.id)
-        pending[future] = ("list", state, None)
+        submit("list", state, None, client.list_actions, state.desired.workspace, state.desired.project, state.live.id)
 
     first_error: BaseException | None = None
-    while pending:
-        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        for future in done:
-            kind, state, action_id = pending.pop(future)
-            try:
-                result = future.result()
-            except BaseException as exc:
-                first_error = first_error or exc
-                continue
-            if first_error is not None:
-                continue
-            assert state.live is not None
-            if kind == "get":
-                state.details[action_id] = result  # type: ignore[index]
-                continue
-            actions = tuple(summary_of(a) for a in result)
-            state.live = LivePipeline(state.live.id, state.live.name, state.live.summary, actions)
-            try:
-                matched = match_actions(state.desired, actions)
-            except PipelineError as exc:
-                state.error = exc.reason
-                continue
-            for live_action in matched.values():
-                get = client.submit(
-                    client.get_action,
-                    state.desired.workspace,
-                    state.desired.project,
-                    state.live.id,
-                    live_action.id,
-                )
-                pending[get] = ("get", state, live_action.id)
+    while outstanding:
+        kind, state, action_id, future = done.get()
+        outstanding -= 1
+        try:
+            result = future.result()
+        except BaseException as exc:
+            first_error = first_error or exc
+            continue
+        if first_error is not None or state.live is None:
+            continue
+        if kind == "get":
+            state.details[action_id] = result  # type: ignore[index]
+            continue
+        actions = tuple(summary_of(a) for a in result)
+        state.live = LivePipeline(state.live.id, state.live.name, state.live.summary, actions)
+        try:
+            matched = match_actions(state.desired, actions)
+        except PipelineError as exc:
+            state.error = exc.reason
+            continue
+        for live_action in matched.values():
+            submit(
+                "get",
+                state,
+                live_action.id,
+                client.get_action,
+                state.desired.workspace,
+                state.desired.project,
+                state.live.id,
+                live_action.id,
+            )
     if first_error is not None:
         raise first_error
     return states
