@@ -303,8 +303,8 @@ def _check_pipelines_declared_once(docs: list[Document]) -> list[Problem]:
                 Problem(
                     where,
                     json_path(path),
-                    f"pipeline {label} of {workspace}/{project} is declared twice: at {first[identity]} "
-                    f"and here at {where}; declare each pipeline in one place",
+                    f"pipeline {label} of {workspace}/{project} is declared twice: in {first[identity]} "
+                    f"and in {where}; declare each pipeline in one file only",
                 )
             )
     return problems

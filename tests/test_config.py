@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from collections.abc import Iterator
@@ -138,3 +139,58 @@ def test_skipped_files_are_listed(tmp_path: Path) -> None:
     config = load_config([tmp_path])
     assert config.skipped == [str(workflow)]
     assert config.pipelines == []
+
+
+# -- golden bad-input cases ------------------------------------------------------------------------
+# Golden bad-input cases: each directory of tests/cases/invalid/ is one kind of mistake.
+#
+# A case is ``config.yml`` (and any other ``*.yml`` beside it, for problems that span files) plus
+# ``expected.txt``: the lines ``validate`` reports, one problem per line, exactly as
+# ``file:line:col: $.path: message``. File names in ``expected.txt`` are relative to the case directory,
+# so the cases read the same on every machine. Every ``*.yml`` of a case is named on the command line
+# (not found by a directory scan), so a file that is not a config file is an error, as a user would see
+# it. A case whose expected lines are all warnings must load; any error line means it must be refused.
+#
+# To rewrite the expected files after a deliberate change of wording: ``UPDATE_GOLDEN=1 pytest
+# tests/test_config.py``, then read the diff.
+
+CASES = Path(__file__).resolve().parent / "cases" / "invalid"
+CASE_NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())
+
+
+def validate_lines(case: Path) -> tuple[list[str], bool]:
+    """The problem lines for ``case`` with case-relative file names, and whether the case loaded."""
+    files = sorted(case.glob("*.yml"))
+    problems: list[Problem]
+    try:
+        problems = load_config(files).warnings
+        loaded = True
+    except ValidationFailed as failed:
+        problems = failed.problems
+        loaded = False
+    # Messages may name other files too (a pipeline declared twice): every mention is made relative.
+    prefix = str(case) + os.sep
+    return [str(problem).replace(prefix, "") for problem in problems], loaded
+
+
+def test_there_is_a_case_for_every_kind_of_bad_input() -> None:
+    assert len(CASE_NAMES) >= 20
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_validate_reports_exactly_the_expected_problems(name: str) -> None:
+    case = CASES / name
+    lines, loaded = validate_lines(case)
+    expected_file = case / "expected.txt"
+    if os.environ.get("UPDATE_GOLDEN"):
+        expected_file.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    expected = expected_file.read_text(encoding="utf-8").splitlines()
+    assert lines == expected
+    has_errors = any(": warning: " not in line for line in expected)
+    assert loaded is not has_errors
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_no_case_echoes_a_secret(name: str) -> None:
+    lines, _ = validate_lines(CASES / name)
+    assert not any("hunter2" in line or "fallback" in line for line in lines)

@@ -90,8 +90,8 @@ def test_a_pipeline_declared_in_two_files_names_both() -> None:
     second = doc_of("workspace: acme\nproject: web\npipelines:\n  - id: 1\n  - name: Release images\n", "b.yml")
     problems = check_documents([first, second])
     assert messages(problems) == [
-        'b.yml:5:5: $.pipelines[1]: pipeline "Release images" of acme/web is declared twice: at a.yml:4:5 '
-        "and here at b.yml:5:5; declare each pipeline in one place"
+        'b.yml:5:5: $.pipelines[1]: pipeline "Release images" of acme/web is declared twice: in a.yml:4:5 '
+        "and in b.yml:5:5; declare each pipeline in one file only"
     ]
 
 
