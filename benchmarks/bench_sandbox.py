@@ -6,9 +6,11 @@ reached. By default the server runs in this process (its threads then share the 
 clients, so the figure is a floor); ``--subprocess`` serves it from a separate Python process, and
 ``--client-processes N`` spreads the client threads over N processes (httpx costs more CPU per
 request than the server does, so on a small machine one client process is the bottleneck).
+``--raw`` replaces httpx by bare keep-alive sockets sending the same mix, to measure the server
+alone.
 
     python benchmarks/bench_sandbox.py [--threads 8] [--requests 20000] [--seconds 10]
-                                       [--subprocess] [--client-processes N]
+                                       [--subprocess] [--client-processes N] [--raw]
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -138,6 +141,55 @@ def run(url: str, threads: int, requests: int, seconds: float) -> tuple[int, int
     return sum(counts), sum(errors), time.perf_counter() - t0
 
 
+def run_raw(url: str, threads: int, requests: int, seconds: float) -> tuple[int, int, float]:
+    """Like ``run``, with bare sockets: HTTP/1.1 requests written by hand, answers read by length."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    budget = threading.Semaphore(requests)
+    deadline = time.perf_counter() + seconds
+    counts = [0] * threads
+    errors = [0] * threads
+    start = threading.Barrier(threads + 1)
+    auth = f"Authorization: Bearer {DEFAULT_TOKEN}\r\nHost: {host}:{port}\r\n"
+
+    def request(method: str, path: str, body: bytes = b"") -> bytes:
+        head = (
+            f"{method} {path} HTTP/1.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    def worker(n: int) -> None:
+        with socket.create_connection((host, int(port))) as sock, sock.makefile("rb") as answers:
+            start.wait()
+            i = 0
+            while time.perf_counter() < deadline and budget.acquire(blocking=False):
+                i += 1
+                action = 2 + (n * 7 + i) % 30
+                if i % 20 == 0:
+                    sock.sendall(request("PATCH", f"{PREFIX}/{action}", json.dumps({"timeout": i}).encode()))
+                elif i % 3 == 0:
+                    sock.sendall(request("GET", f"{PREFIX}/{action}"))
+                else:
+                    sock.sendall(request("GET", PREFIX))
+                status = answers.readline()
+                length = 0
+                while (line := answers.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                answers.read(length)
+                counts[n] += 1
+                if not status.startswith(b"HTTP/1.1 2"):
+                    errors[n] += 1
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for thread in pool:
+        thread.join()
+    return sum(counts), sum(errors), time.perf_counter() - t0
+
+
 def run_processes(url: str, processes: int, threads: int, requests: int, seconds: float) -> tuple[int, int, float]:
     """``run`` in ``processes`` child processes, ``threads`` split between them."""
     children = []
@@ -164,16 +216,20 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--subprocess", action="store_true", help="serve from a separate process")
     parser.add_argument("--client-processes", type=int, default=1, help="spread the client threads over N processes")
+    parser.add_argument("--raw", action="store_true", help="bare sockets instead of httpx: the server alone")
     args = parser.parse_args()
     server = in_subprocess() if args.subprocess else in_process()
     with server as url:
-        if args.client_processes > 1:
+        if args.raw:
+            done, errors, elapsed = run_raw(url, args.threads, args.requests, args.seconds)
+        elif args.client_processes > 1:
             done, errors, elapsed = run_processes(url, args.client_processes, args.threads, args.requests, args.seconds)
         else:
             done, errors, elapsed = run(url, args.threads, args.requests, args.seconds)
     where = "separate process" if args.subprocess else "same process"
+    kind = "raw socket" if args.raw else "httpx"
     print(
-        f"sandbox ({where}, {args.threads} keep-alive clients in {args.client_processes} process(es), "
+        f"sandbox ({where}, {args.threads} keep-alive {kind} clients in {args.client_processes} process(es), "
         f"cpus={os.cpu_count()}): {done} requests in {elapsed:.2f} s = {done / elapsed:,.0f} req/s, {errors} errors"
     )
     return 1 if errors else 0
