@@ -1,0 +1,362 @@
+"""The CI recipes in examples/ci/ and the pre-commit hook: their structure, and the very `reconcile`
+command lines they run, replayed against the sandbox on a copy of examples/."""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import re
+import shlex
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler import envrefs, loader
+from reconciler.cli import main
+from reconciler.model import WRITE_ONLY_FIELDS
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+GITHUB = EXAMPLES / "ci" / "github" / "reconcile.yml"
+GITLAB = EXAMPLES / "ci" / "gitlab" / ".gitlab-ci.yml"
+BUDDY = EXAMPLES / "ci" / "buddy" / "buddy.yml"
+CI_FILES = (GITHUB, GITLAB, BUDDY)
+MARKER = "<!-- reconcile-plan -->"
+#: Every variable the example configs might reference: none may leak in from the developer's shell.
+_ENV_NAMES = ("BUDDY_TOKEN", "BUDDY_BASE_URL", "DOCKERHUB_USER", "DOCKERHUB_TOKEN", "GHCR_USER", "GHCR_TOKEN")
+
+
+# -- reading the files the way CI systems do -------------------------------------------------------
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans (GitHub and GitLab read `on:` as a string, PyYAML's 1.1 reads it as true)."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+@functools.cache
+def read_yaml(path: Path) -> Any:
+    """The parsed file (cached: callers only read it)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)  # a SafeLoader
+
+
+@dataclass(frozen=True)
+class Command:
+    """One `reconcile` invocation found in a CI script: its arguments and where its stdout goes."""
+
+    argv: tuple[str, ...]
+    stdout: str | None = None
+
+
+_CONTROL = {"&&", "||", ";", "|", "&"}
+
+
+def reconcile_commands(script: str) -> list[Command]:
+    """The `reconcile …` simple commands of a shell script, in order (other commands are ignored)."""
+    found: list[Command] = []
+    for line in script.replace("\\\n", " ").splitlines():
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        segment: list[str] = []
+        for token in [*lexer, ";"]:
+            if token in _CONTROL:
+                if segment and segment[0] == "reconcile":
+                    found.append(_command(segment))
+                segment = []
+            else:
+                segment.append(token)
+    return found
+
+
+def _command(tokens: list[str]) -> Command:
+    argv: list[str] = []
+    stdout = None
+    rest = iter(tokens[1:])
+    for token in rest:
+        if token == ">":
+            stdout = next(rest)
+        elif set(token) <= set("<>&|();"):
+            raise AssertionError(f"unexpected shell syntax {token!r} in: {' '.join(tokens)}")
+        else:
+            argv.append(token)
+    return Command(tuple(argv), stdout)
+
+
+def github_scripts(job: str) -> list[str]:
+    return [step["run"] for step in read_yaml(GITHUB)["jobs"][job]["steps"] if "run" in step]
+
+
+def gitlab_scripts(job: str) -> list[str]:
+    return list(read_yaml(GITLAB)[job]["script"])
+
+
+def buddy_scripts() -> list[str]:
+    return [cmd for action in read_yaml(BUDDY)[0]["actions"] for cmd in action.get("execute_commands", [])]
+
+
+def commands_of(scripts: list[str]) -> list[Command]:
+    return [command for script in scripts for command in reconcile_commands(script)]
+
+
+# -- replaying commands in the sandbox -------------------------------------------------------------
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of examples/ as the repository root and the current directory, with no secrets set."""
+    root = tmp_path / "repo"
+    shutil.copytree(EXAMPLES, root, ignore=shutil.ignore_patterns(".reconcile-sandbox.json", "plan.*"))
+    for name in _ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(root)
+    yield root
+
+
+def run(command: Command) -> int:
+    """Run a command as CI would, in process, against the sandbox instead of Buddy."""
+    argv = list(command.argv)
+    if argv and argv[0] in ("plan", "apply", "import"):
+        argv.append("--sandbox")
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, out=out, err=err)
+    if command.stdout:
+        Path(command.stdout).write_text(out.getvalue(), encoding="utf-8")
+    assert code in (0, 2), f"reconcile {' '.join(argv)} exited {code}:\n{out.getvalue()}{err.getvalue()}"
+    return code
+
+
+def run_all(commands: list[Command]) -> list[int]:
+    return [run(command) for command in commands]
+
+
+REVIEW_AND_APPLY = {
+    "github": (lambda: commands_of(github_scripts("plan")), lambda: commands_of(github_scripts("apply"))),
+    "gitlab": (
+        lambda: commands_of(gitlab_scripts("reconcile-validate") + gitlab_scripts("reconcile-plan")),
+        lambda: commands_of(gitlab_scripts("reconcile-apply")),
+    ),
+}
+
+
+@pytest.mark.parametrize("system", sorted(REVIEW_AND_APPLY))
+def test_review_commands_show_changes_then_apply_makes_them_and_the_next_review_shows_none(
+    system: str, repo: Path
+) -> None:
+    review, apply = (get() for get in REVIEW_AND_APPLY[system])
+    assert [c.argv[0] for c in review] == ["validate", "plan"]
+    assert [c.argv for c in apply] == [("apply",)]
+
+    assert run_all(review) == [0, 2]
+    plan_md = (repo / "plan.md").read_text(encoding="utf-8")
+    assert plan_md.startswith("### reconcile plan")
+    saved = json.loads((repo / "plan.json").read_text(encoding="utf-8"))
+    assert saved["format_version"] == 1 and saved["changes"]
+
+    assert run_all(apply) == [0]
+    assert run_all(review) == [0, 0]
+    assert "No changes" in (repo / "plan.md").read_text(encoding="utf-8")
+
+
+def test_buddy_pipeline_command_applies_and_a_second_run_changes_nothing(repo: Path) -> None:
+    commands = commands_of(buddy_scripts())
+    assert [c.argv for c in commands] == [("apply",)]
+    assert run_all(commands) == [0]
+    assert run(Command(("plan", "--detailed-exitcode"))) == 0
+
+
+def test_the_plan_files_hold_no_secret_values(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKERHUB_TOKEN", "hunter2-dockerhub")
+    monkeypatch.setenv("GHCR_TOKEN", "hunter2-ghcr")
+    run_all(commands_of(github_scripts("plan")))
+    for name in ("plan.md", "plan.json"):
+        text = (repo / name).read_text(encoding="utf-8")
+        assert "hunter2" not in text
+    assert "${env:DOCKERHUB_TOKEN}" in (repo / "plan.json").read_text(encoding="utf-8")
+
+
+def test_the_command_extractor_understands_redirections_and_control_operators() -> None:
+    script = 'code=0\nreconcile plan --out "my plan.json" > plan.md || code=$?  # a comment\npip x && reconcile apply'
+    assert reconcile_commands(script) == [
+        Command(("plan", "--out", "my plan.json"), "plan.md"),
+        Command(("apply",)),
+    ]
+
+
+# -- the files themselves --------------------------------------------------------------------------
+
+
+def test_the_ci_files_are_skipped_by_validate_because_they_are_not_config_files() -> None:
+    result = loader.load_paths([EXAMPLES])
+    skipped = {Path(name).resolve() for name in result.skipped}
+    assert {path.resolve() for path in CI_FILES} <= skipped
+    assert not result.problems
+
+
+def test_github_workflow_runs_on_pull_requests_and_on_pushes_to_main() -> None:
+    workflow = read_yaml(GITHUB)
+    assert "pull_request" in workflow["on"]
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    assert "pull_request" in workflow["jobs"]["plan"]["if"]
+    assert "push" in workflow["jobs"]["apply"]["if"] and "refs/heads/main" in workflow["jobs"]["apply"]["if"]
+
+
+def test_github_workflow_checks_out_sets_up_python_and_installs_reconcile_in_both_jobs() -> None:
+    for job in ("plan", "apply"):
+        steps = read_yaml(GITHUB)["jobs"][job]["steps"]
+        uses = [step.get("uses", "") for step in steps]
+        assert any(u.startswith("actions/checkout@") for u in uses)
+        assert any(u.startswith("actions/setup-python@") for u in uses)
+        assert any("pip install" in step.get("run", "") and "reconcile" in step["run"] for step in steps)
+
+
+def test_github_plan_does_not_fail_on_pending_changes_but_does_on_errors() -> None:
+    steps = read_yaml(GITHUB)["jobs"]["plan"]["steps"]
+    plan_step = next(step for step in steps if step.get("id") == "plan")
+    (plan,) = reconcile_commands(plan_step["run"])
+    assert {"--detailed-exitcode", "--format", "markdown", "--out", "plan.json"} <= set(plan.argv)
+    assert plan.stdout == "plan.md"
+    assert "|| code=$?" in plan_step["run"]
+    assert 'cat plan.md >> "$GITHUB_STEP_SUMMARY"' in plan_step["run"]
+    last = steps[-1]
+    assert last["if"] == "steps.plan.outputs.exitcode == '1'" and last["run"] == "exit 1"
+
+
+def test_github_plan_is_one_pull_request_comment_found_again_by_its_marker() -> None:
+    job = read_yaml(GITHUB)["jobs"]["plan"]
+    assert job["permissions"]["pull-requests"] == "write"
+    (step,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/github-script@")]
+    script = step["with"]["script"]
+    assert MARKER in script
+    assert "listComments" in script and "updateComment" in script and "createComment" in script
+    assert script.index("updateComment") < script.index("createComment")  # update first, create only if none
+
+
+def test_github_applies_never_overlap_nor_cancel_each_other() -> None:
+    concurrency = read_yaml(GITHUB)["jobs"]["apply"]["concurrency"]
+    assert concurrency["group"]
+    assert concurrency["cancel-in-progress"] is False
+
+
+def _referenced_variables() -> tuple[set[str], set[str]]:
+    """The `${env:…}` names the example configs use: (in compared fields, in write-only fields)."""
+    compared: set[str] = set()
+    write_only: set[str] = set()
+    for path in sorted((EXAMPLES / "acme").glob("*.yml")):
+        for pipeline in yaml.safe_load(path.read_text(encoding="utf-8"))["pipelines"]:
+            for action in pipeline.get("actions", []):
+                for key, value in action.items():
+                    target = write_only if key in WRITE_ONLY_FIELDS else compared
+                    for text in _strings(value):
+                        target.update(ref.name for ref in envrefs.find_refs(text))
+    return compared, write_only
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+
+
+def test_github_maps_the_token_and_every_variable_the_examples_reference_from_secrets() -> None:
+    compared, write_only = _referenced_variables()
+    assert compared == {"DOCKERHUB_USER", "GHCR_USER"} and write_only == {"DOCKERHUB_TOKEN", "GHCR_TOKEN"}
+    jobs = read_yaml(GITHUB)["jobs"]
+    for job, needed in (("plan", compared), ("apply", compared | write_only)):
+        env = jobs[job]["env"]
+        assert set(env) == needed | {"BUDDY_TOKEN"}, job
+        for name, value in env.items():
+            assert value == f"${{{{ secrets.{name} }}}}"
+
+
+def test_github_plan_job_gets_no_registry_password_because_plan_never_compares_them() -> None:
+    _, write_only = _referenced_variables()
+    assert not write_only & set(read_yaml(GITHUB)["jobs"]["plan"]["env"])
+
+
+def test_gitlab_plans_merge_requests_and_keeps_the_plan_as_an_artifact() -> None:
+    ci = read_yaml(GITLAB)
+    for job in ("reconcile-validate", "reconcile-plan"):
+        assert ci[job]["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    plan = ci["reconcile-plan"]
+    assert {"plan.md", "plan.json"} <= set(plan["artifacts"]["paths"])
+    assert plan["artifacts"]["when"] == "always"
+    assert plan["script"][-1] == 'test "$code" -ne 1'  # exit 2 passes, exit 1 fails
+    assert ci["stages"] == ["validate", "plan", "apply"]
+
+
+def test_gitlab_applies_main_one_at_a_time() -> None:
+    apply = read_yaml(GITLAB)["reconcile-apply"]
+    assert apply["resource_group"]
+    assert apply["rules"] == [{"if": '$CI_COMMIT_BRANCH == "main" && $CI_PIPELINE_SOURCE == "push"'}]
+    assert "pip install" in " ".join(read_yaml(GITLAB)["default"]["before_script"])
+
+
+def test_buddy_pipeline_runs_a_build_action_on_pushes_to_main_one_run_at_a_time() -> None:
+    (pipeline,) = read_yaml(BUDDY)
+    assert pipeline["events"] == [{"type": "PUSH", "refs": ["refs/heads/main"]}]
+    assert pipeline["concurrent_pipeline_runs"] is False
+    (action,) = pipeline["actions"]
+    assert action["type"] == "BUILD"
+    assert action["docker_image_name"] == "library/python"
+    (command,) = action["execute_commands"]
+    assert command.startswith("pip install") and command.endswith("&& reconcile apply")
+
+
+def _mappings(value: Any) -> Iterator[dict[Any, Any]]:
+    if isinstance(value, dict):
+        yield value
+        value = list(value.values())
+    if isinstance(value, list):
+        for item in value:
+            yield from _mappings(item)
+
+
+def test_no_ci_file_holds_a_credential_every_one_comes_from_the_ci_systems_secrets() -> None:
+    for path in CI_FILES:
+        for mapping in _mappings(read_yaml(path)):
+            for key, value in mapping.items():
+                if re.search(r"(?i)(token|password|user)$", str(key)):
+                    assert value == f"${{{{ secrets.{key} }}}}", f"{path}: {key}"
+
+
+def test_examples_gitignore_keeps_sandbox_state_and_plan_files_out_of_git() -> None:
+    ignored = (EXAMPLES / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert {".reconcile-sandbox.json", "plan.json", "plan.md"} <= set(ignored)
+
+
+def test_pre_commit_hook_validates_the_whole_repository_when_yaml_changes() -> None:
+    (hook,) = read_yaml(ROOT / ".pre-commit-hooks.yaml")
+    assert hook["id"] == "reconcile-validate"
+    assert shlex.split(hook["entry"]) == ["reconcile", "validate"]
+    assert hook["language"] == "python"
+    assert hook["pass_filenames"] is False
+    assert hook["always_run"] is False
+    assert re.search(hook["files"], "pipelines/web.yml") and re.search(hook["files"], "web.yaml")
+    assert not re.search(hook["files"], "README.md")
+
+
+def test_pre_commit_hook_entry_validates_the_examples_with_no_token_nor_secret_set(repo: Path) -> None:
+    (hook,) = read_yaml(ROOT / ".pre-commit-hooks.yaml")
+    out = io.StringIO()
+    assert main(shlex.split(hook["entry"])[1:], out=out, err=io.StringIO()) == 0
+    assert "3 file(s) valid" in out.getvalue()
