@@ -272,6 +272,13 @@ def _shown(path: PathKey, value: Any, *, quote: bool = True) -> str:
 
 # ---------------------------------------------------------------------------------------------------
 # The fast predicate
+#
+# Each schema node becomes one closure. The rule that keeps it safe: it may refuse what jsonschema
+# accepts (that only costs time: jsonschema then finds nothing), never the reverse. So `type` and `enum`
+# test exact Python types (what a YAML or JSON parser produces; a subclass such as an OrderedDict fails
+# and goes to jsonschema), while the keywords that apply only to some kinds of value (`properties`,
+# `items`, `minLength`, ...) use isinstance, so that no subclass can slip past them. Objects are checked
+# in one pass over their keys (required, properties, additionalProperties together).
 
 
 class _Unsupported(Exception):
@@ -284,24 +291,26 @@ Check = Callable[[Any], bool]
 _ANNOTATIONS = frozenset(
     {"$schema", "$id", "$defs", "$comment", "title", "description", "readOnly", "examples", "default"}
 )
-
-
-def _is_integer(value: Any) -> bool:
-    # As jsonschema's Draft 2020-12 type checker: a bool is not an integer, 1.0 is.
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-
-
-_TYPE_TESTS: dict[str, Check] = {
-    "null": lambda v: v is None,
-    "boolean": lambda v: isinstance(v, bool),
-    "integer": _is_integer,
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-    "string": lambda v: isinstance(v, str),
-    "array": lambda v: isinstance(v, list),
-    "object": lambda v: isinstance(v, dict),
+_KEYWORDS = frozenset(
+    {"type", "enum", "minLength", "required", "properties", "additionalProperties", "items", "$ref", "not", "anyOf"}
+)
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "null": (type(None),),
+    "boolean": (bool,),
+    "integer": (int,),  # and a float with no fraction, as jsonschema's Draft 2020-12 type checker says
+    "number": (int, float),
+    "string": (str,),
+    "array": (list,),
+    "object": (dict,),
 }
+
+
+def _true(value: Any) -> bool:
+    return True
+
+
+def _false(value: Any) -> bool:
+    return False
 
 
 def _compile(uri: str, memo: dict[str, Check]) -> Check:
@@ -320,105 +329,86 @@ def _compile(uri: str, memo: dict[str, Check]) -> Check:
 
 def _compile_node(schema: Any, base: str, memo: dict[str, Check]) -> Check:
     if schema is True:
-        return lambda value: True
+        return _true
     if schema is False:
-        return lambda value: False
+        return _false
     if not isinstance(schema, dict):
         raise _Unsupported(repr(schema))
-    unknown = set(schema) - _ANNOTATIONS - set(_KEYWORDS)
-    if unknown:
+    unknown = set(schema) - _ANNOTATIONS - _KEYWORDS
+    if unknown or "patternProperties" in schema or "prefixItems" in schema:
         raise _Unsupported(", ".join(sorted(unknown)))
     if schema.get("$id", base) != base:
         raise _Unsupported("an embedded $id")  # it would change the base of the references below it
-    # `type` first: the other keywords are then tried only on the kinds of value they are about.
-    keys = sorted((k for k in schema if k in _KEYWORDS), key=lambda k: k != "type")
-    checks = [_KEYWORDS[key](schema, base, memo) for key in keys]
+
+    checks: list[Check] = []
+    if "type" in schema:
+        checks.append(_type_check(schema["type"]))
+    if "enum" in schema:
+        checks.append(_enum_check(schema["enum"]))
+    if "minLength" in schema:
+        least = schema["minLength"]
+        checks.append(lambda v: not isinstance(v, str) or len(v) >= least)
+    if {"required", "properties", "additionalProperties"} & set(schema):
+        checks.append(_object_check(schema, base, memo))
+    if "items" in schema:
+        item = _compile_node(schema["items"], base, memo)
+        checks.append(lambda v: not isinstance(v, list) or all(map(item, v)))
+    if "$ref" in schema:
+        target = urljoin(base, schema["$ref"])
+        checks.append(_compile(target if "#" in target else target + "#", memo))
+    if "not" in schema:
+        negated = _compile_node(schema["not"], base, memo)
+        checks.append(lambda v: not negated(v))
+    if "anyOf" in schema:
+        options = [_compile_node(sub, base, memo) for sub in schema["anyOf"]]
+        checks.append(lambda v: any(option(v) for option in options))
+    return _all(checks)
+
+
+def _all(checks: list[Check]) -> Check:
+    # Unrolled for the common short cases: a generator per call costs more than the checks themselves.
+    if not checks:
+        return _true
     if len(checks) == 1:
         return checks[0]
-    return lambda value: all(check(value) for check in checks)
+    if len(checks) == 2:
+        first, second = checks
+        return lambda v: first(v) and second(v)
+    return lambda v: all(check(v) for check in checks)
 
 
-def _kw_type(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
-    kinds = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
-    tests = [_TYPE_TESTS[kind] for kind in kinds]
-    return lambda value: any(test(value) for test in tests)
+def _type_check(kind: str | list[str]) -> Check:
+    kinds = [kind] if isinstance(kind, str) else kind
+    exact = frozenset(t for k in kinds for t in _PY_TYPES[k])
+    if "integer" in kinds and "number" not in kinds:
+        return lambda v: type(v) in exact or (type(v) is float and v.is_integer())
+    return lambda v: type(v) in exact
 
 
-def _kw_enum(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
-    values = schema["enum"]
+def _enum_check(values: list[Any]) -> Check:
     if not all(v is None or isinstance(v, str) for v in values):
-        raise _Unsupported("enum of other than strings and null")
+        raise _Unsupported("an enum of other than strings and null")
     strings = frozenset(v for v in values if isinstance(v, str))
-    allows_null = None in values
-    return lambda value: (isinstance(value, str) and value in strings) or (value is None and allows_null)
+    if None in values:
+        return lambda v: v is None or (type(v) is str and v in strings)
+    return lambda v: type(v) is str and v in strings
 
 
-def _kw_min_length(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
-    least = schema["minLength"]
-    return lambda value: not isinstance(value, str) or len(value) >= least
-
-
-def _kw_required(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
-    keys = tuple(schema["required"])
-    return lambda value: not isinstance(value, dict) or all(k in value for k in keys)
-
-
-def _kw_properties(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
-    props = {k: _compile_node(v, base, memo) for k, v in schema["properties"].items()}
+def _object_check(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
+    """``required``, ``properties`` and ``additionalProperties`` in one pass; true for a non-object."""
+    required = tuple(schema.get("required", ()))
+    props = {key: _compile_node(sub, base, memo) for key, sub in schema.get("properties", {}).items()}
+    extra = _compile_node(schema.get("additionalProperties", True), base, memo)
 
     def check(value: Any) -> bool:
         if not isinstance(value, dict):
             return True
-        for key, item in value.items():
-            sub = props.get(key)
-            if sub is not None and not sub(item):
+        for key in required:
+            if key not in value:
+                return False
+        for key, item in value.items():  # noqa: SIM110 - a plain loop; all() with a generator is slower
+            if not props.get(key, extra)(item):
                 return False
         return True
 
     return check
-
-
-def _kw_additional(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
-    if "patternProperties" in schema:
-        raise _Unsupported("patternProperties")
-    known = frozenset(schema.get("properties", {}))
-    sub = _compile_node(schema["additionalProperties"], base, memo)
-    return lambda value: not isinstance(value, dict) or all(sub(v) for k, v in value.items() if k not in known)
-
-
-def _kw_items(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
-    if "prefixItems" in schema:
-        raise _Unsupported("prefixItems")
-    sub = _compile_node(schema["items"], base, memo)
-    return lambda value: not isinstance(value, list) or all(sub(item) for item in value)
-
-
-def _kw_ref(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
-    target = urljoin(base, schema["$ref"])
-    if "#" not in target:
-        target += "#"
-    return _compile(target, memo)
-
-
-def _kw_not(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
-    sub = _compile_node(schema["not"], base, memo)
-    return lambda value: not sub(value)
-
-
-def _kw_any_of(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
-    subs = [_compile_node(s, base, memo) for s in schema["anyOf"]]
-    return lambda value: any(sub(value) for sub in subs)
-
-
-_KEYWORDS: dict[str, Callable[[dict[str, Any], str, dict[str, Check]], Check]] = {
-    "type": _kw_type,
-    "enum": _kw_enum,
-    "minLength": _kw_min_length,
-    "required": _kw_required,
-    "properties": _kw_properties,
-    "additionalProperties": _kw_additional,
-    "items": _kw_items,
-    "$ref": _kw_ref,
-    "not": _kw_not,
-    "anyOf": _kw_any_of,
-}
