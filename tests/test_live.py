@@ -1,0 +1,84 @@
+"""Reading live state over real HTTP: the fewest requests, and the same plan through faults."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import served
+
+from reconciler import engine
+from reconciler.config import load_config
+from reconciler.live import read_live
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SEED = json.loads((EXAMPLES / "sandbox-state.json").read_text())
+OPTIONS = engine.PlanOptions(sandbox=True)
+
+
+def plan_json(fault: dict[str, Any] | None = None) -> dict[str, Any]:
+    with served(SEED) as (app, client):
+        if fault:
+            app.set_faults(fault, seed=3)
+        data = engine.plan(client, [EXAMPLES], OPTIONS).to_json()
+        faults = app.stats()["faults"]
+    data.pop("target")
+    data["faults_seen"] = bool(faults)
+    return data
+
+
+def test_a_plan_makes_exactly_the_necessary_requests() -> None:
+    pipelines = load_config([EXAMPLES]).pipelines
+    with served(SEED) as (app, client):
+        states = read_live(client, pipelines)
+        stats = app.stats()
+    projects = len({(p.workspace, p.project) for p in pipelines})
+    listed = [s for s in states if s.live is not None and not s.skipped]
+    declared_live = sum(len(s.details) for s in listed)
+    # one page per project and per declared live pipeline (all short), one GET per declared live action
+    assert stats["by_method"] == {"GET": projects + len(listed) + declared_live}
+    assert declared_live == 4  # the examples: 3 matched by name, 1 by a previous name
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "rate_limit", "rate": 0.3, "retry_after": 0},
+        {"kind": "error", "status": 503, "rate": 0.3},
+        {"kind": "drop", "rate": 0.3},
+    ],
+    ids=["429s", "5xx", "dropped connections"],
+)
+def test_the_plan_is_the_same_through_injected_faults(fault: dict[str, Any]) -> None:
+    clean = plan_json()
+    faulty = plan_json(fault)
+    assert faulty.pop("faults_seen") is True
+    clean.pop("faults_seen")
+    assert faulty == clean
+
+
+def test_a_project_that_does_not_exist_is_an_error_for_its_pipelines_only(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text("workspace: acme\nproject: nope\npipelines:\n  - name: X\n    actions: []\n")
+    (tmp_path / "b.yml").write_text(
+        "workspace: acme\nproject: web\npipelines:\n  - name: Nightly builds\n    actions: []\n"
+    )
+    with served(SEED) as (_app, client):
+        made = engine.plan(client, [tmp_path], OPTIONS)
+    assert len(made.errors) == 1 and "'nope'" in made.errors[0] and "not found" in made.errors[0]
+    assert "acme/web/8" in made.fingerprints
+
+
+def test_pipelines_are_matched_by_id_and_a_renamed_one_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text(
+        "workspace: acme\nproject: web\npipelines:\n"
+        "  - {id: 8, actions: []}\n"
+        "  - {id: 7, name: Old name, actions: []}\n"
+        "  - {id: 999, actions: []}\n"
+    )
+    with served(SEED) as (_app, client):
+        made = engine.plan(client, [tmp_path], OPTIONS)
+    assert "acme/web/8" in made.fingerprints
+    assert any("renames are not managed" in e for e in made.errors)
+    assert any("no live pipeline has id 999" in e for e in made.errors)
