@@ -41,9 +41,11 @@ PathKey = tuple[str | int, ...]
 CONFIG_MARKER_KEYS = frozenset({"workspace", "domain", "project", "pipelines"})
 #: File name endings read in a directory scan.
 YAML_SUFFIXES = (".yml", ".yaml")
-#: How many nodes aliases may expand to in one file. A legitimate config reuses a few small blocks
-#: (shared credentials, build args); a "billion laughs" file needs millions. Counting expanded nodes,
-#: not aliases, bounds both the memory and the time a file can cost.
+#: How many nodes aliases may expand to in one file, beyond one per character of the file. A
+#: legitimate config reuses a few blocks (shared credentials, build args, ``<<: *defaults`` on every
+#: action), which costs at most a few nodes per line; a "billion laughs" file of a few hundred bytes
+#: asks for millions. Counting expanded nodes, not aliases, and allowing only as many as the file is
+#: long (plus this margin) keeps both the memory and the time a file can cost linear in its size.
 MAX_ALIAS_EXPANSION = 10_000
 
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -270,7 +272,7 @@ def _load_bytes(raw: bytes, file: str, *, named: bool, result: LoadResult) -> No
         )
         return
 
-    builder = _Builder(file)
+    builder = _Builder(file, expansion_limit=MAX_ALIAS_EXPANSION + len(text))
     data = builder.build(root)
     if builder.problems:
         result.problems.extend(builder.problems)
@@ -374,8 +376,9 @@ class _AliasBomb(Exception):
 class _Builder:
     """Builds plain data from a composed node tree, recording a location for every path."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, *, expansion_limit: int = MAX_ALIAS_EXPANSION) -> None:
         self.file = file
+        self._limit = expansion_limit
         self.locations: dict[PathKey, Location] = {}
         self.key_locations: dict[PathKey, Location] = {}
         self.problems: list[Problem] = []
@@ -435,10 +438,10 @@ class _Builder:
 
     def _count(self, node: Node) -> None:
         self._expanded += 1
-        if self._expanded > MAX_ALIAS_EXPANSION:
+        if self._expanded > self._limit:
             raise _AliasBomb(
                 node,
-                f"aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes; refusing the file "
+                f"aliases expand to more than {self._limit:,} nodes; refusing the file "
                 "(an alias bomb such as 'billion laughs'?)",
             )
 
