@@ -7,7 +7,6 @@ names the method and path, never the token or a request body.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 import threading
@@ -34,6 +33,7 @@ from reconciler.errors import (
     TransportError,
     UsageError,
 )
+from reconciler.loopback import is_loopback_host
 
 log = logging.getLogger("reconciler.client")
 
@@ -62,21 +62,12 @@ def check_base_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"base URL {url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise UsageError(
             f"base URL {url!r} uses plain http on a non-loopback host; use https "
             "(plain http is accepted only for 127.0.0.1, ::1 or localhost)"
         )
     return url.rstrip("/")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def project_path(workspace: str, project: str) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler import config as config_module
@@ -40,12 +40,8 @@ def validate(paths: Sequence[str | Path]) -> ValidateResult:
     return ValidateResult(cfg.warnings, cfg.files, cfg.skipped)
 
 
-@dataclass(frozen=True)
-class PlanOptions:
-    prune: bool = False
-    update_secrets: bool = False
-    sandbox: bool = False
-    env: Mapping[str, str] = field(default_factory=dict)
+#: What the command line says about a plan (prune, secret rotation, sandbox, the environment).
+PlanOptions = Options
 
 
 def build_plan(
@@ -57,9 +53,6 @@ def build_plan(
     """Read live state for ``pipelines`` and diff it into a plan."""
     states = read_live(client, pipelines)
     plan = Plan(Target(base_url=client.base_url), warnings=list(warnings))
-    diff_options = Options(
-        prune=options.prune, update_secrets=options.update_secrets, sandbox=options.sandbox, env=options.env
-    )
     for state in states:
         desired = state.desired
         where = f"{desired.workspace}/{desired.project}"
@@ -72,7 +65,7 @@ def build_plan(
             )
             continue
         try:
-            result = diff_pipeline(desired, state.live, state.details, diff_options)
+            result = diff_pipeline(desired, state.live, state.details, options)
         except PipelineError as exc:
             plan.errors.append(f'{where} pipeline "{desired.label}": {exc.reason}')
             continue

@@ -9,7 +9,6 @@ three ``X-Rate-Limit-*`` headers and, when it is an error, ``{"errors": [{"messa
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import math
 import threading
@@ -21,6 +20,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+from reconciler.loopback import is_loopback_host
 from reconciler.sandbox import fields as F
 from reconciler.sandbox.faults import ConnectionDropped, FaultConfigError, FaultRule, Faults
 from reconciler.sandbox.state import (
@@ -757,7 +757,7 @@ class SandboxApp:
 
     def _control(self, environ: Environ, start_response: StartResponse, method: str, path: str) -> Iterable[bytes]:
         headers = self.rate_limiter.peek()
-        if not _is_loopback(str(environ.get("REMOTE_ADDR", ""))):
+        if not is_loopback_host(str(environ.get("REMOTE_ADDR", ""))):
             return _respond(start_response, 403, headers, _error_body("The sandbox control API is loopback-only"))
         query = parse_qs(environ.get("QUERY_STRING", ""))
         try:
@@ -882,13 +882,6 @@ def _base(environ: Environ) -> str:
     if not host:
         host = f"{environ.get('SERVER_NAME', '127.0.0.1')}:{environ.get('SERVER_PORT', '80')}"
     return f"{scheme}://{host}"
-
-
-def _is_loopback(addr: str) -> bool:
-    try:
-        return ipaddress.ip_address(addr).is_loopback
-    except ValueError:
-        return False
 
 
 def _error_body(message: str) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import ipaddress
 import json
 import logging
 import socket
@@ -30,6 +29,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from reconciler.errors import SandboxError
+from reconciler.loopback import is_loopback_host
 from reconciler.sandbox.faults import ConnectionDropped
 
 log = logging.getLogger("reconciler.sandbox")
@@ -233,7 +233,7 @@ class SandboxServer:
     """
 
     def __init__(self, app: WSGIApp, host: str = "127.0.0.1", port: int = 0, *, poll_interval: float = 0.02) -> None:
-        if not _is_loopback_host(host):
+        if not is_loopback_host(host):
             raise SandboxError(f"the sandbox serves only on a loopback address, not {host!r}")
         self.app = app
         self.host = "127.0.0.1" if host == "localhost" else host
@@ -307,12 +307,3 @@ class SandboxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
