@@ -90,6 +90,9 @@ class Document:
 
 @dataclass
 class LoadResult:
+    """What reading some paths gave: the config documents in order, every file-level problem, and the
+    files a directory scan passed over because they are not config files."""
+
     documents: list[Document]
     problems: list[Problem]  # errors (unreadable files) and warnings (2024 spellings)
     skipped: list[str]  # files seen in a directory scan that are not config files
