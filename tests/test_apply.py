@@ -201,3 +201,97 @@ def test_a_failed_create_stops_the_creates_after_it_but_not_the_other_pipelines(
         _plan, again = apply_files(client, config)  # a re-run finishes the job
         assert again.ok
         assert names(app, "Release") == ["Checkout", "Build A", "Build B", "Build C", "Run tests", "Build D", "Notify"]
+
+
+#: One action with every writable field of action.schema.json, nested objects in full.
+EVERY_FIELD: dict[str, Any] = {
+    "name": "Build everything",
+    "type": MA,
+    "trigger_time": "ON_FAILURE",
+    "run_only_on_first_failure": True,
+    "trigger_conditions": [
+        {
+            "trigger_condition": "VAR_IS",
+            "trigger_condition_paths": ["src/"],
+            "trigger_variable_key": "DEPLOY",
+            "trigger_variable_value": "yes",
+            "trigger_hours": [1, 13],
+            "trigger_days": [1, 5],
+            "timezone": "Europe/Warsaw",
+            "trigger_project_name": "web",
+            "trigger_pipeline_name": "Release",
+            "trigger_user": "ops@acme.test",
+            "trigger_group": "ops",
+        },
+        {"trigger_condition": "ALWAYS"},
+    ],
+    "run_next": "IN_SOFT_PARALLEL",
+    "variables": [
+        {
+            "key": "NODE_ENV",
+            "value": "production",
+            "type": "VAR",
+            "encrypted": False,
+            "settable": True,
+            "description": "the build mode",
+        }
+    ],
+    "disabled": True,
+    "timeout": 1800,
+    "ignore_errors": True,
+    "retry_count": 3,
+    "retry_interval": 60,
+    "loop": ["amd64", "arm64"],
+    "permissions": {
+        "others": "READ_ONLY",
+        "users": [{"id": 11, "access_level": "READ_WRITE"}],
+        "groups": [{"id": 21, "access_level": "RUN_ONLY"}],
+    },
+    "docker_image_tag": "$BUDDY_EXECUTION_REVISION",
+    "repository": "acme/everything",
+    "registry": "registry.acme.test:5000",
+    "insecure_registry": True,
+    "region": "eu-central-1",
+    "login": "${env:LOGIN}",
+    "password": "${env:PW}",
+    "target_stage": "runtime",
+    "do_not_prune_images": True,
+    "versions": ["1.0", "latest"],
+    "docker_registry": "OTHER",
+    "target_platform": "linux/arm64, linux/amd64,linux/arm/v7",
+    "cache_mode": "MAX",
+    "pull": False,
+    "target_path": "/out",
+    "use_image_from_action": True,
+    "docker_build_action_name": "Build base image",
+    "image_location": "ACTION",
+    "dockerfile_path": "docker/Dockerfile.$${env:NOT_A_REF}",
+    "context_path": "/",
+    "provenance": "MAX",
+    "build_args": ["A=1", "B=${env:LOGIN}"],
+    "secrets": [{"id": "npmrc", "type": "FILE", "value": "${env:PW}"}, {"id": "token", "type": "ENV"}],
+    "integration": {"identifier": "int-1"},
+    "package": "acme/pkg",
+}
+
+
+def test_every_field_applies_and_verifies_without_a_warning(tmp_path: Path) -> None:
+    import yaml
+
+    config = {
+        "workspace": "acme",
+        "project": "web",
+        "pipelines": [
+            {"name": "Everything", "priority": "HIGH", "refs": ["refs/heads/main"], "actions": [EVERY_FIELD]}
+        ],
+    }
+    path = tmp_path / "all.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    options = engine.PlanOptions(env={"PW": "pw-1", "LOGIN": "robot"})
+    with served(copy.deepcopy(SEED)) as (app, client):
+        made, report = apply_files(client, path, options)
+        assert report.ok and report.warnings == [], report.warnings
+        assert made.summary == {"create": 1, "update": 0, "delete": 0, "create_pipeline": 1}
+        app.reset_stats()
+        again, report = apply_files(client, path, options)
+        assert not again.has_changes and writes(app) == 0
