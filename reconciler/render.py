@@ -110,10 +110,10 @@ def _summary_line(plan: Plan) -> str:
     pipelines = len(plan.pipelines())
     if not plan.changes:
         return "No changes. Buddy matches the configuration."
-    made = f", {s['create_pipeline']} pipeline(s) to create" if s["create_pipeline"] else ""
+    made = f" ({s['create_pipeline']} of them new)" if s["create_pipeline"] else ""
     return (
-        f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete{made} "
-        f"in {pipelines} pipeline{'s' if pipelines != 1 else ''}."
+        f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete "
+        f"in {pipelines} pipeline{'s' if pipelines != 1 else ''}{made}."
     )
 
 
@@ -205,7 +205,7 @@ def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -
     blocks = []
     for title, _changes, lines in sections:
         block = ["<details><summary>" + _escape_html(title) + "</summary>", "", "```diff"]
-        block += [text.replace("~", "!", 1) if style == "~" else text for style, text in lines[1:]]
+        block += [_diff_line(style, text) for style, text in lines[1:]]
         block += ["```", "", "</details>", ""]
         blocks.append((title, "\n".join(block) + "\n"))
     fixed = len("\n".join(head + tail)) + 2
@@ -226,6 +226,17 @@ def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -
             "Run `reconcile plan` for the full plan._\n"
         )
     stream.write(text.rstrip() + "\n")
+
+
+def _diff_line(style: str, text: str) -> str:
+    """A plan line for a ``diff`` block: its change symbol in the first column, so that a pull
+    request colours it (``!`` for updates)."""
+    sym = "!" if style == "~" else style
+    if style not in ("+", "-", "~"):
+        return text
+    if text.startswith(f"  {style} "):
+        return f"{sym} {text[4:]}"  # the change line itself: "  + create …" -> "+ create …"
+    return sym + text[1:]  # its detail lines: the symbol replaces the first space
 
 
 def _cut_note(titles: list[str], limit: int) -> str:

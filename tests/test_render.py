@@ -15,15 +15,30 @@ def sample() -> Plan:
     return Plan(
         Target("https://api.buddy.works"),
         [
-            Change("create", action_name="Build app image", after_action_id=40, after_action_name="Run tests",
-                   fields={"name": "Build app image", "type": "DOCKER_BUILD_MULTI_ARCH",
-                           "dockerfile_path": "Dockerfile", "password": "${env:DOCKERHUB_TOKEN}",
-                           "login": "${env:DOCKERHUB_USER}",
-                           "secrets": [{"id": "npmrc", "value": ".npmrc", "type": "FILE"}]}, **COMMON),
-            Change("update", action_name="Build worker image", action_id=42, fields={"cache_mode": "MAX"},
-                   diff={"cache_mode": {"from": "MIN", "to": "MAX"}}, **COMMON),
-            Change("delete", action_name="Old build", action_id=43, reason="prune: not declared in web.yml",
-                   **COMMON),
+            Change(
+                "create",
+                action_name="Build app image",
+                after_action_id=40,
+                after_action_name="Run tests",
+                fields={
+                    "name": "Build app image",
+                    "type": "DOCKER_BUILD_MULTI_ARCH",
+                    "dockerfile_path": "Dockerfile",
+                    "password": "${env:DOCKERHUB_TOKEN}",
+                    "login": "${env:DOCKERHUB_USER}",
+                    "secrets": [{"id": "npmrc", "value": ".npmrc", "type": "FILE"}],
+                },
+                **COMMON,
+            ),
+            Change(
+                "update",
+                action_name="Build worker image",
+                action_id=42,
+                fields={"cache_mode": "MAX"},
+                diff={"cache_mode": {"from": "MIN", "to": "MAX"}},
+                **COMMON,
+            ),
+            Change("delete", action_name="Old build", action_id=43, reason="prune: not declared in web.yml", **COMMON),
         ],
         skipped=[Skipped("acme", "web", "Docs", 9, "defined in Buddy YAML (git_config_ref FIXED)")],
     )
@@ -67,19 +82,33 @@ def test_an_empty_plan_says_there_is_nothing_to_do():
     assert "No changes." in text_of(Plan(Target("x")))
 
 
-def test_markdown_has_a_summary_table_and_diff_blocks_with_bang_for_updates():
+def test_markdown_puts_each_change_symbol_in_the_first_column_so_a_pull_request_colours_it():
     out = io.StringIO()
     render.write_markdown(sample(), out)
     text = out.getvalue()
     assert "| pipeline | create | update | delete |" in text
     assert "<details>" in text and "```diff" in text
-    assert '  ! update  "Build worker image"' in text
+    lines = text.splitlines()
+    assert '! update  "Build worker image" (#42)' in lines
+    assert "+       dockerfile_path  Dockerfile" in lines
+    assert any(line.startswith('- delete  "Old build" (#43)') for line in lines)
 
 
 def test_markdown_cuts_detail_from_the_end_and_names_what_it_left_out():
-    changes = [Change("update", workspace="acme", project="web", pipeline=f"P{i}", pipeline_id=i,
-                      action_name="a" * 50, action_id=i, fields={"x": 1}, diff={"x": {"from": "y" * 900, "to": 1}})
-               for i in range(100)]
+    changes = [
+        Change(
+            "update",
+            workspace="acme",
+            project="web",
+            pipeline=f"P{i}",
+            pipeline_id=i,
+            action_name="a" * 50,
+            action_id=i,
+            fields={"x": 1},
+            diff={"x": {"from": "y" * 900, "to": 1}},
+        )
+        for i in range(100)
+    ]
     out = io.StringIO()
     render.write_markdown(Plan(Target("x"), changes), out, limit=20_000)
     text = out.getvalue()
