@@ -87,9 +87,9 @@ def resolve_fields(plan: Plan, env: Mapping[str, str], *, sandbox: bool) -> dict
 
 def check_target(plan: Plan, client: BuddyClient, workspace: str | None) -> None:
     """Refuse a plan made for another base URL or workspace."""
-    if plan.target.base_url.rstrip("/") != client.base_url:
+    if plan.target.base_url.rstrip("/") != client.target:
         raise TargetMismatchError(
-            f"the plan was made for {plan.target.base_url}, not {client.base_url}; nothing was changed. "
+            f"the plan was made for {plan.target.base_url}, not {client.target}; nothing was changed. "
             "Make a new plan against this target"
         )
     if workspace:

@@ -132,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="SPEC",
-        help="a fault, e.g. error_rate=0.1, rate_limit=100/60, drop_rate=0.05",
+        help="a fault KIND[:key=value,…], e.g. error:rate=0.1,status=503 or rate_limit:count=5,retry_after=2 "
+        "or drop:rate=0.05,methods=POST (kinds: latency, error, rate_limit, drop, commit_then_error, "
+        "commit_then_drop)",
     )
     _verbosity(p)
     return parser
@@ -188,7 +190,13 @@ def _client(args: argparse.Namespace, paths: Sequence[str], pipelines: Sequence[
                 paths=paths,
                 pipelines=pipelines,
             ) as (url, token),
-            BuddyClient(url, token, timeout=_timeout(), parallelism=args.parallelism) as client,
+            BuddyClient(
+                url,
+                token,
+                timeout=_timeout(),
+                parallelism=args.parallelism,
+                target=f"sandbox:{Path(args.sandbox_state).resolve()}",  # its port changes every run
+            ) as client,
         ):
             yield client
         return
@@ -223,9 +231,9 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from reconciler.schema import schema_text
+    from reconciler.schema import standalone_text
 
-    out.write(schema_text(args.which))
+    out.write(standalone_text(args.which))
     return 0
 
 

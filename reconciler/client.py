@@ -93,12 +93,15 @@ class BuddyClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        target: str | None = None,
     ) -> None:
         if not token:
             raise UsageError("no API token: set BUDDY_TOKEN (a personal access token of Buddy)")
         if parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
         self.base_url = check_base_url(base_url)
+        #: what a plan records as its target: the base URL, or a stable name for an ephemeral server
+        self.target = target or self.base_url
         self.parallelism = parallelism
         self.retry = retry or RetryPolicy()
         self._sleep = sleep

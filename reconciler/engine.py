@@ -52,7 +52,7 @@ def build_plan(
 ) -> tuple[Plan, list[PipelineState]]:
     """Read live state for ``pipelines`` and diff it into a plan."""
     states = read_live(client, pipelines)
-    plan = Plan(Target(base_url=client.base_url), warnings=list(warnings))
+    plan = Plan(Target(base_url=client.target), warnings=list(warnings))
     for state in states:
         desired = state.desired
         where = f"{desired.workspace}/{desired.project}"

@@ -108,12 +108,19 @@ def change_lines(change: Change) -> list[Line]:
 def _summary_line(plan: Plan) -> str:
     s = plan.summary
     pipelines = len(plan.pipelines())
+    failed = ""
+    if plan.errors:
+        failed = (
+            f" {len(plan.errors)} pipeline{'s' if len(plan.errors) != 1 else ''} could not be planned (see the errors)."
+        )
     if not plan.changes:
+        if failed:
+            return "No changes planned for the other pipelines." + failed
         return "No changes. Buddy matches the configuration."
     made = f" ({s['create_pipeline']} of them new)" if s["create_pipeline"] else ""
     return (
         f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete "
-        f"in {pipelines} pipeline{'s' if pipelines != 1 else ''}{made}."
+        f"in {pipelines} pipeline{'s' if pipelines != 1 else ''}{made}.{failed}"
     )
 
 

@@ -72,6 +72,36 @@ def schema_text(name: SchemaName) -> str:
         return (_SOURCE_TREE / file).read_text(encoding="utf-8")
 
 
+def standalone_text(name: SchemaName) -> str:
+    """The schema as one self-contained document, for ``reconcile schema``: the config schema with
+    the action schema embedded under ``$defs``, so a copy saved anywhere resolves on its own."""
+    if name == "action":
+        return schema_text(name)
+    config = json.loads(schema_text("config"))
+    action = json.loads(schema_text("action"))
+    action.pop("$id", None)
+    action.pop("$schema", None)
+    inner = "#/$defs/action_schema"
+
+    def rewrite(node: Any, outer: bool) -> Any:
+        if isinstance(node, dict):
+            out = {k: rewrite(v, outer) for k, v in node.items()}
+            ref = out.get("$ref")
+            if isinstance(ref, str):
+                if outer and ref.startswith("action.schema.json#"):
+                    out["$ref"] = inner + ref[len("action.schema.json#") :]
+                elif not outer and ref.startswith("#/"):
+                    out["$ref"] = inner + ref[1:]
+            return out
+        if isinstance(node, list):
+            return [rewrite(v, outer) for v in node]
+        return node
+
+    bundled = rewrite(config, True)
+    bundled.setdefault("$defs", {})["action_schema"] = rewrite(action, False)
+    return json.dumps(bundled, indent=2, ensure_ascii=False) + "\n"
+
+
 @cache
 def load_schema(name: SchemaName) -> dict[str, Any]:
     """The parsed schema ``name``. The same object is returned on every call: do not modify it."""
