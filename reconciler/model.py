@@ -15,9 +15,7 @@ from reconciler.problems import Location
 MULTI_ARCH = "DOCKER_BUILD_MULTI_ARCH"
 
 #: Fields the server sets; refused in a file, never compared.
-READ_ONLY_FIELDS = frozenset(
-    {"url", "html_url", "id", "last_execution_status", "pipeline", "current_revision"}
-)
+READ_ONLY_FIELDS = frozenset({"url", "html_url", "id", "last_execution_status", "pipeline", "current_revision"})
 #: Fields the server never returns as sent: never compared, shown as "(sensitive)".
 WRITE_ONLY_FIELDS = frozenset({"password"})
 #: Our own keys on an action: not API fields, never sent.
