@@ -30,14 +30,9 @@ class ValidateResult:
 
 def validate(paths: Sequence[str | Path]) -> ValidateResult:
     """Schema and semantic checks, no network, every problem at once."""
-    from reconciler.errors import ValidationFailed
-
-    try:
-        cfg = config_module.load_config(list(paths))
-    except ValidationFailed as failed:
-        files = sorted({p.location.file for p in failed.problems})
-        return ValidateResult(failed.problems, files, [])
-    return ValidateResult(cfg.warnings, cfg.files, cfg.skipped)
+    documents, problems, skipped = config_module.check_paths(list(paths))
+    files = sorted({d.file for d in documents} | {p.location.file for p in problems})
+    return ValidateResult(problems, files, skipped)
 
 
 #: What the command line says about a plan (prune, secret rotation, sandbox, the environment).
