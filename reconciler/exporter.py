@@ -44,7 +44,8 @@ import yaml
 from reconciler import envrefs
 from reconciler.client import BuddyClient
 from reconciler.errors import NotFoundError, ReconcilerError, UsageError
-from reconciler.model import MULTI_ARCH, READ_ONLY_FIELDS, SERVER_DEFAULTS, LivePipeline
+from reconciler.model import MULTI_ARCH, PIPELINE_META_KEYS, READ_ONLY_FIELDS, SERVER_DEFAULTS, LivePipeline
+from reconciler.schema import load_schema
 
 #: Where editors find the config schema when no local copy is near the output (the directory of
 #: ``action.schema.json``'s ``$id``; the config schema itself has no ``$id`` on purpose).
@@ -96,31 +97,13 @@ ACTION_FIELDS: tuple[str, ...] = (
 #: Never written for an action: the server sets them, or the file format refuses them.
 ACTION_EXCLUDED = READ_ONLY_FIELDS | {"pipeline", "last_execution_status", "after_action_id"}
 
-#: The pipeline fields of CONTRACT.md (and of config.schema.json), in its order. ``definition_source``
-#: and ``git_config_ref`` are left out: only pipelines defined here are imported, and for them both
-#: hold their defaults.
-PIPELINE_FIELDS: tuple[str, ...] = (
-    "identifier",
-    "refs",
-    "events",
-    "trigger_conditions",
-    "priority",
-    "cpu",
-    "disabled",
-    "paused",
-    "always_from_scratch",
-    "auto_clear_cache",
-    "no_skip_to_most_recent",
-    "fetch_all_refs",
-    "fail_on_prepare_env_warning",
-    "do_not_create_commit_status",
-    "ignore_fail_on_project_status",
-    "concurrent_pipeline_runs",
-    "description_required",
-    "clone_depth",
-    "tags",
-    "execution_message_template",
-    "target_site_url",
+#: The pipeline fields of config.schema.json (CONTRACT.md's table), in its order, without our own keys.
+#: ``definition_source`` and ``git_config_ref`` are left out: only pipelines defined here are imported,
+#: and for them both hold their defaults.
+PIPELINE_FIELDS: tuple[str, ...] = tuple(
+    key
+    for key in load_schema("config")["$defs"]["pipeline"]["properties"]
+    if key not in PIPELINE_META_KEYS and key not in ("definition_source", "git_config_ref")
 )
 #: What a new pipeline gets when a field is unset (CONTRACT.md: ``disabled`` is false by default).
 PIPELINE_DEFAULTS: Mapping[str, Any] = {"disabled": False}
