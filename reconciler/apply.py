@@ -9,7 +9,7 @@ The report says what was applied, what failed (with the API's message) and what 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -228,30 +228,37 @@ class _PipelineRun:
         return Outcome(change, "applied", action_id=change.action_id)
 
     def _create_pipeline(self, change: Change, body: dict[str, Any]) -> dict[str, Any]:
-        for attempt in range(1, UNCERTAIN_TRIES + 1):
-            try:
-                return self.client.create_pipeline(change.workspace, change.project, body)
-            except ApiError as exc:
-                if not exc.uncertain or attempt == UNCERTAIN_TRIES:
-                    raise
-            for pipeline in self.client.list_pipelines(change.workspace, change.project):
-                if pipeline.get("name") == change.pipeline:
-                    return pipeline
-        raise AssertionError("unreachable")
+        ws, project = change.workspace, change.project
+
+        def find() -> dict[str, Any] | None:
+            return next((p for p in self.client.list_pipelines(ws, project) if p.get("name") == change.pipeline), None)
+
+        return self._create_once(lambda: self.client.create_pipeline(ws, project, body), find)
 
     def _create_action(self, change: Change, pipeline_id: int, body: dict[str, Any]) -> dict[str, Any]:
-        c = self.client
+        c, ws, project = self.client, change.workspace, change.project
+
+        def find() -> dict[str, Any] | None:
+            for action in c.list_actions(ws, project, pipeline_id):
+                if action.get("name") == change.action_name and action.get("type") == MULTI_ARCH:
+                    return c.get_action(ws, project, pipeline_id, int(action["id"]))
+            return None
+
+        return self._create_once(lambda: c.create_action(ws, project, pipeline_id, body), find)
+
+    @staticmethod
+    def _create_once(post: Callable[[], dict[str, Any]], find: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+        """POST, and after an unknown outcome look (``find``) before trying again: never a duplicate."""
         for attempt in range(1, UNCERTAIN_TRIES + 1):
             try:
-                return c.create_action(change.workspace, change.project, pipeline_id, body)
+                return post()
             except ApiError as exc:
                 if not exc.uncertain or attempt == UNCERTAIN_TRIES:
                     raise
-            # The POST may have landed: look before trying again, never create a duplicate.
-            for action in c.list_actions(change.workspace, change.project, pipeline_id):
-                if action.get("name") == change.action_name and action.get("type") == MULTI_ARCH:
-                    return c.get_action(change.workspace, change.project, pipeline_id, int(action["id"]))
-        raise AssertionError("unreachable")
+            found = find()
+            if found is not None:
+                return found
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def verify(self, change: Change, body: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
         """The server's answer is what it stored: a declared field that still differs is a

@@ -256,7 +256,6 @@ def diff_pipeline(
             updates.append(change)
 
     creates = _creates(desired, live, matched, deleted_ids, options, common, result.warnings)
-    file_name = desired.file
     result.changes.extend(creates)
     result.changes.extend(updates)
     result.changes.extend(
@@ -264,7 +263,7 @@ def diff_pipeline(
             kind="delete",
             action_name=a.name,
             action_id=a.id,
-            reason=f"prune: not declared in {file_name}",
+            reason=f"prune: not declared in {desired.file}",
             **common,
         )
         for a in deletes
@@ -366,7 +365,7 @@ def _update(
         if field_differs(name, value, detail.get(name)):
             raw = action.fields[name]
             fields[name] = raw
-            shown_from = SENSITIVE if is_sensitive(name, raw) else canonical_display(name, value, detail.get(name))
+            shown_from = SENSITIVE if is_sensitive(name, raw) else _live_as_declared(name, value, detail.get(name))
             entry: dict[str, Any] = {"from": shown_from, "to": masked(name, raw)}
             paths = [] if is_sensitive(name, raw) else describe(name, value, detail.get(name))
             if paths:
@@ -388,11 +387,6 @@ def _update(
         unset_sensitive=_unset_sensitive(action, options) if options.update_secrets else (),
         **common,
     )
-
-
-def canonical_display(name: str, desired: Any, live: Any) -> Any:
-    """The live value as a reader compares it: only the declared shape."""
-    return _live_as_declared(name, desired, live)
 
 
 # -- placement --------------------------------------------------------------------------------------
