@@ -50,9 +50,16 @@ def write_files(folder: Path, pipelines: int, actions: int, *, live_actions: boo
                 f"      - {{name: Build {a:02d}, type: {MA}, dockerfile_path: d{a}/Dockerfile, cache_mode: MAX,"
                 f" target_platform: 'linux/amd64,linux/arm64'}}"
             )
-            live.append({"id": 100_000 + next_id, "name": f"Build {a:02d}", "type": MA,
-                         "dockerfile_path": f"d{a}/Dockerfile", "cache_mode": "MIN" if a == 0 else "MAX",
-                         "target_platform": "linux/arm64,linux/amd64"})
+            live.append(
+                {
+                    "id": 100_000 + next_id,
+                    "name": f"Build {a:02d}",
+                    "type": MA,
+                    "dockerfile_path": f"d{a}/Dockerfile",
+                    "cache_mode": "MIN" if a == 0 else "MAX",
+                    "target_platform": "linux/arm64,linux/amd64",
+                }
+            )
             next_id += 1
         seed_pipelines.append({"id": p + 1, "name": f"Pipeline {p:04d}", "actions": live if live_actions else []})
     config_path = folder / "scale.yml"
@@ -72,9 +79,20 @@ def free_port() -> int:
 def start_sandbox(seed: Path, latency_ms: float) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "sandbox", "--port", str(port), "--seed", str(seed),
-         "--latency-ms", str(latency_ms)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "reconciler",
+            "sandbox",
+            "--port",
+            str(port),
+            "--seed",
+            str(seed),
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

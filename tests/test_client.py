@@ -18,8 +18,12 @@ Handler = Callable[[httpx.Request], httpx.Response]
 def make(handler: Handler, sleeps: list[float] | None = None, **kw) -> BuddyClient:
     record = sleeps if sleeps is not None else []
     return BuddyClient(
-        "https://api.example.test", TOKEN, transport=httpx.MockTransport(handler), sleep=record.append,
-        retry=RetryPolicy(attempts=4, base_delay=0.01), **kw,
+        "https://api.example.test",
+        TOKEN,
+        transport=httpx.MockTransport(handler),
+        sleep=record.append,
+        retry=RetryPolicy(attempts=4, base_delay=0.01),
+        **kw,
     )
 
 

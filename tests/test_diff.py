@@ -33,8 +33,12 @@ def live(*actions: tuple[int, str, str]) -> LivePipeline:
     return LivePipeline(7, "Release", {}, tuple(ActionSummary(i, n, t) for i, n, t in actions))
 
 
-def run(desired: DesiredPipeline, current: LivePipeline | None, details: dict[int, dict[str, Any]] | None = None,
-        **options: Any):
+def run(
+    desired: DesiredPipeline,
+    current: LivePipeline | None,
+    details: dict[int, dict[str, Any]] | None = None,
+    **options: Any,
+):
     return diff_pipeline(desired, current, details or {}, Options(**options))
 
 
@@ -83,8 +87,9 @@ def test_a_live_action_of_another_type_with_a_declared_name_is_an_error():
 
 def test_two_live_actions_with_one_declared_name_are_an_error():
     with pytest.raises(PipelineError, match="2 live actions"):
-        match_actions(pipeline(action("Build")), [ActionSummary(1, "Build", MULTI_ARCH),
-                                                  ActionSummary(2, "Build", MULTI_ARCH)])
+        match_actions(
+            pipeline(action("Build")), [ActionSummary(1, "Build", MULTI_ARCH), ActionSummary(2, "Build", MULTI_ARCH)]
+        )
 
 
 # -- updates -----------------------------------------------------------------------------------------
@@ -92,8 +97,11 @@ def test_two_live_actions_with_one_declared_name_are_an_error():
 
 def test_a_drifted_field_is_an_update_with_only_that_field():
     desired = pipeline(action("Build", cache_mode="MAX", dockerfile_path="Dockerfile"))
-    result = run(desired, live((40, "Build", MULTI_ARCH)),
-                 {40: {"cache_mode": "MIN", "dockerfile_path": "Dockerfile", "registry": None}})
+    result = run(
+        desired,
+        live((40, "Build", MULTI_ARCH)),
+        {40: {"cache_mode": "MIN", "dockerfile_path": "Dockerfile", "registry": None}},
+    )
     [change] = result.changes
     assert change.kind == "update" and change.action_id == 40
     assert change.fields == {"cache_mode": "MAX"}
@@ -102,8 +110,13 @@ def test_a_drifted_field_is_an_update_with_only_that_field():
 
 def test_server_defaults_and_undeclared_fields_are_never_a_diff():
     desired = pipeline(action("Build", dockerfile_path="Dockerfile"))
-    detail = {"dockerfile_path": "Dockerfile", "trigger_time": "ON_EVERY_EXECUTION", "target_platform": "linux/amd64",
-              "password": "encrypted:abc", "disabled": False}
+    detail = {
+        "dockerfile_path": "Dockerfile",
+        "trigger_time": "ON_EVERY_EXECUTION",
+        "target_platform": "linux/amd64",
+        "password": "encrypted:abc",
+        "disabled": False,
+    }
     assert run(desired, live((40, "Build", MULTI_ARCH)), {40: detail}).changes == []
 
 

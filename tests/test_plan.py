@@ -26,8 +26,9 @@ def test_the_summary_counts_each_kind():
 
 
 def test_a_plan_survives_a_json_round_trip():
-    plan = plan_with(change("create", fields={"name": "a1", "password": "${env:X}"}, after_action_id=3,
-                            after_action_name="Tests"))
+    plan = plan_with(
+        change("create", fields={"name": "a1", "password": "${env:X}"}, after_action_id=3, after_action_name="Tests")
+    )
     plan.fingerprints["acme/web/7"] = "sha256:abc"
     plan.declared["acme/web/7"] = {"3": ["cache_mode"]}
     again = Plan.from_json(json.loads(json.dumps(plan.to_json())))
@@ -39,8 +40,19 @@ def test_a_plan_survives_a_json_round_trip():
 def test_the_json_plan_has_the_keys_of_the_spec():
     data = plan_with(change("update", diff={"cache_mode": {"from": "MIN", "to": "MAX"}})).to_json()
     assert {"format_version", "changes", "summary", "skipped", "warnings", "target", "fingerprints"} <= set(data)
-    assert {"kind", "workspace", "project", "pipeline", "pipeline_id", "action_name", "action_id",
-            "after_action_id", "after_action_name", "fields", "diff"} <= set(data["changes"][0])
+    assert {
+        "kind",
+        "workspace",
+        "project",
+        "pipeline",
+        "pipeline_id",
+        "action_name",
+        "action_id",
+        "after_action_id",
+        "after_action_name",
+        "fields",
+        "diff",
+    } <= set(data["changes"][0])
 
 
 def test_a_file_that_is_not_a_plan_is_refused_with_a_message():
