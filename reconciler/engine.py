@@ -70,6 +70,8 @@ def build_plan(
         plan.live_counts[result.fingerprint_key] = result.live_count
         if result.declared:
             plan.declared[result.fingerprint_key] = result.declared
+    # The safety check of apply, shown as a warning in the plan (and kept in a saved plan).
+    plan.warnings.extend(f"apply would refuse this without --force: {reason}" for reason in plan.unsafe())
     return plan, states
 
 

@@ -154,8 +154,6 @@ def plan_lines(plan: Plan) -> list[Line]:
     lines.append(("h", _summary_line(plan)))
     for warning in plan.warnings:
         lines.append(("w", f"warning: {warning}"))
-    for reason in plan.unsafe():
-        lines.append(("w", f"warning: apply would refuse this without --force: {reason}"))
     return lines
 
 
@@ -202,10 +200,7 @@ def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -
         tail.append(f'- skipped `{skipped.workspace}/{skipped.project}` "{skipped.pipeline}": {skipped.reason}')
     for error in plan.errors:
         tail.append(f"- :x: error: {error}")
-    for warning in [
-        *plan.warnings,
-        *(f"apply would refuse this without --force: {r}" for r in plan.unsafe()),
-    ]:
+    for warning in plan.warnings:
         tail.append(f"- :warning: {warning}")
     if tail:
         tail.insert(0, "")

@@ -176,6 +176,8 @@ def test_the_safety_threshold_refuses_before_any_write_and_force_passes(tmp_path
     path = tmp_path / "web.yml"
     path.write_text(CONFIG.replace("  - name: Release\n", "  - name: Release\n    prune: true\n"))
     with served(seed) as (app, client):
+        warned = engine.plan(client, [path], OPTIONS).to_json()["warnings"]
+        assert any("would refuse this without --force" in w and "3 deletes of 8" in w for w in warned)
         with pytest.raises(UnsafePlanError, match="3 deletes of 8 live actions"):
             apply_files(client, path)
         assert writes(app) == 0
