@@ -21,7 +21,6 @@ from reconciler.errors import (
     ApiError,
     EnvError,
     NotFoundError,
-    PlanError,
     StalePlanError,
     TargetMismatchError,
 )
@@ -310,13 +309,3 @@ def apply_plan(
     order = {id(c): i for i, c in enumerate(plan.changes)}
     report.outcomes.sort(key=lambda o: order[id(o.change)])
     return report
-
-
-def load_plan_file(text: str, source: str) -> Plan:
-    import json
-
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise PlanError(f"{source} is not JSON ({exc})") from None
-    return Plan.from_json(data, source=source)

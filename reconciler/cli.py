@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -13,9 +14,10 @@ from pathlib import Path
 from typing import TextIO
 
 from reconciler import __version__, engine, render
-from reconciler.apply import Outcome, load_plan_file
+from reconciler.apply import Outcome
 from reconciler.client import DEFAULT_BASE_URL, REGIONS, BuddyClient
 from reconciler.errors import ReconcilerError, UsageError, ValidationFailed
+from reconciler.plan import Plan, load_plan_file
 
 log = logging.getLogger("reconciler")
 
@@ -265,11 +267,9 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _write_plan_file(plan: object, path: Path) -> None:
-    import io
-
+def _write_plan_file(plan: Plan, path: Path) -> None:
     buffer = io.StringIO()
-    render.write_json(plan, buffer, keep_references=True)  # type: ignore[arg-type]
+    render.write_json(plan, buffer, keep_references=True)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

@@ -211,3 +211,12 @@ class Plan:
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise PlanError(f"{source} is malformed (missing or wrong {exc})") from None
+
+
+def load_plan_file(text: str, source: str) -> Plan:
+    """A plan written by ``plan --out``, read back for ``apply --plan``."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PlanError(f"{source} is not JSON ({exc})") from None
+    return Plan.from_json(data, source=source)
