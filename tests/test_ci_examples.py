@@ -26,8 +26,11 @@ EXAMPLES = ROOT / "examples"
 GITHUB = EXAMPLES / "ci" / "github" / "reconcile.yml"
 GITLAB = EXAMPLES / "ci" / "gitlab" / ".gitlab-ci.yml"
 BUDDY = EXAMPLES / "ci" / "buddy" / "buddy.yml"
-CI_FILES = (GITHUB, GITLAB, BUDDY)
+DRIFT = EXAMPLES / "ci" / "github" / "drift.yml"
+DRIFT_ISSUE = EXAMPLES / "ci" / "gitlab" / "drift_issue.py"
+CI_FILES = (GITHUB, GITLAB, BUDDY, DRIFT)
 MARKER = "<!-- reconcile-plan -->"
+DRIFT_MARKER = "<!-- reconcile-drift -->"
 #: Every variable the example configs might reference: none may leak in from the developer's shell.
 _ENV_NAMES = ("BUDDY_TOKEN", "BUDDY_BASE_URL", "DOCKERHUB_USER", "DOCKERHUB_TOKEN", "GHCR_USER", "GHCR_TOKEN")
 
@@ -99,6 +102,10 @@ def _command(tokens: list[str]) -> Command:
 
 def github_scripts(job: str) -> list[str]:
     return [step["run"] for step in read_yaml(GITHUB)["jobs"][job]["steps"] if "run" in step]
+
+
+def drift_scripts() -> list[str]:
+    return [step["run"] for step in read_yaml(DRIFT)["jobs"]["drift"]["steps"] if "run" in step]
 
 
 def gitlab_scripts(job: str) -> list[str]:
@@ -360,3 +367,108 @@ def test_pre_commit_hook_entry_validates_the_examples_with_no_token_nor_secret_s
     out = io.StringIO()
     assert main(shlex.split(hook["entry"])[1:], out=out, err=io.StringIO()) == 0
     assert "3 file(s) valid" in out.getvalue()
+
+
+# -- drift detection -------------------------------------------------------------------------------
+
+DRIFT_CHECKS = {
+    "github": lambda: commands_of(drift_scripts()),
+    "gitlab": lambda: commands_of(gitlab_scripts("reconcile-drift")),
+}
+
+
+@pytest.mark.parametrize("system", sorted(DRIFT_CHECKS))
+def test_the_drift_check_reports_drift_until_the_repository_is_applied_then_reports_none(
+    system: str, repo: Path
+) -> None:
+    commands = DRIFT_CHECKS[system]()
+    assert [c.argv for c in commands] == [("plan", "--detailed-exitcode", "--format", "markdown")]
+    assert [c.stdout for c in commands] == ["plan.md"]
+    assert run_all(commands) == [2]
+    assert "### reconcile plan" in (repo / "plan.md").read_text(encoding="utf-8")
+    run(Command(("apply",)))
+    assert run_all(commands) == [0]
+    assert "No changes" in (repo / "plan.md").read_text(encoding="utf-8")
+
+
+def test_github_drift_check_runs_on_a_schedule_and_on_demand_with_a_read_only_buddy_token() -> None:
+    workflow = read_yaml(DRIFT)
+    assert workflow["on"]["schedule"][0]["cron"] and "workflow_dispatch" in workflow["on"]
+    job = workflow["jobs"]["drift"]
+    assert job["permissions"] == {"contents": "read", "issues": "write"}
+    assert job["concurrency"]["cancel-in-progress"] is False
+    compared, write_only = _referenced_variables()
+    assert set(job["env"]) == compared | {"BUDDY_TOKEN"}  # plan never needs the registry passwords
+    assert not write_only & set(job["env"])
+
+
+def test_github_drift_check_keeps_one_issue_found_by_its_marker_and_closes_it_when_buddy_matches() -> None:
+    steps = read_yaml(DRIFT)["jobs"]["drift"]["steps"]
+    (step,) = [s for s in steps if s.get("uses", "").startswith("actions/github-script@")]
+    assert step["if"] == "steps.plan.outputs.exitcode == '0' || steps.plan.outputs.exitcode == '2'"
+    script = step["with"]["script"]
+    assert DRIFT_MARKER in script and "listForRepo" in script
+    assert "issues.update" in script and "issues.create(" in script and "state: 'closed'" in script
+    assert script.index("issues.update") < script.index("issues.create(")  # update first, open only if none
+    last = steps[-1]
+    assert last["if"] == "steps.plan.outputs.exitcode == '1'" and last["run"] == "exit 1"
+
+
+def test_gitlab_drift_job_runs_only_on_schedules_and_fails_only_on_errors() -> None:
+    ci = read_yaml(GITLAB)
+    job = ci["reconcile-drift"]
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert job["resource_group"]
+    assert 'test "$code" -ne 1' in job["script"]
+    assert any("drift_issue.py" in line and '"$code"' in line for line in job["script"])
+    for name in ("reconcile-validate", "reconcile-plan", "reconcile-apply"):
+        assert "schedule" not in json.dumps(ci[name]["rules"])  # a scheduled pipeline runs the drift check alone
+
+
+class _FakeGitLab:
+    """The few GitLab issue endpoints drift_issue.py calls, in memory."""
+
+    def __init__(self, issues: list[dict[str, Any]] | None = None) -> None:
+        self.issues = issues or []
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        self.calls.append((method, path))
+        if method == "GET":
+            return [i for i in self.issues if i["state"] == "opened"]
+        if method == "POST" and path == "/issues":
+            issue = {"iid": len(self.issues) + 1, "state": "opened", **(body or {})}
+            self.issues.append(issue)
+            return issue
+        iid = int(path.split("/")[2])
+        issue = next(i for i in self.issues if i["iid"] == iid)
+        if method == "PUT" and body and body.get("state_event") == "close":
+            issue["state"] = "closed"
+        elif method == "PUT" and body:
+            issue.update(body)
+        return issue
+
+
+@pytest.fixture
+def drift_issue() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("drift_issue", DRIFT_ISSUE)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gitlab_drift_issue_is_opened_on_drift_updated_on_more_drift_and_closed_when_buddy_matches(
+    drift_issue: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gitlab = _FakeGitLab([{"iid": 1, "state": "opened", "description": "an unrelated issue"}])
+    monkeypatch.setattr(drift_issue, "call", gitlab)
+    assert drift_issue.sync("2", "plan one") == "opened drift issue #2"
+    assert drift_issue.sync("2", "plan two") == "updated drift issue #2"
+    assert "plan two" in gitlab.issues[1]["description"] and DRIFT_MARKER in gitlab.issues[1]["description"]
+    assert drift_issue.sync("0", "No changes") == "closed drift issue #2"
+    assert gitlab.issues[1]["state"] == "closed" and gitlab.issues[0]["state"] == "opened"
+    assert drift_issue.sync("0", "No changes") == "nothing to do"
+    assert drift_issue.sync("1", "") == "nothing to do"
