@@ -239,3 +239,54 @@ def test_faults_from_an_app_built_with_rules() -> None:
     app(environ, start_response)
     app(environ, start_response)
     assert statuses == ["500 Internal Server Error", "401 Unauthorized"]
+
+
+# -- late commits ----------------------------------------------------------------------------------
+
+
+def test_late_commit_lands_the_create_after_the_client_timed_out(sandbox_server: SandboxHandle) -> None:
+    sandbox_server.app.set_late_commit(800, methods=["POST"], count=1)
+    with sandbox_server.client() as impatient:
+        with pytest.raises(httpx.TimeoutException):
+            impatient.post(ACTIONS, json=NEW, timeout=0.1)
+        assert action_ids(sandbox_server.app) == [40, 41]  # not yet: the write is held
+    deadline = time.monotonic() + 5
+    while len(action_ids(sandbox_server.app)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    pipeline = sandbox_server.app.state.pipeline("acme", "web", 7)
+    assert pipeline is not None and [a.name for a in pipeline.actions][-1] == NEW["name"]
+    assert sandbox_server.app.stats()["faults"] == {"late_commit": 1}
+
+
+def test_late_commit_holds_patch_and_delete_too_and_leaves_reads_alone(
+    sandbox_server: SandboxHandle, sandbox_http: httpx.Client
+) -> None:
+    delays: list[float] = []
+    app = SandboxApp(sandbox_server.app.state, sleep=delays.append)
+    app.set_late_commit(1500)
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=app), base_url="http://sandbox", headers=headers, verify=tls_context()
+    ) as c:
+        assert c.get(ACTIONS).status_code == 200
+        assert delays == []
+        assert c.patch(f"{ACTIONS}/41", json={"cache_mode": "MAX"}).status_code == 200
+        assert c.delete(f"{ACTIONS}/40").status_code == 204
+    assert delays == [1.5, 1.5]
+    assert action_ids(app) == [41]
+
+
+@pytest.mark.parametrize(
+    "spec", ["late_commit", "late_commit:ms=0", "deviant", "deviant:mode=teleport", "error:mode=x"]
+)
+def test_late_commit_and_deviant_specs_need_their_parameters(spec: str) -> None:
+    with pytest.raises(FaultConfigError):
+        parse_fault_spec(spec)
+
+
+def test_late_commit_and_deviant_specs_parse() -> None:
+    late = parse_fault_spec("late_commit:ms=2000,count=1,methods=POST")
+    assert (late.kind, late.ms, late.count, late.methods) == ("late_commit", 2000.0, 1, frozenset({"POST"}))
+    odd = parse_fault_spec("deviant:mode=html_body,route=/pipelines")
+    assert (odd.kind, odd.mode, odd.route) == ("deviant", "html_body", "/pipelines")
+    assert odd.to_dict()["mode"] == "html_body"
