@@ -135,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="SPEC",
         help="a fault KIND[:key=value,…], e.g. error:rate=0.1,status=503 or rate_limit:count=5,retry_after=2 "
-        "or drop:rate=0.05,methods=POST (kinds: latency, error, rate_limit, drop, commit_then_error, "
-        "commit_then_drop)",
+        "or drop:rate=0.05,methods=POST or late_commit:ms=2000,count=1 or deviant:mode=html_body (kinds: latency, "
+        "error, rate_limit, drop, commit_then_error, commit_then_drop, late_commit, deviant)",
     )
     _verbosity(p)
     return parser

@@ -30,11 +30,6 @@ def action_ids(app: SandboxApp) -> list[int]:
     return [a.id for a in pipeline.actions]
 
 
-def control(handle: SandboxHandle) -> httpx.Client:
-    """A client for the control API: no token on purpose, it needs none."""
-    return httpx.Client(base_url=handle.url, verify=tls_context(), timeout=10.0)
-
-
 # -- latency ---------------------------------------------------------------------------------------
 
 
@@ -129,46 +124,6 @@ def test_rate_limit_storm_answers_429_for_the_next_n(sandbox_server: SandboxHand
     assert sandbox_http.get(ACTIONS).status_code == 200
 
 
-def test_rate_limit_headers_on_every_response(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
-    with httpx.Client(base_url=sandbox_server.url, verify=tls_context()) as anonymous:
-        responses = [
-            sandbox_http.get(ACTIONS),
-            sandbox_http.get(f"{ACTIONS}/999"),
-            sandbox_http.post(ACTIONS, json={"bad": 1}),
-            sandbox_http.delete(f"{ACTIONS}/40"),
-            anonymous.get(ACTIONS),
-        ]
-    for response in responses:
-        for header in ("X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"):
-            assert response.headers[header].isdigit(), (response.status_code, header)
-    remaining = [int(r.headers["X-Rate-Limit-Remaining"]) for r in responses]
-    assert remaining == sorted(remaining, reverse=True) and len(set(remaining)) == 5
-
-
-def test_spent_budget_answers_429_until_the_window_resets(sandbox_app: SandboxApp) -> None:
-    now = [1_000_000.0]
-    app = SandboxApp(sandbox_app.state, rate_limit=3, rate_window_s=60, clock=lambda: now[0])
-    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
-    transport = httpx.WSGITransport(app=app)
-    with httpx.Client(transport=transport, base_url="http://sandbox", headers=headers, verify=tls_context()) as c:
-        ok = [c.get(ACTIONS) for _ in range(3)]
-        assert [r.headers["X-Rate-Limit-Remaining"] for r in ok] == ["2", "1", "0"]
-        assert all(r.headers["X-Rate-Limit-Limit"] == "3" for r in ok)
-        assert ok[0].headers["X-Rate-Limit-Reset"] == str(1_000_060)
-        now[0] += 20
-        limited = c.get(ACTIONS)
-        assert limited.status_code == 429 and limited.headers["Retry-After"] == "40"
-        assert "errors" in limited.json()
-        now[0] += 41
-        assert c.get(ACTIONS).status_code == 200
-
-
-def test_rate_limit_over_real_http(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
-    sandbox_server.app.set_rate_limit(2, window_s=30)
-    assert [sandbox_http.get(ACTIONS).status_code for _ in range(3)] == [200, 200, 429]
-    assert 1 <= int(sandbox_http.get(ACTIONS).headers["Retry-After"]) <= 30
-
-
 # -- dropped connections ---------------------------------------------------------------------------
 
 
@@ -183,12 +138,26 @@ def test_drop_closes_the_connection_without_an_answer(
     assert stats["by_status"]["dropped"] == 1 and stats["faults"]["drop"] == 1
 
 
-def test_drop_in_process_is_a_transport_error(sandbox_app: SandboxApp, sandbox_wsgi: httpx.Client) -> None:
+def test_drop_in_process_raises_connection_dropped_out_of_the_transport(
+    sandbox_app: SandboxApp, sandbox_wsgi: httpx.Client
+) -> None:
     sandbox_app.set_faults(FaultRule("drop", count=1))
-    with pytest.raises(httpx.TransportError) as caught:
+    with pytest.raises(ConnectionDropped):
         sandbox_wsgi.post(ACTIONS, json=NEW)
-    assert isinstance(caught.value, ConnectionDropped)
     assert action_ids(sandbox_app) == [40, 41]  # nothing happened
+
+
+def test_the_sandbox_does_not_import_httpx() -> None:
+    import ast
+    from pathlib import Path
+
+    import reconciler.sandbox
+
+    for source in Path(reconciler.sandbox.__file__).parent.glob("*.py"):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {str(n.module) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not {m for m in imported if m.split(".")[0] == "httpx"}, source.name
 
 
 # -- commit, then fail -----------------------------------------------------------------------------
@@ -247,88 +216,6 @@ def test_bad_fault_specs_are_refused(spec: str) -> None:
         parse_fault_spec(spec)
 
 
-# -- the control API -------------------------------------------------------------------------------
-
-
-def test_control_endpoint_sets_lists_and_clears_faults(
-    sandbox_server: SandboxHandle, sandbox_http: httpx.Client
-) -> None:
-    with control(sandbox_server) as ctl:
-        body = {"seed": 5, "rules": [{"kind": "error", "methods": ["GET"], "count": 2, "status": 503}]}
-        assert ctl.post("/__sandbox/faults", json=body).status_code == 200
-        assert _statuses(sandbox_http, 3) == [503, 503, 200]
-        listed = ctl.get("/__sandbox/faults").json()
-        assert listed["seed"] == 5 and listed["rules"][0]["count"] == 0 and listed["rules"][0]["fired"] == 2
-        ctl.post("/__sandbox/faults", json={"error_rate": 1.0, "error_status": 500})
-        assert sandbox_http.get(ACTIONS).status_code == 500
-        assert ctl.delete("/__sandbox/faults").json()["rules"] == []
-        assert sandbox_http.get(ACTIONS).status_code == 200
-        bad = ctl.post("/__sandbox/faults", json={"rules": [{"kind": "meteor"}]})
-        assert bad.status_code == 400 and "meteor" in bad.json()["errors"][0]["message"]
-
-
-def test_control_stats_count_by_method_and_route(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
-    with control(sandbox_server) as ctl:
-        sandbox_http.get(ACTIONS)
-        sandbox_http.get(ACTIONS)
-        sandbox_http.post(ACTIONS, json=NEW)
-        sandbox_http.get(f"{ACTIONS}/41")
-        stats = ctl.get("/__sandbox/stats").json()
-        assert stats["total"] == 4
-        assert stats["by_method"] == {"GET": 3, "POST": 1}
-        assert stats["by_route"] == {
-            "GET /pipelines/:pipeline_id/actions": 2,
-            "POST /pipelines/:pipeline_id/actions": 1,
-            "GET /pipelines/:pipeline_id/actions/:action_id": 1,
-        }
-        assert stats["by_status"] == {"200": 3, "201": 1}
-        log = ctl.get("/__sandbox/stats", params={"log": 1}).json()["log"]
-        assert [entry["method"] for entry in log] == ["GET", "GET", "POST", "GET"]
-        assert ctl.get("/__sandbox/stats").json()["total"] == 4  # control calls are not counted
-        assert ctl.post("/__sandbox/stats/reset").json()["total"] == 0
-        assert sandbox_server.app.stats()["total"] == 0
-
-
-def test_control_state_reset_switches_tokens(sandbox_server: SandboxHandle, sandbox_http: httpx.Client) -> None:
-    with control(sandbox_server) as ctl:
-        sandbox_http.delete(f"{ACTIONS}/40")
-        state = ctl.get("/__sandbox/state").json()
-        assert [a["id"] for a in state["workspaces"]["acme"]["projects"]["web"]["pipelines"][0]["actions"]] == [41]
-        ctl.post("/__sandbox/faults", json={"rules": [{"kind": "error"}]})
-        assert ctl.post("/__sandbox/reset", params={"seed": 3}).status_code == 200
-        assert sandbox_http.get(ACTIONS).status_code == 200  # faults cleared
-        assert action_ids(sandbox_server.app) == [40, 41]  # back to the seed
-        other = {"workspaces": {"beta": {"projects": {"api": {"pipelines": [{"name": "Only"}]}}}}}
-        assert ctl.post("/__sandbox/reset", json={"state": other}).status_code == 200
-        assert sandbox_http.get(ACTIONS).status_code == 404
-        assert ctl.post("/__sandbox/reset", json={"state": {"oops": 1}}).status_code == 400
-
-        assert ctl.post("/__sandbox/switches", json={"insert_first": True}).json()["insert_first"] is True
-        assert ctl.post("/__sandbox/switches", json={"teleport": True}).status_code == 400
-        assert ctl.post("/__sandbox/switches", json={"insert_first": "yes"}).status_code == 400
-
-        added = ctl.post("/__sandbox/tokens", json={"token": "reader-1", "scopes": ["WORKSPACE", "EXECUTION_INFO"]})
-        assert added.status_code == 200 and "reader-1" not in added.text
-        with sandbox_server.client(token="reader-1") as reader:
-            assert reader.get("/workspaces/beta/projects/api/pipelines").status_code == 200
-            assert reader.post("/workspaces/beta/projects/api/pipelines", json={"name": "x"}).status_code == 403
-
-        assert ctl.post("/__sandbox/rate-limit", json={"limit": 1, "window_s": 30}).json()["limit"] == 1
-        assert ctl.get("/__sandbox/health").json() == {"ok": True}
-        assert ctl.get("/__sandbox/nothing").status_code == 404
-
-
-@pytest.mark.parametrize("remote", ["10.1.2.3", "192.168.0.7", "2001:db8::1", ""])
-def test_control_api_is_loopback_only(sandbox_app: SandboxApp, remote: str) -> None:
-    transport = httpx.WSGITransport(app=sandbox_app, remote_addr=remote)
-    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
-    with httpx.Client(transport=transport, base_url="http://sandbox", headers=headers, verify=tls_context()) as c:
-        for method, path in [("GET", "/__sandbox/stats"), ("POST", "/__sandbox/reset"), ("GET", "/__sandbox/state")]:
-            assert c.request(method, path).status_code == 403
-        assert c.post("/__sandbox/faults", json={"rules": [{"kind": "error"}]}).status_code == 403
-        assert c.get(ACTIONS).status_code == 200  # the Buddy API itself does not care
-
-
 def test_python_control_surface(sandbox_app: SandboxApp, sandbox_wsgi: httpx.Client) -> None:
     sandbox_app.set_faults({"kind": "error", "count": 1}, latency_ms=0)
     sandbox_app.set_faults({"kind": "rate_limit", "count": 1}, append=True)
@@ -352,3 +239,54 @@ def test_faults_from_an_app_built_with_rules() -> None:
     app(environ, start_response)
     app(environ, start_response)
     assert statuses == ["500 Internal Server Error", "401 Unauthorized"]
+
+
+# -- late commits ----------------------------------------------------------------------------------
+
+
+def test_late_commit_lands_the_create_after_the_client_timed_out(sandbox_server: SandboxHandle) -> None:
+    sandbox_server.app.set_late_commit(800, methods=["POST"], count=1)
+    with sandbox_server.client() as impatient:
+        with pytest.raises(httpx.TimeoutException):
+            impatient.post(ACTIONS, json=NEW, timeout=0.1)
+        assert action_ids(sandbox_server.app) == [40, 41]  # not yet: the write is held
+    deadline = time.monotonic() + 5
+    while len(action_ids(sandbox_server.app)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    pipeline = sandbox_server.app.state.pipeline("acme", "web", 7)
+    assert pipeline is not None and [a.name for a in pipeline.actions][-1] == NEW["name"]
+    assert sandbox_server.app.stats()["faults"] == {"late_commit": 1}
+
+
+def test_late_commit_holds_patch_and_delete_too_and_leaves_reads_alone(
+    sandbox_server: SandboxHandle, sandbox_http: httpx.Client
+) -> None:
+    delays: list[float] = []
+    app = SandboxApp(sandbox_server.app.state, sleep=delays.append)
+    app.set_late_commit(1500)
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    with httpx.Client(
+        transport=httpx.WSGITransport(app=app), base_url="http://sandbox", headers=headers, verify=tls_context()
+    ) as c:
+        assert c.get(ACTIONS).status_code == 200
+        assert delays == []
+        assert c.patch(f"{ACTIONS}/41", json={"cache_mode": "MAX"}).status_code == 200
+        assert c.delete(f"{ACTIONS}/40").status_code == 204
+    assert delays == [1.5, 1.5]
+    assert action_ids(app) == [41]
+
+
+@pytest.mark.parametrize(
+    "spec", ["late_commit", "late_commit:ms=0", "deviant", "deviant:mode=teleport", "error:mode=x"]
+)
+def test_late_commit_and_deviant_specs_need_their_parameters(spec: str) -> None:
+    with pytest.raises(FaultConfigError):
+        parse_fault_spec(spec)
+
+
+def test_late_commit_and_deviant_specs_parse() -> None:
+    late = parse_fault_spec("late_commit:ms=2000,count=1,methods=POST")
+    assert (late.kind, late.ms, late.count, late.methods) == ("late_commit", 2000.0, 1, frozenset({"POST"}))
+    odd = parse_fault_spec("deviant:mode=html_body,route=/pipelines")
+    assert (odd.kind, odd.mode, odd.route) == ("deviant", "html_body", "/pipelines")
+    assert odd.to_dict()["mode"] == "html_body"

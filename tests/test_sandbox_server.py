@@ -215,3 +215,23 @@ def test_http_1_0_closes_and_expect_continue_is_answered(sandbox_server: Sandbox
     )  # fmt: skip
     answer = _raw_exchange(sandbox_server, request)
     assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 ")
+
+
+def test_non_ascii_workspace_project_and_pipeline_names_work_over_http() -> None:
+    from reconciler.sandbox import SandboxState
+
+    seed = {"workspaces": {"ws-ü": {"projects": {"prøject": {"pipelines": [{"id": 3, "name": "Größe"}]}}}}}
+    app = SandboxApp(SandboxState.from_data(seed))
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    with (
+        SandboxServer(app, poll_interval=0.005) as server,
+        httpx.Client(base_url=server.url, headers=headers, verify=tls_context()) as client,
+    ):
+        listed = client.get("/workspaces/ws-ü/projects/prøject/pipelines")
+        assert listed.status_code == 200, listed.text
+        assert [p["name"] for p in listed.json()["pipelines"]] == ["Größe"]
+        assert "/workspaces/ws-%C3%BC/projects/pr%C3%B8ject/" in listed.json()["pipelines"][0]["url"]
+        created = client.post("/workspaces/ws-ü/projects/prøject/pipelines", json={"name": "Déploiement ✓"})
+        assert created.status_code == 201 and created.json()["name"] == "Déploiement ✓"
+        assert client.get("/workspaces/ws-u/projects/prøject/pipelines").status_code == 404
+    assert [p.name for _w, _p, p in app.state.iter_pipelines()] == ["Größe", "Déploiement ✓"]

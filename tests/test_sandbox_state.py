@@ -319,3 +319,24 @@ def test_server_refuses_non_loopback_addresses() -> None:
     for host in ("0.0.0.0", "192.168.1.10", "example.com", "::"):
         with pytest.raises(SandboxError, match="loopback"):
             SandboxServer(SandboxApp(), host=host)
+
+
+@pytest.mark.parametrize("port", [99999, -5, 65536])
+def test_a_port_outside_0_to_65535_is_a_usage_error(port: int) -> None:
+    from reconciler.errors import UsageError
+    from reconciler.sandbox import SandboxOptions, check_port, run_forever
+
+    with pytest.raises(UsageError, match="0 to 65535"):
+        check_port(port)
+    with pytest.raises(UsageError):
+        run_forever(SandboxOptions(port=port))
+
+
+def test_reconcile_sandbox_with_a_bad_port_exits_with_a_message_not_a_traceback() -> None:
+    import io
+
+    from reconciler.cli import main
+
+    err = io.StringIO()
+    code = main(["sandbox", "--port", "99999"], out=io.StringIO(), err=err)
+    assert code != 0 and "65535" in err.getvalue() and "Traceback" not in err.getvalue()

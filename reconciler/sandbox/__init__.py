@@ -4,8 +4,14 @@
 * ``SandboxServer``: serves an app over real HTTP/1.1 with keep-alive on 127.0.0.1;
 * ``SandboxState``: the data, seeded from a JSON file and persisted atomically (README.md beside
   this file describes the seed format);
-* ``Faults`` / ``FaultRule``: injected latency, 5xx, 429 storms, drops, commit-then-fail;
-* ``run_forever`` / ``serve`` / ``start_in_process``: what ``reconcile sandbox`` and ``--sandbox`` call.
+* ``Faults`` / ``FaultRule``: injected latency, 5xx, 429 storms, drops, commit-then-fail, late
+  commits, and deviant answers (``DEVIANT_MODES``, see ``deviant.py``);
+* ``action_field_errors``: the sandbox's own field checks of an action body, without HTTP;
+* ``run_forever`` / ``run_with`` / ``start_in_process``: what ``reconcile sandbox`` and ``--sandbox`` call.
+
+Modules: ``app`` (the WSGI entry), ``handlers`` (routing and the Buddy API), ``control`` (the
+``/__sandbox`` API), ``faults`` and ``deviant``, ``ratelimit``, ``stats``, ``switches``, ``wsgi``
+(requests and answers), ``state`` and ``fields`` (the data and its checks), ``server``, ``run``.
 """
 
 from reconciler.sandbox.app import (
@@ -16,16 +22,18 @@ from reconciler.sandbox.app import (
     SandboxApp,
     Switches,
 )
+from reconciler.sandbox.deviant import MODES as DEVIANT_MODES
 from reconciler.sandbox.faults import ConnectionDropped, FaultConfigError, FaultRule, Faults, parse_fault_spec
-from reconciler.sandbox.fields import encrypt, is_encrypted
+from reconciler.sandbox.fields import FieldError, action_field_errors, encrypt, is_encrypted
 from reconciler.sandbox.run import (
     DEFAULT_PORT,
     SandboxOptions,
     build_app,
     build_app_for_state,
+    check_port,
     load_state,
     run_forever,
-    serve,
+    run_with,
     start_in_process,
 )
 from reconciler.sandbox.server import SandboxServer
@@ -36,23 +44,27 @@ __all__ = [
     "DEFAULT_PER_PAGE",
     "DEFAULT_PORT",
     "DEFAULT_TOKEN",
+    "DEVIANT_MODES",
     "MAX_PER_PAGE",
     "ConnectionDropped",
     "FaultConfigError",
     "FaultRule",
     "Faults",
+    "FieldError",
     "SandboxApp",
     "SandboxOptions",
     "SandboxServer",
     "SandboxState",
     "Switches",
+    "action_field_errors",
     "build_app",
     "build_app_for_state",
+    "check_port",
     "encrypt",
     "is_encrypted",
     "load_state",
     "parse_fault_spec",
     "run_forever",
-    "serve",
+    "run_with",
     "start_in_process",
 ]

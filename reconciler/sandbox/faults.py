@@ -13,9 +13,15 @@ Kinds:
 * ``drop``: close the connection without an answer, without doing anything
 * ``commit_then_error``: do the write, then answer ``status`` (default 500) instead of the result
 * ``commit_then_drop``: do the write, then close the connection without an answer
+* ``late_commit``: hold a write (POST, PATCH, DELETE) ``ms`` milliseconds, then do it and answer: a
+  client whose timeout is shorter has given up by then, yet the object exists afterwards (the API
+  has no idempotency key, so this is what a slow or overloaded server looks like to a client)
+* ``deviant``: answer in one of the ways the contract does not allow, named by ``mode``; see
+  ``deviant.py`` for the modes and the requests each applies to
 
-The ``commit_then_*`` kinds only fire on writes (POST, PATCH, DELETE) that succeed; a write the
-server refuses (4xx) is answered normally and does not use up the rule's count.
+The ``commit_then_*`` kinds only fire on writes that succeed; a write the server refuses (4xx) is
+answered normally and does not use up the rule's count. ``late_commit`` and ``deviant`` rules are
+spent when they are chosen for a request that they apply to.
 """
 
 from __future__ import annotations
@@ -27,20 +33,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+from reconciler.sandbox import deviant
 
-KINDS = frozenset({"latency", "error", "rate_limit", "drop", "commit_then_error", "commit_then_drop"})
+KINDS = frozenset(
+    {"latency", "error", "rate_limit", "drop", "commit_then_error", "commit_then_drop", "late_commit", "deviant"}
+)
 PRE_KINDS = frozenset({"error", "rate_limit", "drop"})
 COMMIT_KINDS = frozenset({"commit_then_error", "commit_then_drop"})
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
-class ConnectionDropped(httpx.RemoteProtocolError):
+class ConnectionDropped(Exception):
     """Raised by the app to drop the connection without an answer.
 
     The real server catches it and closes the socket. In process (``httpx.WSGITransport``) it
-    propagates to the caller, and because it is an ``httpx.TransportError`` a client treats it
-    exactly as it treats a connection the server closed.
+    propagates out of the transport to the caller, as it is: the sandbox knows no HTTP client.
     """
 
     def __init__(self, message: str = "Server disconnected without sending a response.") -> None:
@@ -64,6 +71,7 @@ class FaultRule:
     retry_after: int = 1
     ms: float = 0.0
     jitter_ms: float = 0.0
+    mode: str | None = None
     fired: int = 0
 
     def __post_init__(self) -> None:
@@ -77,13 +85,21 @@ class FaultRule:
             raise FaultConfigError("status must be a 5xx code")
         if self.ms < 0 or self.jitter_ms < 0 or self.retry_after < 0:
             raise FaultConfigError("ms, jitter_ms and retry_after must not be negative")
+        if self.kind == "late_commit" and self.ms <= 0:
+            raise FaultConfigError("late_commit needs ms > 0: how long to hold the write before doing it")
+        if self.kind == "deviant" and self.mode not in deviant.MODES:
+            raise FaultConfigError(f"deviant needs a mode (one of {', '.join(deviant.MODES)}), not {self.mode!r}")
+        if self.kind != "deviant" and self.mode is not None:
+            raise FaultConfigError("mode is only for the kind deviant")
 
     def matches(self, method: str, route: str) -> bool:
         if self.count is not None and self.count <= 0:
             return False
         if self.methods is not None and method not in self.methods:
             return False
-        if self.kind in COMMIT_KINDS and method not in WRITE_METHODS:
+        if self.kind in COMMIT_KINDS | {"late_commit"} and method not in WRITE_METHODS:
+            return False
+        if self.kind == "deviant" and not deviant.applies(str(self.mode), method, route):
             return False
         return self.route is None or self.route == route
 
@@ -92,7 +108,7 @@ class FaultRule:
         """Build a rule from its JSON form (the control endpoint and ``--fault`` use this)."""
         if not isinstance(data, Mapping):
             raise FaultConfigError("a fault rule must be an object")
-        known = {"kind", "methods", "route", "count", "rate", "status", "retry_after", "ms", "jitter_ms"}
+        known = {"kind", "methods", "route", "count", "rate", "status", "retry_after", "ms", "jitter_ms", "mode"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise FaultConfigError(f"unknown fault rule key {unknown[0]!r}")
@@ -110,6 +126,7 @@ class FaultRule:
                 retry_after=int(data.get("retry_after", 1)),
                 ms=float(data.get("ms", 0)),
                 jitter_ms=float(data.get("jitter_ms", 0)),
+                mode=None if data.get("mode") is None else str(data["mode"]),
             )
         except (TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, FaultConfigError):
@@ -128,13 +145,18 @@ class FaultRule:
             out["retry_after"] = self.retry_after
         if self.kind == "latency":
             out["ms"], out["jitter_ms"] = self.ms, self.jitter_ms
+        if self.kind in ("late_commit", "deviant"):
+            out["ms"] = self.ms
+        if self.kind == "deviant":
+            out["mode"] = self.mode
         return out
 
 
 def parse_fault_spec(text: str) -> FaultRule:
     """Parse a ``--fault`` option: JSON (``{"kind": "error", …}``) or the short form
     ``KIND[:key=value,…]`` with methods joined by ``+``, e.g.
-    ``error:status=503,rate=0.1,methods=POST+PATCH`` or ``rate_limit:count=5,retry_after=2``."""
+    ``error:status=503,rate=0.1,methods=POST+PATCH``, ``rate_limit:count=5,retry_after=2``,
+    ``late_commit:ms=2000,count=1`` or ``deviant:mode=html_body,route=/pipelines``."""
     text = text.strip()
     if text.startswith("{"):
         try:
@@ -158,6 +180,8 @@ class Decision:
     delay_s: float = 0.0
     pre: FaultRule | None = None  # answer with this fault instead of running the request
     commit: FaultRule | None = None  # run the request, then fail it (if it succeeded)
+    hold: FaultRule | None = None  # late_commit: wait this rule's ms, then run the request
+    deviant: FaultRule | None = None  # answer the way this rule's mode says
 
 
 @dataclass
@@ -261,11 +285,16 @@ class Faults:
             for rule in self.rules:
                 if rule.kind == "latency" or not rule.matches(method, route) or not self._draw(rule):
                     continue
+                if rule.kind in COMMIT_KINDS:
+                    decision.commit = rule  # spent only if the write succeeds
+                    break
+                self._spend(rule)
                 if rule.kind in PRE_KINDS:
-                    self._spend(rule)
                     decision.pre = rule
+                elif rule.kind == "late_commit":
+                    decision.hold = rule
                 else:
-                    decision.commit = rule
+                    decision.deviant = rule
                 break
         return decision
 

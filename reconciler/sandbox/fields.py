@@ -145,8 +145,10 @@ PERMISSIONS = Obj(
     "PermissionsView",
     {"others": ACCESS_LEVEL, "users": ListOf(PERMISSION_ENTRY), "groups": ListOf(PERMISSION_ENTRY)},
 )
+#: CONTRACT.md names PUSH, CREATE_REF, DELETE_REF, SCHEDULE "…"; Buddy's Terraform provider adds these two.
+EVENT_TYPES = enum("PUSH", "CREATE_REF", "DELETE_REF", "SCHEDULE", "WEBHOOK", "EMAIL")
 # Events carry more keys for some types (a schedule has its own); the contract leaves them open.
-EVENT = Obj("EventView", {"type": "str", "refs": ListOf("str")}, open=True)
+EVENT = Obj("EventView", {"type": EVENT_TYPES, "refs": ListOf("str")}, open=True)
 
 MULTI_ARCH = "DOCKER_BUILD_MULTI_ARCH"
 
@@ -268,6 +270,38 @@ PIPELINE_DEFAULTS: dict[str, Any] = {"disabled": False, "definition_source": "LO
 def action_fields_for(action_type: str) -> Mapping[str, Spec]:
     """The field table of one action type; unknown types get only the common fields."""
     return MULTI_ARCH_FIELDS if action_type == MULTI_ARCH else COMMON_ACTION_FIELDS
+
+
+def action_field_errors(body: Mapping[str, Any]) -> list[FieldError]:
+    """Every field error the sandbox finds in an action create body, without HTTP: ``name`` and
+    ``type`` required, each field checked against its type's table (an integral float such as
+    ``1.0`` in an integer field and ``integration: {"identifier": null}`` are errors), unknown
+    fields refused for the modelled type. Read-only fields are not reported (the server ignores them
+    by default); cross-field rules (``run_only_on_first_failure``) are not field errors."""
+    errors: list[FieldError] = []
+    action_type = body.get("type")
+    for key in ("name", "type"):
+        value = body.get(key)
+        if not isinstance(value, str) or not value.strip():
+            errors.append(FieldError(key, "is required (a non-empty string)"))
+    table = action_fields_for(action_type if isinstance(action_type, str) else "")
+    for key, value in body.items():
+        if key in ACTION_READ_ONLY or (key in ("name", "type") and not isinstance(value, str)):
+            continue
+        if key == "after_action_id":
+            spec: Spec = "int"
+        elif key in table:
+            spec = table[key]
+        elif action_type == MULTI_ARCH:
+            errors.append(FieldError(key, f"unknown field of {MULTI_ARCH}"))
+            continue
+        else:
+            continue  # a field of a type the sandbox does not model
+        try:
+            check(value, spec, key)
+        except FieldError as exc:
+            errors.append(exc)
+    return errors
 
 
 def check(value: Any, spec: Spec, path: str, *, encrypt_secrets: bool = True) -> Any:

@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from reconciler.errors import SandboxError
+from reconciler.errors import SandboxError, UsageError
 from reconciler.sandbox.app import ALL_SCOPES, DEFAULT_TOKEN, SandboxApp, Switches
 from reconciler.sandbox.faults import FaultConfigError, FaultRule, Faults, parse_fault_spec
+from reconciler.sandbox.ratelimit import DEFAULT_LIMIT, DEFAULT_WINDOW_S
 from reconciler.sandbox.server import SandboxServer
 from reconciler.sandbox.state import SandboxState
 
@@ -39,8 +40,8 @@ class SandboxOptions:
     jitter_ms: float = 0.0
     faults: Sequence[str | FaultRule] = ()
     fault_seed: int | None = None
-    rate_limit: int = 1_000_000
-    rate_window_s: float = 3600.0
+    rate_limit: int = DEFAULT_LIMIT
+    rate_window_s: float = DEFAULT_WINDOW_S
     switches: dict[str, object] = field(default_factory=dict)
 
 
@@ -81,6 +82,7 @@ def run_forever(
 ) -> None:
     """Serve until Ctrl-C (or until ``stop`` is set). ``ready(url)`` is called once listening, so
     the CLI can print the URL (this library prints nothing)."""
+    check_port(options.port)
     server = SandboxServer(build_app(options), host=options.host, port=options.port).start()
     try:
         log.info("sandbox listening on %s", server.url)
@@ -95,7 +97,13 @@ def run_forever(
         server.stop()
 
 
-def serve(
+def check_port(port: int) -> None:
+    """A TCP port is 0..65535 (0: any free port); anything else is a usage error, not a traceback."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise UsageError(f"--port {port}: a port is a number from 0 to 65535 (0 picks any free port)")
+
+
+def run_with(
     port: int = DEFAULT_PORT,
     seed: str | os.PathLike[str] | None = None,
     state_file: str | os.PathLike[str] | None = None,
@@ -157,11 +165,14 @@ def build_app_for_state(state: SandboxState, options: SandboxOptions) -> Sandbox
         switches.update(options.switches)
     except ValueError as exc:
         raise SandboxError(str(exc)) from None
-    return SandboxApp(
-        state,
-        tokens={options.token: ALL_SCOPES},
-        faults=Faults(rules, seed=options.fault_seed, latency_ms=options.latency_ms, jitter_ms=options.jitter_ms),
-        rate_limit=options.rate_limit,
-        rate_window_s=options.rate_window_s,
-        switches=switches,
-    )
+    try:
+        return SandboxApp(
+            state,
+            tokens={options.token: ALL_SCOPES},
+            faults=Faults(rules, seed=options.fault_seed, latency_ms=options.latency_ms, jitter_ms=options.jitter_ms),
+            rate_limit=options.rate_limit,
+            rate_window_s=options.rate_window_s,
+            switches=switches,
+        )
+    except ValueError as exc:  # a rate budget that cannot be used
+        raise SandboxError(str(exc)) from None

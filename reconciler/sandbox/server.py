@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from http.server import ThreadingHTTPServer
 from socketserver import StreamRequestHandler
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 from reconciler.errors import SandboxError
 from reconciler.loopback import is_loopback_host
@@ -163,7 +163,7 @@ class _Handler(StreamRequestHandler):
             "wsgi.run_once": False,
             "REQUEST_METHOD": method.upper(),
             "SCRIPT_NAME": "",
-            "PATH_INFO": unquote(path, encoding="latin-1"),
+            "PATH_INFO": _decode_path(path),
             "QUERY_STRING": query,
             "SERVER_NAME": str(host),
             "SERVER_PORT": str(port),
@@ -189,12 +189,10 @@ class _Handler(StreamRequestHandler):
 
         try:
             chunks = self.server.app(self._environ(method, target, version, headers, body), start_response)
-            try:
-                payload = b"".join(chunks)
-            finally:
-                close = getattr(chunks, "close", None)
-                if close is not None:
-                    close()
+            if not isinstance(chunks, list):  # an app that paces its body (a trickle): send as it comes
+                self._stream(captured["status"], captured["headers"], chunks, not keep_alive)
+                return
+            payload = b"".join(chunks)
         except ConnectionDropped:
             # answer nothing; closing the socket is the whole point of the fault
             self.close_connection = True
@@ -208,16 +206,37 @@ class _Handler(StreamRequestHandler):
         self._write(captured["status"], captured["headers"], payload, not keep_alive)
 
     def _write(self, status: str, headers: list[tuple[str, str]], payload: bytes, close: bool) -> None:
+        self.wfile.write(self._head(status, headers, len(payload), close) + payload)  # one write: see above
+
+    def _stream(self, status: str, headers: list[tuple[str, str]], chunks: Iterable[bytes], close: bool) -> None:
+        """Send the head, then each chunk as the app yields it (the app set ``Content-Length``)."""
+        length = next((int(v) for k, v in headers if k.lower() == "content-length"), 0)
+        try:
+            self.wfile.write(self._head(status, headers, length, close))
+            for chunk in chunks:
+                self.wfile.write(chunk)
+        finally:
+            close_chunks = getattr(chunks, "close", None)
+            if close_chunks is not None:
+                close_chunks()
+
+    def _head(self, status: str, headers: list[tuple[str, str]], length: int, close: bool) -> bytes:
         lines = [f"HTTP/1.1 {status}"]
         for key, value in headers:
             if key.lower() not in ("content-length", "connection"):
                 lines.append(f"{key}: {value}")
-        lines.append(f"Content-Length: {len(payload)}")
+        lines.append(f"Content-Length: {length}")
         if close:
             self.close_connection = True
             lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.wfile.write(head + payload)  # one write: see the module docstring
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _decode_path(path: str) -> str:
+    """The request path as text: percent-escapes (and any raw bytes) read as UTF-8, as
+    ``httpx.WSGITransport`` does, so that ``ws-ü`` names the same workspace in process and on the
+    wire. (The request line was read as Latin-1, which maps bytes to characters one to one.)"""
+    return unquote_to_bytes(path.encode("latin-1")).decode("utf-8", errors="replace")
 
 
 def _error_json(message: str) -> bytes:

@@ -314,9 +314,7 @@ def new_pipeline_fields(body: Mapping[str, Any], project: Project, *, now: float
     stored = {key: F.check(body.get(key), spec, key) for key, spec in F.PIPELINE_FIELDS.items()}
     if not isinstance(stored["name"], str) or not stored["name"].strip():
         raise F.FieldError("name", "is required")
-    for key, value in F.PIPELINE_DEFAULTS.items():
-        if stored[key] is None:
-            stored[key] = value
+    fill_defaults(stored, F.PIPELINE_DEFAULTS)
     taken = {p.fields.get("identifier") for p in project.pipelines}
     if stored["identifier"] is None:
         base = slugify(stored["name"])
@@ -351,6 +349,34 @@ def stored_action_fields(body: Mapping[str, Any], *, encrypt_secrets: bool = Tru
     return stored
 
 
+def action_defaults(action_type: str) -> dict[str, Any]:
+    """The fields the server fills on create when they are unset (CONTRACT.md: server defaults)."""
+    return F.MULTI_ARCH_DEFAULTS if action_type == F.MULTI_ARCH else F.ACTION_DEFAULTS
+
+
+def fill_defaults(stored: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """Unset (``None`` or missing) defaulted fields get their default; returns ``stored``."""
+    for key, value in defaults.items():
+        if stored.get(key) is None:
+            stored[key] = value
+    return stored
+
+
+def null_to_default(updates: dict[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """A PATCH that sets a defaulted field to ``null`` stores the default (the field cannot be unset)."""
+    for key, value in defaults.items():
+        if key in updates and updates[key] is None:
+            updates[key] = value
+    return updates
+
+
+def new_action_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a create body and return the stored action: defaults and ``last_execution_status`` set."""
+    stored = fill_defaults(stored_action_fields(body), action_defaults(str(body.get("type"))))
+    stored["last_execution_status"] = "INITIAL"
+    return stored
+
+
 def _seed_pipeline(data: Any, path: str, pending: list[Pipeline | Action]) -> Pipeline:
     p = _obj(data, path)
     allowed = set(F.PIPELINE_FIELDS) | _PIPELINE_SEED_EXTRAS | _PIPELINE_SEED_IGNORED
@@ -360,9 +386,7 @@ def _seed_pipeline(data: Any, path: str, pending: list[Pipeline | Action]) -> Pi
     stored = {key: F.check(p.get(key), spec, f"{path}.{key}") for key, spec in F.PIPELINE_FIELDS.items()}
     if not isinstance(stored["name"], str) or not stored["name"]:
         raise F.FieldError(f"{path}.name", "is required")
-    for key, value in F.PIPELINE_DEFAULTS.items():
-        if stored[key] is None:
-            stored[key] = value
+    fill_defaults(stored, F.PIPELINE_DEFAULTS)
     if stored["identifier"] is None:
         stored["identifier"] = slugify(stored["name"])
     stored["create_date"] = p.get("create_date") or format_date(0)
@@ -399,10 +423,7 @@ def _seed_action(data: Any, path: str) -> Action:
         stored = stored_action_fields(body, encrypt_secrets=False)
     except F.FieldError as exc:
         raise F.FieldError(f"{path}.{exc.path}", exc.message) from None
-    defaults = F.MULTI_ARCH_DEFAULTS if a["type"] == F.MULTI_ARCH else F.ACTION_DEFAULTS
-    for key, value in defaults.items():
-        if stored.get(key) is None:
-            stored[key] = value
+    fill_defaults(stored, action_defaults(a["type"]))
     stored["last_execution_status"] = F.check(
         a.get("last_execution_status") or "INITIAL", F.EXECUTION_STATUS, f"{path}.last_execution_status"
     )

@@ -9,7 +9,7 @@ import pytest
 from conftest import PROJECT_PATH, SandboxHandle, tls_context
 
 from reconciler.sandbox import encrypt
-from reconciler.sandbox.fields import MULTI_ARCH_FIELDS
+from reconciler.sandbox.fields import MULTI_ARCH_FIELDS, PIPELINE_FIELDS
 
 P = PROJECT_PATH
 ACTIONS = f"{P}/pipelines/7/actions"
@@ -103,6 +103,91 @@ def test_pipeline_patch_and_delete(sandbox_http: httpx.Client) -> None:
     assert delete.status_code == 204 and delete.content == b""
     assert sandbox_http.get(f"{P}/pipelines/7").status_code == 404
     assert sandbox_http.get(f"{P}/pipelines/7/actions/41").status_code == 404
+
+
+def test_pipeline_get_returns_every_pipeline_field_null_when_unset(sandbox_http: httpx.Client) -> None:
+    body = sandbox_http.get(f"{P}/pipelines/7").json()
+    assert set(PIPELINE_FIELDS) <= set(body)
+    assert body["tags"] is None and body["clone_depth"] is None and body["trigger_conditions"] is None
+    for key in ("url", "html_url", "id", "create_date", "last_execution_status", "project", "creator"):
+        assert key in body
+
+
+def test_pipeline_patch_renames_and_answers_the_full_pipeline(sandbox_http: httpx.Client) -> None:
+    change = {
+        "name": "Release everything",
+        "priority": "LOW",
+        "cpu": "ARM",
+        "events": [{"type": "PUSH", "refs": ["refs/heads/main"]}],
+        "trigger_conditions": [{"trigger_condition": "ON_CHANGE_AT_PATH", "trigger_condition_paths": ["src/"]}],
+        "tags": ["prod"],
+        "clone_depth": 1,
+    }
+    response = sandbox_http.patch(f"{P}/pipelines/7", json=change)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["name"] == "Release everything" and body["priority"] == "LOW" and body["cpu"] == "ARM"
+    assert body["trigger_conditions"][0]["trigger_condition_paths"] == ["src/"]
+    assert body["trigger_conditions"][0]["trigger_variable_key"] is None  # stored as the API returns it
+    assert set(PIPELINE_FIELDS) <= set(body) and [a["id"] for a in body["actions"]] == [40, 41]
+    assert body["identifier"] == "release-images"  # a rename keeps the identifier
+    assert sandbox_http.get(f"{P}/pipelines/7").json() == body
+    assert sandbox_http.get(f"{P}/pipelines").json()["pipelines"][0]["name"] == "Release everything"
+
+
+def test_pipeline_patch_null_on_a_defaulted_field_stores_the_default(sandbox_http: httpx.Client) -> None:
+    assert sandbox_http.patch(f"{P}/pipelines/7", json={"disabled": True}).json()["disabled"] is True
+    assert sandbox_http.patch(f"{P}/pipelines/7", json={"disabled": None}).json()["disabled"] is False
+    assert sandbox_http.patch(f"{P}/pipelines/7", json={"priority": None}).json()["priority"] is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        ({"colour": "red"}, "colour"),
+        ({"id": 8}, "id: read-only"),
+        ({"create_date": "2020-01-01T00:00:00Z"}, "create_date: read-only"),
+        ({"actions": []}, "actions: read-only"),
+        ({"priority": "URGENT"}, "priority"),
+        ({"cpu": "RISCV"}, "cpu"),
+        ({"events": [{"type": "TELEPATHY"}]}, "events[0].type"),
+        ({"events": "PUSH"}, "events"),
+        ({"trigger_conditions": [{"trigger_condition": "SOMETIMES"}]}, "trigger_conditions[0].trigger_condition"),
+        ({"trigger_conditions": [{"trigger_condition": "ALWAYS", "extra": 1}]}, "trigger_conditions[0].extra"),
+        ({"clone_depth": 1.0}, "clone_depth"),
+        ({"disabled": "no"}, "disabled"),
+        ({"tags": ["a", 1]}, "tags[1]"),
+        ({"name": ""}, "name"),
+        ({"name": None}, "name"),
+        ({"identifier": None}, "identifier"),
+        ({"definition_source": "CLOUD"}, "definition_source"),
+        ({"after_action_id": 40}, "after_action_id"),
+    ],
+)
+def test_pipeline_patch_refuses_bad_unknown_and_read_only_fields(
+    sandbox_http: httpx.Client, payload: dict[str, Any], fragment: str
+) -> None:
+    before = sandbox_http.get(f"{P}/pipelines/7").json()
+    response = sandbox_http.patch(f"{P}/pipelines/7", json=payload)
+    assert response.status_code == 400, response.text
+    assert fragment in errors(response)
+    assert sandbox_http.get(f"{P}/pipelines/7").json() == before
+
+
+def test_pipeline_patch_refuses_an_identifier_in_use(sandbox_http: httpx.Client) -> None:
+    response = sandbox_http.patch(f"{P}/pipelines/7", json={"identifier": "docs"})
+    assert response.status_code == 400 and "already used" in errors(response)
+
+
+@pytest.mark.parametrize("yaml_fields", [{"git_config_ref": "DYNAMIC"}, {"definition_source": "REMOTE"}])
+def test_pipeline_patch_refuses_a_pipeline_defined_in_yaml(
+    sandbox_http: httpx.Client, yaml_fields: dict[str, str]
+) -> None:
+    assert sandbox_http.patch(f"{P}/pipelines/9", json={"priority": "LOW"}).status_code == 400  # FIXED
+    created = sandbox_http.post(f"{P}/pipelines", json={"name": "From YAML", **yaml_fields}).json()
+    response = sandbox_http.patch(f"{P}/pipelines/{created['id']}", json={"name": "Renamed"})
+    assert response.status_code == 400 and "YAML" in errors(response)
+    assert sandbox_http.get(f"{P}/pipelines/{created['id']}").json()["name"] == "From YAML"
 
 
 # -- actions: reading ------------------------------------------------------------------------------
