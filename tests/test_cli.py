@@ -187,7 +187,7 @@ def test_validate_accepts_the_examples_and_skips_the_ci_files(workdir: Path) -> 
     code, out, err = run("validate", "examples", "-v")
     assert code == 0
     assert "3 file(s) valid" in out
-    assert err.count("skipped (not a config file)") == 3
+    assert err.count("skipped (not a config file)") == 4
 
 
 def test_validate_github_format_prints_errors_as_annotations_and_exits_1(workdir: Path) -> None:
