@@ -63,6 +63,8 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 DEADLINE_FACTOR = 3.0
 #: a rate-limit wait longer than this is announced through ``notice``
 ANNOUNCE_AFTER = 2.0
+#: pacing: requests of the API's budget kept unspent beyond those in flight
+BUDGET_RESERVE = 2
 READ_SCOPES = "WORKSPACE + EXECUTION_INFO (PIPELINE_READ)"
 WRITE_SCOPES = "WORKSPACE + EXECUTION_MANAGE (PIPELINE_WRITE)"
 
@@ -165,6 +167,7 @@ class BuddyClient:
         self._pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="buddy")
         self._lock = threading.Lock()
         self._announced_until = -math.inf
+        self._budget = _Budget()
         self.requests: Counter[str] = Counter()  # by method: what we actually sent, retries included
 
     def close(self) -> None:
@@ -320,6 +323,7 @@ class BuddyClient:
         failures = limited = 0
         waited = 0.0
         while True:
+            self._pace()
             self.requests[method] += 1
             t0 = self._clock()
             try:
@@ -335,13 +339,17 @@ class BuddyClient:
                 self._sleep(self._backoff(failures))
                 continue
             self._log(method, path, answer.status, t0, failures + limited)
+            with self._lock:
+                self._budget.observe(answer.headers)
             status = answer.status
             if status == 429:
                 limited += 1
                 wait = self._rate_limit_wait(method, path, answer, limited, waited)
-                self._announce(wait)
+                self._announce(wait, f"rate limited by the API: waiting {math.ceil(wait)} s")
                 self._sleep(wait)
                 waited += wait
+                with self._lock:
+                    self._budget.forget()  # waited as asked: the next answer tells the budget
                 continue
             if status >= 500 and method != "POST" and failures + 1 < policy.attempts:
                 failures += 1
@@ -353,7 +361,14 @@ class BuddyClient:
             return status, self._decode(method, path, answer, page=(params or {}).get("page"))
 
     def _send(self, method: str, path: str, json: Any, params: dict[str, Any] | None) -> Answer:
-        """One attempt, read in full within the deadline and the size cap."""
+        """One attempt, read in full within the deadline and the size cap; no longer in flight after."""
+        try:
+            return self._read(method, path, json, params)
+        finally:
+            with self._lock:
+                self._budget.flying -= 1
+
+    def _read(self, method: str, path: str, json: Any, params: dict[str, Any] | None) -> Answer:
         deadline = self._clock() + self.deadline
         with self._http.stream(method, path, json=json, params=params) as response:
             chunks: list[bytes] = []
@@ -412,7 +427,7 @@ class BuddyClient:
             )
         return wait
 
-    def _announce(self, wait: float) -> None:
+    def _announce(self, wait: float, text: str) -> None:
         """Say once (not once per thread) that requests are held for a while."""
         if wait <= ANNOUNCE_AFTER or self._notice is None:
             return
@@ -421,7 +436,25 @@ class BuddyClient:
             if until <= self._announced_until + 1.0:
                 return
             self._announced_until = until
-        self._notice(f"rate limited by the API: waiting {math.ceil(wait)} s")
+        self._notice(text)
+
+    def _pace(self) -> None:
+        """Hold a new request until the budget's reset when what remains of the API's rate budget
+        (``X-Rate-Limit-Remaining``) no longer covers the requests in flight and a small reserve.
+        A hold longer than the rate-limit cap is not made: the server's 429 will say how long.
+        The request is counted in flight from here (one lock: two threads cannot both take the last slot)
+        until ``_send`` ends."""
+        with self._lock:
+            wait = self._budget.hold(self._wall_clock())
+            if wait <= 0 or wait > self.retry.max_wait:
+                self._budget.flying += 1
+                return
+        # every request that arrives before the reset holds too; after it, hold() is 0 until an
+        # answer tells the new window's budget
+        self._announce(wait, f"rate limit nearly reached: waiting {math.ceil(wait)} s for the API's budget to reset")
+        self._sleep(wait)
+        with self._lock:
+            self._budget.flying += 1
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
@@ -470,6 +503,45 @@ class BuddyClient:
             ms = (self._clock() - t0) * 1000
             again = f" retry {retry}" if retry else ""
             log.debug("%s %s %s %.0fms%s", method, path, status if status else "no answer", ms, again)
+
+
+class _Budget:
+    """What the API says is left of its rate budget, and how many requests are on their way.
+
+    Answers arrive out of order; within one window (one ``X-Rate-Limit-Reset``) the smallest
+    ``Remaining`` is the truest. The caller holds the client's lock around every method.
+    """
+
+    def __init__(self) -> None:
+        self.remaining: int | None = None
+        self.reset: float | None = None
+        self.flying = 0
+
+    def observe(self, headers: httpx.Headers) -> None:
+        remaining, reset = headers.get("X-Rate-Limit-Remaining"), headers.get("X-Rate-Limit-Reset")
+        if remaining is None or reset is None:
+            return
+        try:
+            left, at = int(remaining), float(reset)
+        except ValueError:
+            return
+        if not math.isfinite(at):
+            return
+        if self.reset is None or self.remaining is None or at > self.reset:
+            self.remaining, self.reset = left, at
+        elif at == self.reset:
+            self.remaining = min(self.remaining, left)
+
+    def hold(self, now: float) -> float:
+        """Seconds to hold a new request (0: send it)."""
+        if self.remaining is None or self.reset is None:
+            return 0.0
+        if self.remaining - self.flying > BUDGET_RESERVE:
+            return 0.0
+        return max(0.0, self.reset - now)
+
+    def forget(self) -> None:
+        self.remaining = None
 
 
 def _is_id(value: Any) -> bool:

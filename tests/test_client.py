@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import threading
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -490,3 +491,66 @@ def test_a_create_answered_without_a_body_is_uncertain_and_apply_finds_it_instea
     assert app.stats()["by_method"].get("POST") == 1
     actions = [a.name for _ws, _pr, p in app.state.iter_pipelines() if p.id == 7 for a in p.actions]
     assert actions == ["Run tests", "Build app image", "Build docs image", "Build site image"]
+
+
+# -- pacing from the rate budget -------------------------------------------------------------------
+
+
+def test_requests_are_held_until_the_reset_when_the_remaining_budget_is_down_to_the_reserve():
+    now = [1_700_000_000.0]
+    sleeps: list[float] = []
+    notices: list[str] = []
+    remaining = iter([10, 5, 3, 2, 50, 49])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"X-Rate-Limit-Remaining": str(next(remaining)), "X-Rate-Limit-Reset": str(int(now[0]) + 12)}
+        return httpx.Response(200, json={"id": 1}, headers=headers)
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    client = BuddyClient(
+        "https://api.example.test",
+        TOKEN,
+        transport=httpx.MockTransport(handler),
+        sleep=sleep,
+        wall_clock=lambda: now[0],
+        notice=notices.append,
+    )
+    with client:
+        for _ in range(6):
+            client.get_action("a", "b", 1, 1)
+    assert sleeps == [12.0]  # held once, after the answer that left 2 (the reserve)
+    assert notices == ["rate limit nearly reached: waiting 12 s for the API's budget to reset"]
+
+
+def test_a_hold_longer_than_the_cap_is_not_made():
+    headers = {"X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Reset": "1700003600"}
+    handler, seen = scripted(*[httpx.Response(200, json={"id": 1}, headers=headers) for _ in range(2)])
+    sleeps: list[float] = []
+    with make(handler, sleeps, wall_clock=lambda: 1_700_000_000.0) as client:
+        client.get_action("a", "b", 1, 1)
+        client.get_action("a", "b", 1, 1)
+    assert sleeps == [] and len(seen) == 2
+
+
+def test_a_plan_paced_against_a_small_sandbox_budget_meets_no_429(sandbox_seed):
+    from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
+
+    clock = [1_700_000_000.0]
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:  # the server's window and our waits share one fake clock
+        with lock:
+            clock[0] += seconds
+
+    app = SandboxApp(SandboxState.from_data(sandbox_seed), rate_limit=10, rate_window_s=5, clock=lambda: clock[0])
+    with (
+        SandboxServer(app, poll_interval=0.005) as server,
+        BuddyClient(server.url, DEFAULT_TOKEN, sleep=sleep, wall_clock=lambda: clock[0], parallelism=4) as client,
+    ):
+        results = client.map(lambda i: client.get_action("acme", "web", 7, 40 + i % 2), range(60))
+    assert len(results) == 60
+    assert 429 not in {int(k) for k in app.stats()["by_status"]}
+    assert clock[0] >= 1_700_000_000.0 + 5 * 5  # 60 requests at under 10 per 5 s window
