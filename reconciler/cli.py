@@ -13,9 +13,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from reconciler import __version__, engine, render
+from reconciler import __version__, engine, render, settings
 from reconciler.apply import Outcome
-from reconciler.client import DEFAULT_BASE_URL, REGIONS, BuddyClient
+from reconciler.client import DEFAULT_BASE_URL, REGIONS, BuddyClient, RetryPolicy
 from reconciler.errors import ReconcilerError, UsageError, ValidationFailed
 from reconciler.plan import Plan, load_plan_file
 
@@ -167,15 +167,14 @@ def _base_url(args: argparse.Namespace) -> str:
     return os.environ.get("BUDDY_BASE_URL") or DEFAULT_BASE_URL
 
 
-def _timeout() -> float:
-    raw = os.environ.get("BUDDY_TIMEOUT", "30")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise UsageError(f"BUDDY_TIMEOUT must be a number of seconds, not {raw!r}") from None
-    if value <= 0:
-        raise UsageError("BUDDY_TIMEOUT must be positive")
-    return value
+def _new_client(url: str, token: str, args: argparse.Namespace, target: str | None = None) -> BuddyClient:
+    """The client, with BUDDY_TIMEOUT and BUDDY_MAX_RATE_LIMIT_WAIT; its notices go to stderr (the log)."""
+    wait = settings.parse_max_rate_limit_wait(os.environ.get("BUDDY_MAX_RATE_LIMIT_WAIT"))
+    timeout = settings.parse_timeout(os.environ.get("BUDDY_TIMEOUT"))
+    retry = RetryPolicy(max_wait=wait)
+    return BuddyClient(
+        url, token, timeout=timeout, parallelism=args.parallelism, retry=retry, notice=log.warning, target=target
+    )
 
 
 @contextlib.contextmanager
@@ -192,23 +191,12 @@ def _client(args: argparse.Namespace, paths: Sequence[str], pipelines: Sequence[
                 paths=paths,
                 pipelines=pipelines,
             ) as (url, token),
-            BuddyClient(
-                url,
-                token,
-                timeout=_timeout(),
-                parallelism=args.parallelism,
-                target=f"sandbox:{Path(args.sandbox_state).resolve()}",  # its port changes every run
-            ) as client,
+            _new_client(url, token, args, target=f"sandbox:{Path(args.sandbox_state).resolve()}") as client,
         ):
             yield client
         return
-    token = os.environ.get("BUDDY_TOKEN", "")
-    if not token:
-        raise UsageError(
-            "BUDDY_TOKEN is not set: create a personal access token in Buddy (scopes WORKSPACE, "
-            "EXECUTION_INFO, and EXECUTION_MANAGE for apply) and export it; or try --sandbox"
-        )
-    with BuddyClient(_base_url(args), token, timeout=_timeout(), parallelism=args.parallelism) as client:
+    token = settings.require_token(os.environ.get("BUDDY_TOKEN"))
+    with _new_client(_base_url(args), token, args) as client:
         yield client
 
 

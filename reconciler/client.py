@@ -1,13 +1,16 @@
 """The only module that talks to the network: the Buddy REST API over httpx.
 
 It knows the base URL and the token, pages through lists, retries what is safe to retry, waits out
-rate limits, bounds concurrency, and turns every failure into an ``ApiError`` subclass whose message
-names the method and path, never the token or a request body.
+rate limits, bounds concurrency, checks the shape of every answer where it arrives, and turns every
+failure into an ``ApiError`` subclass whose message names the method and path, never the token, a
+registered secret (see ``redactor``) or a request body.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
+import math
 import random
 import threading
 import time
@@ -17,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
@@ -25,6 +28,7 @@ from reconciler import __version__
 from reconciler.errors import (
     ApiError,
     AuthError,
+    BadAnswerError,
     BadRequestError,
     ForbiddenError,
     NotFoundError,
@@ -33,13 +37,34 @@ from reconciler.errors import (
     TransportError,
     UsageError,
 )
-from reconciler.loopback import is_loopback_host
+from reconciler.redact import Redactor
+from reconciler.settings import (
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    RATE_LIMIT_WAIT_VAR,
+    TIMEOUT_VAR,
+    check_base_url,
+    check_seconds,
+    clean_token,
+    display_url,
+)
+
+__all__ = ["BuddyClient", "RetryPolicy", "check_base_url", "project_path"]
 
 log = logging.getLogger("reconciler.client")
 
 DEFAULT_BASE_URL = "https://api.buddy.works"
 REGIONS = {"us": "https://api.buddy.works", "eu": "https://api.eu.buddy.works"}
 PER_PAGE = 100  # the documented maximum: fewest pages
+#: a list longer than this is a server that pages forever, not a project
+MAX_LIST_ITEMS = 20_000
+#: an answer larger than this is refused while it is read (a page of 100 summaries is ~50 KB)
+MAX_BODY_BYTES = 32 * 1024 * 1024
+#: one attempt (connect, headers and the whole body) may last this many times the timeout
+DEADLINE_FACTOR = 3.0
+#: a rate-limit wait longer than this is announced through ``notice``
+ANNOUNCE_AFTER = 2.0
+#: pacing: requests of the API's budget kept unspent beyond those in flight
+BUDGET_RESERVE = 2
 READ_SCOPES = "WORKSPACE + EXECUTION_INFO (PIPELINE_READ)"
 WRITE_SCOPES = "WORKSPACE + EXECUTION_MANAGE (PIPELINE_WRITE)"
 
@@ -49,25 +74,28 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How hard to try. Delays are in seconds; ``max_wait`` caps any single rate-limit wait."""
+    """How hard to try. Delays are in seconds. ``attempts`` bounds tries after 5xx answers and lost
+    connections; 429 answers do not use it up: they are waited out, as long as the server asks,
+    until one request has waited ``max_wait`` seconds in total (``BUDDY_MAX_RATE_LIMIT_WAIT``)."""
 
     attempts: int = 5
     base_delay: float = 0.25
     max_delay: float = 8.0
-    max_wait: float = 120.0
+    max_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT
 
 
-def check_base_url(url: str) -> str:
-    """Refuse plain http except on loopback; return the URL without a trailing slash."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"base URL {url!r} is not an http(s) URL")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise UsageError(
-            f"base URL {url!r} uses plain http on a non-loopback host; use https "
-            "(plain http is accepted only for 127.0.0.1, ::1 or localhost)"
-        )
-    return url.rstrip("/")
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer read in full (within the deadline and the size cap)."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    reason: str
+
+
+class _TooSlow(Exception):
+    """The answer did not complete within the request's deadline."""
 
 
 def project_path(workspace: str, project: str) -> str:
@@ -77,9 +105,13 @@ def project_path(workspace: str, project: str) -> str:
 class BuddyClient:
     """A thread-safe client for the endpoints of CONTRACT.md.
 
-    ``transport`` is the seam for tests (an in-process sandbox through ``httpx.WSGITransport``);
-    ``sleep`` and ``rng`` make retry timing testable. ``parallelism`` bounds concurrent requests
-    across every caller of ``map``.
+    ``transport`` is the seam for tests (an in-process sandbox through ``httpx.WSGITransport``, or
+    ``httpx.MockTransport``); ``sleep``, ``clock`` (monotonic), ``wall_clock`` (epoch seconds, for
+    ``X-Rate-Limit-Reset``) and ``rng`` make waits testable. ``parallelism`` bounds concurrent
+    requests across every caller of ``map``. ``notice`` receives one-line announcements (a long
+    rate-limit wait); the library never prints. ``deadline`` bounds one attempt, body included
+    (default ``DEADLINE_FACTOR`` times ``timeout``). ``redactor`` masks the token and every secret
+    registered with it (``client.redactor.add(value)``) in the messages of errors.
     """
 
     def __init__(
@@ -94,17 +126,31 @@ class BuddyClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         target: str | None = None,
+        notice: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        deadline: float | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
+        token = clean_token(token)
         if not token:
             raise UsageError("no API token: set BUDDY_TOKEN (a personal access token of Buddy)")
         if parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
+        timeout = check_seconds(timeout, name=TIMEOUT_VAR)
+        self.retry = retry or RetryPolicy()
+        check_seconds(self.retry.max_wait, name=RATE_LIMIT_WAIT_VAR, allow_zero=True)
         self.base_url = check_base_url(base_url)
-        #: what a plan records as its target: the base URL, or a stable name for an ephemeral server
+        #: what a plan records as its target: the base URL (never with userinfo), or a stable name
         self.target = target or self.base_url
         self.parallelism = parallelism
-        self.retry = retry or RetryPolicy()
+        self.deadline = check_seconds(deadline, name="the request deadline") if deadline else timeout * DEADLINE_FACTOR
+        self.redactor = redactor or Redactor()
+        self.redactor.add(token)
+        self._notice = notice
         self._sleep = sleep
+        self._clock = clock
+        self._wall_clock = wall_clock
         self._rng = rng or random.Random()
         self._http = httpx.Client(
             base_url=self.base_url,
@@ -115,10 +161,13 @@ class BuddyClient:
             },
             timeout=timeout,
             transport=transport,
+            follow_redirects=False,  # a redirect is reported, never followed (it would drop or leak the token)
             limits=httpx.Limits(max_connections=parallelism, max_keepalive_connections=parallelism),
         )
         self._pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="buddy")
         self._lock = threading.Lock()
+        self._announced_until = -math.inf
+        self._budget = _Budget()
         self.requests: Counter[str] = Counter()  # by method: what we actually sent, retries included
 
     def close(self) -> None:
@@ -159,10 +208,12 @@ class BuddyClient:
         return list(self._pages(f"{project_path(workspace, project)}/pipelines", "pipelines"))
 
     def get_pipeline(self, workspace: str, project: str, pipeline_id: int) -> dict[str, Any]:
-        return self.request("GET", f"{project_path(workspace, project)}/pipelines/{pipeline_id}")
+        path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}"
+        return self._object("GET", path, "pipeline")
 
     def create_pipeline(self, workspace: str, project: str, fields: dict[str, Any]) -> dict[str, Any]:
-        return self.request("POST", f"{project_path(workspace, project)}/pipelines", json=fields)
+        """POST a pipeline; an answer without the new pipeline's id is an uncertain ``BadAnswerError``."""
+        return self._object("POST", f"{project_path(workspace, project)}/pipelines", "pipeline", json=fields)
 
     def list_actions(self, workspace: str, project: str, pipeline_id: int) -> list[dict[str, Any]]:
         """Every action summary of a pipeline, in execution order, all pages."""
@@ -171,165 +222,377 @@ class BuddyClient:
 
     def get_action(self, workspace: str, project: str, pipeline_id: int, action_id: int) -> dict[str, Any]:
         path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}/actions/{action_id}"
-        return self.request("GET", path)
+        return self._object("GET", path, "action")
 
     def create_action(self, workspace: str, project: str, pipeline_id: int, fields: dict[str, Any]) -> dict[str, Any]:
         """POST an action. Never repeated after an unknown outcome: the caller re-reads first
-        (an ``ApiError`` with ``uncertain=True`` says the outcome is unknown)."""
+        (an ``ApiError`` with ``uncertain=True`` says the outcome is unknown, and so does an answer
+        that does not carry the new action's id)."""
         path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}/actions"
-        return self.request("POST", path, json=fields)
+        return self._object("POST", path, "action", json=fields)
 
     def update_action(
         self, workspace: str, project: str, pipeline_id: int, action_id: int, fields: dict[str, Any]
     ) -> dict[str, Any]:
         path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}/actions/{action_id}"
-        return self.request("PATCH", path, json=fields)
+        return self._object("PATCH", path, "action", json=fields)
 
     def delete_action(self, workspace: str, project: str, pipeline_id: int, action_id: int) -> None:
         path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}/actions/{action_id}"
         self.request("DELETE", path)
 
-    # -- the request loop --------------------------------------------------------------------------
+    # -- answer shapes -----------------------------------------------------------------------------
+
+    def _object(self, method: str, path: str, what: str, *, json: Any = None) -> dict[str, Any]:
+        """One object with an integer ``id``; anything else is a ``BadAnswerError`` (uncertain for a write)."""
+        status, body = self._exchange(method, path, json=json)
+        detail: str | None = None
+        if body is None:
+            detail = f"is empty where the {what} is due"
+        elif not isinstance(body, dict):
+            detail = f"is {_kind(body)} where the {what} object is due"
+        elif not _is_id(body.get("id")):
+            detail = f"has no {what} id" + ("" if "id" not in body else f" (its id is {_kind(body['id'])})")
+        if detail is None:
+            return body  # type: ignore[no-any-return]
+        if method == "POST":
+            detail += f"; the {what} may have been created: its outcome is unknown"
+        raise self._bad(method, path, status, detail)
 
     def _pages(self, path: str, key: str) -> Iterator[dict[str, Any]]:
-        page = 1
+        """Every item of a paged list; stops with a ``BadAnswerError`` when a page repeats the one
+        before it (a server that ignores ``page``) or the list passes ``MAX_LIST_ITEMS``."""
+        page, total = 1, 0
+        previous: list[int] | None = None
         while True:
-            body = self.request("GET", path, params={"page": page, "per_page": PER_PAGE})
+            status, body = self._exchange("GET", path, params={"page": page, "per_page": PER_PAGE})
             items = body.get(key) if isinstance(body, dict) else None
             if not isinstance(items, list):
-                raise ApiError("GET", path, 200, f"the answer has no {key!r} list")
+                shape = "empty" if body is None else _kind(body)
+                raise self._bad("GET", path, status, f"has no {key!r} list (it is {shape})", page=page)
+            ids = [self._item_id(path, status, key, page, index, item) for index, item in enumerate(items)]
+            if previous is not None and ids and ids == previous:
+                raise self._bad(
+                    "GET", path, status, f"repeats page {page - 1}: the server seems to ignore `page`", page=page
+                )
+            total += len(items)
+            if total > MAX_LIST_ITEMS:
+                raise self._bad(
+                    "GET", path, status, f"goes on past {MAX_LIST_ITEMS} {key}: stopped reading the list", page=page
+                )
             yield from items
             if len(items) < PER_PAGE:
                 return
-            page += 1
+            previous, page = ids, page + 1
+
+    def _item_id(self, path: str, status: int, key: str, page: int, index: int, item: Any) -> int:
+        if not isinstance(item, dict):
+            raise self._bad("GET", path, status, f"has {_kind(item)} as item {index + 1} of {key!r}", page=page)
+        ident = item.get("id")
+        if not _is_id(ident):
+            got = "no id" if "id" not in item else f"an id that is {_kind(ident)}"
+            raise self._bad("GET", path, status, f"has {got} in item {index + 1} of {key!r}", page=page)
+        return ident  # type: ignore[no-any-return]
+
+    def _bad(
+        self, method: str, path: str, status: int | None, detail: str, *, page: int | None = None
+    ) -> BadAnswerError:
+        where = f"{path}?page={page}" if page is not None else path
+        error = BadAnswerError(method, where, status, self.redactor(detail))
+        error.uncertain = method != "GET"
+        return error
+
+    # -- the request loop --------------------------------------------------------------------------
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
-        """One logical request with retries; returns the decoded JSON body (``None`` for 204).
+        """One logical request with retries; returns the decoded JSON body (``None`` when empty)."""
+        return self._exchange(method, path, json=json, params=params)[1]
 
-        Retries: 429 always (the server did nothing); 5xx and lost connections only for GET, PATCH
-        and DELETE. A DELETE that answers 404 after an earlier attempt whose outcome was unknown
-        has succeeded. A POST with an unknown outcome raises with ``uncertain=True``.
+    def _exchange(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        """(status, decoded body) of one logical request, after retries.
+
+        Retries: 429 always (the server did nothing), waiting as long as it asks up to the total cap;
+        5xx and lost connections only for GET, PATCH and DELETE. A DELETE that answers 404 after an
+        earlier attempt whose outcome was unknown has succeeded. A POST with an unknown outcome
+        raises with ``uncertain=True``.
         """
         policy = self.retry
         uncertain_before = False
-        attempt = 0
-        started = time.monotonic()
+        failures = limited = 0
+        waited = 0.0
         while True:
-            attempt += 1
+            self._pace()
             self.requests[method] += 1
-            t0 = time.monotonic()
+            t0 = self._clock()
             try:
-                response = self._http.request(method, path, json=json, params=params)
-            except httpx.TransportError as exc:
-                self._log(method, path, None, t0, attempt)
-                error = TransportError(method, path, None, _describe_transport(exc))
+                answer = self._send(method, path, json, params)
+            except (httpx.TransportError, _TooSlow) as exc:
+                self._log(method, path, None, t0, failures + limited)
+                failures += 1
+                error = TransportError(method, path, None, self._describe_transport(exc))
                 error.uncertain = method != "GET"
-                if method == "POST" or attempt >= policy.attempts:
+                if method == "POST" or failures >= policy.attempts:
                     raise error from None
                 uncertain_before = uncertain_before or method != "GET"
-                self._sleep(self._backoff(attempt))
+                self._sleep(self._backoff(failures))
                 continue
-            self._log(method, path, response.status_code, t0, attempt)
-            status = response.status_code
-            if status == 429 and attempt < policy.attempts:
-                wait = _rate_limit_wait(response)
-                if wait is None:
-                    wait = self._backoff(attempt)
-                if time.monotonic() - started + wait <= policy.max_wait:
-                    self._sleep(wait)
-                    continue
-            if status >= 500 and method != "POST" and attempt < policy.attempts:
+            self._log(method, path, answer.status, t0, failures + limited)
+            with self._lock:
+                self._budget.observe(answer.headers)
+            status = answer.status
+            if status == 429:
+                limited += 1
+                wait = self._rate_limit_wait(method, path, answer, limited, waited)
+                self._announce(wait, f"rate limited by the API: waiting {math.ceil(wait)} s")
+                self._sleep(wait)
+                waited += wait
+                with self._lock:
+                    self._budget.forget()  # waited as asked: the next answer tells the budget
+                continue
+            if status >= 500 and method != "POST" and failures + 1 < policy.attempts:
+                failures += 1
                 uncertain_before = uncertain_before or method != "GET"
-                self._sleep(self._backoff(attempt))
+                self._sleep(self._backoff(failures))
                 continue
             if status == 404 and method == "DELETE" and uncertain_before:
-                return None  # the earlier attempt went through
-            if status >= 400:
-                raise _api_error(method, path, response)
-            if status == 204 or not response.content:
-                return None
+                return status, None  # the earlier attempt went through
+            return status, self._decode(method, path, answer, page=(params or {}).get("page"))
+
+    def _send(self, method: str, path: str, json: Any, params: dict[str, Any] | None) -> Answer:
+        """One attempt, read in full within the deadline and the size cap; no longer in flight after."""
+        try:
+            return self._read(method, path, json, params)
+        finally:
+            with self._lock:
+                self._budget.flying -= 1
+
+    def _read(self, method: str, path: str, json: Any, params: dict[str, Any] | None) -> Answer:
+        deadline = self._clock() + self.deadline
+        with self._http.stream(method, path, json=json, params=params) as response:
+            chunks: list[bytes] = []
+            size = 0
             try:
-                return response.json()
-            except ValueError:
-                raise ApiError(method, path, status, "the answer is not JSON") from None
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise self._bad(method, path, response.status_code, f"is larger than {MAX_BODY_BYTES} bytes")
+                    if self._clock() > deadline:
+                        raise _TooSlow
+                    chunks.append(chunk)
+            except httpx.DecodingError:
+                raise self._bad(
+                    method, path, response.status_code, "cannot be decoded (bad content encoding)"
+                ) from None
+            if self._clock() > deadline:
+                raise _TooSlow
+            return Answer(response.status_code, response.headers, b"".join(chunks), response.reason_phrase)
+
+    def _decode(self, method: str, path: str, answer: Answer, *, page: int | None = None) -> Any:
+        status = answer.status
+        if 300 <= status < 400:
+            location = answer.headers.get("Location")
+            where = f"to {display_url(location)!r}" if location else "without a Location"
+            raise self._bad(
+                method,
+                path,
+                status,
+                f"is a redirect {where}; redirects are not followed: check the base URL ({self.base_url}; "
+                "a self-hosted Buddy is https://HOST/api)",
+            )
+        if status >= 400:
+            raise self._api_error(method, path, answer)
+        if status == 204 or not answer.body.strip():
+            return None
+        try:
+            return jsonlib.loads(answer.body)
+        except (ValueError, RecursionError):
+            content_type = answer.headers.get("Content-Type", "no content type").split(";")[0]
+            raise self._bad(method, path, status, f"is not JSON ({content_type})", page=page) from None
+
+    def _rate_limit_wait(self, method: str, path: str, answer: Answer, limited: int, waited: float) -> float:
+        """How long to wait after the ``limited``-th 429 in a row; past the total cap, an error."""
+        asked = _asked_wait(answer.headers, self._wall_clock())
+        wait = asked if asked else self._backoff(limited)
+        cap = self.retry.max_wait
+        if waited + wait > cap:
+            asks = f"asks to wait {wait:.0f} s more" if asked else "still answers 429"
+            raise RateLimitedError(
+                method,
+                path,
+                429,
+                f"rate limited by the API: it {asks} after {waited:.0f} s of waiting, past the cap of "
+                f"{cap:.0f} s ({RATE_LIMIT_WAIT_VAR} sets it)",
+            )
+        return wait
+
+    def _announce(self, wait: float, text: str) -> None:
+        """Say once (not once per thread) that requests are held for a while."""
+        if wait <= ANNOUNCE_AFTER or self._notice is None:
+            return
+        until = self._clock() + wait
+        with self._lock:
+            if until <= self._announced_until + 1.0:
+                return
+            self._announced_until = until
+        self._notice(text)
+
+    def _pace(self) -> None:
+        """Hold a new request until the budget's reset when what remains of the API's rate budget
+        (``X-Rate-Limit-Remaining``) no longer covers the requests in flight and a small reserve.
+        A hold longer than the rate-limit cap is not made: the server's 429 will say how long.
+        The request is counted in flight from here (one lock: two threads cannot both take the last slot)
+        until ``_send`` ends."""
+        with self._lock:
+            wait = self._budget.hold(self._wall_clock())
+            if wait <= 0 or wait > self.retry.max_wait:
+                self._budget.flying += 1
+                return
+        # every request that arrives before the reset holds too; after it, hold() is 0 until an
+        # answer tells the new window's budget
+        self._announce(wait, f"rate limit nearly reached: waiting {math.ceil(wait)} s for the API's budget to reset")
+        self._sleep(wait)
+        with self._lock:
+            self._budget.flying += 1
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)  # jitter spreads retries apart
 
-    def _log(self, method: str, path: str, status: int | None, t0: float, attempt: int) -> None:
+    def _describe_transport(self, exc: Exception) -> str:
+        if isinstance(exc, _TooSlow):
+            return f"no complete answer within {self.deadline:g} s (the server sends it too slowly)"
+        if isinstance(exc, httpx.TimeoutException):
+            return "no answer in time (timeout; BUDDY_TIMEOUT sets it)"
+        if isinstance(exc, httpx.ConnectError):
+            return f"cannot connect to the API at {self.base_url} (is the base URL right and reachable?)"
+        return "the connection was dropped before an answer came"
+
+    def _api_error(self, method: str, path: str, answer: Answer) -> ApiError:
+        status = answer.status
+        message = self.redactor(_server_message(answer))
+        scopes = READ_SCOPES if method == "GET" else WRITE_SCOPES
+        if status == 401:
+            return AuthError(
+                method,
+                path,
+                status,
+                f"{message}. The token is missing, wrong or expired: set BUDDY_TOKEN "
+                f"to a personal access token with the scopes {scopes}",
+            )
+        if status == 403:
+            return ForbiddenError(
+                method,
+                path,
+                status,
+                f"{message}. The token needs the scopes {scopes}, and the API must be enabled in the workspace",
+            )
+        if status == 404:
+            return NotFoundError(method, path, status, message)
+        if status == 400:
+            return BadRequestError(method, path, status, message)
+        if status >= 500:
+            error = ServerError(method, path, status, message)
+            error.uncertain = method != "GET"
+            return error
+        return ApiError(method, path, status, message)
+
+    def _log(self, method: str, path: str, status: int | None, t0: float, retry: int) -> None:
         if log.isEnabledFor(logging.DEBUG):
-            ms = (time.monotonic() - t0) * 1000
-            retry = f" retry {attempt - 1}" if attempt > 1 else ""
-            log.debug("%s %s %s %.0fms%s", method, path, status if status else "no answer", ms, retry)
+            ms = (self._clock() - t0) * 1000
+            again = f" retry {retry}" if retry else ""
+            log.debug("%s %s %s %.0fms%s", method, path, status if status else "no answer", ms, again)
 
 
-def _describe_transport(exc: httpx.TransportError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "no answer in time (timeout; BUDDY_TIMEOUT sets it)"
-    if isinstance(exc, httpx.ConnectError):
-        return "cannot connect to the API (is the base URL right and reachable?)"
-    return "the connection was dropped before an answer came"
+class _Budget:
+    """What the API says is left of its rate budget, and how many requests are on their way.
+
+    Answers arrive out of order; within one window (one ``X-Rate-Limit-Reset``) the smallest
+    ``Remaining`` is the truest. The caller holds the client's lock around every method.
+    """
+
+    def __init__(self) -> None:
+        self.remaining: int | None = None
+        self.reset: float | None = None
+        self.flying = 0
+
+    def observe(self, headers: httpx.Headers) -> None:
+        remaining, reset = headers.get("X-Rate-Limit-Remaining"), headers.get("X-Rate-Limit-Reset")
+        if remaining is None or reset is None:
+            return
+        try:
+            left, at = int(remaining), float(reset)
+        except ValueError:
+            return
+        if not math.isfinite(at):
+            return
+        if self.reset is None or self.remaining is None or at > self.reset:
+            self.remaining, self.reset = left, at
+        elif at == self.reset:
+            self.remaining = min(self.remaining, left)
+
+    def hold(self, now: float) -> float:
+        """Seconds to hold a new request (0: send it)."""
+        if self.remaining is None or self.reset is None:
+            return 0.0
+        if self.remaining - self.flying > BUDGET_RESERVE:
+            return 0.0
+        return max(0.0, self.reset - now)
+
+    def forget(self) -> None:
+        self.remaining = None
 
 
-def _rate_limit_wait(response: httpx.Response) -> float | None:
-    retry_after = response.headers.get("Retry-After")
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, for a message (never the value itself)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    kinds = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _asked_wait(headers: httpx.Headers, now: float) -> float | None:
+    """Seconds the server asks us to wait: ``Retry-After`` (seconds or an HTTP date), else
+    ``X-Rate-Limit-Reset`` (epoch seconds; a small number is taken as seconds from now)."""
+    retry_after = headers.get("Retry-After")
     if retry_after:
         try:
-            return max(0.0, float(retry_after))
+            return _finite(float(retry_after))
         except ValueError:
             try:
-                return max(0.0, parsedate_to_datetime(retry_after).timestamp() - time.time())
-            except (TypeError, ValueError):
+                return _finite(parsedate_to_datetime(retry_after).timestamp() - now)
+            except (TypeError, ValueError, OverflowError):
                 pass
-    reset = response.headers.get("X-Rate-Limit-Reset")
+    reset = headers.get("X-Rate-Limit-Reset")
     if reset:
         try:
-            return max(0.0, float(reset) - time.time())
+            value = float(reset)
         except ValueError:
             return None
+        return _finite(value - now if value > 1e9 else value)
     return None
 
 
-def _server_message(response: httpx.Response) -> str:
+def _finite(value: float) -> float | None:
+    return max(0.0, value) if math.isfinite(value) else None
+
+
+def _server_message(answer: Answer, limit: int = 500) -> str:
+    """The server's own words (``{"errors": [{"message": …}]}``), cut to ``limit`` characters."""
     try:
-        body = response.json()
-    except ValueError:
-        return response.reason_phrase or "no message"
+        body = jsonlib.loads(answer.body)
+    except (ValueError, RecursionError):
+        body = None
+    text = answer.reason or "no message"
     if isinstance(body, dict) and isinstance(body.get("errors"), list):
         messages = [str(e.get("message")) for e in body["errors"] if isinstance(e, dict)]
         if messages:
-            return "; ".join(messages)
-    return response.reason_phrase or "no message"
-
-
-def _api_error(method: str, path: str, response: httpx.Response) -> ApiError:
-    status = response.status_code
-    message = _server_message(response)
-    scopes = READ_SCOPES if method == "GET" else WRITE_SCOPES
-    if status == 401:
-        return AuthError(
-            method,
-            path,
-            status,
-            f"{message}. The token is missing, wrong or expired: set BUDDY_TOKEN "
-            f"to a personal access token with the scopes {scopes}",
-        )
-    if status == 403:
-        return ForbiddenError(
-            method,
-            path,
-            status,
-            f"{message}. The token needs the scopes {scopes}, and the API must be enabled in the workspace",
-        )
-    if status == 404:
-        return NotFoundError(method, path, status, message)
-    if status == 400:
-        return BadRequestError(method, path, status, message)
-    if status == 429:
-        return RateLimitedError(method, path, status, f"{message} (still rate limited after retries)")
-    if status >= 500:
-        error = ServerError(method, path, status, message)
-        error.uncertain = method != "GET"
-        return error
-    return ApiError(method, path, status, message)
+            text = "; ".join(messages)
+    return text if len(text) <= limit else text[:limit] + "…"

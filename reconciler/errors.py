@@ -16,7 +16,8 @@ and only a real bug (anything outside this tree) shows a traceback.
     │   ├── BadRequestError        400: the server refused a field
     │   ├── RateLimitedError       429 after every retry
     │   ├── ServerError            5xx after every retry
-    │   └── TransportError         no answer: refused, dropped or timed out (after every retry)
+    │   ├── TransportError         no answer: refused, dropped or timed out (after every retry)
+    │   └── BadAnswerError         an answer that breaks the contract: its shape, a redirect, an endless list
     ├── PipelineError              one pipeline cannot be planned (ambiguous name, type clash, …)
     ├── PlanError                  a saved plan is unusable
     │   ├── StalePlanError         live state changed since the plan was made
@@ -126,6 +127,15 @@ class ServerError(ApiError):
 
 class TransportError(ApiError):
     """No HTTP answer: connection refused, dropped or timed out."""
+
+
+class BadAnswerError(ApiError):
+    """The server answered, but not as the contract says: "the answer to POST … has no action id"."""
+
+    def __init__(self, method: str, path: str, status: int | None, detail: str) -> None:
+        super().__init__(method, path, status, detail)
+        status_text = f" ({status})" if status is not None else ""
+        self.message = f"the answer to {method} {path}{status_text} {detail}"
 
 
 class PipelineError(ReconcilerError):

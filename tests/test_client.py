@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
+from reconciler import client as client_module
 from reconciler.client import PER_PAGE, BuddyClient, RetryPolicy, check_base_url
-from reconciler.errors import AuthError, ForbiddenError, ServerError, TransportError, UsageError
+from reconciler.errors import (
+    AuthError,
+    BadAnswerError,
+    BadRequestError,
+    ForbiddenError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    UsageError,
+)
 
 TOKEN = "secret-token-value-123"
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -25,6 +38,14 @@ def make(handler: Handler, sleeps: list[float] | None = None, **kw) -> BuddyClie
         retry=RetryPolicy(attempts=4, base_delay=0.01),
         **kw,
     )
+
+
+class IteratorStream(httpx.SyncByteStream):
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.chunks
 
 
 def scripted(*responses: httpx.Response | Exception) -> tuple[Handler, list[httpx.Request]]:
@@ -141,3 +162,395 @@ def test_map_keeps_input_order_and_counts_requests():
         results = client.map(lambda i: client.get_action("a", "b", 1, i), range(10))
     assert [r["id"] for r in results] == list(range(10))
     assert json.dumps(dict(client.requests)) == '{"GET": 10}'
+
+
+# -- the shape of every answer is checked where it arrives -----------------------------------------
+
+ACTION_PATH = "/workspaces/a/projects/b/pipelines/1/actions"
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"pipelines": [{"name": "no id"}]}, "has no id in item 1 of 'pipelines'"),
+        ({"pipelines": [{"id": None}]}, "has an id that is null in item 1"),
+        ({"pipelines": [{"id": 1}, {"id": "2"}]}, "has an id that is a string in item 2"),
+        ({"pipelines": [{"id": 1.5}]}, "has an id that is a number"),
+        ({"pipelines": [{"id": True}]}, "has an id that is a boolean"),
+        ({"pipelines": ["Build"]}, "has a string as item 1 of 'pipelines'"),
+        ({"pipelines": {"id": 1}}, "has no 'pipelines' list"),
+        ([{"id": 1}], "has no 'pipelines' list (it is a list)"),
+        (b"", "has no 'pipelines' list (it is empty)"),
+        (b"<html>maintenance</html>", "is not JSON (text/html)"),
+        (b"[" * 100_000, "is not JSON"),
+    ],
+)
+def test_a_list_answer_that_breaks_the_contract_is_a_clear_error_naming_method_and_path(body, detail):
+    if isinstance(body, bytes):
+        answer = httpx.Response(200, content=body, headers={"Content-Type": "text/html; charset=utf-8"})
+    else:
+        answer = httpx.Response(200, json=body)
+    handler, _ = scripted(answer)
+    with make(handler) as client, pytest.raises(BadAnswerError) as caught:
+        client.list_pipelines("acme", "web")
+    message = str(caught.value)
+    assert message.startswith("the answer to GET /workspaces/acme/projects/web/pipelines?page=1 (200) ")
+    assert detail in message
+    assert not caught.value.uncertain
+
+
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [
+        (httpx.Response(200, content=b""), "is empty where the action is due"),
+        (httpx.Response(200, json=[{"id": 3}]), "is a list where the action object is due"),
+        (httpx.Response(200, json={"name": "x"}), "has no action id"),
+        (httpx.Response(200, text="<!doctype html>", headers={"Content-Type": "text/html"}), "is not JSON (text/html)"),
+    ],
+)
+def test_a_get_answered_with_something_else_than_an_object_with_an_id_is_a_clear_error(answer, detail):
+    handler, _ = scripted(answer)
+    with make(handler) as client, pytest.raises(BadAnswerError, match=re.escape(detail)) as caught:
+        client.get_action("a", "b", 1, 2)
+    assert "GET /workspaces/a/projects/b/pipelines/1/actions/2" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [httpx.Response(204), httpx.Response(201, content=b""), httpx.Response(201, json={"name": "x"})],
+)
+def test_a_create_whose_answer_has_no_id_is_uncertain_and_never_sent_again(answer):
+    handler, seen = scripted(answer)
+    with make(handler) as client, pytest.raises(BadAnswerError) as caught:
+        client.create_action("a", "b", 1, {"name": "x"})
+    assert caught.value.uncertain and len(seen) == 1
+    message = str(caught.value)
+    assert message.startswith(f"the answer to POST {ACTION_PATH} (")
+    assert "outcome is unknown" in message
+
+
+def test_a_create_without_an_id_says_so_in_words():
+    handler, _ = scripted(httpx.Response(201, json={"name": "x"}))
+    with (
+        make(handler) as client,
+        pytest.raises(BadAnswerError, match=f"the answer to POST {ACTION_PATH} .* has no action id"),
+    ):
+        client.create_action("a", "b", 1, {"name": "x"})
+
+
+def test_a_redirect_is_not_followed_and_names_where_it_pointed_without_userinfo():
+    moved = httpx.Response(302, headers={"Location": "https://bot:hunter22@login.example.com/sso"})
+    handler, seen = scripted(moved)
+    with (
+        make(handler) as client,
+        pytest.raises(BadAnswerError, match=re.escape("redirect to 'https://***@login.example.com/sso'")) as caught,
+    ):
+        client.get_pipeline("a", "b", 1)
+    assert len(seen) == 1 and "hunter22" not in str(caught.value)
+    handler, _ = scripted(httpx.Response(303, headers={"Location": "/elsewhere"}))
+    with make(handler) as client, pytest.raises(BadAnswerError) as posted:
+        client.create_pipeline("a", "b", {"name": "P"})
+    assert posted.value.uncertain
+
+
+# -- answers that never end ------------------------------------------------------------------------
+
+
+def test_a_server_that_ignores_page_is_stopped_at_the_first_repeated_page():
+    full = {"actions": [{"id": i} for i in range(PER_PAGE)]}
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=full)
+
+    with (
+        make(handler) as client,
+        pytest.raises(BadAnswerError, match="repeats page 1: the server seems to ignore `page`"),
+    ):
+        client.list_actions("a", "b", 1)
+    assert len(seen) == 2
+
+
+def test_a_server_that_sends_full_pages_forever_is_stopped_past_the_item_cap(monkeypatch):
+    monkeypatch.setattr(client_module, "MAX_LIST_ITEMS", 5 * PER_PAGE)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        page = int(request.url.params["page"])
+        return httpx.Response(200, json={"pipelines": [{"id": page * 1000 + i} for i in range(PER_PAGE)]})
+
+    with make(handler) as client, pytest.raises(BadAnswerError, match=f"goes on past {5 * PER_PAGE} pipelines"):
+        client.list_pipelines("a", "b")
+    assert len(seen) == 6
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told (or when the client 'sleeps')."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_server_that_trickles_its_answer_is_cut_off_at_the_request_deadline():
+    clock = FakeClock()
+
+    def trickle() -> Iterator[bytes]:
+        for byte in b'{"id": 1, "name": "' + b"x" * 1000 + b'"}':
+            clock.now += 1.0  # one byte a second: every read is within the timeout
+            yield bytes([byte])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=IteratorStream(trickle()))
+
+    client = BuddyClient(
+        "https://api.example.test",
+        TOKEN,
+        transport=httpx.MockTransport(handler),
+        timeout=10,
+        clock=clock,
+        sleep=clock.sleep,
+        retry=RetryPolicy(attempts=2, base_delay=0.01),
+    )
+    with client, pytest.raises(TransportError, match="no complete answer within 30 s") as caught:
+        client.get_action("a", "b", 1, 1)
+    assert clock.now < 1000 + 2 * 35  # two attempts, each cut off near its 30 s deadline
+    assert client.requests["GET"] == 2 and not caught.value.uncertain
+
+
+def test_an_answer_larger_than_the_cap_is_refused_while_it_is_read(monkeypatch):
+    monkeypatch.setattr(client_module, "MAX_BODY_BYTES", 1000)
+    handler, _ = scripted(httpx.Response(200, json={"id": 1, "blob": "x" * 5000}))
+    with make(handler) as client, pytest.raises(BadAnswerError, match="is larger than 1000 bytes"):
+        client.get_action("a", "b", 1, 1)
+
+
+# -- rate limits are waited out as long as the server asks, up to a total cap ----------------------
+
+
+def test_one_long_retry_after_is_waited_out_and_announced_once():
+    notices: list[str] = []
+    sleeps: list[float] = []
+    handler, seen = scripted(httpx.Response(429, headers={"Retry-After": "200"}), httpx.Response(200, json={"id": 1}))
+    with make(handler, sleeps, notice=notices.append) as client:
+        assert client.get_action("a", "b", 1, 1) == {"id": 1}
+    assert sleeps == [200.0] and len(seen) == 2
+    assert notices == ["rate limited by the API: waiting 200 s"]
+
+
+def test_many_429s_in_a_row_are_all_waited_out_and_short_waits_are_not_announced():
+    notices: list[str] = []
+    sleeps: list[float] = []
+    limited = [httpx.Response(429, headers={"Retry-After": "1"}) for _ in range(10)]
+    handler, seen = scripted(*limited, httpx.Response(200, json={"id": 1}))
+    with make(handler, sleeps, notice=notices.append) as client:
+        assert client.get_action("a", "b", 1, 1) == {"id": 1}
+    assert sleeps == [1.0] * 10 and len(seen) == 11 and notices == []
+
+
+def test_the_rate_limit_reset_header_is_read_as_epoch_seconds():
+    sleeps: list[float] = []
+    reset = httpx.Response(429, headers={"X-Rate-Limit-Reset": "1700000040", "X-Rate-Limit-Remaining": "0"})
+    handler, _ = scripted(reset, httpx.Response(200, json={"id": 1}))
+    with make(handler, sleeps, wall_clock=lambda: 1_700_000_000.0) as client:
+        client.get_action("a", "b", 1, 1)
+    assert sleeps == [40.0]
+
+
+def test_passing_the_total_rate_limit_cap_is_an_error_that_says_so():
+    sleeps: list[float] = []
+    handler, seen = scripted(*[httpx.Response(429, headers={"Retry-After": "100"}) for _ in range(4)])
+    client = BuddyClient(
+        "https://api.example.test",
+        TOKEN,
+        transport=httpx.MockTransport(handler),
+        sleep=sleeps.append,
+        retry=RetryPolicy(max_wait=250),
+    )
+    with client, pytest.raises(RateLimitedError) as caught:
+        client.get_action("a", "b", 1, 1)
+    assert sleeps == [100.0, 100.0] and len(seen) == 3
+    message = str(caught.value)
+    assert "asks to wait 100 s more after 200 s of waiting, past the cap of 250 s" in message
+    assert "BUDDY_MAX_RATE_LIMIT_WAIT" in message
+
+
+def test_429s_without_a_wait_back_off_and_still_stop_at_the_cap():
+    sleeps: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(429)
+
+    client = BuddyClient(
+        "https://api.example.test",
+        TOKEN,
+        transport=httpx.MockTransport(handler),
+        sleep=sleeps.append,
+        retry=RetryPolicy(max_wait=60, max_delay=8),
+    )
+    with client, pytest.raises(RateLimitedError, match="still answers 429"):
+        client.get_action("a", "b", 1, 1)
+    assert 52 < sum(sleeps) <= 60 and max(sleeps) <= 8
+
+
+# -- secrets in server messages --------------------------------------------------------------------
+
+
+def test_a_server_message_echoing_the_token_or_a_registered_secret_is_redacted():
+    echo = {"errors": [{"message": f"bad header Authorization: Bearer {TOKEN}; password hunter2-pw refused"}]}
+    handler, _ = scripted(httpx.Response(400, json=echo))
+    with make(handler) as client, pytest.raises(BadRequestError) as caught:
+        client.redactor.add("hunter2-pw")
+        client.update_action("a", "b", 1, 2, {"password": "hunter2-pw"})
+    message = str(caught.value)
+    assert TOKEN not in message and "hunter2-pw" not in message
+    assert "Bearer ***" in message and "password *** refused" in message
+
+
+# -- settings reach the client too -----------------------------------------------------------------
+
+
+def test_the_client_refuses_bad_settings_before_any_request():
+    with pytest.raises(UsageError, match="user name or password"):
+        BuddyClient("https://u:p@api.example.test", TOKEN)
+    with pytest.raises(UsageError, match="BUDDY_TIMEOUT"):
+        BuddyClient("https://api.example.test", TOKEN, timeout=float("nan"))
+    with pytest.raises(UsageError, match="BUDDY_TOKEN contains whitespace"):
+        BuddyClient("https://api.example.test", "a b c d")
+    with make(scripted()[0]) as client:
+        assert client.target == "https://api.example.test"
+
+
+# -- over real HTTP against the sandbox ------------------------------------------------------------
+
+
+def test_cannot_connect_names_the_url_it_tried():
+    with socket.socket() as probe:  # a port nobody listens on: bound, never listening
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        client = BuddyClient(url, TOKEN, sleep=lambda s: None, retry=RetryPolicy(attempts=2))
+        with client, pytest.raises(TransportError) as caught:
+            client.list_pipelines("acme", "web")
+    assert f"cannot connect to the API at {url} " in str(caught.value)
+
+
+def test_a_sandbox_rate_limit_storm_is_waited_out_and_announced(sandbox_server):
+    sandbox_server.app.set_faults({"kind": "rate_limit", "count": 3, "retry_after": 30})
+    sleeps: list[float] = []
+    notices: list[str] = []
+    client = BuddyClient(sandbox_server.url, sandbox_server.token, sleep=sleeps.append, notice=notices.append)
+    with client:
+        names = [p["name"] for p in client.list_pipelines("acme", "web")]
+    assert names == ["Release images", "Docs"]
+    assert sleeps == [30.0, 30.0, 30.0] and client.requests["GET"] == 4
+    assert notices[0] == "rate limited by the API: waiting 30 s"
+
+
+class BlankPosts(httpx.BaseTransport):
+    """Real HTTP to the sandbox, but every POST's answer is lost on the way back (an empty 201)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if request.method != "POST" or response.status_code != 201:
+            return response
+        response.read()
+        response.close()
+        return httpx.Response(201, content=b"")
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_a_create_answered_without_a_body_is_uncertain_and_apply_finds_it_instead_of_posting_again(sandbox_server):
+    from reconciler.apply import _PipelineRun
+
+    app = sandbox_server.app
+    client = BuddyClient(sandbox_server.url, sandbox_server.token, transport=BlankPosts())
+    fields = {"name": "Build docs image", "type": "DOCKER_BUILD_MULTI_ARCH", "dockerfile_path": "docs/Dockerfile"}
+    with client:
+        with pytest.raises(BadAnswerError, match=r"\(201\) is empty where the action is due") as caught:
+            client.create_action("acme", "web", 7, fields)
+        assert caught.value.uncertain
+        app.reset_stats()
+        # apply's contract for an uncertain create: look before posting again
+        found = _PipelineRun._create_once(
+            lambda: client.create_action("acme", "web", 7, {**fields, "name": "Build site image"}),
+            lambda: next((a for a in client.list_actions("acme", "web", 7) if a["name"] == "Build site image"), None),
+        )
+    assert found["name"] == "Build site image"
+    assert app.stats()["by_method"].get("POST") == 1
+    actions = [a.name for _ws, _pr, p in app.state.iter_pipelines() if p.id == 7 for a in p.actions]
+    assert actions == ["Run tests", "Build app image", "Build docs image", "Build site image"]
+
+
+# -- pacing from the rate budget -------------------------------------------------------------------
+
+
+def test_requests_are_held_until_the_reset_when_the_remaining_budget_is_down_to_the_reserve():
+    now = [1_700_000_000.0]
+    sleeps: list[float] = []
+    notices: list[str] = []
+    remaining = iter([10, 5, 3, 2, 50, 49])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers = {"X-Rate-Limit-Remaining": str(next(remaining)), "X-Rate-Limit-Reset": str(int(now[0]) + 12)}
+        return httpx.Response(200, json={"id": 1}, headers=headers)
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    client = BuddyClient(
+        "https://api.example.test",
+        TOKEN,
+        transport=httpx.MockTransport(handler),
+        sleep=sleep,
+        wall_clock=lambda: now[0],
+        notice=notices.append,
+    )
+    with client:
+        for _ in range(6):
+            client.get_action("a", "b", 1, 1)
+    assert sleeps == [12.0]  # held once, after the answer that left 2 (the reserve)
+    assert notices == ["rate limit nearly reached: waiting 12 s for the API's budget to reset"]
+
+
+def test_a_hold_longer_than_the_cap_is_not_made():
+    headers = {"X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Reset": "1700003600"}
+    handler, seen = scripted(*[httpx.Response(200, json={"id": 1}, headers=headers) for _ in range(2)])
+    sleeps: list[float] = []
+    with make(handler, sleeps, wall_clock=lambda: 1_700_000_000.0) as client:
+        client.get_action("a", "b", 1, 1)
+        client.get_action("a", "b", 1, 1)
+    assert sleeps == [] and len(seen) == 2
+
+
+def test_a_plan_paced_against_a_small_sandbox_budget_meets_no_429(sandbox_seed):
+    from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
+
+    clock = [1_700_000_000.0]
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:  # the server's window and our waits share one fake clock
+        with lock:
+            clock[0] += seconds
+
+    app = SandboxApp(SandboxState.from_data(sandbox_seed), rate_limit=10, rate_window_s=5, clock=lambda: clock[0])
+    with (
+        SandboxServer(app, poll_interval=0.005) as server,
+        BuddyClient(server.url, DEFAULT_TOKEN, sleep=sleep, wall_clock=lambda: clock[0], parallelism=4) as client,
+    ):
+        results = client.map(lambda i: client.get_action("acme", "web", 7, 40 + i % 2), range(60))
+    assert len(results) == 60
+    assert 429 not in {int(k) for k in app.stats()["by_status"]}
+    assert clock[0] >= 1_700_000_000.0 + 5 * 5  # 60 requests at under 10 per 5 s window
