@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from reconciler import envrefs
+from reconciler import envrefs, fields
 from reconciler.client import BuddyClient
-from reconciler.diff import SENSITIVE, field_differs, has_write_only, is_sensitive, live_fingerprint
+from reconciler.diff import field_differs, live_fingerprint
 from reconciler.errors import (
     ApiError,
     EnvError,
@@ -24,8 +24,9 @@ from reconciler.errors import (
     StalePlanError,
     TargetMismatchError,
 )
+from reconciler.fields import SENSITIVE
 from reconciler.live import summary_of
-from reconciler.model import MULTI_ARCH, WRITE_ONLY_FIELDS, LivePipeline
+from reconciler.model import MULTI_ARCH, LivePipeline
 from reconciler.plan import ABSENT, Change, Plan
 
 Status = Literal["applied", "failed", "not tried"]
@@ -263,11 +264,11 @@ class _PipelineRun:
         """The server's answer is what it stored: a declared field that still differs is a
         normalisation the diff does not know yet, worth a warning."""
         for name, value in body.items():
-            if name in WRITE_ONLY_FIELDS or name in ("name", "type") or has_write_only(name, value):
+            if name in ("name", "type") or fields.has_write_only(name, value):
                 continue
             if field_differs(name, value, answer.get(name)):
                 raw = (change.fields or {}).get(name)
-                shown = SENSITIVE if is_sensitive(name, raw) else repr(answer.get(name))
+                shown = SENSITIVE if fields.is_sensitive(name, raw) else repr(answer.get(name))
                 self.warn(
                     f'pipeline "{change.pipeline}", action "{change.action_name}": field {name} still differs '
                     f"after apply (Buddy has {shown}); the diff may need to learn this normalisation"

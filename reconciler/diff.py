@@ -14,21 +14,17 @@ from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler import envrefs
+from reconciler import envrefs, fields
 from reconciler.errors import EnvError, PipelineError
+from reconciler.fields import SENSITIVE
 from reconciler.model import (
     MULTI_ARCH,
-    READ_ONLY_FIELDS,
-    WRITE_ONLY_FIELDS,
     ActionSummary,
     DesiredAction,
     DesiredPipeline,
     LivePipeline,
 )
 from reconciler.plan import ABSENT, Change, fingerprint, pipeline_key
-
-SENSITIVE = "(sensitive)"
-NOT_COMPARED = frozenset({"name", "type"}) | READ_ONLY_FIELDS
 
 
 @dataclass(frozen=True)
@@ -137,34 +133,14 @@ def _project(desired: Any, live: Any) -> Any:
     return live
 
 
-def _strip_write_only(name: str, value: Any) -> Any:
-    """Remove what is never compared from a declared value (``secrets[].value``)."""
-    if name == "secrets" and isinstance(value, list):
-        return [
-            {k: v for k, v in item.items() if k != "value"} if isinstance(item, Mapping) else item for item in value
-        ]
-    return value
-
-
-def has_write_only(name: str, value: Any) -> bool:
-    if name in WRITE_ONLY_FIELDS:
-        return True
-    return (
-        name == "secrets"
-        and isinstance(value, list)
-        and any(isinstance(item, Mapping) and "value" in item for item in value)
-    )
-
-
 def comparable(action: DesiredAction, options: Options) -> dict[str, Any]:
     """The declared fields that are compared, with ``${env:…}`` resolved (placeholders in the sandbox)."""
     out: dict[str, Any] = {}
     for name, value in action.fields.items():
-        if name in NOT_COMPARED or name in WRITE_ONLY_FIELDS:
+        if not fields.is_compared(name):
             continue
-        stripped = _strip_write_only(name, value)
         out[name] = envrefs.resolve(
-            stripped,
+            fields.strip_write_only(name, value),
             options.env,
             sandbox=options.sandbox,
             location=action.field_locations.get(name, action.location),
@@ -192,27 +168,6 @@ def describe(name: str, desired: Any, live: Any) -> list[str]:
         items = changes.keys() if isinstance(changes, Mapping) else changes
         paths.extend(str(p).replace("root", name, 1) for p in items)
     return sorted(paths)
-
-
-def is_sensitive(name: str, value: Any) -> bool:
-    """Write-only, or it came from ``${env:…}``: never shown."""
-    return name in WRITE_ONLY_FIELDS or envrefs.has_refs(value)
-
-
-def masked(name: str, value: Any) -> Any:
-    """``value`` as it may be shown: sensitive parts replaced by ``(sensitive)``."""
-    if name in WRITE_ONLY_FIELDS:
-        return SENSITIVE
-    if name == "secrets" and isinstance(value, list):
-        return [
-            {k: (SENSITIVE if k == "value" or envrefs.has_refs(v) else v) for k, v in item.items()}
-            if isinstance(item, Mapping)
-            else item
-            for item in value
-        ]
-    if envrefs.has_refs(value):
-        return SENSITIVE
-    return value
 
 
 # -- one pipeline -----------------------------------------------------------------------------------
@@ -250,7 +205,7 @@ def diff_pipeline(
         if target is None:
             continue
         detail = details.get(target.id, {})
-        declared_fields[target.id] = sorted(k for k in action.fields if k not in WRITE_ONLY_FIELDS)
+        declared_fields[target.id] = sorted(k for k in action.fields if not fields.is_write_only(k))
         change = _update(action, target, detail, options, common)
         if change is not None:
             updates.append(change)
@@ -279,7 +234,7 @@ def live_fingerprint(
 ) -> str:
     """SPEC.md's fingerprint of a live pipeline, given which fields of which actions are declared."""
     values = {
-        action_id: {k: details.get(action_id, {}).get(k) for k in names if k not in WRITE_ONLY_FIELDS}
+        action_id: {k: details.get(action_id, {}).get(k) for k in names if not fields.is_write_only(k)}
         for action_id, names in declared.items()
     }
     return fingerprint([(a.id, a.name, a.type) for a in live.actions], values)
@@ -295,9 +250,9 @@ def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelineDi
         "pipeline": desired.name,
         "pipeline_id": None,
     }
-    fields = {"name": desired.name, **desired.fields}
-    _resolve_check(fields, desired.location, options)
-    result.changes.append(Change(kind="create_pipeline", fields=fields, **common))
+    body = {"name": desired.name, **desired.fields}
+    _resolve_check(body, desired.location, options)
+    result.changes.append(Change(kind="create_pipeline", fields=body, **common))
     previous: str | None = None
     for action in desired.actions:
         if action.after is not None and action.after != previous:
@@ -310,18 +265,18 @@ def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelineDi
     return result
 
 
-def _resolve_check(fields: Mapping[str, Any], location: Any, options: Options) -> None:
+def _resolve_check(body: Mapping[str, Any], location: Any, options: Options) -> None:
     """Fail at plan time for an unset variable in a field that plan compares or shows."""
-    for name, value in fields.items():
-        if name in WRITE_ONLY_FIELDS:
+    for name, value in body.items():
+        if fields.is_write_only(name):
             continue
-        envrefs.resolve(_strip_write_only(name, value), options.env, sandbox=options.sandbox, location=location)
+        envrefs.resolve(fields.strip_write_only(name, value), options.env, sandbox=options.sandbox, location=location)
 
 
 def _unset_sensitive(action: DesiredAction, options: Options) -> tuple[str, ...]:
     unset: list[str] = []
     for name, value in action.fields.items():
-        if not has_write_only(name, value):
+        if not fields.has_write_only(name, value):
             continue
         try:
             envrefs.resolve(value, options.env, sandbox=options.sandbox)
@@ -356,33 +311,34 @@ def _update(
     options: Options,
     common: Mapping[str, Any],
 ) -> Change | None:
-    fields: dict[str, Any] = {}
+    sent: dict[str, Any] = {}
     diff: dict[str, dict[str, Any]] = {}
     if live.name != action.name:
-        fields["name"] = action.name
+        sent["name"] = action.name
         diff["name"] = {"from": live.name, "to": action.name}
     for name, value in comparable(action, options).items():
         if field_differs(name, value, detail.get(name)):
             raw = action.fields[name]
-            fields[name] = raw
-            shown_from = SENSITIVE if is_sensitive(name, raw) else _live_as_declared(name, value, detail.get(name))
-            entry: dict[str, Any] = {"from": shown_from, "to": masked(name, raw)}
-            paths = [] if is_sensitive(name, raw) else describe(name, value, detail.get(name))
+            sent[name] = raw
+            sensitive = fields.is_sensitive(name, raw)
+            shown_from = SENSITIVE if sensitive else _live_as_declared(name, value, detail.get(name))
+            entry: dict[str, Any] = {"from": shown_from, "to": fields.masked(name, raw)}
+            paths = [] if sensitive else describe(name, value, detail.get(name))
             if paths:
                 entry["paths"] = paths
             diff[name] = entry
     if options.update_secrets:
         for name, raw in action.fields.items():
-            if has_write_only(name, raw) and name not in fields:
-                fields[name] = raw
-                diff[name] = {"from": SENSITIVE, "to": masked(name, raw)}
-    if not fields:
+            if fields.has_write_only(name, raw) and name not in sent:
+                sent[name] = raw
+                diff[name] = {"from": SENSITIVE, "to": fields.masked(name, raw)}
+    if not sent:
         return None
     return Change(
         kind="update",
         action_name=action.name,
         action_id=live.id,
-        fields=fields,
+        fields=sent,
         diff=diff,
         unset_sensitive=_unset_sensitive(action, options) if options.update_secrets else (),
         **common,

@@ -41,20 +41,19 @@ from typing import Any
 
 import yaml
 
-from reconciler import envrefs
+from reconciler import envrefs, fields
 from reconciler.client import BuddyClient
 from reconciler.errors import NotFoundError, ReconcilerError, UsageError
-from reconciler.model import MULTI_ARCH, PIPELINE_META_KEYS, READ_ONLY_FIELDS, SERVER_DEFAULTS, LivePipeline
-from reconciler.schema import load_schema
+from reconciler.model import MULTI_ARCH, LivePipeline
 
 #: Where editors find the config schema when no local copy is near the output (the directory of
 #: ``action.schema.json``'s ``$id``; the config schema itself has no ``$id`` on purpose).
 SCHEMA_URL = "https://reconcile.dev/schemas/config.schema.json"
 SCHEMA_FILE = "config.schema.json"
 
-#: The action's fields (the 2026 page's), in the order they are written: what is built, then where
-#: it goes, then when and how the action runs; the order of the examples.
-ACTION_FIELDS: tuple[str, ...] = (
+#: The order action fields are written in: what is built, then where it goes, then when and how the
+#: action runs; the order of the examples. A field of the schema not named here comes after them.
+ACTION_ORDER: tuple[str, ...] = (
     "dockerfile_path",
     "context_path",
     "target_stage",
@@ -94,20 +93,6 @@ ACTION_FIELDS: tuple[str, ...] = (
     "variables",
     "permissions",
 )
-#: Never written for an action: the server sets them, or the file format refuses them.
-ACTION_EXCLUDED = READ_ONLY_FIELDS | {"pipeline", "last_execution_status", "after_action_id"}
-
-#: The pipeline fields of config.schema.json (CONTRACT.md's table), in its order, without our own keys.
-#: ``definition_source`` and ``git_config_ref`` are left out: only pipelines defined here are imported,
-#: and for them both hold their defaults.
-PIPELINE_FIELDS: tuple[str, ...] = tuple(
-    key
-    for key in load_schema("config")["$defs"]["pipeline"]["properties"]
-    if key not in PIPELINE_META_KEYS and key not in ("definition_source", "git_config_ref")
-)
-#: What a new pipeline gets when a field is unset (CONTRACT.md: ``disabled`` is false by default).
-PIPELINE_DEFAULTS: Mapping[str, Any] = {"disabled": False}
-
 #: Short, familiar prefixes for the registry a password belongs to.
 REGISTRY_PREFIXES: Mapping[str, str] = {
     "DOCKER_HUB": "DOCKERHUB",
@@ -312,18 +297,18 @@ def _integration(value: Any) -> Any:
 
 def clean_action(detail: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of a live multi-arch action worth writing, ``name`` and ``type`` first, in
-    ``ACTION_FIELDS`` order: no read-only field, no null or empty value, no server default; nested objects
+    ``ACTION_ORDER`` order: no read-only field, no null or empty value, no server default; nested objects
     cleaned alike and ``integration`` written as ``{identifier: …}``. Write-only values are kept as
     they came (encrypted): ``render_action`` replaces them with references. No escaping here."""
     out: dict[str, Any] = {"name": detail.get("name"), "type": detail.get("type", MULTI_ARCH)}
-    for key in ACTION_FIELDS:
-        if key in ACTION_EXCLUDED or key not in detail:
+    for key in _written_order():
+        if key in ("name", "type") or fields.is_read_only(key) or key not in detail:
             continue
         value = detail[key]
         if key == "integration":
             value = _integration(value)
         value = clean_value(value)
-        if _empty(value) or (key in SERVER_DEFAULTS and value == SERVER_DEFAULTS[key]):
+        if _empty(value) or fields.is_server_default(key, value):
             continue
         out[key] = value
     # The API allows run_only_on_first_failure only with ON_FAILURE (and requires it there); a server
@@ -335,9 +320,14 @@ def clean_action(detail: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _written_order() -> list[str]:
+    known = fields.action_fields()
+    return [k for k in ACTION_ORDER if k in known] + [k for k in known if k not in ACTION_ORDER]
+
+
 def unknown_action_fields(detail: Mapping[str, Any]) -> list[str]:
     """Keys the live action has a value for that the file format does not know (not written)."""
-    known = set(ACTION_FIELDS) | ACTION_EXCLUDED | {"name", "type"}
+    known = set(fields.action_fields())
     return sorted(k for k, v in detail.items() if k not in known and not _empty(v))
 
 
@@ -345,9 +335,11 @@ def clean_pipeline(name: str, live: Mapping[str, Any]) -> dict[str, Any]:
     """The pipeline fields worth writing, ``name`` first: set, non-default, cleaned like actions.
     ``identifier`` is kept only when it is not what Buddy would derive from the name anyway."""
     out: dict[str, Any] = {"name": name}
-    for key in PIPELINE_FIELDS:
+    for key in fields.pipeline_fields():
+        if key in fields.PIPELINE_NOT_IMPORTED:
+            continue
         value = clean_value(live.get(key))
-        if _empty(value) or (key in PIPELINE_DEFAULTS and value == PIPELINE_DEFAULTS[key]):
+        if _empty(value) or fields.is_server_default(key, value, on="pipeline"):
             continue
         if key == "identifier" and value == slug(name):
             continue
@@ -428,6 +420,28 @@ class EnvNames:
             _env_name(env_part(pipeline), env_part(action_name), "SECRET", ident),
         ]
         return self._claim(candidates, f"value of the build secret {secret_id!r}", where)
+
+    def other(self, pipeline: str, action_name: str, path: str, where: str) -> str:
+        """The variable for any other write-only value: ``<ACTION>_<PATH>``."""
+        field_part = env_part(path)
+        candidates = [
+            _env_name(env_part(action_name), field_part),
+            _env_name(env_part(pipeline), env_part(action_name), field_part),
+        ]
+        return self._claim(candidates, f"value of the write-only field {path}", where)
+
+    def for_write_only(
+        self, pipeline: str, action: Mapping[str, Any], name: str, value: Any, parts: fields.Parts, where: str
+    ) -> str:
+        """The variable for the write-only value at ``parts`` inside field ``name`` (whose value is
+        ``value``) of ``action``: a password, a build secret, or another write-only field."""
+        action_name = str(action.get("name"))
+        if name == "password" and not parts:
+            return self.password(pipeline, action, where)
+        if name == "secrets" and len(parts) == 2 and isinstance(parts[0], int) and parts[1] == "value":
+            item = value[parts[0]]
+            return self.secret(pipeline, action_name, str(item.get("id") or ""), where)
+        return self.other(pipeline, action_name, fields.label(name, parts), where)
 
     def _claim(self, candidates: Sequence[str], what: str, where: str) -> str:
         for candidate in candidates:
@@ -521,22 +535,16 @@ def render_action(pipeline: str, action: Mapping[str, Any], env: EnvNames, where
     other string escaped."""
     out: dict[str, Any] = {}
     for key, value in action.items():
-        if key == "password":
-            out[key] = "${env:" + env.password(pipeline, action, where) + "}"
-        elif key == "secrets" and isinstance(value, list):
-            secrets = []
-            for item in value:
-                if isinstance(item, Mapping) and item.get("value") is not None:
-                    ref = env.secret(pipeline, str(action.get("name")), str(item.get("id") or ""), where)
-                    item = {k: ("${env:" + ref + "}" if k == "value" else escape(v)) for k, v in item.items()}
-                else:
-                    item = escape(item)
-                secrets.append(item)
-            out[key] = secrets
-        elif key == "name":
+        if key == "name":
             out[key] = value  # matched against live names as written: never escaped
-        else:
-            out[key] = escape(value)
+            continue
+
+        def reference(parts: fields.Parts, secret: Any, key: str = key, value: Any = value) -> Any:
+            if secret is None:
+                return None
+            return "${env:" + env.for_write_only(pipeline, action, key, value, parts, where) + "}"
+
+        out[key] = fields.replace_write_only(key, value, reference, escape)
     return out
 
 

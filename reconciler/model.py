@@ -14,21 +14,6 @@ from reconciler.problems import Location
 
 MULTI_ARCH = "DOCKER_BUILD_MULTI_ARCH"
 
-#: Fields the server sets; refused in a file, never compared.
-READ_ONLY_FIELDS = frozenset({"url", "html_url", "id", "last_execution_status", "pipeline", "current_revision"})
-#: Fields the server never returns as sent: never compared, shown as "(sensitive)".
-WRITE_ONLY_FIELDS = frozenset({"password"})
-#: Our own keys on an action: not API fields, never sent.
-ACTION_META_KEYS = frozenset({"after", "previous_names"})
-#: Our own keys on a pipeline: everything else is a pipeline field sent on create.
-PIPELINE_META_KEYS = frozenset({"name", "id", "prune", "actions"})
-#: What the server fills in on create when a field is unset.
-SERVER_DEFAULTS: Mapping[str, Any] = {
-    "trigger_time": "ON_EVERY_EXECUTION",
-    "disabled": False,
-    "target_platform": "linux/amd64",
-}
-
 
 @dataclass(frozen=True)
 class DesiredAction:

@@ -1,7 +1,8 @@
 """Plans and problems → text, markdown, JSON and GitHub annotations. Writers take a stream.
 
-Masking happens here and in ``diff``: a value that is write-only or came from ``${env:…}`` is written
-as ``(sensitive)`` in every format meant for people (the plan *file* keeps references, never values).
+Masking asks the field table (``fields.masked``): a value that is write-only or came from ``${env:…}``
+is written as ``(sensitive)`` in every format meant for people (the plan *file* keeps references,
+never values).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from reconciler.apply import ApplyReport
-from reconciler.diff import SENSITIVE, masked
+from reconciler.fields import SENSITIVE, masked
 from reconciler.plan import Change, Plan
 from reconciler.problems import Problem
 
