@@ -1,9 +1,9 @@
 """Pure: (desired pipeline, live pipeline, live action details) → changes, warnings, fingerprint.
 
-Actions are matched by name (or a previous name). Only declared keys are compared, recursively,
-after both sides are put in one canonical form (``canonical``): the server's extra keys and
-``null``s are ignored, ``target_platform`` is a set, ``[]``/``""`` equal ``null``, an integration's
-``identifier`` equals its ``hash_id``, and write-only values are never compared.
+This module only compares. Matching and the canonical form come from ``normal`` (the server's extra
+keys and ``null``s ignored, ``target_platform`` a set, ``[]``/``""`` equal to ``null``, an
+integration's ``identifier`` its ``hash_id``); which fields are compared and which are write-only
+come from ``fields``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from reconciler.model import (
     DesiredPipeline,
     LivePipeline,
 )
+from reconciler.normal import canonical, live_as_declared, match_actions
 from reconciler.plan import ABSENT, Change, fingerprint, pipeline_key
 
 
@@ -47,90 +48,7 @@ class PipelineDiff:
     declared: dict[str, list[str]] = field(default_factory=dict)
 
 
-# -- matching ---------------------------------------------------------------------------------------
-
-
-def match_actions(desired: DesiredPipeline, live_actions: Sequence[ActionSummary]) -> dict[str, ActionSummary]:
-    """Declared name → the live action it manages (by its name, else by a previous name).
-
-    Raises ``PipelineError`` for a type clash or for two live actions answering to one name."""
-    by_name: dict[str, list[ActionSummary]] = {}
-    for action in live_actions:
-        by_name.setdefault(action.name, []).append(action)
-    matched: dict[str, ActionSummary] = {}
-    for action in desired.actions:
-        candidates = [action.name, *action.previous_names]
-        for name in candidates:
-            found = by_name.get(name, [])
-            if not found:
-                continue
-            if len(found) > 1:
-                ids = ", ".join(f"#{a.id}" for a in found)
-                raise PipelineError(
-                    desired.label,
-                    f'{len(found)} live actions are named "{name}" ({ids}); rename all but one in Buddy '
-                    "so the file can say which it manages",
-                )
-            live = found[0]
-            if live.type != action.type:
-                raise PipelineError(
-                    desired.label,
-                    f'the live action "{name}" (#{live.id}) is of type {live.type}, the file declares '
-                    f"{action.type} ({action.location}); the API cannot change a type: rename one of "
-                    "them, or delete the live action in Buddy",
-                )
-            matched[action.name] = live
-            break
-    return matched
-
-
 # -- comparing --------------------------------------------------------------------------------------
-
-
-def _emptyish(value: Any) -> bool:
-    return value is None or value == "" or value == []
-
-
-def _platforms(value: Any) -> Any:
-    if isinstance(value, str):
-        items = sorted({p.strip() for p in value.split(",") if p.strip()})
-        return items or None
-    return value
-
-
-def _unify(name: str, value: Any) -> Any:
-    """Spellings that mean the same thing, made one: an integration's ``hash_id`` is its identifier."""
-    if name == "integration" and isinstance(value, Mapping):
-        value = dict(value)
-        hash_id = value.pop("hash_id", None)
-        if value.get("identifier") is None and hash_id is not None:
-            value["identifier"] = hash_id
-    return value
-
-
-def canonical(name: str, value: Any) -> Any:
-    """One form for a file's value and the server's value of field ``name``."""
-    if name == "target_platform":
-        return _platforms(value)
-    return _clean(_unify(name, value))
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        cleaned = {k: _clean(v) for k, v in value.items()}
-        return cleaned or None
-    if isinstance(value, list):
-        return None if not value else [_clean(v) for v in value]
-    return None if _emptyish(value) else value
-
-
-def _project(desired: Any, live: Any) -> Any:
-    """``live`` cut to the shape of ``desired``: only declared keys, lists item by item."""
-    if isinstance(desired, Mapping) and isinstance(live, Mapping):
-        return {k: _project(v, live.get(k)) for k, v in desired.items()}
-    if isinstance(desired, list) and isinstance(live, list) and len(desired) == len(live):
-        return [_project(d, v) for d, v in zip(desired, live, strict=True)]
-    return live
 
 
 def comparable(action: DesiredAction, options: Options) -> dict[str, Any]:
@@ -148,18 +66,14 @@ def comparable(action: DesiredAction, options: Options) -> dict[str, Any]:
     return out
 
 
-def _live_as_declared(name: str, desired: Any, live: Any) -> Any:
-    return _project(_unify(name, desired), _unify(name, live))
-
-
 def field_differs(name: str, desired: Any, live: Any) -> bool:
     """True when the live value differs from the declared one in what the file declares."""
-    return canonical(name, desired) != canonical(name, _live_as_declared(name, desired, live))
+    return canonical(name, desired) != canonical(name, live_as_declared(name, desired, live))
 
 
 def describe(name: str, desired: Any, live: Any) -> list[str]:
     """Nested paths that differ inside one field, for a reader (DeepDiff does the walking)."""
-    left, right = canonical(name, _live_as_declared(name, desired, live)), canonical(name, desired)
+    left, right = canonical(name, live_as_declared(name, desired, live)), canonical(name, desired)
     if not isinstance(left, (dict, list)) or not isinstance(right, (dict, list)):
         return []
     delta = DeepDiff(left, right, verbose_level=0)
@@ -321,7 +235,7 @@ def _update(
             raw = action.fields[name]
             sent[name] = raw
             sensitive = fields.is_sensitive(name, raw)
-            shown_from = SENSITIVE if sensitive else _live_as_declared(name, value, detail.get(name))
+            shown_from = SENSITIVE if sensitive else live_as_declared(name, value, detail.get(name))
             entry: dict[str, Any] = {"from": shown_from, "to": fields.masked(name, raw)}
             paths = [] if sensitive else describe(name, value, detail.get(name))
             if paths:

@@ -45,6 +45,7 @@ from reconciler import envrefs, fields
 from reconciler.client import BuddyClient
 from reconciler.errors import NotFoundError, ReconcilerError, UsageError
 from reconciler.model import MULTI_ARCH, LivePipeline
+from reconciler.normal import is_empty, unify
 
 #: Where editors find the config schema when no local copy is near the output (the directory of
 #: ``action.schema.json``'s ``$id``; the config schema itself has no ``$id`` on purpose).
@@ -255,10 +256,6 @@ def read_project(
 # -- cleaning ----------------------------------------------------------------------------------------
 
 
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
 def clean_value(value: Any) -> Any:
     """``value`` with every null, empty string, empty list and empty mapping removed from mappings,
     recursively. Items of a list are cleaned but kept, since lists are compared item by item."""
@@ -266,7 +263,7 @@ def clean_value(value: Any) -> Any:
         out = {}
         for key, item in value.items():
             cleaned = clean_value(item)
-            if not _empty(cleaned):
+            if not is_empty(cleaned):
                 out[key] = cleaned
         return out
     if isinstance(value, list):
@@ -287,11 +284,11 @@ def escape(value: Any) -> Any:
 
 
 def _integration(value: Any) -> Any:
+    """An integration as a file names it: ``{identifier: …}`` (``normal.unify`` makes ``hash_id`` one)."""
+    value = unify("integration", value)
     if not isinstance(value, Mapping):
         return value
     identifier = value.get("identifier")
-    if identifier is None:
-        identifier = value.get("hash_id")
     return {"identifier": identifier} if identifier is not None else None
 
 
@@ -308,7 +305,7 @@ def clean_action(detail: Mapping[str, Any]) -> dict[str, Any]:
         if key == "integration":
             value = _integration(value)
         value = clean_value(value)
-        if _empty(value) or fields.is_server_default(key, value):
+        if is_empty(value) or fields.is_server_default(key, value):
             continue
         out[key] = value
     # The API allows run_only_on_first_failure only with ON_FAILURE (and requires it there); a server
@@ -328,7 +325,7 @@ def _written_order() -> list[str]:
 def unknown_action_fields(detail: Mapping[str, Any]) -> list[str]:
     """Keys the live action has a value for that the file format does not know (not written)."""
     known = set(fields.action_fields())
-    return sorted(k for k, v in detail.items() if k not in known and not _empty(v))
+    return sorted(k for k, v in detail.items() if k not in known and not is_empty(v))
 
 
 def clean_pipeline(name: str, live: Mapping[str, Any]) -> dict[str, Any]:
@@ -339,7 +336,7 @@ def clean_pipeline(name: str, live: Mapping[str, Any]) -> dict[str, Any]:
         if key in fields.PIPELINE_NOT_IMPORTED:
             continue
         value = clean_value(live.get(key))
-        if _empty(value) or fields.is_server_default(key, value, on="pipeline"):
+        if is_empty(value) or fields.is_server_default(key, value, on="pipeline"):
             continue
         if key == "identifier" and value == slug(name):
             continue

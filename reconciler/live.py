@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.client import BuddyClient
-from reconciler.diff import match_actions
 from reconciler.errors import NotFoundError, PipelineError
 from reconciler.model import ActionSummary, DesiredPipeline, LivePipeline
+from reconciler.normal import match_actions
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The desired model (from files) and the live model (from the API), as frozen values.
 
-Both sides meet in ``diff``; the helpers here put a file's value and the server's value into one
-canonical form so that equal things compare equal (see ``canonical``).
+Both sides meet in ``diff``; ``normal`` puts a file's value and the server's value into one canonical
+form so that equal things compare equal, and matches declared actions to live ones.
 """
 
 from __future__ import annotations
