@@ -8,7 +8,7 @@ come from ``fields``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +23,10 @@ from reconciler.model import (
     DesiredAction,
     DesiredPipeline,
     LivePipeline,
+    PipelineKey,
 )
 from reconciler.normal import canonical, live_as_declared, match_actions
-from reconciler.plan import ABSENT, Change, fingerprint, pipeline_key
+from reconciler.plan import ABSENT, Change, live_fingerprint
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def diff_pipeline(
     result = PipelineDiff()
     if live is None:
         return _new_pipeline(desired, options, result)
-    result.fingerprint_key = pipeline_key(desired.workspace, desired.project, live.id, desired.label)
+    result.fingerprint_key = str(PipelineKey.of(desired.workspace, desired.project, live.id, desired.label))
     result.live_count = len(live.actions)
     matched = match_actions(desired, live.actions)
     common = {
@@ -143,21 +144,10 @@ def diff_pipeline(
     return result
 
 
-def live_fingerprint(
-    live: LivePipeline, details: Mapping[int, Mapping[str, Any]], declared: Mapping[int, Sequence[str]]
-) -> str:
-    """SPEC.md's fingerprint of a live pipeline, given which fields of which actions are declared."""
-    values = {
-        action_id: {k: details.get(action_id, {}).get(k) for k in names if not fields.is_write_only(k)}
-        for action_id, names in declared.items()
-    }
-    return fingerprint([(a.id, a.name, a.type) for a in live.actions], values)
-
-
 def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelineDiff) -> PipelineDiff:
     if desired.name is None:
         raise PipelineError(desired.label, f"no live pipeline has id {desired.id}")
-    result.fingerprint_key = pipeline_key(desired.workspace, desired.project, None, desired.name)
+    result.fingerprint_key = str(PipelineKey.of(desired.workspace, desired.project, None, desired.name))
     common = {
         "workspace": desired.workspace,
         "project": desired.project,

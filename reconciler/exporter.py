@@ -43,8 +43,9 @@ import yaml
 
 from reconciler import envrefs, fields
 from reconciler.client import BuddyClient
-from reconciler.errors import NotFoundError, ReconcilerError, UsageError
-from reconciler.model import MULTI_ARCH, LivePipeline
+from reconciler.errors import ExportWriteError, OutputExistsError
+from reconciler.live import read_project
+from reconciler.model import MULTI_ARCH, ImportedAction, ImportedPipeline
 from reconciler.normal import is_empty, unify
 
 #: Where editors find the config schema when no local copy is near the output (the directory of
@@ -122,37 +123,6 @@ ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 # -- errors and results -----------------------------------------------------------------------------
 
 
-class OutputExistsError(UsageError):
-    """Files that import would write already exist and ``force`` was not given; nothing was written."""
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        shown = ", ".join(str(p) for p in paths)
-        noun = "file exists" if len(paths) == 1 else "files exist"
-        super().__init__(f"{noun}: {shown}; nothing was written (use --force to overwrite)")
-        self.paths = list(paths)
-
-
-class PipelineNotFoundError(UsageError):
-    """A ``--pipeline`` name that no live pipeline of the project has."""
-
-    def __init__(self, workspace: str, project: str, names: Sequence[str], available: Sequence[str]) -> None:
-        missing = ", ".join(f'"{n}"' for n in names)
-        shown = [f'"{n}"' for n in available[:20]]  # a big project would drown the message
-        if len(available) > 20:
-            shown.append(f"and {len(available) - 20} more")
-        known = ", ".join(shown) or "none"
-        super().__init__(f"{workspace}/{project}: no live pipeline named {missing} (the project has: {known})")
-        self.names = list(names)
-
-
-class ProjectNotFoundError(UsageError):
-    """The workspace or the project does not exist (or the token cannot see it)."""
-
-
-class ExportWriteError(ReconcilerError):
-    """A file could not be written."""
-
-
 @dataclass
 class ExportResult:
     """What ``export`` did. ``env`` maps each ``${env:NAME}`` the files reference to what it is for
@@ -161,96 +131,6 @@ class ExportResult:
     files: list[Path] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-
-
-# -- what is read ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImportedAction:
-    """One live action in execution order; ``detail`` is the full GET (multi-arch actions only)."""
-
-    id: int
-    name: str
-    type: str
-    detail: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class ImportedPipeline:
-    """One live pipeline: its full representation and its actions in execution order."""
-
-    id: int
-    name: str
-    fields: Mapping[str, Any]
-    actions: tuple[ImportedAction, ...] = ()
-
-
-def read_project(
-    client: BuddyClient, workspace: str, project: str, names: Sequence[str] = ()
-) -> tuple[list[ImportedPipeline], list[str]]:
-    """The live pipelines of a project to import (only ``names`` when given), and notes on those
-    left out (defined in Buddy YAML). Raises ``ProjectNotFoundError`` for an unknown workspace or
-    project and ``PipelineNotFoundError`` for an unknown pipeline name."""
-    try:
-        summaries = client.list_pipelines(workspace, project)
-    except NotFoundError as exc:
-        raise ProjectNotFoundError(
-            f"workspace {workspace!r} or project {project!r} not found ({exc.detail}); --workspace is the "
-            "workspace's URL handle and --project the project's name ID"
-        ) from None
-    if names:
-        live_names = [str(s.get("name")) for s in summaries]
-        missing = [n for n in dict.fromkeys(names) if n not in live_names]
-        if missing:
-            raise PipelineNotFoundError(workspace, project, missing, live_names)
-        wanted = set(names)
-        summaries = [s for s in summaries if s.get("name") in wanted]
-    notes: list[str] = []
-    chosen: list[dict[str, Any]] = []
-    for summary in summaries:
-        live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
-        if live.yaml_defined:
-            notes.append(
-                f'{workspace}/{project} pipeline "{live.name}" (#{live.id}) skipped: {live.yaml_reason}; '
-                "edit it through its YAML"
-            )
-            continue
-        chosen.append(summary)
-
-    # One phase per kind of request, each spread over the client's pool: a task that waited on
-    # tasks of the same pool could starve it.
-    jobs = [(kind, int(s["id"])) for s in chosen for kind in ("pipeline", "actions")]
-
-    def fetch(job: tuple[str, int]) -> Any:
-        kind, pipeline_id = job
-        if kind == "pipeline":
-            return client.get_pipeline(workspace, project, pipeline_id)
-        return client.list_actions(workspace, project, pipeline_id)
-
-    answers = dict(zip(jobs, client.map(fetch, jobs), strict=True))
-    multi = [
-        (int(s["id"]), int(a["id"]))
-        for s in chosen
-        for a in answers[("actions", int(s["id"]))]
-        if a.get("type") == MULTI_ARCH
-    ]
-    details = dict(zip(multi, client.map(lambda key: client.get_action(workspace, project, *key), multi), strict=True))
-    pipelines: list[ImportedPipeline] = []
-    for summary in chosen:
-        pipeline_id = int(summary["id"])
-        full = answers[("pipeline", pipeline_id)] or summary
-        actions = tuple(
-            ImportedAction(
-                id=int(a["id"]),
-                name=str(a.get("name")),
-                type=str(a.get("type")),
-                detail=details.get((pipeline_id, int(a["id"]))),
-            )
-            for a in answers[("actions", pipeline_id)]
-        )
-        pipelines.append(ImportedPipeline(pipeline_id, str(summary.get("name")), full, actions))
-    return pipelines, notes
 
 
 # -- cleaning ----------------------------------------------------------------------------------------

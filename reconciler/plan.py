@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from reconciler import __version__
+from reconciler import __version__, fields
 from reconciler.errors import PlanError, UnsafePlanError
+from reconciler.model import LivePipeline, PipelineKey
 
 FORMAT_VERSION = 1
 ChangeKind = Literal["create_pipeline", "create", "update", "delete"]
@@ -44,8 +45,13 @@ class Change:
     unset_sensitive: tuple[str, ...] = field(default=(), compare=False)
 
     @property
+    def key(self) -> PipelineKey:
+        return PipelineKey.of(self.workspace, self.project, self.pipeline_id, self.pipeline)
+
+    @property
     def pipeline_key(self) -> str:
-        return pipeline_key(self.workspace, self.project, self.pipeline_id, self.pipeline)
+        """The plan file's spelling of ``key``."""
+        return str(self.key)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -84,13 +90,6 @@ class Target:
     tool_version: str = __version__
 
 
-def pipeline_key(workspace: str, project: str, pipeline_id: int | None, name: str) -> str:
-    """The fingerprint key: ``ws/project/ID``, or ``ws/project/name:NAME`` for a pipeline not yet made."""
-    if pipeline_id is None:
-        return f"{workspace}/{project}/name:{name}"
-    return f"{workspace}/{project}/{pipeline_id}"
-
-
 def fingerprint(actions: Iterable[tuple[int, str, str]], declared: Mapping[int, Mapping[str, Any]]) -> str:
     """sha256 over what a plan depends on: the ordered (id, name, type) of every live action and, per
     declared live action, the live values of its declared fields (write-only ones excluded)."""
@@ -102,7 +101,21 @@ def fingerprint(actions: Iterable[tuple[int, str, str]], declared: Mapping[int, 
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def live_fingerprint(
+    live: LivePipeline, details: Mapping[int, Mapping[str, Any]], declared: Mapping[int, Sequence[str]]
+) -> str:
+    """SPEC.md's fingerprint of a live pipeline, given which fields of which actions are declared."""
+    values = {
+        action_id: {k: details.get(action_id, {}).get(k) for k in names if not fields.is_write_only(k)}
+        for action_id, names in declared.items()
+    }
+    return fingerprint([(a.id, a.name, a.type) for a in live.actions], values)
+
+
+#: The fingerprint of a pipeline the plan creates: it must still be absent on apply.
 ABSENT = "absent"
+#: What a re-read finds where the plan expected ``ABSENT``: a pipeline of that name now exists.
+PRESENT = "present"
 
 
 @dataclass
@@ -206,10 +219,10 @@ class Plan:
                 ],
                 warnings=list(data.get("warnings", [])),
                 errors=list(data.get("errors", [])),
-                fingerprints=dict(data["fingerprints"]),
+                fingerprints={str(PipelineKey.parse(k)): v for k, v in data["fingerprints"].items()},
                 declared={k: {str(i): list(f) for i, f in v.items()} for k, v in data.get("declared", {}).items()},
             )
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise PlanError(f"{source} is malformed (missing or wrong {exc})") from None
 
 

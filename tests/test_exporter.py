@@ -14,14 +14,11 @@ from hypothesis import strategies as st
 
 from reconciler import envrefs, exporter
 from reconciler.config import load_config
+from reconciler.errors import OutputExistsError, PipelineNotFoundError
 from reconciler.exporter import (
     ACTION_ORDER,
     SCHEMA_URL,
     EnvNames,
-    ImportedAction,
-    ImportedPipeline,
-    OutputExistsError,
-    PipelineNotFoundError,
     clean_action,
     clean_pipeline,
     escape,
@@ -29,7 +26,7 @@ from reconciler.exporter import (
     render_file,
 )
 from reconciler.loader import load_text
-from reconciler.model import MULTI_ARCH
+from reconciler.model import MULTI_ARCH, ImportedAction, ImportedPipeline
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 T = TypeVar("T")

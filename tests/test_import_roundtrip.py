@@ -15,7 +15,8 @@ import pytest
 from reconciler import engine
 from reconciler.client import BuddyClient
 from reconciler.config import load_config
-from reconciler.exporter import ExportResult, ProjectNotFoundError, export
+from reconciler.errors import ProjectNotFoundError
+from reconciler.exporter import ExportResult, export
 from reconciler.model import MULTI_ARCH
 from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from reconciler.errors import PlanError, UnsafePlanError
-from reconciler.plan import Change, Plan, Target, fingerprint, pipeline_key
+from reconciler.plan import Change, Plan, Target, fingerprint
 
 
 def change(kind: str, n: int = 1, **kw) -> Change:
@@ -78,4 +78,12 @@ def test_fingerprints_depend_on_order_and_keys_name_absent_pipelines():
     a = fingerprint([(1, "A", "X"), (2, "B", "X")], {})
     b = fingerprint([(2, "B", "X"), (1, "A", "X")], {})
     assert a != b and a.startswith("sha256:")
-    assert pipeline_key("acme", "web", None, "New") == "acme/web/name:New"
+    assert change("create", None).pipeline_key == "acme/web/7"
+
+
+def test_a_plan_file_with_a_key_that_names_no_pipeline_is_refused():
+    data = Plan(Target("https://api.buddy.works"), fingerprints={"acme/web/7": "sha256:x"}).to_json()
+    assert Plan.from_json(data).fingerprints == {"acme/web/7": "sha256:x"}
+    data["fingerprints"] = {"acme/web/seven": "sha256:x"}
+    with pytest.raises(PlanError, match="malformed"):
+        Plan.from_json(data)
