@@ -11,11 +11,16 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler import __version__, fields
-from reconciler.errors import PlanError, UnsafePlanError
+from reconciler.errors import PlanError, UnsafePlanError, UsageError
 from reconciler.model import LivePipeline, PipelineKey
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reconciler.diff import PipelineDiff
 
 FORMAT_VERSION = 1
 ChangeKind = Literal["create_pipeline", "create", "update", "delete"]
@@ -154,6 +159,28 @@ class Plan:
             groups.setdefault(change.pipeline_key, []).append(change)
         return list(groups.items())
 
+    # -- assembling ---------------------------------------------------------------------------------
+
+    def add_pipeline(self, result: PipelineDiff) -> None:
+        """Take in one pipeline's diff: its changes, warnings, fingerprint, live count, declared fields."""
+        self.changes.extend(result.changes)
+        self.warnings.extend(result.warnings)
+        self.fingerprints[result.fingerprint_key] = result.fingerprint
+        self.live_counts[result.fingerprint_key] = result.live_count
+        if result.declared:
+            self.declared[result.fingerprint_key] = result.declared
+
+    def add_error(self, workspace: str, project: str, pipeline: str, reason: str) -> None:
+        """One pipeline could not be planned; the others go on."""
+        self.errors.append(f'{workspace}/{project} pipeline "{pipeline}": {reason}')
+
+    def add_skipped(self, skipped: Skipped) -> None:
+        self.skipped.append(skipped)
+
+    def add_safety_warnings(self) -> None:
+        """The safety check of apply, shown as a warning in the plan (and kept in a saved plan)."""
+        self.warnings.extend(f"apply would refuse this without --force: {reason}" for reason in self.unsafe())
+
     # -- safety ------------------------------------------------------------------------------------
 
     def unsafe(self, live_counts: Mapping[str, int] | None = None) -> list[str]:
@@ -224,6 +251,31 @@ class Plan:
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise PlanError(f"{source} is malformed (missing or wrong {exc})") from None
+
+
+def plan_file_text(plan: Plan) -> str:
+    """A plan as ``plan --out`` writes it: JSON with ``${env:…}`` references kept, never their values."""
+    return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_plan_file(plan: Plan, path: Path) -> None:
+    """Write ``plan`` to ``path`` atomically (a temporary file beside it, then a rename)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(plan_file_text(plan), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write the plan to {path}: {exc.strerror}") from None
+
+
+def read_plan_file(path: Path) -> Plan:
+    """A plan written by ``plan --out``, read back for ``apply --plan``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read the plan file {path}: {exc.strerror}") from None
+    return load_plan_file(text, str(path))
 
 
 def load_plan_file(text: str, source: str) -> Plan:

@@ -173,13 +173,12 @@ def write_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     write_lines(plan_lines(plan), stream, color=color)
 
 
-def write_json(plan: Plan, stream: TextIO, *, keep_references: bool = False) -> None:
-    """The JSON plan. For people (``--format json``) sensitive values are masked; the plan *file*
-    (``keep_references``) keeps ``${env:…}`` references so ``apply --plan`` can resolve them again."""
+def write_json(plan: Plan, stream: TextIO) -> None:
+    """The JSON plan for people (``--format json``): sensitive values masked. The plan *file*, which
+    keeps ``${env:…}`` references for ``apply --plan``, is ``plan.write_plan_file``'s."""
     data = plan.to_json()
-    if not keep_references:
-        for change in data["changes"]:
-            change["fields"] = masked_fields(change["fields"])
+    for change in data["changes"]:
+        change["fields"] = masked_fields(change["fields"])
     json.dump(data, stream, indent=2, ensure_ascii=False)
     stream.write("\n")
 
