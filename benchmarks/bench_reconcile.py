@@ -31,6 +31,7 @@ import httpx
 from reconciler import engine
 from reconciler.client import PER_PAGE, BuddyClient
 from reconciler.config import load_config
+from reconciler.diff import Options
 from reconciler.sandbox import DEFAULT_TOKEN
 
 MA = "DOCKER_BUILD_MULTI_ARCH"
@@ -132,10 +133,10 @@ def main() -> None:
                     control(url, "POST", "/__sandbox/stats/reset")
                     started = time.perf_counter()
                     if args.mode == "plan":
-                        made, _ = engine.build_plan(client, desired, engine.PlanOptions())
+                        made = engine.build_plan(client, desired, Options())
                         assert made.summary["update"] == args.pipelines, made.summary
                     else:
-                        made, report = engine.apply(client, desired, engine.PlanOptions())
+                        made, report = engine.apply(engine.given(client), [config], Options())
                         assert report.ok and made.summary["create"] == args.pipelines * args.actions
                     wall = time.perf_counter() - started
                     stats = control(url, "GET", "/__sandbox/stats")

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from reconciler import envrefs
+from reconciler import envrefs, fields, live
 from reconciler.client import BuddyClient
-from reconciler.diff import SENSITIVE, field_differs, has_write_only, is_sensitive, live_fingerprint
+from reconciler.diff import field_differs
 from reconciler.errors import (
     ApiError,
     EnvError,
@@ -24,9 +24,9 @@ from reconciler.errors import (
     StalePlanError,
     TargetMismatchError,
 )
-from reconciler.live import summary_of
-from reconciler.model import MULTI_ARCH, WRITE_ONLY_FIELDS, LivePipeline
-from reconciler.plan import ABSENT, Change, Plan
+from reconciler.fields import SENSITIVE
+from reconciler.model import PipelineKey
+from reconciler.plan import Change, Plan
 
 Status = Literal["applied", "failed", "not tried"]
 #: how often an uncertain create is tried again, after the re-read found nothing
@@ -35,10 +35,13 @@ UNCERTAIN_TRIES = 3
 
 @dataclass
 class Outcome:
+    """What became of one change. ``object_id`` is the id of what it made or touched: the new
+    pipeline's for ``create_pipeline``, else the action's."""
+
     change: Change
     status: Status
     message: str | None = None
-    action_id: int | None = None
+    object_id: int | None = None
 
 
 @dataclass
@@ -101,48 +104,24 @@ def check_target(plan: Plan, client: BuddyClient, workspace: str | None) -> None
 
 
 def refresh(client: BuddyClient, plan: Plan) -> dict[str, int]:
-    """Re-read every pipeline the plan touches; refuse (``StalePlanError``) when any fingerprint
-    changed. Returns the live action count per pipeline, for the safety check."""
+    """Re-read every pipeline the plan touches (through ``live``); refuse (``StalePlanError``) when
+    any fingerprint changed. Returns the live action count per pipeline key, for the safety check."""
+    names = {c.key: c.pipeline for c in plan.changes}
+    keys = sorted({c.key for c in plan.changes} | {PipelineKey.parse(k) for k in plan.fingerprints}, key=str)
+    declared = {k: {int(i): f for i, f in plan.declared.get(str(k), {}).items()} for k in keys}
     counts: dict[str, int] = {}
     stale: list[str] = []
-    keys = sorted({c.pipeline_key for c in plan.changes} | set(plan.fingerprints))
-    names = {c.pipeline_key: c.pipeline for c in plan.changes}
-    listed: dict[tuple[str, str], list[dict[str, Any]]] = {}
-
-    def check(key: str) -> tuple[str, str | None, int]:
-        workspace, project, rest = key.split("/", 2)
-        expected = plan.fingerprints.get(key)
-        if rest.startswith("name:"):
-            name = rest[len("name:") :]
-            pipelines = listed[(workspace, project)]
-            now = ABSENT if not any(p.get("name") == name for p in pipelines) else "present"
-            return (
-                key,
-                (None if now == expected else f'pipeline "{name}" now exists in {workspace}/{project}'),
-                0,
-            )
-        pipeline_id = int(rest)
-        try:
-            actions = tuple(summary_of(a) for a in client.list_actions(workspace, project, pipeline_id))
-        except NotFoundError:
-            return key, f"pipeline #{pipeline_id} ({names.get(key, '?')}) no longer exists", 0
-        declared = {int(i): f for i, f in plan.declared.get(key, {}).items()}
-        details = {}
-        for action_id in declared:
-            if any(a.id == action_id for a in actions):
-                details[action_id] = client.get_action(workspace, project, pipeline_id, action_id)
-        live = LivePipeline(pipeline_id, names.get(key, ""), {}, actions)
-        now = live_fingerprint(live, details, declared)
-        reason = None if now == expected else f'pipeline "{names.get(key, pipeline_id)}" (#{pipeline_id})'
-        return key, reason, len(actions)
-
-    projects = sorted({tuple(k.split("/", 2)[:2]) for k in keys if k.split("/", 2)[2].startswith("name:")})
-    for project, pipelines in zip(projects, client.map(lambda p: client.list_pipelines(*p), projects), strict=True):
-        listed[project] = pipelines  # type: ignore[index]
-    for key, reason, count in client.map(check, keys):
-        counts[key] = count
-        if reason:
-            stale.append(reason)
+    for state in live.read_keys(client, keys, declared):
+        key = state.key
+        counts[str(key)] = state.count
+        if state.fingerprint == plan.fingerprints.get(str(key)):
+            continue
+        if key.id is None:
+            stale.append(f'pipeline "{key.name}" now exists in {key.workspace}/{key.project}')
+        elif state.fingerprint is None:
+            stale.append(f"pipeline #{key.id} ({names.get(key, '?')}) no longer exists")
+        else:
+            stale.append(f'pipeline "{names.get(key, key.id)}" (#{key.id})')
     if stale:
         raise StalePlanError(
             "the plan is stale, Buddy changed since it was made: "
@@ -202,7 +181,7 @@ class _PipelineRun:
         if change.kind == "create_pipeline":
             created = self._create_pipeline(change, body)
             self.pipeline_id = int(created["id"])
-            return Outcome(change, "applied", action_id=self.pipeline_id)
+            return Outcome(change, "applied", object_id=self.pipeline_id)
         assert pipeline_id is not None
         if change.kind == "create":
             send = dict(body)
@@ -213,37 +192,32 @@ class _PipelineRun:
             answer = self._create_action(change, pipeline_id, send)
             self.created[change.action_name or ""] = int(answer["id"])
             self.verify(change, body, answer)
-            return Outcome(change, "applied", action_id=int(answer["id"]))
+            return Outcome(change, "applied", object_id=int(answer["id"]))
         if change.kind == "update":
             assert change.action_id is not None
             answer = c.update_action(ws, project, pipeline_id, change.action_id, body)
             self.verify(change, body, answer)
-            return Outcome(change, "applied", action_id=change.action_id)
+            return Outcome(change, "applied", object_id=change.action_id)
         assert change.action_id is not None
         try:
             c.delete_action(ws, project, pipeline_id, change.action_id)
         except NotFoundError:
-            return Outcome(change, "applied", "already gone", action_id=change.action_id)
-        return Outcome(change, "applied", action_id=change.action_id)
+            return Outcome(change, "applied", "already gone", object_id=change.action_id)
+        return Outcome(change, "applied", object_id=change.action_id)
 
     def _create_pipeline(self, change: Change, body: dict[str, Any]) -> dict[str, Any]:
-        ws, project = change.workspace, change.project
-
-        def find() -> dict[str, Any] | None:
-            return next((p for p in self.client.list_pipelines(ws, project) if p.get("name") == change.pipeline), None)
-
-        return self._create_once(lambda: self.client.create_pipeline(ws, project, body), find)
+        c, ws, project = self.client, change.workspace, change.project
+        return self._create_once(
+            lambda: c.create_pipeline(ws, project, body),
+            lambda: live.find_pipeline(c, ws, project, change.pipeline),
+        )
 
     def _create_action(self, change: Change, pipeline_id: int, body: dict[str, Any]) -> dict[str, Any]:
         c, ws, project = self.client, change.workspace, change.project
-
-        def find() -> dict[str, Any] | None:
-            for action in c.list_actions(ws, project, pipeline_id):
-                if action.get("name") == change.action_name and action.get("type") == MULTI_ARCH:
-                    return c.get_action(ws, project, pipeline_id, int(action["id"]))
-            return None
-
-        return self._create_once(lambda: c.create_action(ws, project, pipeline_id, body), find)
+        return self._create_once(
+            lambda: c.create_action(ws, project, pipeline_id, body),
+            lambda: live.find_action(c, ws, project, pipeline_id, change.action_name or ""),
+        )
 
     @staticmethod
     def _create_once(post: Callable[[], dict[str, Any]], find: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
@@ -263,11 +237,11 @@ class _PipelineRun:
         """The server's answer is what it stored: a declared field that still differs is a
         normalisation the diff does not know yet, worth a warning."""
         for name, value in body.items():
-            if name in WRITE_ONLY_FIELDS or name in ("name", "type") or has_write_only(name, value):
+            if name in ("name", "type") or fields.has_write_only(name, value):
                 continue
             if field_differs(name, value, answer.get(name)):
                 raw = (change.fields or {}).get(name)
-                shown = SENSITIVE if is_sensitive(name, raw) else repr(answer.get(name))
+                shown = SENSITIVE if fields.is_sensitive(name, raw) else repr(answer.get(name))
                 self.warn(
                     f'pipeline "{change.pipeline}", action "{change.action_name}": field {name} still differs '
                     f"after apply (Buddy has {shown}); the diff may need to learn this normalisation"

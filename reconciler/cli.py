@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import logging
 import os
 import sys
@@ -16,8 +15,10 @@ from typing import TextIO
 from reconciler import __version__, engine, render, settings
 from reconciler.apply import Outcome
 from reconciler.client import DEFAULT_BASE_URL, REGIONS, BuddyClient, RetryPolicy
+from reconciler.diff import Options
 from reconciler.errors import ReconcilerError, UsageError, ValidationFailed
-from reconciler.plan import Plan, load_plan_file
+from reconciler.model import DesiredPipeline
+from reconciler.plan import read_plan_file, write_plan_file
 
 log = logging.getLogger("reconciler")
 
@@ -178,7 +179,9 @@ def _new_client(url: str, token: str, args: argparse.Namespace, target: str | No
 
 
 @contextlib.contextmanager
-def _client(args: argparse.Namespace, paths: Sequence[str], pipelines: Sequence[object] = ()) -> Iterator[BuddyClient]:
+def _client(
+    args: argparse.Namespace, paths: Sequence[str], pipelines: Sequence[DesiredPipeline] = ()
+) -> Iterator[BuddyClient]:
     """A client for Buddy, or for the built-in simulator with ``--sandbox``."""
     if args.sandbox:
         from reconciler import sandbox_session
@@ -198,6 +201,11 @@ def _client(args: argparse.Namespace, paths: Sequence[str], pipelines: Sequence[
     token = settings.require_token(os.environ.get("BUDDY_TOKEN"))
     with _new_client(_base_url(args), token, args) as client:
         yield client
+
+
+def _connect(args: argparse.Namespace, paths: Sequence[str]) -> engine.Connect:
+    """The engine's client factory for these arguments (Buddy, or the sandbox with ``--sandbox``)."""
+    return lambda pipelines: _client(args, paths, pipelines)
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -227,19 +235,15 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _plan_options(args: argparse.Namespace) -> engine.PlanOptions:
-    return engine.PlanOptions(
-        prune=args.prune, update_secrets=args.update_secrets, sandbox=args.sandbox, env=dict(os.environ)
-    )
+def _plan_options(args: argparse.Namespace) -> Options:
+    return Options(prune=args.prune, update_secrets=args.update_secrets, sandbox=args.sandbox, env=dict(os.environ))
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths = _paths(args)
-    cfg = engine.load(paths)
-    with _client(args, paths, cfg.pipelines) as client:
-        plan, _ = engine.build_plan(client, cfg.pipelines, _plan_options(args), [str(w) for w in cfg.warnings])
+    plan = engine.plan(_connect(args, paths), paths, _plan_options(args))
     if args.out:
-        _write_plan_file(plan, Path(args.out))
+        write_plan_file(plan, Path(args.out))
     if args.format == "json":
         render.write_json(plan, out)
     elif args.format == "markdown":
@@ -253,18 +257,6 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.detailed_exitcode and plan.has_changes:
         return 2
     return 0
-
-
-def _write_plan_file(plan: Plan, path: Path) -> None:
-    buffer = io.StringIO()
-    render.write_json(plan, buffer, keep_references=True)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(buffer.getvalue(), encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise UsageError(f"cannot write the plan to {path}: {exc.strerror}") from None
 
 
 class _LineProgress:
@@ -321,37 +313,24 @@ def _progress(err: TextIO, quiet: bool) -> _LineProgress | _BarProgress | None:
 def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options = _plan_options(args)
     color = _is_terminal(out)
+    progress = _progress(err, args.quiet)
     if args.plan_file:
         path = Path(args.plan_file)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot read the plan file {path}: {exc.strerror}") from None
-        saved = load_plan_file(text, str(path))
-        with _client(args, [str(path.parent)]) as client:
+        saved = read_plan_file(path)
+
+        def show() -> None:
             if not args.quiet:
                 render.write_text(saved, out, color=color)
-            report = engine.apply_saved(
-                client,
-                saved,
-                options,
-                force=args.force,
-                workspace=os.environ.get("BUDDY_WORKSPACE") or None,
-                progress=_progress(err, args.quiet),
-            )
+
+        workspace = os.environ.get("BUDDY_WORKSPACE") or None
+        connect = _connect(args, [str(path.parent)])
+        report = engine.apply_saved(
+            connect, saved, options, force=args.force, workspace=workspace, progress=progress, connected=show
+        )
         errors = saved.errors
     else:
         paths = _paths(args)
-        cfg = engine.load(paths)
-        with _client(args, paths, cfg.pipelines) as client:
-            made, report = engine.apply(
-                client,
-                cfg.pipelines,
-                options,
-                force=args.force,
-                warnings=[str(w) for w in cfg.warnings],
-                progress=_progress(err, args.quiet),
-            )
+        made, report = engine.apply(_connect(args, paths), paths, options, force=args.force, progress=progress)
         if not args.quiet:
             render.write_text(made, out, color=color)
         errors = made.errors
@@ -361,19 +340,16 @@ def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from reconciler import exporter
-
     output = Path(args.output)
-    with _client(args, [str(output)]) as client:
-        result = exporter.export(
-            client,
-            args.workspace,
-            args.project,
-            pipelines=args.pipeline,
-            output=output,
-            split=args.split,
-            force=args.force,
-        )
+    result = engine.import_(
+        _connect(args, [str(output)]),
+        args.workspace,
+        args.project,
+        pipelines=args.pipeline,
+        output=output,
+        split=args.split,
+        force=args.force,
+    )
     if not args.quiet:
         for path in result.files:
             out.write(f"wrote {path}\n")

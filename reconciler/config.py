@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler import fields as field_table
 from reconciler import rules
 from reconciler.errors import ValidationFailed
 from reconciler.loader import Document, PathKey, collector_paused, load_paths
-from reconciler.model import ACTION_META_KEYS, PIPELINE_META_KEYS, DesiredAction, DesiredPipeline
+from reconciler.model import DesiredAction, DesiredPipeline
 from reconciler.problems import Location, Problem, sort_problems
 
 
@@ -81,7 +82,7 @@ def _pipelines(doc: Document) -> list[DesiredPipeline]:
                 name=pipeline.get("name"),
                 id=pipeline.get("id"),
                 prune=pipeline.get("prune"),
-                fields={k: v for k, v in pipeline.items() if k not in PIPELINE_META_KEYS},
+                fields={k: v for k, v in pipeline.items() if not field_table.is_ours(k, on="pipeline")},
                 actions=actions,
                 location=doc.locate(base),
                 file=doc.file,
@@ -91,7 +92,7 @@ def _pipelines(doc: Document) -> list[DesiredPipeline]:
 
 
 def _action(doc: Document, path: PathKey, action: dict[str, Any]) -> DesiredAction:
-    fields = {k: v for k, v in action.items() if k not in ACTION_META_KEYS}
+    fields = {k: v for k, v in action.items() if not field_table.is_ours(k)}
     locations: dict[str, Location] = {k: doc.locate((*path, k)) for k in fields}
     return DesiredAction(
         name=action["name"],

@@ -1,34 +1,32 @@
 """Pure: (desired pipeline, live pipeline, live action details) → changes, warnings, fingerprint.
 
-Actions are matched by name (or a previous name). Only declared keys are compared, recursively,
-after both sides are put in one canonical form (``canonical``): the server's extra keys and
-``null``s are ignored, ``target_platform`` is a set, ``[]``/``""`` equal ``null``, an integration's
-``identifier`` equals its ``hash_id``, and write-only values are never compared.
+This module only compares. Matching and the canonical form come from ``normal`` (the server's extra
+keys and ``null``s ignored, ``target_platform`` a set, ``[]``/``""`` equal to ``null``, an
+integration's ``identifier`` its ``hash_id``); which fields are compared and which are write-only
+come from ``fields``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from deepdiff import DeepDiff
 
-from reconciler import envrefs
+from reconciler import envrefs, fields
 from reconciler.errors import EnvError, PipelineError
+from reconciler.fields import SENSITIVE
 from reconciler.model import (
     MULTI_ARCH,
-    READ_ONLY_FIELDS,
-    WRITE_ONLY_FIELDS,
     ActionSummary,
     DesiredAction,
     DesiredPipeline,
     LivePipeline,
+    PipelineKey,
 )
-from reconciler.plan import ABSENT, Change, fingerprint, pipeline_key
-
-SENSITIVE = "(sensitive)"
-NOT_COMPARED = frozenset({"name", "type"}) | READ_ONLY_FIELDS
+from reconciler.normal import canonical, live_as_declared, match_actions
+from reconciler.plan import ABSENT, Change, live_fingerprint
 
 
 @dataclass(frozen=True)
@@ -51,120 +49,17 @@ class PipelineDiff:
     declared: dict[str, list[str]] = field(default_factory=dict)
 
 
-# -- matching ---------------------------------------------------------------------------------------
-
-
-def match_actions(desired: DesiredPipeline, live_actions: Sequence[ActionSummary]) -> dict[str, ActionSummary]:
-    """Declared name → the live action it manages (by its name, else by a previous name).
-
-    Raises ``PipelineError`` for a type clash or for two live actions answering to one name."""
-    by_name: dict[str, list[ActionSummary]] = {}
-    for action in live_actions:
-        by_name.setdefault(action.name, []).append(action)
-    matched: dict[str, ActionSummary] = {}
-    for action in desired.actions:
-        candidates = [action.name, *action.previous_names]
-        for name in candidates:
-            found = by_name.get(name, [])
-            if not found:
-                continue
-            if len(found) > 1:
-                ids = ", ".join(f"#{a.id}" for a in found)
-                raise PipelineError(
-                    desired.label,
-                    f'{len(found)} live actions are named "{name}" ({ids}); rename all but one in Buddy '
-                    "so the file can say which it manages",
-                )
-            live = found[0]
-            if live.type != action.type:
-                raise PipelineError(
-                    desired.label,
-                    f'the live action "{name}" (#{live.id}) is of type {live.type}, the file declares '
-                    f"{action.type} ({action.location}); the API cannot change a type: rename one of "
-                    "them, or delete the live action in Buddy",
-                )
-            matched[action.name] = live
-            break
-    return matched
-
-
 # -- comparing --------------------------------------------------------------------------------------
-
-
-def _emptyish(value: Any) -> bool:
-    return value is None or value == "" or value == []
-
-
-def _platforms(value: Any) -> Any:
-    if isinstance(value, str):
-        items = sorted({p.strip() for p in value.split(",") if p.strip()})
-        return items or None
-    return value
-
-
-def _unify(name: str, value: Any) -> Any:
-    """Spellings that mean the same thing, made one: an integration's ``hash_id`` is its identifier."""
-    if name == "integration" and isinstance(value, Mapping):
-        value = dict(value)
-        hash_id = value.pop("hash_id", None)
-        if value.get("identifier") is None and hash_id is not None:
-            value["identifier"] = hash_id
-    return value
-
-
-def canonical(name: str, value: Any) -> Any:
-    """One form for a file's value and the server's value of field ``name``."""
-    if name == "target_platform":
-        return _platforms(value)
-    return _clean(_unify(name, value))
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        cleaned = {k: _clean(v) for k, v in value.items()}
-        return cleaned or None
-    if isinstance(value, list):
-        return None if not value else [_clean(v) for v in value]
-    return None if _emptyish(value) else value
-
-
-def _project(desired: Any, live: Any) -> Any:
-    """``live`` cut to the shape of ``desired``: only declared keys, lists item by item."""
-    if isinstance(desired, Mapping) and isinstance(live, Mapping):
-        return {k: _project(v, live.get(k)) for k, v in desired.items()}
-    if isinstance(desired, list) and isinstance(live, list) and len(desired) == len(live):
-        return [_project(d, v) for d, v in zip(desired, live, strict=True)]
-    return live
-
-
-def _strip_write_only(name: str, value: Any) -> Any:
-    """Remove what is never compared from a declared value (``secrets[].value``)."""
-    if name == "secrets" and isinstance(value, list):
-        return [
-            {k: v for k, v in item.items() if k != "value"} if isinstance(item, Mapping) else item for item in value
-        ]
-    return value
-
-
-def has_write_only(name: str, value: Any) -> bool:
-    if name in WRITE_ONLY_FIELDS:
-        return True
-    return (
-        name == "secrets"
-        and isinstance(value, list)
-        and any(isinstance(item, Mapping) and "value" in item for item in value)
-    )
 
 
 def comparable(action: DesiredAction, options: Options) -> dict[str, Any]:
     """The declared fields that are compared, with ``${env:…}`` resolved (placeholders in the sandbox)."""
     out: dict[str, Any] = {}
     for name, value in action.fields.items():
-        if name in NOT_COMPARED or name in WRITE_ONLY_FIELDS:
+        if not fields.is_compared(name):
             continue
-        stripped = _strip_write_only(name, value)
         out[name] = envrefs.resolve(
-            stripped,
+            fields.strip_write_only(name, value),
             options.env,
             sandbox=options.sandbox,
             location=action.field_locations.get(name, action.location),
@@ -172,18 +67,14 @@ def comparable(action: DesiredAction, options: Options) -> dict[str, Any]:
     return out
 
 
-def _live_as_declared(name: str, desired: Any, live: Any) -> Any:
-    return _project(_unify(name, desired), _unify(name, live))
-
-
 def field_differs(name: str, desired: Any, live: Any) -> bool:
     """True when the live value differs from the declared one in what the file declares."""
-    return canonical(name, desired) != canonical(name, _live_as_declared(name, desired, live))
+    return canonical(name, desired) != canonical(name, live_as_declared(name, desired, live))
 
 
 def describe(name: str, desired: Any, live: Any) -> list[str]:
     """Nested paths that differ inside one field, for a reader (DeepDiff does the walking)."""
-    left, right = canonical(name, _live_as_declared(name, desired, live)), canonical(name, desired)
+    left, right = canonical(name, live_as_declared(name, desired, live)), canonical(name, desired)
     if not isinstance(left, (dict, list)) or not isinstance(right, (dict, list)):
         return []
     delta = DeepDiff(left, right, verbose_level=0)
@@ -192,27 +83,6 @@ def describe(name: str, desired: Any, live: Any) -> list[str]:
         items = changes.keys() if isinstance(changes, Mapping) else changes
         paths.extend(str(p).replace("root", name, 1) for p in items)
     return sorted(paths)
-
-
-def is_sensitive(name: str, value: Any) -> bool:
-    """Write-only, or it came from ``${env:…}``: never shown."""
-    return name in WRITE_ONLY_FIELDS or envrefs.has_refs(value)
-
-
-def masked(name: str, value: Any) -> Any:
-    """``value`` as it may be shown: sensitive parts replaced by ``(sensitive)``."""
-    if name in WRITE_ONLY_FIELDS:
-        return SENSITIVE
-    if name == "secrets" and isinstance(value, list):
-        return [
-            {k: (SENSITIVE if k == "value" or envrefs.has_refs(v) else v) for k, v in item.items()}
-            if isinstance(item, Mapping)
-            else item
-            for item in value
-        ]
-    if envrefs.has_refs(value):
-        return SENSITIVE
-    return value
 
 
 # -- one pipeline -----------------------------------------------------------------------------------
@@ -228,7 +98,7 @@ def diff_pipeline(
     result = PipelineDiff()
     if live is None:
         return _new_pipeline(desired, options, result)
-    result.fingerprint_key = pipeline_key(desired.workspace, desired.project, live.id, desired.label)
+    result.fingerprint_key = str(PipelineKey.of(desired.workspace, desired.project, live.id, desired.label))
     result.live_count = len(live.actions)
     matched = match_actions(desired, live.actions)
     common = {
@@ -250,7 +120,7 @@ def diff_pipeline(
         if target is None:
             continue
         detail = details.get(target.id, {})
-        declared_fields[target.id] = sorted(k for k in action.fields if k not in WRITE_ONLY_FIELDS)
+        declared_fields[target.id] = sorted(k for k in action.fields if not fields.is_write_only(k))
         change = _update(action, target, detail, options, common)
         if change is not None:
             updates.append(change)
@@ -274,30 +144,19 @@ def diff_pipeline(
     return result
 
 
-def live_fingerprint(
-    live: LivePipeline, details: Mapping[int, Mapping[str, Any]], declared: Mapping[int, Sequence[str]]
-) -> str:
-    """SPEC.md's fingerprint of a live pipeline, given which fields of which actions are declared."""
-    values = {
-        action_id: {k: details.get(action_id, {}).get(k) for k in names if k not in WRITE_ONLY_FIELDS}
-        for action_id, names in declared.items()
-    }
-    return fingerprint([(a.id, a.name, a.type) for a in live.actions], values)
-
-
 def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelineDiff) -> PipelineDiff:
     if desired.name is None:
         raise PipelineError(desired.label, f"no live pipeline has id {desired.id}")
-    result.fingerprint_key = pipeline_key(desired.workspace, desired.project, None, desired.name)
+    result.fingerprint_key = str(PipelineKey.of(desired.workspace, desired.project, None, desired.name))
     common = {
         "workspace": desired.workspace,
         "project": desired.project,
         "pipeline": desired.name,
         "pipeline_id": None,
     }
-    fields = {"name": desired.name, **desired.fields}
-    _resolve_check(fields, desired.location, options)
-    result.changes.append(Change(kind="create_pipeline", fields=fields, **common))
+    body = {"name": desired.name, **desired.fields}
+    _resolve_check(body, desired.location, options)
+    result.changes.append(Change(kind="create_pipeline", fields=body, **common))
     previous: str | None = None
     for action in desired.actions:
         if action.after is not None and action.after != previous:
@@ -310,18 +169,18 @@ def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelineDi
     return result
 
 
-def _resolve_check(fields: Mapping[str, Any], location: Any, options: Options) -> None:
+def _resolve_check(body: Mapping[str, Any], location: Any, options: Options) -> None:
     """Fail at plan time for an unset variable in a field that plan compares or shows."""
-    for name, value in fields.items():
-        if name in WRITE_ONLY_FIELDS:
+    for name, value in body.items():
+        if fields.is_write_only(name):
             continue
-        envrefs.resolve(_strip_write_only(name, value), options.env, sandbox=options.sandbox, location=location)
+        envrefs.resolve(fields.strip_write_only(name, value), options.env, sandbox=options.sandbox, location=location)
 
 
 def _unset_sensitive(action: DesiredAction, options: Options) -> tuple[str, ...]:
     unset: list[str] = []
     for name, value in action.fields.items():
-        if not has_write_only(name, value):
+        if not fields.has_write_only(name, value):
             continue
         try:
             envrefs.resolve(value, options.env, sandbox=options.sandbox)
@@ -356,33 +215,34 @@ def _update(
     options: Options,
     common: Mapping[str, Any],
 ) -> Change | None:
-    fields: dict[str, Any] = {}
+    sent: dict[str, Any] = {}
     diff: dict[str, dict[str, Any]] = {}
     if live.name != action.name:
-        fields["name"] = action.name
+        sent["name"] = action.name
         diff["name"] = {"from": live.name, "to": action.name}
     for name, value in comparable(action, options).items():
         if field_differs(name, value, detail.get(name)):
             raw = action.fields[name]
-            fields[name] = raw
-            shown_from = SENSITIVE if is_sensitive(name, raw) else _live_as_declared(name, value, detail.get(name))
-            entry: dict[str, Any] = {"from": shown_from, "to": masked(name, raw)}
-            paths = [] if is_sensitive(name, raw) else describe(name, value, detail.get(name))
+            sent[name] = raw
+            sensitive = fields.is_sensitive(name, raw)
+            shown_from = SENSITIVE if sensitive else live_as_declared(name, value, detail.get(name))
+            entry: dict[str, Any] = {"from": shown_from, "to": fields.masked(name, raw)}
+            paths = [] if sensitive else describe(name, value, detail.get(name))
             if paths:
                 entry["paths"] = paths
             diff[name] = entry
     if options.update_secrets:
         for name, raw in action.fields.items():
-            if has_write_only(name, raw) and name not in fields:
-                fields[name] = raw
-                diff[name] = {"from": SENSITIVE, "to": masked(name, raw)}
-    if not fields:
+            if fields.has_write_only(name, raw) and name not in sent:
+                sent[name] = raw
+                diff[name] = {"from": SENSITIVE, "to": fields.masked(name, raw)}
+    if not sent:
         return None
     return Change(
         kind="update",
         action_name=action.name,
         action_id=live.id,
-        fields=fields,
+        fields=sent,
         diff=diff,
         unset_sensitive=_unset_sensitive(action, options) if options.update_secrets else (),
         **common,

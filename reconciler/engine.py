@@ -1,20 +1,31 @@
-"""The commands as functions composed from the modules: they return values and print nothing."""
+"""The commands as functions composed from the modules: they return values and print nothing.
+
+Commands that talk to Buddy take a client factory (``Connect``): given the declared pipelines (the
+sandbox seeds empty ones for them), it opens a client for the duration of a ``with`` block. The CLI
+passes one for Buddy or the sandbox; a caller holding a client passes ``given(client)``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler import config as config_module
+from reconciler import exporter
 from reconciler.apply import ApplyReport, Progress, apply_plan, check_target, refresh, resolve_fields
 from reconciler.client import BuddyClient
 from reconciler.diff import Options, diff_pipeline
 from reconciler.errors import PipelineError
-from reconciler.live import PipelineState, read_live
+from reconciler.live import read_live
 from reconciler.model import DesiredPipeline
 from reconciler.plan import Plan, Skipped, Target
 from reconciler.problems import Problem
+
+#: Opens a client for the declared pipelines (the sandbox seeds empty ones for them).
+Connect = Callable[[Sequence[DesiredPipeline]], AbstractContextManager[BuddyClient]]
 
 
 @dataclass
@@ -28,6 +39,11 @@ class ValidateResult:
         return not any(p.severity == "error" for p in self.problems)
 
 
+def given(client: BuddyClient) -> Connect:
+    """A factory that hands out ``client`` itself (left open: its owner closes it)."""
+    return lambda _pipelines: contextlib.nullcontext(client)
+
+
 def validate(paths: Sequence[str | Path]) -> ValidateResult:
     """Schema and semantic checks, no network, every problem at once."""
     documents, problems, skipped = config_module.check_paths(list(paths))
@@ -35,95 +51,96 @@ def validate(paths: Sequence[str | Path]) -> ValidateResult:
     return ValidateResult(problems, files, skipped)
 
 
-#: What the command line says about a plan (prune, secret rotation, sandbox, the environment).
-PlanOptions = Options
-
-
-def build_plan(
-    client: BuddyClient,
-    pipelines: Sequence[DesiredPipeline],
-    options: PlanOptions,
-    warnings: Sequence[str] = (),
-) -> tuple[Plan, list[PipelineState]]:
-    """Read live state for ``pipelines`` and diff it into a plan."""
-    states = read_live(client, pipelines)
-    plan = Plan(Target(base_url=client.target), warnings=list(warnings))
-    for state in states:
-        desired = state.desired
-        where = f"{desired.workspace}/{desired.project}"
-        if state.error:
-            plan.errors.append(f'{where} pipeline "{desired.label}": {state.error}')
-            continue
-        if state.skipped and state.live is not None:
-            plan.skipped.append(
-                Skipped(desired.workspace, desired.project, state.live.name, state.live.id, state.skipped)
-            )
-            continue
-        try:
-            result = diff_pipeline(desired, state.live, state.details, options)
-        except PipelineError as exc:
-            plan.errors.append(f'{where} pipeline "{desired.label}": {exc.reason}')
-            continue
-        plan.changes.extend(result.changes)
-        plan.warnings.extend(result.warnings)
-        plan.fingerprints[result.fingerprint_key] = result.fingerprint
-        plan.live_counts[result.fingerprint_key] = result.live_count
-        if result.declared:
-            plan.declared[result.fingerprint_key] = result.declared
-    # The safety check of apply, shown as a warning in the plan (and kept in a saved plan).
-    plan.warnings.extend(f"apply would refuse this without --force: {reason}" for reason in plan.unsafe())
-    return plan, states
-
-
 def load(paths: Sequence[str | Path]) -> config_module.Config:
     """Read and check the files; raises ``ValidationFailed`` with every problem."""
     return config_module.load_config(list(paths))
 
 
-def plan(client: BuddyClient, paths: Sequence[str | Path], options: PlanOptions) -> Plan:
+def build_plan(
+    client: BuddyClient, pipelines: Sequence[DesiredPipeline], options: Options, warnings: Sequence[str] = ()
+) -> Plan:
+    """Read live state for ``pipelines`` and diff it into a plan."""
+    made = Plan(Target(base_url=client.target), warnings=list(warnings))
+    for state in read_live(client, pipelines):
+        desired = state.desired
+        if state.error:
+            made.add_error(desired.workspace, desired.project, desired.label, state.error)
+        elif state.skipped and state.live is not None:
+            made.add_skipped(Skipped(desired.workspace, desired.project, state.live.name, state.live.id, state.skipped))
+        else:
+            try:
+                made.add_pipeline(diff_pipeline(desired, state.live, state.details, options))
+            except PipelineError as exc:
+                made.add_error(desired.workspace, desired.project, desired.label, exc.reason)
+    made.add_safety_warnings()
+    return made
+
+
+def plan(connect: Connect, paths: Sequence[str | Path], options: Options) -> Plan:
     """``reconcile plan``: files → desired, live state → plan."""
     cfg = load(paths)
-    result, _states = build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
-    return result
+    with connect(cfg.pipelines) as client:
+        return build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
 
 
 def apply(
-    client: BuddyClient,
-    pipelines: Sequence[DesiredPipeline],
-    options: PlanOptions,
+    connect: Connect,
+    paths: Sequence[str | Path],
+    options: Options,
     *,
     force: bool = False,
-    warnings: Sequence[str] = (),
     progress: Progress | None = None,
 ) -> tuple[Plan, ApplyReport]:
     """``reconcile apply PATH…``: plan against live state, then make the changes."""
-    made, _states = build_plan(client, pipelines, options, warnings)
-    report = apply_plan(
-        client,
-        made,
-        env=options.env,
-        sandbox=options.sandbox,
-        force=force,
-        live_counts=made.live_counts,
-        progress=progress,
-    )
+    cfg = load(paths)
+    with connect(cfg.pipelines) as client:
+        made = build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
+        report = apply_plan(
+            client,
+            made,
+            env=options.env,
+            sandbox=options.sandbox,
+            force=force,
+            live_counts=made.live_counts,
+            progress=progress,
+        )
     return made, report
 
 
 def apply_saved(
-    client: BuddyClient,
+    connect: Connect,
     saved: Plan,
-    options: PlanOptions,
+    options: Options,
     *,
     force: bool = False,
     workspace: str | None = None,
     progress: Progress | None = None,
+    connected: Callable[[], None] | None = None,
 ) -> ApplyReport:
     """``reconcile apply --plan FILE``: exactly that plan, refused before any write when it was made
-    for another target or when a pipeline it touches has changed since."""
-    check_target(saved, client, workspace)
-    resolve_fields(saved, options.env, sandbox=options.sandbox)  # an unset variable fails before any read
-    counts = refresh(client, saved)
-    return apply_plan(
-        client, saved, env=options.env, sandbox=options.sandbox, force=force, live_counts=counts, progress=progress
-    )
+    for another target or when a pipeline it touches has changed since. ``connected`` is called once
+    the client is open (the CLI shows the plan then)."""
+    with connect(()) as client:
+        if connected is not None:
+            connected()
+        check_target(saved, client, workspace)
+        resolve_fields(saved, options.env, sandbox=options.sandbox)  # an unset variable fails before any read
+        counts = refresh(client, saved)
+        return apply_plan(
+            client, saved, env=options.env, sandbox=options.sandbox, force=force, live_counts=counts, progress=progress
+        )
+
+
+def import_(
+    connect: Connect,
+    workspace: str,
+    project: str,
+    *,
+    pipelines: Sequence[str] = (),
+    output: Path,
+    split: bool = False,
+    force: bool = False,
+) -> exporter.ExportResult:
+    """``reconcile import``: write config files for the live pipelines of ``workspace``/``project``."""
+    with connect(()) as client:
+        return exporter.export(client, workspace, project, pipelines=pipelines, output=output, split=split, force=force)

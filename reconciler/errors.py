@@ -5,8 +5,10 @@ and only a real bug (anything outside this tree) shows a traceback.
 
     ReconcilerError
     ├── UsageError                 bad command line or options
+    │   ├── OutputExistsError      import would overwrite files (without --force); nothing was written
+    │   ├── ProjectNotFoundError   import: the workspace or project does not exist
+    │   └── PipelineNotFoundError  import: a --pipeline name no live pipeline has
     ├── ConfigError                the files are not usable
-    │   ├── LoadError              one file could not be read or parsed (carries a Location)
     │   ├── ValidationFailed       schema/semantic problems (carries every Problem at once)
     │   └── EnvError               an ${env:…} reference could not be resolved (carries a Location)
     ├── ApiError                   a request to Buddy failed (carries method, path, status)
@@ -23,7 +25,7 @@ and only a real bug (anything outside this tree) shows a traceback.
     │   ├── StalePlanError         live state changed since the plan was made
     │   └── TargetMismatchError    the plan was made for another base URL or workspace
     ├── UnsafePlanError            the safety threshold refused the plan (``--force`` skips it)
-    ├── ApplyFailed                some changes failed; carries the apply report
+    ├── ExportWriteError           import could not write a file
     └── SandboxError               the local simulator could not start or load its state
 
 Messages never contain the token or a secret value: errors are built from method, path and the
@@ -32,7 +34,9 @@ server's own message, never from headers or request bodies.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from reconciler.problems import Location, Problem
@@ -55,17 +59,35 @@ class UsageError(ReconcilerError):
     """The command line asks for something impossible."""
 
 
+class OutputExistsError(UsageError):
+    """Files that import would write already exist and ``force`` was not given; nothing was written."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        shown = ", ".join(str(p) for p in paths)
+        noun = "file exists" if len(paths) == 1 else "files exist"
+        super().__init__(f"{noun}: {shown}; nothing was written (use --force to overwrite)")
+        self.paths = list(paths)
+
+
+class ProjectNotFoundError(UsageError):
+    """The workspace or the project does not exist (or the token cannot see it)."""
+
+
+class PipelineNotFoundError(UsageError):
+    """A ``--pipeline`` name that no live pipeline of the project has."""
+
+    def __init__(self, workspace: str, project: str, names: Sequence[str], available: Sequence[str]) -> None:
+        missing = ", ".join(f'"{n}"' for n in names)
+        shown = [f'"{n}"' for n in available[:20]]  # a big project would drown the message
+        if len(available) > 20:
+            shown.append(f"and {len(available) - 20} more")
+        known = ", ".join(shown) or "none"
+        super().__init__(f"{workspace}/{project}: no live pipeline named {missing} (the project has: {known})")
+        self.names = list(names)
+
+
 class ConfigError(ReconcilerError):
     """The configuration files cannot be used."""
-
-
-class LoadError(ConfigError):
-    """A file could not be read or parsed."""
-
-    def __init__(self, message: str, location: Location) -> None:
-        super().__init__(f"{location}: {message}")
-        self.location = location
-        self.reason = message
 
 
 class ValidationFailed(ConfigError):
@@ -163,12 +185,8 @@ class UnsafePlanError(ReconcilerError):
     """The plan deletes or updates more than the safety threshold allows."""
 
 
-class ApplyFailed(ReconcilerError):
-    """Some changes failed; ``report`` says what was applied, what failed and what was not tried."""
-
-    def __init__(self, message: str, report: Any) -> None:
-        super().__init__(message)
-        self.report = report
+class ExportWriteError(ReconcilerError):
+    """``reconcile import`` could not write a file."""
 
 
 class SandboxError(ReconcilerError):

@@ -22,9 +22,9 @@ parent directories, as a checkout of this repository or a repository that keeps
 ``reconcile schema config > config.schema.json`` does, the comment gives the relative path to it;
 otherwise it gives the published URL, the base of ``action.schema.json``'s ``$id``.
 
-Write-only values (``password``, ``secrets[].value``) come back encrypted and are never written:
-they become ``${env:NAME}`` references, and ``ExportResult.env`` lists each name with what it is for.
-See ``EnvNames`` for how the names are made.
+Write-only values (the field table's: ``password``, ``secrets[].value``) come back encrypted and are
+never written: they become ``${env:NAME}`` references, and ``ExportResult.env`` lists each name with
+what it is for. ``reconciler.envnames.EnvNames`` makes the names.
 """
 
 from __future__ import annotations
@@ -41,20 +41,22 @@ from typing import Any
 
 import yaml
 
-from reconciler import envrefs
+from reconciler import envrefs, fields
 from reconciler.client import BuddyClient
-from reconciler.errors import NotFoundError, ReconcilerError, UsageError
-from reconciler.model import MULTI_ARCH, PIPELINE_META_KEYS, READ_ONLY_FIELDS, SERVER_DEFAULTS, LivePipeline
-from reconciler.schema import load_schema
+from reconciler.envnames import EnvNames
+from reconciler.errors import ExportWriteError, OutputExistsError
+from reconciler.live import read_project
+from reconciler.model import MULTI_ARCH, ImportedAction, ImportedPipeline
+from reconciler.normal import is_empty, unify
 
 #: Where editors find the config schema when no local copy is near the output (the directory of
 #: ``action.schema.json``'s ``$id``; the config schema itself has no ``$id`` on purpose).
 SCHEMA_URL = "https://reconcile.dev/schemas/config.schema.json"
 SCHEMA_FILE = "config.schema.json"
 
-#: The action's fields (the 2026 page's), in the order they are written: what is built, then where
-#: it goes, then when and how the action runs; the order of the examples.
-ACTION_FIELDS: tuple[str, ...] = (
+#: The order action fields are written in: what is built, then where it goes, then when and how the
+#: action runs; the order of the examples. A field of the schema not named here comes after them.
+ACTION_ORDER: tuple[str, ...] = (
     "dockerfile_path",
     "context_path",
     "target_stage",
@@ -94,77 +96,11 @@ ACTION_FIELDS: tuple[str, ...] = (
     "variables",
     "permissions",
 )
-#: Never written for an action: the server sets them, or the file format refuses them.
-ACTION_EXCLUDED = READ_ONLY_FIELDS | {"pipeline", "last_execution_status", "after_action_id"}
-
-#: The pipeline fields of config.schema.json (CONTRACT.md's table), in its order, without our own keys.
-#: ``definition_source`` and ``git_config_ref`` are left out: only pipelines defined here are imported,
-#: and for them both hold their defaults.
-PIPELINE_FIELDS: tuple[str, ...] = tuple(
-    key
-    for key in load_schema("config")["$defs"]["pipeline"]["properties"]
-    if key not in PIPELINE_META_KEYS and key not in ("definition_source", "git_config_ref")
-)
-#: What a new pipeline gets when a field is unset (CONTRACT.md: ``disabled`` is false by default).
-PIPELINE_DEFAULTS: Mapping[str, Any] = {"disabled": False}
-
-#: Short, familiar prefixes for the registry a password belongs to.
-REGISTRY_PREFIXES: Mapping[str, str] = {
-    "DOCKER_HUB": "DOCKERHUB",
-    "GIT_HUB_CONTAINER_REGISTRY": "GHCR",
-    "AMAZON_ECR": "ECR",
-    "GOOGLE_GCR": "GCR",
-    "GOOGLE_ARTIFACT_REGISTRY": "GAR",
-    "DIGITAL_OCEAN_CONTAINER_REGISTRY": "DOCR",
-    "PACKAGE_REGISTRY": "BUDDY_PACKAGES",
-}
-REGISTRY_LABELS: Mapping[str, str] = {
-    "DOCKER_HUB": "Docker Hub",
-    "GIT_HUB_CONTAINER_REGISTRY": "GitHub Container Registry",
-    "AMAZON_ECR": "Amazon ECR",
-    "GOOGLE_GCR": "Google Container Registry",
-    "GOOGLE_ARTIFACT_REGISTRY": "Google Artifact Registry",
-    "DIGITAL_OCEAN_CONTAINER_REGISTRY": "DigitalOcean Container Registry",
-    "PACKAGE_REGISTRY": "Buddy's package registry",
-}
-
 _ENV_OPEN = "${env:"
 _ENV_ESCAPED = "$${env:"
-ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
 
 
 # -- errors and results -----------------------------------------------------------------------------
-
-
-class OutputExistsError(UsageError):
-    """Files that import would write already exist and ``force`` was not given; nothing was written."""
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        shown = ", ".join(str(p) for p in paths)
-        noun = "file exists" if len(paths) == 1 else "files exist"
-        super().__init__(f"{noun}: {shown}; nothing was written (use --force to overwrite)")
-        self.paths = list(paths)
-
-
-class PipelineNotFoundError(UsageError):
-    """A ``--pipeline`` name that no live pipeline of the project has."""
-
-    def __init__(self, workspace: str, project: str, names: Sequence[str], available: Sequence[str]) -> None:
-        missing = ", ".join(f'"{n}"' for n in names)
-        shown = [f'"{n}"' for n in available[:20]]  # a big project would drown the message
-        if len(available) > 20:
-            shown.append(f"and {len(available) - 20} more")
-        known = ", ".join(shown) or "none"
-        super().__init__(f"{workspace}/{project}: no live pipeline named {missing} (the project has: {known})")
-        self.names = list(names)
-
-
-class ProjectNotFoundError(UsageError):
-    """The workspace or the project does not exist (or the token cannot see it)."""
-
-
-class ExportWriteError(ReconcilerError):
-    """A file could not be written."""
 
 
 @dataclass
@@ -177,101 +113,7 @@ class ExportResult:
     notes: list[str] = field(default_factory=list)
 
 
-# -- what is read ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImportedAction:
-    """One live action in execution order; ``detail`` is the full GET (multi-arch actions only)."""
-
-    id: int
-    name: str
-    type: str
-    detail: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class ImportedPipeline:
-    """One live pipeline: its full representation and its actions in execution order."""
-
-    id: int
-    name: str
-    fields: Mapping[str, Any]
-    actions: tuple[ImportedAction, ...] = ()
-
-
-def read_project(
-    client: BuddyClient, workspace: str, project: str, names: Sequence[str] = ()
-) -> tuple[list[ImportedPipeline], list[str]]:
-    """The live pipelines of a project to import (only ``names`` when given), and notes on those
-    left out (defined in Buddy YAML). Raises ``ProjectNotFoundError`` for an unknown workspace or
-    project and ``PipelineNotFoundError`` for an unknown pipeline name."""
-    try:
-        summaries = client.list_pipelines(workspace, project)
-    except NotFoundError as exc:
-        raise ProjectNotFoundError(
-            f"workspace {workspace!r} or project {project!r} not found ({exc.detail}); --workspace is the "
-            "workspace's URL handle and --project the project's name ID"
-        ) from None
-    if names:
-        live_names = [str(s.get("name")) for s in summaries]
-        missing = [n for n in dict.fromkeys(names) if n not in live_names]
-        if missing:
-            raise PipelineNotFoundError(workspace, project, missing, live_names)
-        wanted = set(names)
-        summaries = [s for s in summaries if s.get("name") in wanted]
-    notes: list[str] = []
-    chosen: list[dict[str, Any]] = []
-    for summary in summaries:
-        live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
-        if live.yaml_defined:
-            notes.append(
-                f'{workspace}/{project} pipeline "{live.name}" (#{live.id}) skipped: {live.yaml_reason}; '
-                "edit it through its YAML"
-            )
-            continue
-        chosen.append(summary)
-
-    # One phase per kind of request, each spread over the client's pool: a task that waited on
-    # tasks of the same pool could starve it.
-    jobs = [(kind, int(s["id"])) for s in chosen for kind in ("pipeline", "actions")]
-
-    def fetch(job: tuple[str, int]) -> Any:
-        kind, pipeline_id = job
-        if kind == "pipeline":
-            return client.get_pipeline(workspace, project, pipeline_id)
-        return client.list_actions(workspace, project, pipeline_id)
-
-    answers = dict(zip(jobs, client.map(fetch, jobs), strict=True))
-    multi = [
-        (int(s["id"]), int(a["id"]))
-        for s in chosen
-        for a in answers[("actions", int(s["id"]))]
-        if a.get("type") == MULTI_ARCH
-    ]
-    details = dict(zip(multi, client.map(lambda key: client.get_action(workspace, project, *key), multi), strict=True))
-    pipelines: list[ImportedPipeline] = []
-    for summary in chosen:
-        pipeline_id = int(summary["id"])
-        full = answers[("pipeline", pipeline_id)] or summary
-        actions = tuple(
-            ImportedAction(
-                id=int(a["id"]),
-                name=str(a.get("name")),
-                type=str(a.get("type")),
-                detail=details.get((pipeline_id, int(a["id"]))),
-            )
-            for a in answers[("actions", pipeline_id)]
-        )
-        pipelines.append(ImportedPipeline(pipeline_id, str(summary.get("name")), full, actions))
-    return pipelines, notes
-
-
 # -- cleaning ----------------------------------------------------------------------------------------
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
 
 
 def clean_value(value: Any) -> Any:
@@ -281,7 +123,7 @@ def clean_value(value: Any) -> Any:
         out = {}
         for key, item in value.items():
             cleaned = clean_value(item)
-            if not _empty(cleaned):
+            if not is_empty(cleaned):
                 out[key] = cleaned
         return out
     if isinstance(value, list):
@@ -302,28 +144,28 @@ def escape(value: Any) -> Any:
 
 
 def _integration(value: Any) -> Any:
+    """An integration as a file names it: ``{identifier: …}`` (``normal.unify`` makes ``hash_id`` one)."""
+    value = unify("integration", value)
     if not isinstance(value, Mapping):
         return value
     identifier = value.get("identifier")
-    if identifier is None:
-        identifier = value.get("hash_id")
     return {"identifier": identifier} if identifier is not None else None
 
 
 def clean_action(detail: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of a live multi-arch action worth writing, ``name`` and ``type`` first, in
-    ``ACTION_FIELDS`` order: no read-only field, no null or empty value, no server default; nested objects
+    ``ACTION_ORDER`` order: no read-only field, no null or empty value, no server default; nested objects
     cleaned alike and ``integration`` written as ``{identifier: …}``. Write-only values are kept as
     they came (encrypted): ``render_action`` replaces them with references. No escaping here."""
     out: dict[str, Any] = {"name": detail.get("name"), "type": detail.get("type", MULTI_ARCH)}
-    for key in ACTION_FIELDS:
-        if key in ACTION_EXCLUDED or key not in detail:
+    for key in _written_order():
+        if key in ("name", "type") or fields.is_read_only(key) or key not in detail:
             continue
         value = detail[key]
         if key == "integration":
             value = _integration(value)
         value = clean_value(value)
-        if _empty(value) or (key in SERVER_DEFAULTS and value == SERVER_DEFAULTS[key]):
+        if is_empty(value) or fields.is_server_default(key, value):
             continue
         out[key] = value
     # The API allows run_only_on_first_failure only with ON_FAILURE (and requires it there); a server
@@ -335,132 +177,31 @@ def clean_action(detail: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _written_order() -> list[str]:
+    known = fields.action_fields()
+    return [k for k in ACTION_ORDER if k in known] + [k for k in known if k not in ACTION_ORDER]
+
+
 def unknown_action_fields(detail: Mapping[str, Any]) -> list[str]:
     """Keys the live action has a value for that the file format does not know (not written)."""
-    known = set(ACTION_FIELDS) | ACTION_EXCLUDED | {"name", "type"}
-    return sorted(k for k, v in detail.items() if k not in known and not _empty(v))
+    known = set(fields.action_fields())
+    return sorted(k for k, v in detail.items() if k not in known and not is_empty(v))
 
 
 def clean_pipeline(name: str, live: Mapping[str, Any]) -> dict[str, Any]:
     """The pipeline fields worth writing, ``name`` first: set, non-default, cleaned like actions.
     ``identifier`` is kept only when it is not what Buddy would derive from the name anyway."""
     out: dict[str, Any] = {"name": name}
-    for key in PIPELINE_FIELDS:
+    for key in fields.pipeline_fields():
+        if key in fields.PIPELINE_NOT_IMPORTED:
+            continue
         value = clean_value(live.get(key))
-        if _empty(value) or (key in PIPELINE_DEFAULTS and value == PIPELINE_DEFAULTS[key]):
+        if is_empty(value) or fields.is_server_default(key, value, on="pipeline"):
             continue
         if key == "identifier" and value == slug(name):
             continue
         out[key] = value
     return out
-
-
-# -- env names ---------------------------------------------------------------------------------------
-
-
-def env_part(text: str, *, limit: int = 40) -> str:
-    """``text`` as part of an env var name: ASCII upper case, other characters folded into ``_``."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    part = re.sub(r"[^A-Z0-9]+", "_", ascii_text.upper()).strip("_")
-    return part[:limit].rstrip("_")
-
-
-def _env_name(*parts: str) -> str:
-    name = "_".join(p for p in parts if p)
-    if not name or name[0].isdigit():
-        name = "_" + name  # a name may not start with a digit
-    return name
-
-
-@dataclass
-class _Use:
-    name: str
-    what: str
-    where: list[str] = field(default_factory=list)
-
-
-class EnvNames:
-    """Hands out readable, unique env var names for write-only values, and remembers what each is for.
-
-    * ``password``: ``<REGISTRY>_PASSWORD``, the registry as people call it (``DOCKERHUB``, ``GHCR``,
-      ``ECR``, ``GCR``, ``GAR``, ``DOCR``, ``BUDDY_PACKAGES``; else the ``registry`` host, e.g.
-      ``QUAY_IO`` for ``quay.io``; else the action's name). Actions that log in to the same registry with the same
-      login share the name: it is one credential. Another login on a taken name gets
-      ``<REGISTRY>_<LOGIN>_PASSWORD``, then ``<ACTION>_PASSWORD``.
-    * ``secrets[].value``: ``<ACTION>_SECRET_<ID>`` (e.g. ``BUILD_APP_IMAGE_SECRET_NPMRC``); when
-      taken, ``<PIPELINE>_<ACTION>_SECRET_<ID>``.
-    * As a last resort a number is appended (``_2``, ``_3`` …). Every name matches
-      ``[A-Z_][A-Z0-9_]*``.
-    """
-
-    def __init__(self) -> None:
-        self._uses: dict[str, _Use] = {}
-        self._by_key: dict[tuple[Any, ...], str] = {}
-
-    def password(self, pipeline: str, action: Mapping[str, Any], where: str) -> str:
-        """The variable for an action's ``password``; ``where`` names the action for a reader."""
-        kind = action.get("docker_registry")
-        host = _host(action.get("registry"))
-        login = action.get("login")
-        key = ("password", kind, host, login)
-        if key in self._by_key:
-            name = self._by_key[key]
-            self._uses[name].where.append(where)
-            return name
-        action_part = env_part(str(action.get("name") or ""))
-        prefix = REGISTRY_PREFIXES.get(str(kind)) or _host_part(host) or action_part
-        label = REGISTRY_LABELS.get(str(kind)) or (host or "the Docker registry")
-        who = f"login {login!r}" if isinstance(login, str) and login else "the login"
-        candidates = [_env_name(prefix, "PASSWORD")]
-        if isinstance(login, str) and "$" not in login and env_part(login):
-            candidates.append(_env_name(prefix, env_part(login), "PASSWORD"))
-        candidates.append(_env_name(action_part, "PASSWORD"))
-        candidates.append(_env_name(env_part(pipeline), action_part, "PASSWORD"))
-        name = self._claim(candidates, f"password or token of {who} at {label}", where)
-        self._by_key[key] = name
-        return name
-
-    def secret(self, pipeline: str, action_name: str, secret_id: str, where: str) -> str:
-        """The variable for one ``secrets[].value`` of an action."""
-        ident = env_part(secret_id) or "VALUE"
-        candidates = [
-            _env_name(env_part(action_name), "SECRET", ident),
-            _env_name(env_part(pipeline), env_part(action_name), "SECRET", ident),
-        ]
-        return self._claim(candidates, f"value of the build secret {secret_id!r}", where)
-
-    def _claim(self, candidates: Sequence[str], what: str, where: str) -> str:
-        for candidate in candidates:
-            if candidate not in self._uses:
-                return self._take(candidate, what, where)
-        base = candidates[0]
-        number = 2
-        while f"{base}_{number}" in self._uses:
-            number += 1
-        return self._take(f"{base}_{number}", what, where)
-
-    def _take(self, name: str, what: str, where: str) -> str:
-        self._uses[name] = _Use(name, what, [where])
-        return name
-
-    def described(self) -> dict[str, str]:
-        """Name → what it is for (and which actions use it), in the order the names were made."""
-        return {name: f"{use.what}, used by {'; '.join(use.where)}" for name, use in self._uses.items()}
-
-
-def _host_part(host: str) -> str:
-    """A registry host as a name part: ``registry.acme.io`` → ``REGISTRY_ACME_IO``; an address that
-    starts with a digit is prefixed ``REGISTRY_`` so the name stays readable and valid."""
-    part = env_part(host)
-    return f"REGISTRY_{part}" if part[:1].isdigit() else part
-
-
-def _host(registry: Any) -> str:
-    if not isinstance(registry, str) or not registry.strip():
-        return ""
-    text = registry.strip()
-    text = re.sub(r"^[a-z]+://", "", text)
-    return text.split("/", 1)[0].split(":", 1)[0]
 
 
 # -- text --------------------------------------------------------------------------------------------
@@ -521,22 +262,16 @@ def render_action(pipeline: str, action: Mapping[str, Any], env: EnvNames, where
     other string escaped."""
     out: dict[str, Any] = {}
     for key, value in action.items():
-        if key == "password":
-            out[key] = "${env:" + env.password(pipeline, action, where) + "}"
-        elif key == "secrets" and isinstance(value, list):
-            secrets = []
-            for item in value:
-                if isinstance(item, Mapping) and item.get("value") is not None:
-                    ref = env.secret(pipeline, str(action.get("name")), str(item.get("id") or ""), where)
-                    item = {k: ("${env:" + ref + "}" if k == "value" else escape(v)) for k, v in item.items()}
-                else:
-                    item = escape(item)
-                secrets.append(item)
-            out[key] = secrets
-        elif key == "name":
+        if key == "name":
             out[key] = value  # matched against live names as written: never escaped
-        else:
-            out[key] = escape(value)
+            continue
+
+        def reference(parts: fields.Parts, secret: Any, key: str = key, value: Any = value) -> Any:
+            if secret is None:
+                return None
+            return "${env:" + env.for_write_only(pipeline, action, key, value, parts, where) + "}"
+
+        out[key] = fields.replace_write_only(key, value, reference, escape)
     return out
 
 

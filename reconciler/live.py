@@ -1,23 +1,37 @@
-"""Live state for the declared pipelines, read with the fewest requests the contract allows.
+"""The only reader of live state: every call of the client's read endpoints (``list_pipelines``,
+``get_pipeline``, ``list_actions``, ``get_action``) is made here.
 
-Per project: the pipeline-list pages. Per declared live pipeline: its action-list pages. Per declared
-action that exists live: one GET. Undeclared live actions are known from their summaries alone.
-Action lists and action GETs run concurrently on the client's bounded pool, as a pipeline: a
-pipeline's GETs start as soon as its list arrives.
+* ``read_live``: what a plan needs of the declared pipelines, with the fewest requests the contract
+  allows. Per project: the pipeline-list pages. Per declared live pipeline: its action-list pages.
+  Per declared action that exists live: one GET. Undeclared live actions are known from their
+  summaries alone. Action lists and action GETs run concurrently on the client's bounded pool, as a
+  pipeline: a pipeline's GETs start as soon as its list arrives.
+* ``read_keys``: what apply re-reads of a saved plan's pipelines, to tell whether it is stale.
+* ``find_pipeline`` / ``find_action``: the look after a create whose outcome is unknown.
+* ``read_project``: every pipeline of a project, for import.
 """
 
 from __future__ import annotations
 
 import queue
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.client import BuddyClient
-from reconciler.diff import match_actions
-from reconciler.errors import NotFoundError, PipelineError
-from reconciler.model import ActionSummary, DesiredPipeline, LivePipeline
+from reconciler.errors import NotFoundError, PipelineError, PipelineNotFoundError, ProjectNotFoundError
+from reconciler.model import (
+    MULTI_ARCH,
+    ActionSummary,
+    DesiredPipeline,
+    ImportedAction,
+    ImportedPipeline,
+    LivePipeline,
+    PipelineKey,
+)
+from reconciler.normal import match_actions
+from reconciler.plan import ABSENT, PRESENT, live_fingerprint
 
 
 @dataclass
@@ -138,3 +152,129 @@ def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list
     if first_error is not None:
         raise first_error
     return states
+
+
+# -- apply: re-reading a saved plan's pipelines -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyState:
+    """What a re-read found for one pipeline key: its fingerprint now (``ABSENT``/``PRESENT`` for a
+    pipeline the plan creates; ``None`` when a live pipeline no longer exists) and its action count."""
+
+    key: PipelineKey
+    fingerprint: str | None
+    count: int = 0
+
+
+def read_keys(
+    client: BuddyClient, keys: Sequence[PipelineKey], declared: Mapping[PipelineKey, Mapping[int, Sequence[str]]]
+) -> list[KeyState]:
+    """Re-read each pipeline of ``keys`` (its action list, and one GET per declared action still
+    there) and fingerprint it with the declared fields of ``declared``, as the plan did."""
+    projects = sorted({k.project_key for k in keys if k.id is None})
+    listed = dict(zip(projects, client.map(lambda p: client.list_pipelines(*p), projects), strict=True))
+
+    def read(key: PipelineKey) -> KeyState:
+        if key.id is None:
+            exists = any(p.get("name") == key.name for p in listed[key.project_key])
+            return KeyState(key, PRESENT if exists else ABSENT)
+        try:
+            actions = tuple(summary_of(a) for a in client.list_actions(key.workspace, key.project, key.id))
+        except NotFoundError:
+            return KeyState(key, None)
+        wanted = declared.get(key, {})
+        live_ids = {a.id for a in actions}
+        details = {i: client.get_action(key.workspace, key.project, key.id, i) for i in wanted if i in live_ids}
+        live = LivePipeline(key.id, key.name or "", {}, actions)
+        return KeyState(key, live_fingerprint(live, details, wanted), len(actions))
+
+    return list(client.map(read, keys))
+
+
+# -- apply: the look after an uncertain create ----------------------------------------------------------
+
+
+def find_pipeline(client: BuddyClient, workspace: str, project: str, name: str) -> dict[str, Any] | None:
+    """The live pipeline named ``name``, if there is one."""
+    return next((p for p in client.list_pipelines(workspace, project) if p.get("name") == name), None)
+
+
+def find_action(
+    client: BuddyClient, workspace: str, project: str, pipeline_id: int, name: str
+) -> dict[str, Any] | None:
+    """The full live multi-arch action named ``name`` in a pipeline, if there is one."""
+    for action in client.list_actions(workspace, project, pipeline_id):
+        if action.get("name") == name and action.get("type") == MULTI_ARCH:
+            return client.get_action(workspace, project, pipeline_id, int(action["id"]))
+    return None
+
+
+# -- import ---------------------------------------------------------------------------------------------
+
+
+def read_project(
+    client: BuddyClient, workspace: str, project: str, names: Sequence[str] = ()
+) -> tuple[list[ImportedPipeline], list[str]]:
+    """The live pipelines of a project to import (only ``names`` when given), and notes on those
+    left out (defined in Buddy YAML). Raises ``ProjectNotFoundError`` for an unknown workspace or
+    project and ``PipelineNotFoundError`` for an unknown pipeline name."""
+    try:
+        summaries = client.list_pipelines(workspace, project)
+    except NotFoundError as exc:
+        raise ProjectNotFoundError(
+            f"workspace {workspace!r} or project {project!r} not found ({exc.detail}); --workspace is the "
+            "workspace's URL handle and --project the project's name ID"
+        ) from None
+    if names:
+        live_names = [str(s.get("name")) for s in summaries]
+        missing = [n for n in dict.fromkeys(names) if n not in live_names]
+        if missing:
+            raise PipelineNotFoundError(workspace, project, missing, live_names)
+        wanted = set(names)
+        summaries = [s for s in summaries if s.get("name") in wanted]
+    notes: list[str] = []
+    chosen: list[dict[str, Any]] = []
+    for summary in summaries:
+        live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
+        if live.yaml_defined:
+            notes.append(
+                f'{workspace}/{project} pipeline "{live.name}" (#{live.id}) skipped: {live.yaml_reason}; '
+                "edit it through its YAML"
+            )
+            continue
+        chosen.append(summary)
+
+    # One phase per kind of request, each spread over the client's pool: a task that waited on
+    # tasks of the same pool could starve it.
+    jobs = [(kind, int(s["id"])) for s in chosen for kind in ("pipeline", "actions")]
+
+    def fetch(job: tuple[str, int]) -> Any:
+        kind, pipeline_id = job
+        if kind == "pipeline":
+            return client.get_pipeline(workspace, project, pipeline_id)
+        return client.list_actions(workspace, project, pipeline_id)
+
+    answers = dict(zip(jobs, client.map(fetch, jobs), strict=True))
+    multi = [
+        (int(s["id"]), int(a["id"]))
+        for s in chosen
+        for a in answers[("actions", int(s["id"]))]
+        if a.get("type") == MULTI_ARCH
+    ]
+    details = dict(zip(multi, client.map(lambda key: client.get_action(workspace, project, *key), multi), strict=True))
+    pipelines: list[ImportedPipeline] = []
+    for summary in chosen:
+        pipeline_id = int(summary["id"])
+        full = answers[("pipeline", pipeline_id)] or summary
+        actions = tuple(
+            ImportedAction(
+                id=int(a["id"]),
+                name=str(a.get("name")),
+                type=str(a.get("type")),
+                detail=details.get((pipeline_id, int(a["id"]))),
+            )
+            for a in answers[("actions", pipeline_id)]
+        )
+        pipelines.append(ImportedPipeline(pipeline_id, str(summary.get("name")), full, actions))
+    return pipelines, notes

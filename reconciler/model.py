@@ -1,7 +1,7 @@
 """The desired model (from files) and the live model (from the API), as frozen values.
 
-Both sides meet in ``diff``; the helpers here put a file's value and the server's value into one
-canonical form so that equal things compare equal (see ``canonical``).
+Both sides meet in ``diff``; ``normal`` puts a file's value and the server's value into one canonical
+form so that equal things compare equal, and matches declared actions to live ones.
 """
 
 from __future__ import annotations
@@ -13,21 +13,43 @@ from typing import Any
 from reconciler.problems import Location
 
 MULTI_ARCH = "DOCKER_BUILD_MULTI_ARCH"
+_BY_NAME = "name:"
 
-#: Fields the server sets; refused in a file, never compared.
-READ_ONLY_FIELDS = frozenset({"url", "html_url", "id", "last_execution_status", "pipeline", "current_revision"})
-#: Fields the server never returns as sent: never compared, shown as "(sensitive)".
-WRITE_ONLY_FIELDS = frozenset({"password"})
-#: Our own keys on an action: not API fields, never sent.
-ACTION_META_KEYS = frozenset({"after", "previous_names"})
-#: Our own keys on a pipeline: everything else is a pipeline field sent on create.
-PIPELINE_META_KEYS = frozenset({"name", "id", "prune", "actions"})
-#: What the server fills in on create when a field is unset.
-SERVER_DEFAULTS: Mapping[str, Any] = {
-    "trigger_time": "ON_EVERY_EXECUTION",
-    "disabled": False,
-    "target_platform": "linux/amd64",
-}
+
+@dataclass(frozen=True, order=True)
+class PipelineKey:
+    """A pipeline's identity in a plan: its workspace, project and id, or its name while it does not
+    exist yet. ``str(key)`` is the plan file's spelling (``acme/web/7``, ``acme/web/name:New``), and
+    ``PipelineKey.parse`` reads it back; nothing else reads or writes that spelling."""
+
+    workspace: str
+    project: str
+    id: int | None = None
+    name: str | None = None
+
+    @classmethod
+    def of(cls, workspace: str, project: str, pipeline_id: int | None, name: str) -> PipelineKey:
+        """The key of a live pipeline (by id), or of one not yet made (by name)."""
+        if pipeline_id is None:
+            return cls(workspace, project, None, name)
+        return cls(workspace, project, pipeline_id)
+
+    @classmethod
+    def parse(cls, text: str) -> PipelineKey:
+        """``acme/web/7`` or ``acme/web/name:New`` back into a key; ``ValueError`` when it is neither."""
+        workspace, project, rest = text.split("/", 2)
+        if rest.startswith(_BY_NAME):
+            return cls(workspace, project, None, rest[len(_BY_NAME) :])
+        return cls(workspace, project, int(rest))
+
+    @property
+    def project_key(self) -> tuple[str, str]:
+        return (self.workspace, self.project)
+
+    def __str__(self) -> str:
+        if self.id is None:
+            return f"{self.workspace}/{self.project}/{_BY_NAME}{self.name}"
+        return f"{self.workspace}/{self.project}/{self.id}"
 
 
 @dataclass(frozen=True)
@@ -98,3 +120,23 @@ class LivePipeline:
         if ref not in (None, "NONE"):
             return f"defined in Buddy YAML (git_config_ref {ref})"
         return "defined in Buddy YAML (definition_source REMOTE)"
+
+
+@dataclass(frozen=True)
+class ImportedAction:
+    """One live action in execution order; ``detail`` is the full GET (multi-arch actions only)."""
+
+    id: int
+    name: str
+    type: str
+    detail: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ImportedPipeline:
+    """One live pipeline: its full representation and its actions in execution order."""
+
+    id: int
+    name: str
+    fields: Mapping[str, Any]
+    actions: tuple[ImportedAction, ...] = ()

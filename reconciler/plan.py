@@ -9,12 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from reconciler import __version__
-from reconciler.errors import PlanError, UnsafePlanError
+from reconciler import __version__, fields
+from reconciler.errors import PlanError, UnsafePlanError, UsageError
+from reconciler.model import LivePipeline, PipelineKey
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reconciler.diff import PipelineDiff
 
 FORMAT_VERSION = 1
 ChangeKind = Literal["create_pipeline", "create", "update", "delete"]
@@ -44,8 +50,13 @@ class Change:
     unset_sensitive: tuple[str, ...] = field(default=(), compare=False)
 
     @property
+    def key(self) -> PipelineKey:
+        return PipelineKey.of(self.workspace, self.project, self.pipeline_id, self.pipeline)
+
+    @property
     def pipeline_key(self) -> str:
-        return pipeline_key(self.workspace, self.project, self.pipeline_id, self.pipeline)
+        """The plan file's spelling of ``key``."""
+        return str(self.key)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -84,13 +95,6 @@ class Target:
     tool_version: str = __version__
 
 
-def pipeline_key(workspace: str, project: str, pipeline_id: int | None, name: str) -> str:
-    """The fingerprint key: ``ws/project/ID``, or ``ws/project/name:NAME`` for a pipeline not yet made."""
-    if pipeline_id is None:
-        return f"{workspace}/{project}/name:{name}"
-    return f"{workspace}/{project}/{pipeline_id}"
-
-
 def fingerprint(actions: Iterable[tuple[int, str, str]], declared: Mapping[int, Mapping[str, Any]]) -> str:
     """sha256 over what a plan depends on: the ordered (id, name, type) of every live action and, per
     declared live action, the live values of its declared fields (write-only ones excluded)."""
@@ -102,7 +106,21 @@ def fingerprint(actions: Iterable[tuple[int, str, str]], declared: Mapping[int, 
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def live_fingerprint(
+    live: LivePipeline, details: Mapping[int, Mapping[str, Any]], declared: Mapping[int, Sequence[str]]
+) -> str:
+    """SPEC.md's fingerprint of a live pipeline, given which fields of which actions are declared."""
+    values = {
+        action_id: {k: details.get(action_id, {}).get(k) for k in names if not fields.is_write_only(k)}
+        for action_id, names in declared.items()
+    }
+    return fingerprint([(a.id, a.name, a.type) for a in live.actions], values)
+
+
+#: The fingerprint of a pipeline the plan creates: it must still be absent on apply.
 ABSENT = "absent"
+#: What a re-read finds where the plan expected ``ABSENT``: a pipeline of that name now exists.
+PRESENT = "present"
 
 
 @dataclass
@@ -140,6 +158,28 @@ class Plan:
         for change in self.changes:
             groups.setdefault(change.pipeline_key, []).append(change)
         return list(groups.items())
+
+    # -- assembling ---------------------------------------------------------------------------------
+
+    def add_pipeline(self, result: PipelineDiff) -> None:
+        """Take in one pipeline's diff: its changes, warnings, fingerprint, live count, declared fields."""
+        self.changes.extend(result.changes)
+        self.warnings.extend(result.warnings)
+        self.fingerprints[result.fingerprint_key] = result.fingerprint
+        self.live_counts[result.fingerprint_key] = result.live_count
+        if result.declared:
+            self.declared[result.fingerprint_key] = result.declared
+
+    def add_error(self, workspace: str, project: str, pipeline: str, reason: str) -> None:
+        """One pipeline could not be planned; the others go on."""
+        self.errors.append(f'{workspace}/{project} pipeline "{pipeline}": {reason}')
+
+    def add_skipped(self, skipped: Skipped) -> None:
+        self.skipped.append(skipped)
+
+    def add_safety_warnings(self) -> None:
+        """The safety check of apply, shown as a warning in the plan (and kept in a saved plan)."""
+        self.warnings.extend(f"apply would refuse this without --force: {reason}" for reason in self.unsafe())
 
     # -- safety ------------------------------------------------------------------------------------
 
@@ -206,11 +246,36 @@ class Plan:
                 ],
                 warnings=list(data.get("warnings", [])),
                 errors=list(data.get("errors", [])),
-                fingerprints=dict(data["fingerprints"]),
+                fingerprints={str(PipelineKey.parse(k)): v for k, v in data["fingerprints"].items()},
                 declared={k: {str(i): list(f) for i, f in v.items()} for k, v in data.get("declared", {}).items()},
             )
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise PlanError(f"{source} is malformed (missing or wrong {exc})") from None
+
+
+def plan_file_text(plan: Plan) -> str:
+    """A plan as ``plan --out`` writes it: JSON with ``${env:…}`` references kept, never their values."""
+    return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_plan_file(plan: Plan, path: Path) -> None:
+    """Write ``plan`` to ``path`` atomically (a temporary file beside it, then a rename)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(plan_file_text(plan), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write the plan to {path}: {exc.strerror}") from None
+
+
+def read_plan_file(path: Path) -> Plan:
+    """A plan written by ``plan --out``, read back for ``apply --plan``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read the plan file {path}: {exc.strerror}") from None
+    return load_plan_file(text, str(path))
 
 
 def load_plan_file(text: str, source: str) -> Plan:

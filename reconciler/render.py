@@ -1,7 +1,8 @@
 """Plans and problems → text, markdown, JSON and GitHub annotations. Writers take a stream.
 
-Masking happens here and in ``diff``: a value that is write-only or came from ``${env:…}`` is written
-as ``(sensitive)`` in every format meant for people (the plan *file* keeps references, never values).
+Masking asks the field table (``fields.masked``): a value that is write-only or came from ``${env:…}``
+is written as ``(sensitive)`` in every format meant for people (the plan *file* keeps references,
+never values).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from reconciler.apply import ApplyReport
-from reconciler.diff import SENSITIVE, masked
+from reconciler.fields import SENSITIVE, masked
 from reconciler.plan import Change, Plan
 from reconciler.problems import Problem
 
@@ -172,13 +173,12 @@ def write_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
     write_lines(plan_lines(plan), stream, color=color)
 
 
-def write_json(plan: Plan, stream: TextIO, *, keep_references: bool = False) -> None:
-    """The JSON plan. For people (``--format json``) sensitive values are masked; the plan *file*
-    (``keep_references``) keeps ``${env:…}`` references so ``apply --plan`` can resolve them again."""
+def write_json(plan: Plan, stream: TextIO) -> None:
+    """The JSON plan for people (``--format json``): sensitive values masked. The plan *file*, which
+    keeps ``${env:…}`` references for ``apply --plan``, is ``plan.write_plan_file``'s."""
     data = plan.to_json()
-    if not keep_references:
-        for change in data["changes"]:
-            change["fields"] = masked_fields(change["fields"])
+    for change in data["changes"]:
+        change["fields"] = masked_fields(change["fields"])
     json.dump(data, stream, indent=2, ensure_ascii=False)
     stream.write("\n")
 

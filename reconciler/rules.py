@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from reconciler import envrefs
+from reconciler import envrefs, fields
 from reconciler.loader import Document, PathKey
 from reconciler.problems import Location, Problem, Severity, json_path
 
@@ -33,7 +33,7 @@ KNOWN_PLATFORMS = frozenset(
     }
 )
 _PLATFORM = re.compile(r"[a-z0-9_.-]+/[a-z0-9_.-]+(/[a-z0-9_.-]+)?")
-#: A Buddy variable standing for the whole password: ``$NAME`` or ``${NAME}``.
+#: A Buddy variable standing for a whole write-only value: ``$NAME`` or ``${NAME}``.
 _BUDDY_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
 _PASSWORD_HINT = "write `password: ${env:DOCKERHUB_TOKEN}` and set the variable in CI"
 
@@ -160,8 +160,7 @@ def _check_action(report: _Report, path: PathKey, action: dict[str, Any]) -> Non
         report.add((*path, "after"), "`after` must name an action (it is empty)")
 
     _check_trigger_time(report, path, action)
-    _check_password(report, path, action)
-    _check_secrets(report, path, action)
+    _check_write_only(report, path, action)
     _check_target_platform(report, path, action)
 
     if action.get("docker_registry") == "AMAZON_ECR" and not _present(action.get("region")):
@@ -205,41 +204,33 @@ def _check_trigger_time(report: _Report, path: PathKey, action: dict[str, Any]) 
         )
 
 
-def _check_password(report: _Report, path: PathKey, action: dict[str, Any]) -> None:
-    password = action.get("password")
-    if not isinstance(password, str) or password == "":
-        return  # null or "" means "unset"; another type is the schema's to report
-    where = (*path, "password")
-    refs = envrefs.find_refs(password)
-    if envrefs.syntax_errors(password):
+def _check_write_only(report: _Report, path: PathKey, action: dict[str, Any]) -> None:
+    """Every write-only value (the field table's: ``password``, ``secrets[].value``, …) must come from
+    the environment or from Buddy, never stand in the file: a whole ``${env:NAME}`` without a
+    default, or a whole Buddy ``$VARIABLE``."""
+    for name, value in action.items():
+        for parts, secret in fields.write_only_values(name, value):
+            if isinstance(secret, str) and secret != "":  # null or "" means "unset"; another type is the schema's
+                _check_plaintext(report, (*path, name, *parts), fields.label(name, parts), secret)
+
+
+def _check_plaintext(report: _Report, where: PathKey, label: str, value: str) -> None:
+    if envrefs.syntax_errors(value):
         return  # already reported by the env-reference check
-    if len(refs) == 1 and refs[0].span == (0, len(password)):
+    refs = envrefs.find_refs(value)
+    if len(refs) == 1 and refs[0].span == (0, len(value)):
         if refs[0].default is not None:
-            report.add(where, "`password` must not have a `:-default`: a default would be a plaintext secret")
+            report.add(where, f"`{label}` must not have a `:-default`: a default would be a plaintext secret")
         return
-    if _BUDDY_VARIABLE.fullmatch(password):
+    if _BUDDY_VARIABLE.fullmatch(value):
         return
     # Never echo the value: it is most likely the very secret that must not be in the file.
+    hint = _PASSWORD_HINT if label == "password" else "write `${env:NAME}` there and set the variable in CI"
     report.add(
         where,
-        "`password` must not be plaintext: use an `${env:NAME}` reference or a Buddy `$VARIABLE` "
-        f"as the whole value; {_PASSWORD_HINT}",
+        f"`{label}` must not be plaintext: use an `${{env:NAME}}` reference or a Buddy `$VARIABLE` "
+        f"as the whole value; {hint}",
     )
-
-
-def _check_secrets(report: _Report, path: PathKey, action: dict[str, Any]) -> None:
-    secrets = action.get("secrets")
-    if not isinstance(secrets, list):
-        return
-    for k, secret in enumerate(secrets):
-        if not isinstance(secret, dict) or not isinstance(secret.get("value"), str):
-            continue
-        if any(ref.default is not None for ref in envrefs.find_refs(secret["value"])):
-            report.add(
-                (*path, "secrets", k, "value"),
-                "`secrets[].value` must not use `${env:NAME:-default}`: a default would be a plaintext "
-                "secret in the file",
-            )
 
 
 def _check_target_platform(report: _Report, path: PathKey, action: dict[str, Any]) -> None:

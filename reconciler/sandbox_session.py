@@ -38,7 +38,7 @@ def open_sandbox(
     seed: str | None,
     reset: bool,
     paths: Sequence[str],
-    pipelines: Sequence[object] = (),
+    pipelines: Sequence[DesiredPipeline] = (),
 ) -> Iterator[tuple[str, str]]:
     """Run a simulator for the duration of the block; yields ``(url, token)``."""
     from reconciler import sandbox
@@ -46,7 +46,7 @@ def open_sandbox(
     if seed is not None and not Path(seed).is_file():
         raise UsageError(f"--sandbox-seed {seed}: no such file")
     seed_path = Path(seed) if seed is not None else default_seed(paths)
-    names = [(p.workspace, p.project, p.name) for p in pipelines if isinstance(p, DesiredPipeline) and p.name]
+    names = [(p.workspace, p.project, p.name) for p in pipelines if p.name]
     try:
         server, url, token = sandbox.start_in_process(seed_path, state_file, reset=reset, pipelines=names)
     except OSError as exc:

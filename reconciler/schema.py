@@ -319,7 +319,7 @@ Check = Callable[[Any], bool]
 
 # Keywords that only annotate: they never make an instance invalid.
 _ANNOTATIONS = frozenset(
-    {"$schema", "$id", "$defs", "$comment", "title", "description", "readOnly", "examples", "default"}
+    {"$schema", "$id", "$defs", "$comment", "title", "description", "readOnly", "writeOnly", "examples", "default"}
 )
 _KEYWORDS = frozenset(
     {"type", "enum", "minLength", "required", "properties", "additionalProperties", "items", "$ref", "not", "anyOf"}

@@ -23,9 +23,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+try:
+    from reconciler.fields import FieldTable
+except ModuleNotFoundError:  # run from a checkout without an install
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from reconciler.fields import FieldTable
+
 ROOT = Path(__file__).resolve().parent.parent
-#: Fields whose value Buddy never returns: sent, never compared (reconciler.model.WRITE_ONLY_FIELDS).
-WRITE_ONLY = frozenset({"password", "secrets[].value"})
 HEADER = ("field", "type", "allowed values", "description")
 
 Schema = Mapping[str, Any]
@@ -61,7 +65,13 @@ def allowed_values(node: Schema) -> str:
     return ", ".join(f"`{value}`" for value in node.get("enum", []) if value is not None)
 
 
-def rows(properties: Schema, defs: Schema, required: Sequence[str] = (), prefix: str = "") -> Iterator[list[str]]:
+def rows(
+    properties: Schema,
+    defs: Schema,
+    required: Sequence[str] = (),
+    prefix: str = "",
+    write_only: frozenset[str] = frozenset(),
+) -> Iterator[list[str]]:
     """One row per writable field, in schema order, each followed by its nested fields."""
     for name, node in properties.items():
         if node.get("readOnly"):
@@ -72,7 +82,7 @@ def rows(properties: Schema, defs: Schema, required: Sequence[str] = (), prefix:
             description += "."
         if name in required:
             description = f"**Required.** {description}"
-        if path in WRITE_ONLY and "write-only" not in description:
+        if path in write_only and "write-only" not in description:
             description += " Write-only: sent to Buddy, never compared."
         yield [f"`{path}`", type_name(node), allowed_values(node), description]
         nested = _local_def(node, defs)
@@ -80,7 +90,7 @@ def rows(properties: Schema, defs: Schema, required: Sequence[str] = (), prefix:
             nested = _local_def(node["items"], defs)
             path += "[]"
         if nested is not None and "properties" in nested:
-            yield from rows(nested["properties"], defs, nested.get("required", ()), f"{path}.")
+            yield from rows(nested["properties"], defs, nested.get("required", ()), f"{path}.", write_only)
 
 
 def table(body: Iterator[list[str]]) -> list[str]:
@@ -94,7 +104,8 @@ def table(body: Iterator[list[str]]) -> list[str]:
 
 
 def action_reference(action: Schema, config: Schema) -> list[str]:
-    lines = table(rows(action["properties"], action.get("$defs", {}), action.get("required", ())))
+    write_only = FieldTable.from_schemas(action, config).write_only  # the schema's `writeOnly` annotations
+    lines = table(rows(action["properties"], action.get("$defs", {}), action.get("required", ()), "", write_only))
     nullable = [
         name
         for name, node in action["properties"].items()

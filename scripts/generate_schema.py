@@ -52,6 +52,11 @@ _ENUM_VALUE = re.compile(r"^[A-Z0-9_/.-]+,?$")
 READ_ONLY_BY_SPEC = ("current_revision",)
 # Accepted by the API but refused in a file: SPEC.md says placement comes from file order and `after`.
 REFUSED_PLACEMENT = "after_action_id"
+# Fields the server takes but never returns as sent (CONTRACT.md: it keeps a hash, answers encrypted).
+# Marked with JSON Schema's `writeOnly` annotation: reconciler/fields.py reads it from there, so that
+# validate, the diff, masking and import all learn of a new one from the schema alone. Nested ones are
+# named by their object's `write_only` list in NESTED (`secrets[].value`).
+WRITE_ONLY_BY_SPEC = ("password",)
 
 # The nested objects the page names without defining them. Shapes from CONTRACT.md, "Nested objects
 # (shapes inferred; the reference pages name them without defining them)". Each entry: property ->
@@ -76,6 +81,7 @@ NESTED: dict[str, dict[str, Any]] = {
     "DockerSecretView": {
         "description": "A secret passed to `docker build --secret`.",
         "required": ["id"],
+        "write_only": ["value"],
         "properties": {
             "id": ("string", "The secret's identifier, as used by `RUN --mount=type=secret,id=…`"),
             "type": (["FILE", "ENV"], "Whether the value is a file or an environment variable"),
@@ -308,6 +314,8 @@ def _nested_defs(ref_base: str = "") -> dict[str, Any]:
         required = set(spec.get("required", []))
         for key, (kind, description) in spec["properties"].items():
             schema = {"description": description, **_type_schema(kind, ref_base)}
+            if key in spec.get("write_only", ()):
+                schema["writeOnly"] = True
             props[key] = schema if key in required else _nullable(schema)
         definition: dict[str, Any] = {"description": spec["description"], "properties": props}
         if spec.get("required"):
@@ -349,6 +357,8 @@ def build_action_schema(post: list[Param], response: list[Param], post_2024: lis
             )
         else:
             schema = _param_schema(param)
+            if param.name in WRITE_ONLY_BY_SPEC:
+                schema["writeOnly"] = True
             properties[param.name] = schema if param.required else _nullable(schema)
     required = sorted(p.name for p in post if p.required)
     if set(required) != {"name", "type"}:

@@ -13,6 +13,7 @@ from support import served, writes
 from reconciler import engine
 from reconciler.apply import ApplyReport
 from reconciler.client import BuddyClient
+from reconciler.diff import Options
 from reconciler.errors import StalePlanError, TargetMismatchError, UnsafePlanError
 from reconciler.plan import Plan
 from reconciler.sandbox import FaultRule, SandboxApp
@@ -57,7 +58,7 @@ SEED: dict[str, Any] = {
         }
     },
 }
-OPTIONS = engine.PlanOptions(env={"PW": "s3cret-password"})
+OPTIONS = Options(env={"PW": "s3cret-password"})
 
 
 @pytest.fixture
@@ -74,11 +75,8 @@ def names(app: SandboxApp, pipeline: str) -> list[str]:
     raise KeyError(pipeline)
 
 
-def apply_files(
-    client: BuddyClient, config: Path, options: engine.PlanOptions = OPTIONS, **kw: Any
-) -> tuple[Plan, ApplyReport]:
-    cfg = engine.load([config])
-    return engine.apply(client, cfg.pipelines, options, **kw)
+def apply_files(client: BuddyClient, config: Path, options: Options = OPTIONS, **kw: Any) -> tuple[Plan, ApplyReport]:
+    return engine.apply(engine.given(client), [config], options, **kw)
 
 
 def test_apply_makes_the_file_order_with_undeclared_actions_where_they_were(config: Path) -> None:
@@ -93,7 +91,7 @@ def test_right_after_apply_the_plan_is_empty_and_a_second_apply_writes_nothing(c
     with served(copy.deepcopy(SEED)) as (app, client):
         apply_files(client, config)
         app.reset_stats()
-        assert not engine.plan(client, [config], OPTIONS).has_changes
+        assert not engine.plan(engine.given(client), [config], OPTIONS).has_changes
         plan, report = apply_files(client, config)
         assert not plan.has_changes and report.outcomes == [] and report.warnings == []
         assert writes(app) == 0
@@ -128,43 +126,45 @@ def test_repeated_applies_under_faults_converge_to_one_action_per_declared_name(
         release = names(app, "Release")
         assert release == ["Checkout", "Build A", "Build B", "Build C", "Run tests", "Build D", "Notify"]
         assert names(app, "Nightly") == ["Build N1", "Build N2"]
-        assert not engine.plan(client, [config], OPTIONS).has_changes
+        assert not engine.plan(engine.given(client), [config], OPTIONS).has_changes
 
 
 def test_a_stale_saved_plan_is_refused_and_changes_nothing(config: Path) -> None:
     with served(copy.deepcopy(SEED)) as (app, client):
-        saved = Plan.from_json(json.loads(json.dumps(engine.plan(client, [config], OPTIONS).to_json())))
+        saved = Plan.from_json(json.loads(json.dumps(engine.plan(engine.given(client), [config], OPTIONS).to_json())))
         client.update_action("acme", "web", 7, 43, {"dockerfile_path": "changed/Dockerfile"})  # drift after plan
         app.reset_stats()
         with pytest.raises(StalePlanError, match='pipeline "Release"'):
-            engine.apply_saved(client, saved, OPTIONS)
+            engine.apply_saved(engine.given(client), saved, OPTIONS)
         assert writes(app) == 0
 
 
 def test_a_saved_plan_is_stale_when_an_undeclared_action_appears(config: Path) -> None:
     with served(copy.deepcopy(SEED)) as (_app, client):
-        saved = engine.plan(client, [config], OPTIONS)
+        saved = engine.plan(engine.given(client), [config], OPTIONS)
         client.create_action("acme", "web", 8, {"name": "Surprise", "type": "BUILD"})
         with pytest.raises(StalePlanError, match='"Nightly"'):
-            engine.apply_saved(client, saved, OPTIONS)
+            engine.apply_saved(engine.given(client), saved, OPTIONS)
 
 
 def test_a_fresh_saved_plan_applies_exactly(config: Path) -> None:
     with served(copy.deepcopy(SEED)) as (app, client):
-        saved = Plan.from_json(json.loads(json.dumps(engine.plan(client, [config], OPTIONS).to_json())))
-        report = engine.apply_saved(client, saved, OPTIONS)
+        saved = Plan.from_json(json.loads(json.dumps(engine.plan(engine.given(client), [config], OPTIONS).to_json())))
+        report = engine.apply_saved(engine.given(client), saved, OPTIONS)
         assert report.ok and len(report.of("applied")) == len(saved.changes)
         assert names(app, "Nightly") == ["Build N1", "Build N2"]
 
 
 def test_a_plan_for_another_target_is_refused(config: Path) -> None:
     with served(copy.deepcopy(SEED)) as (app, client):
-        saved = engine.plan(client, [config], OPTIONS)
+        saved = engine.plan(engine.given(client), [config], OPTIONS)
         saved.target = type(saved.target)(base_url="https://api.buddy.works")
         with pytest.raises(TargetMismatchError, match=r"api\.buddy\.works"):
-            engine.apply_saved(client, saved, OPTIONS)
+            engine.apply_saved(engine.given(client), saved, OPTIONS)
         with pytest.raises(TargetMismatchError, match="BUDDY_WORKSPACE"):
-            engine.apply_saved(client, engine.plan(client, [config], OPTIONS), OPTIONS, workspace="other")
+            engine.apply_saved(
+                engine.given(client), engine.plan(engine.given(client), [config], OPTIONS), OPTIONS, workspace="other"
+            )
         assert writes(app) == 0
 
 
@@ -176,7 +176,7 @@ def test_the_safety_threshold_refuses_before_any_write_and_force_passes(tmp_path
     path = tmp_path / "web.yml"
     path.write_text(CONFIG.replace("  - name: Release\n", "  - name: Release\n    prune: true\n"))
     with served(seed) as (app, client):
-        warned = engine.plan(client, [path], OPTIONS).to_json()["warnings"]
+        warned = engine.plan(engine.given(client), [path], OPTIONS).to_json()["warnings"]
         assert any("would refuse this without --force" in w and "3 deletes of 8" in w for w in warned)
         with pytest.raises(UnsafePlanError, match="3 deletes of 8 live actions"):
             apply_files(client, path)
@@ -289,7 +289,7 @@ def test_every_field_applies_and_verifies_without_a_warning(tmp_path: Path) -> N
     }
     path = tmp_path / "all.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
-    options = engine.PlanOptions(env={"PW": "pw-1", "LOGIN": "robot"})
+    options = Options(env={"PW": "pw-1", "LOGIN": "robot"})
     with served(copy.deepcopy(SEED)) as (app, client):
         made, report = apply_files(client, path, options)
         assert report.ok and report.warnings == [], report.warnings

@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import envrefs, loader
+from reconciler import envrefs, fields, loader
 from reconciler.cli import main
-from reconciler.model import WRITE_ONLY_FIELDS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -267,9 +266,10 @@ def _referenced_variables() -> tuple[set[str], set[str]]:
         for pipeline in yaml.safe_load(path.read_text(encoding="utf-8"))["pipelines"]:
             for action in pipeline.get("actions", []):
                 for key, value in action.items():
-                    target = write_only if key in WRITE_ONLY_FIELDS else compared
-                    for text in _strings(value):
-                        target.update(ref.name for ref in envrefs.find_refs(text))
+                    for _parts, secret in fields.write_only_values(key, value):
+                        write_only.update(ref.name for ref in envrefs.find_refs(str(secret)))
+                    for text in _strings(fields.strip_write_only(key, value) if fields.is_compared(key) else ()):
+                        compared.update(ref.name for ref in envrefs.find_refs(text))
     return compared, write_only
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.diff import Options, canonical, diff_pipeline, field_differs, match_actions
-from reconciler.errors import EnvError, PipelineError
+from reconciler.diff import Options, diff_pipeline, field_differs
+from reconciler.errors import EnvError
 from reconciler.model import MULTI_ARCH, ActionSummary, DesiredAction, DesiredPipeline, LivePipeline
 from reconciler.problems import Location
 
@@ -74,22 +74,6 @@ def test_lists_of_objects_compare_item_by_item_in_order():
 
 def test_an_integration_identifier_equals_a_live_hash_id():
     assert not field_differs("integration", {"identifier": "abc"}, {"hash_id": "abc", "identifier": None})
-    assert canonical("integration", {"hash_id": "x"}) == {"identifier": "x"}
-
-
-# -- matching ----------------------------------------------------------------------------------------
-
-
-def test_a_live_action_of_another_type_with_a_declared_name_is_an_error():
-    with pytest.raises(PipelineError, match="is of type BUILD"):
-        match_actions(pipeline(action("Build")), [ActionSummary(1, "Build", "BUILD")])
-
-
-def test_two_live_actions_with_one_declared_name_are_an_error():
-    with pytest.raises(PipelineError, match="2 live actions"):
-        match_actions(
-            pipeline(action("Build")), [ActionSummary(1, "Build", MULTI_ARCH), ActionSummary(2, "Build", MULTI_ARCH)]
-        )
 
 
 # -- updates -----------------------------------------------------------------------------------------

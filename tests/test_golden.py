@@ -19,6 +19,7 @@ import pytest
 from support import served
 
 from reconciler import engine, render
+from reconciler.diff import Options
 
 CASES = Path(__file__).parent / "cases" / "plan"
 
@@ -39,7 +40,7 @@ def test_the_plan_matches_the_golden_case(case: str, monkeypatch: pytest.MonkeyP
     expected_requests = options.pop("expect_requests", None)
     seed = json.loads((folder / "live.json").read_text())
     with served(seed) as (app, client):
-        made = engine.plan(client, ["config.yaml"], engine.PlanOptions(**options))
+        made = engine.plan(engine.given(client), ["config.yaml"], Options(**options))
         requests = app.stats()["by_method"]
     out = io.StringIO()
     render.write_json(made, out)

@@ -15,7 +15,9 @@ import pytest
 from reconciler import engine
 from reconciler.client import BuddyClient
 from reconciler.config import load_config
-from reconciler.exporter import ExportResult, ProjectNotFoundError, export
+from reconciler.diff import Options
+from reconciler.errors import ProjectNotFoundError
+from reconciler.exporter import ExportResult, export
 from reconciler.model import MULTI_ARCH
 from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
 
@@ -238,7 +240,7 @@ def import_then_plan(url: str, token: str, workspace: str, project: str, output:
         config = load_config(list(result.files))
         assert not [w for w in config.warnings if w.severity == "error"]
         env = {name: f"value-of-{name}" for name in result.env}
-        plan = engine.plan(client, [output], engine.PlanOptions(env=env))
+        plan = engine.plan(engine.given(client), [output], Options(env=env))
     return result, plan
 
 
@@ -327,7 +329,7 @@ def test_with_prune_the_plan_deletes_nothing_either(generated_server: tuple[str,
     url, token, _app = generated_server
     with BuddyClient(url, token) as client:
         export(client, "gen", "everything", output=tmp_path)
-        plan = engine.plan(client, [tmp_path], engine.PlanOptions(prune=True))
+        plan = engine.plan(engine.given(client), [tmp_path], Options(prune=True))
     assert_no_changes(plan)
 
 
@@ -335,7 +337,7 @@ def test_import_of_one_pipeline(generated_server: tuple[str, str, SandboxApp], t
     url, token, _app = generated_server
     with BuddyClient(url, token) as client:
         result = export(client, "gen", "everything", pipelines=["Second"], output=tmp_path)
-        plan = engine.plan(client, [tmp_path], engine.PlanOptions())
+        plan = engine.plan(engine.given(client), [tmp_path], Options())
     assert_no_changes(plan)
     assert [p.name for p in load_config(result.files).pipelines] == ["Second"]
 
@@ -384,7 +386,7 @@ def test_what_the_examples_apply_imports_back_to_an_empty_plan(tmp_path: Path):
     app = SandboxApp(SandboxState.from_data(copy.deepcopy(EXAMPLES_BASE)))
     with SandboxServer(app) as server, BuddyClient(server.url, DEFAULT_TOKEN) as client:
         examples = load_config([EXAMPLES])
-        _plan, report = engine.apply(client, examples.pipelines, engine.PlanOptions(sandbox=True))
+        _plan, report = engine.apply(engine.given(client), [EXAMPLES], Options(sandbox=True))
         assert report.ok, [(o.status, o.message) for o in report.outcomes]
         env: dict[str, str] = {}
         for project in ("web", "api", "data-platform"):
@@ -393,7 +395,7 @@ def test_what_the_examples_apply_imports_back_to_an_empty_plan(tmp_path: Path):
         assert sorted(p.name for p in load_config([tmp_path]).pipelines) == sorted(
             p.name for p in examples.pipelines if p.name is not None
         )
-        plan = engine.plan(client, [tmp_path], engine.PlanOptions(env=env))
+        plan = engine.plan(engine.given(client), [tmp_path], Options(env=env))
     assert_no_changes(plan)
     web = (tmp_path / "web.yml").read_text(encoding="utf-8")
     assert '# (live action "Run tests", BUILD, #40 — not managed here)' in web
@@ -418,6 +420,6 @@ def test_the_examples_live_state_round_trips(tmp_path: Path):
                     continue
                 written.extend(result.files)
                 load_config(list(result.files))
-                plan = engine.plan(client, result.files, engine.PlanOptions(env=dict.fromkeys(result.env, "x")))
+                plan = engine.plan(engine.given(client), result.files, Options(env=dict.fromkeys(result.env, "x")))
             assert_no_changes(plan)
     assert written, "the examples' live state has no pipeline to import"

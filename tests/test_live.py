@@ -11,18 +11,19 @@ from support import served
 
 from reconciler import engine
 from reconciler.config import load_config
+from reconciler.diff import Options
 from reconciler.live import read_live
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SEED = json.loads((EXAMPLES / "sandbox-state.json").read_text())
-OPTIONS = engine.PlanOptions(sandbox=True)
+OPTIONS = Options(sandbox=True)
 
 
 def plan_json(fault: dict[str, Any] | None = None) -> dict[str, Any]:
     with served(SEED) as (app, client):
         if fault:
             app.set_faults(fault, seed=3)
-        data = engine.plan(client, [EXAMPLES], OPTIONS).to_json()
+        data = engine.plan(engine.given(client), [EXAMPLES], OPTIONS).to_json()
         faults = app.stats()["faults"]
     data.pop("target")
     data["faults_seen"] = bool(faults)
@@ -65,7 +66,7 @@ def test_a_project_that_does_not_exist_is_an_error_for_its_pipelines_only(tmp_pa
         "workspace: acme\nproject: web\npipelines:\n  - name: Nightly builds\n    actions: []\n"
     )
     with served(SEED) as (_app, client):
-        made = engine.plan(client, [tmp_path], OPTIONS)
+        made = engine.plan(engine.given(client), [tmp_path], OPTIONS)
     assert len(made.errors) == 1 and "'nope'" in made.errors[0] and "not found" in made.errors[0]
     assert "acme/web/8" in made.fingerprints
 
@@ -78,7 +79,7 @@ def test_pipelines_are_matched_by_id_and_a_renamed_one_is_an_error(tmp_path: Pat
         "  - {id: 999, actions: []}\n"
     )
     with served(SEED) as (_app, client):
-        made = engine.plan(client, [tmp_path], OPTIONS)
+        made = engine.plan(engine.given(client), [tmp_path], OPTIONS)
     assert "acme/web/8" in made.fingerprints
     assert any("renames are not managed" in e for e in made.errors)
     assert any("no live pipeline has id 999" in e for e in made.errors)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from reconciler.errors import PlanError, UnsafePlanError
-from reconciler.plan import Change, Plan, Target, fingerprint, pipeline_key
+from reconciler.errors import PlanError, UnsafePlanError, UsageError
+from reconciler.plan import Change, Plan, Target, fingerprint, read_plan_file, write_plan_file
 
 
 def change(kind: str, n: int = 1, **kw) -> Change:
@@ -78,4 +79,26 @@ def test_fingerprints_depend_on_order_and_keys_name_absent_pipelines():
     a = fingerprint([(1, "A", "X"), (2, "B", "X")], {})
     b = fingerprint([(2, "B", "X"), (1, "A", "X")], {})
     assert a != b and a.startswith("sha256:")
-    assert pipeline_key("acme", "web", None, "New") == "acme/web/name:New"
+    assert change("create", None).pipeline_key == "acme/web/7"
+
+
+def test_a_plan_file_with_a_key_that_names_no_pipeline_is_refused():
+    data = Plan(Target("https://api.buddy.works"), fingerprints={"acme/web/7": "sha256:x"}).to_json()
+    assert Plan.from_json(data).fingerprints == {"acme/web/7": "sha256:x"}
+    data["fingerprints"] = {"acme/web/seven": "sha256:x"}
+    with pytest.raises(PlanError, match="malformed"):
+        Plan.from_json(data)
+
+
+def test_the_plan_file_keeps_references_and_reads_back(tmp_path: Path):
+    made = plan_with(change("create", fields={"name": "a1", "password": "${env:DOCKERHUB_TOKEN}"}))
+    path = tmp_path / "out" / "plan.json"
+    write_plan_file(made, path)
+    assert json.loads(path.read_text())["changes"][0]["fields"]["password"] == "${env:DOCKERHUB_TOKEN}"
+    assert read_plan_file(path).changes == made.changes
+    assert not (tmp_path / "out" / "plan.json.tmp").exists()
+
+
+def test_a_missing_plan_file_is_a_usage_error(tmp_path: Path):
+    with pytest.raises(UsageError, match="cannot read the plan file"):
+        read_plan_file(tmp_path / "nope.json")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 
 from reconciler import render
 from reconciler.plan import Change, Plan, Skipped, Target
@@ -69,13 +68,6 @@ def test_secrets_and_env_values_are_masked_in_every_format():
     text = out.getvalue()
     assert "DOCKERHUB_TOKEN" not in text and "DOCKERHUB_USER" not in text and ".npmrc" not in text
     assert "(sensitive)" in text
-
-
-def test_the_plan_file_keeps_references_for_apply():
-    out = io.StringIO()
-    render.write_json(sample(), out, keep_references=True)
-    fields = json.loads(out.getvalue())["changes"][0]["fields"]
-    assert fields["password"] == "${env:DOCKERHUB_TOKEN}"
 
 
 def test_an_empty_plan_says_there_is_nothing_to_do():

@@ -235,3 +235,16 @@ def test_every_problem_is_located_with_a_json_path() -> None:
 )
 def test_rules_never_raise_on_data_the_schema_refuses(data: Any) -> None:
     check_documents([Document("x.yml", data)])
+
+
+@pytest.mark.parametrize("value", [".npmrc", "pre${env:NPMRC}"])
+def test_a_plaintext_secret_value_is_refused_like_a_plaintext_password(value: str) -> None:
+    (problem,) = check_actions(action(secrets=[{"id": "npmrc", "value": value, "type": "FILE"}]))
+    assert problem.path == "$.pipelines[0].actions[0].secrets[0].value"
+    assert "`secrets[].value` must not be plaintext" in problem.message
+    assert value not in str(problem)
+
+
+@pytest.mark.parametrize("value", ["${env:NPMRC}", "$NPMRC", None, ""])
+def test_a_secret_value_may_be_a_reference_or_a_buddy_variable(value: str | None) -> None:
+    assert check_actions(action(secrets=[{"id": "npmrc", "value": value, "type": "FILE"}])) == []

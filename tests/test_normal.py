@@ -1,0 +1,53 @@
+"""Normalisation and matching: one canonical form for a file's value and the server's, and which live
+action a declared one manages."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler.errors import PipelineError
+from reconciler.model import MULTI_ARCH, ActionSummary, DesiredAction, DesiredPipeline
+from reconciler.normal import canonical, is_empty, live_as_declared, match_actions, platforms
+from reconciler.problems import Location
+
+LOC = Location("web.yml", 1, 1)
+
+
+def pipeline(*names: str, previous: tuple[str, ...] = ()) -> DesiredPipeline:
+    actions = tuple(DesiredAction(n, MULTI_ARCH, {"name": n}, LOC, previous_names=previous) for n in names)
+    return DesiredPipeline("acme", "web", "Release", None, None, {}, actions, LOC, "web.yml")
+
+
+def test_an_integration_hash_id_is_its_identifier():
+    assert canonical("integration", {"hash_id": "x"}) == {"identifier": "x"}
+    assert canonical("integration", {"identifier": "y", "hash_id": "x"}) == {"identifier": "y"}
+
+
+def test_target_platform_is_a_sorted_set_of_entries():
+    assert platforms("linux/arm64, linux/amd64,,") == ["linux/amd64", "linux/arm64"]
+    assert canonical("target_platform", " , ") is None
+
+
+def test_empty_values_are_unset_at_every_depth():
+    assert all(is_empty(v) for v in (None, "", [], {}))
+    assert canonical("variables", [{"key": "A", "value": ""}]) == [{"key": "A", "value": None}]
+
+
+def test_the_live_value_is_cut_to_the_declared_keys():
+    live = {"identifier": "x", "hash_id": "x", "name": "Docker Hub"}
+    assert live_as_declared("integration", {"identifier": "x"}, live) == {"identifier": "x"}
+
+
+def test_a_previous_name_matches_a_live_action():
+    live = [ActionSummary(1, "Old", MULTI_ARCH)]
+    assert match_actions(pipeline("New", previous=("Old",)), live) == {"New": live[0]}
+
+
+def test_a_live_action_of_another_type_with_a_declared_name_is_an_error():
+    with pytest.raises(PipelineError, match="is of type BUILD"):
+        match_actions(pipeline("Build"), [ActionSummary(1, "Build", "BUILD")])
+
+
+def test_two_live_actions_with_one_declared_name_are_an_error():
+    with pytest.raises(PipelineError, match="2 live actions"):
+        match_actions(pipeline("Build"), [ActionSummary(1, "Build", MULTI_ARCH), ActionSummary(2, "Build", MULTI_ARCH)])
