@@ -62,6 +62,8 @@ class Progress(Protocol):
 
     def start(self, total: int) -> None: ...
 
+    def begin(self, change: Change) -> None: ...
+
     def done(self, outcome: Outcome) -> None: ...
 
     def finish(self) -> None: ...
@@ -164,6 +166,8 @@ class _PipelineRun:
             if change.kind == "create" and creates_blocked is not None:
                 self.record(Outcome(change, "not tried", creates_blocked))
                 continue
+            if self.progress is not None:
+                self.progress.begin(change)
             try:
                 outcome = self.execute(change, body or {})
             except ApiError as exc:
@@ -257,8 +261,11 @@ def apply_plan(
     force: bool = False,
     live_counts: Mapping[str, int] | None = None,
     progress: Progress | None = None,
+    approve: Callable[[Plan], None] | None = None,
 ) -> ApplyReport:
-    """Make the plan's changes. Refuses (before any write) when unsafe or when a variable is unset."""
+    """Make the plan's changes. Refuses (before any write) when unsafe or when a variable is unset.
+    ``approve`` is called once every check has passed, right before the first write, and only when
+    there is something to change; it stops the apply by raising (the CLI's prompt)."""
     bodies = resolve_fields(plan, env, sandbox=sandbox)
     plan.raise_if_unsafe(force=force, live_counts=live_counts)
     report = ApplyReport()
@@ -268,6 +275,8 @@ def apply_plan(
         groups.setdefault(change.pipeline_key, []).append((change, bodies.get(index)))
     if not groups:
         return report
+    if approve is not None:
+        approve(plan)
     if progress is not None:
         progress.start(len(plan.changes))
     try:

@@ -7,18 +7,16 @@ import contextlib
 import logging
 import os
 import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from reconciler import __version__, engine, render, settings
-from reconciler.apply import Outcome
+from reconciler import __version__, console, engine, render, settings
 from reconciler.client import DEFAULT_BASE_URL, REGIONS, BuddyClient, RetryPolicy
 from reconciler.diff import Options
-from reconciler.errors import ReconcilerError, UsageError, ValidationFailed
+from reconciler.errors import ApplyCancelled, ReconcilerError, UsageError, ValidationFailed
 from reconciler.model import DesiredPipeline
-from reconciler.plan import read_plan_file, write_plan_file
+from reconciler.plan import Plan, read_plan_file, write_plan_file
 
 log = logging.getLogger("reconciler")
 
@@ -64,8 +62,19 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _verbosity(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-v", "--verbose", action="store_true", help="log each request to stderr")
-    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    """``-v`` and ``-q``, which exclude each other (argparse makes both together a usage error)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true", help="log each request to stderr")
+    group.add_argument("-q", "--quiet", action="store_true", help="print only errors and refusals")
+
+
+def _paths_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="config files or directories, read recursively (default: the current directory)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,12 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES["validate"],
         formatter_class=fmt,
     )
-    p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default .)")
+    _paths_argument(p)
     p.add_argument("--format", choices=["text", "github"], default="text")
     _verbosity(p)
 
     p = sub.add_parser("plan", help="show what would change in Buddy", epilog=EXAMPLES["plan"], formatter_class=fmt)
-    p.add_argument("paths", nargs="*", metavar="PATH")
+    _paths_argument(p)
     p.add_argument("--format", choices=["text", "markdown", "json", "github"], default="text")
     p.add_argument("--out", metavar="FILE", help="also write the JSON plan to FILE (for apply --plan)")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error")
@@ -95,11 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     _verbosity(p)
 
     p = sub.add_parser("apply", help="make Buddy match the files", epilog=EXAMPLES["apply"], formatter_class=fmt)
-    p.add_argument("paths", nargs="*", metavar="PATH")
+    _paths_argument(p)
     p.add_argument("--plan", dest="plan_file", metavar="FILE", help="apply exactly this saved plan")
     p.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
     p.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
     p.add_argument("--force", action="store_true", help="skip the safety threshold")
+    p.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="do not ask before changing anything (only asked on a terminal: CI and scripts never are)",
+    )
     _connection_options(p)
     _verbosity(p)
 
@@ -148,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _setup_logging(args: argparse.Namespace, err: TextIO) -> None:
     level = logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING
+    if getattr(args, "quiet", False):
+        level = logging.ERROR
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger("reconciler")
@@ -168,19 +184,34 @@ def _base_url(args: argparse.Namespace) -> str:
     return os.environ.get("BUDDY_BASE_URL") or DEFAULT_BASE_URL
 
 
-def _new_client(url: str, token: str, args: argparse.Namespace, target: str | None = None) -> BuddyClient:
-    """The client, with BUDDY_TIMEOUT and BUDDY_MAX_RATE_LIMIT_WAIT; its notices go to stderr (the log)."""
+Notice = Callable[[str], None]
+
+
+def _new_client(
+    url: str, token: str, args: argparse.Namespace, target: str | None = None, notice: Notice | None = None
+) -> BuddyClient:
+    """The client, with BUDDY_TIMEOUT and BUDDY_MAX_RATE_LIMIT_WAIT; its notices go to ``notice``
+    (the apply view), else to stderr (the log)."""
     wait = settings.parse_max_rate_limit_wait(os.environ.get("BUDDY_MAX_RATE_LIMIT_WAIT"))
     timeout = settings.parse_timeout(os.environ.get("BUDDY_TIMEOUT"))
     retry = RetryPolicy(max_wait=wait)
     return BuddyClient(
-        url, token, timeout=timeout, parallelism=args.parallelism, retry=retry, notice=log.warning, target=target
+        url,
+        token,
+        timeout=timeout,
+        parallelism=args.parallelism,
+        retry=retry,
+        notice=notice or log.warning,
+        target=target,
     )
 
 
 @contextlib.contextmanager
 def _client(
-    args: argparse.Namespace, paths: Sequence[str], pipelines: Sequence[DesiredPipeline] = ()
+    args: argparse.Namespace,
+    paths: Sequence[str],
+    pipelines: Sequence[DesiredPipeline] = (),
+    notice: Notice | None = None,
 ) -> Iterator[BuddyClient]:
     """A client for Buddy, or for the built-in simulator with ``--sandbox``."""
     if args.sandbox:
@@ -194,22 +225,25 @@ def _client(
                 paths=paths,
                 pipelines=pipelines,
             ) as (url, token),
-            _new_client(url, token, args, target=f"sandbox:{Path(args.sandbox_state).resolve()}") as client,
+            _new_client(
+                url, token, args, target=f"sandbox:{Path(args.sandbox_state).resolve()}", notice=notice
+            ) as client,
         ):
             yield client
         return
     token = settings.require_token(os.environ.get("BUDDY_TOKEN"))
-    with _new_client(_base_url(args), token, args) as client:
+    with _new_client(_base_url(args), token, args, notice=notice) as client:
         yield client
 
 
-def _connect(args: argparse.Namespace, paths: Sequence[str]) -> engine.Connect:
+def _connect(args: argparse.Namespace, paths: Sequence[str], notice: Notice | None = None) -> engine.Connect:
     """The engine's client factory for these arguments (Buddy, or the sandbox with ``--sandbox``)."""
-    return lambda pipelines: _client(args, paths, pipelines)
+    return lambda pipelines: _client(args, paths, pipelines, notice)
 
 
 def _is_terminal(stream: TextIO) -> bool:
-    return hasattr(stream, "isatty") and stream.isatty() and not os.environ.get("NO_COLOR")
+    """Whether to colour ``stream``: a terminal, and NO_COLOR unset."""
+    return console.is_terminal(stream) and not os.environ.get("NO_COLOR")
 
 
 # -- commands ---------------------------------------------------------------------------------------
@@ -259,83 +293,66 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-class _LineProgress:
-    """One line per change on stderr: what CI logs keep."""
-
-    def __init__(self, err: TextIO) -> None:
-        self.err = err
-        self.lock = threading.Lock()
-
-    def start(self, total: int) -> None:
-        self.err.write(f"applying {total} change(s)\n")
-
-    def done(self, outcome: Outcome) -> None:
-        text = f"{outcome.status}: {render.describe_change(outcome.change)}"
-        if outcome.message and outcome.status != "applied":
-            text += f" ({outcome.message})"
-        with self.lock:
-            self.err.write(text + "\n")
-            self.err.flush()
-
-    def finish(self) -> None:
-        pass
-
-
-class _BarProgress:
-    """A progress bar on a terminal; failures are still printed as lines above it."""
-
-    def __init__(self, err: TextIO) -> None:
-        from rich.console import Console
-        from rich.progress import Progress as Bar
-
-        self.bar = Bar(console=Console(file=err), transient=True)
-        self.task = self.bar.add_task("applying", total=None)
-
-    def start(self, total: int) -> None:
-        self.bar.update(self.task, total=total)
-        self.bar.start()
-
-    def done(self, outcome: Outcome) -> None:
-        if outcome.status != "applied":
-            self.bar.console.print(f"{outcome.status}: {render.describe_change(outcome.change)} ({outcome.message})")
-        self.bar.advance(self.task)
-
-    def finish(self) -> None:
-        self.bar.stop()
-
-
-def _progress(err: TextIO, quiet: bool) -> _LineProgress | _BarProgress | None:
-    if quiet:
-        return None
-    return _BarProgress(err) if _is_terminal(err) else _LineProgress(err)
-
-
-def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO, inp: TextIO | None = None) -> int:
+    """The plan first (flushed, before any write), the question on a terminal, progress, the summary."""
     options = _plan_options(args)
     color = _is_terminal(out)
-    progress = _progress(err, args.quiet)
-    if args.plan_file:
-        path = Path(args.plan_file)
-        saved = read_plan_file(path)
+    asking = not args.auto_approve and console.is_terminal(inp)
+    view = console.view_for(err, quiet=args.quiet)
 
-        def show() -> None:
-            if not args.quiet:
-                render.write_text(saved, out, color=color)
+    def show(plan: Plan) -> None:
+        view.pause()
+        # a person asked to approve sees what they approve, even with -q
+        if not args.quiet or (asking and plan.has_changes):
+            render.write_text(plan, out, color=color)
+        out.flush()
 
-        workspace = os.environ.get("BUDDY_WORKSPACE") or None
-        connect = _connect(args, [str(path.parent)])
-        report = engine.apply_saved(
-            connect, saved, options, force=args.force, workspace=workspace, progress=progress, connected=show
-        )
-        errors = saved.errors
-    else:
-        paths = _paths(args)
-        made, report = engine.apply(_connect(args, paths), paths, options, force=args.force, progress=progress)
-        if not args.quiet:
-            render.write_text(made, out, color=color)
-        errors = made.errors
-    if not args.quiet or not report.ok:
+    def approve(_plan: Plan) -> None:
+        if asking and not console.ask_approval(inp, out):  # type: ignore[arg-type]
+            raise ApplyCancelled(console.CANCELLED)
+
+    try:
+        with view:
+            if args.plan_file:
+                path = Path(args.plan_file)
+                saved = read_plan_file(path)
+
+                def connected() -> None:
+                    show(saved)
+                    view.reading("reading the pipelines the plan changes…")
+
+                report = engine.apply_saved(
+                    _connect(args, [str(path.parent)], view.notice),
+                    saved,
+                    options,
+                    force=args.force,
+                    workspace=os.environ.get("BUDDY_WORKSPACE") or None,
+                    progress=view,
+                    connected=connected,
+                    approve=approve,
+                )
+                errors = saved.errors
+            else:
+                paths = _paths(args)
+                view.reading("reading live state…")
+                made, report = engine.apply(
+                    _connect(args, paths, view.notice),
+                    paths,
+                    options,
+                    force=args.force,
+                    progress=view,
+                    show=show,
+                    approve=approve,
+                )
+                errors = made.errors
+    except ApplyCancelled as cancelled:
+        out.write(f"\n{cancelled.message}\n")
+        return 1
+    if not args.quiet:
+        out.write("\n")
         render.write_apply_report(report, out, color=color)
+    elif not report.ok:
+        render.write_apply_report(report, out, color=color, quiet=True)
     return 0 if report.ok and not errors else 1
 
 
@@ -378,17 +395,40 @@ COMMANDS = {
 }
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run one command; return its exit code. Expected failures never show a traceback."""
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse; an option written before the command (``reconcile -q plan``) gets a hint to move it."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return parser.parse_args(words)
+    except UsageError as exc:
+        first = next((i for i, w in enumerate(words) if w in COMMANDS), None)
+        early = [w for w in words[:first] if w.startswith("-")] if first is not None else []
+        if not early:
+            raise
+        moved = " ".join(["reconcile", words[first], *early])  # type: ignore[index]
+        raise UsageError(f"{exc.message}. Options go after the command: {moved} …") from None
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    inp: TextIO | None = None,
+) -> int:
+    """Run one command; return its exit code. Expected failures never show a traceback. ``inp`` is
+    where apply reads its approval (stdin; asked only when it is a terminal)."""
     out = out or sys.stdout
     err = err or sys.stderr
+    inp = inp if inp is not None else sys.stdin
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
         if not args.command:
             parser.print_help(err)
             return 1
         _setup_logging(args, err)
+        if args.command == "apply":
+            return cmd_apply(args, out, err, inp)
         return COMMANDS[args.command](args, out, err)
     except ValidationFailed as failed:
         render.write_problems(failed.problems, err, files=len({p.location.file for p in failed.problems}))

@@ -90,11 +90,16 @@ def apply(
     *,
     force: bool = False,
     progress: Progress | None = None,
+    show: Callable[[Plan], None] | None = None,
+    approve: Callable[[Plan], None] | None = None,
 ) -> tuple[Plan, ApplyReport]:
-    """``reconcile apply PATH…``: plan against live state, then make the changes."""
+    """``reconcile apply PATH…``: plan against live state, then make the changes. ``show`` gets the
+    plan as soon as it is made (before any check or write); ``approve`` is ``apply_plan``'s."""
     cfg = load(paths)
     with connect(cfg.pipelines) as client:
         made = build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
+        if show is not None:
+            show(made)
         report = apply_plan(
             client,
             made,
@@ -103,6 +108,7 @@ def apply(
             force=force,
             live_counts=made.live_counts,
             progress=progress,
+            approve=approve,
         )
     return made, report
 
@@ -116,6 +122,7 @@ def apply_saved(
     workspace: str | None = None,
     progress: Progress | None = None,
     connected: Callable[[], None] | None = None,
+    approve: Callable[[Plan], None] | None = None,
 ) -> ApplyReport:
     """``reconcile apply --plan FILE``: exactly that plan, refused before any write when it was made
     for another target or when a pipeline it touches has changed since. ``connected`` is called once
@@ -127,7 +134,14 @@ def apply_saved(
         resolve_fields(saved, options.env, sandbox=options.sandbox)  # an unset variable fails before any read
         counts = refresh(client, saved)
         return apply_plan(
-            client, saved, env=options.env, sandbox=options.sandbox, force=force, live_counts=counts, progress=progress
+            client,
+            saved,
+            env=options.env,
+            sandbox=options.sandbox,
+            force=force,
+            live_counts=counts,
+            progress=progress,
+            approve=approve,
         )
 
 

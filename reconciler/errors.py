@@ -25,6 +25,7 @@ and only a real bug (anything outside this tree) shows a traceback.
     │   ├── StalePlanError         live state changed since the plan was made
     │   └── TargetMismatchError    the plan was made for another base URL or workspace
     ├── UnsafePlanError            the safety threshold refused the plan (``--force`` skips it)
+    ├── ApplyCancelled             the person at the terminal did not answer ``yes``; nothing was changed
     ├── ExportWriteError           import could not write a file
     └── SandboxError               the local simulator could not start or load its state
 
@@ -183,6 +184,10 @@ class TargetMismatchError(PlanError):
 
 class UnsafePlanError(ReconcilerError):
     """The plan deletes or updates more than the safety threshold allows."""
+
+
+class ApplyCancelled(ReconcilerError):
+    """Apply asked for approval on a terminal and did not get ``yes``: nothing was changed."""
 
 
 class ExportWriteError(ReconcilerError):

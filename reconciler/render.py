@@ -14,7 +14,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.text import Text
 
-from reconciler.apply import ApplyReport
+from reconciler.apply import ApplyReport, Outcome
 from reconciler.fields import SENSITIVE, masked
 from reconciler.plan import Change, Plan
 from reconciler.problems import Problem
@@ -28,6 +28,7 @@ STYLES = {
     "h": "bold",
     "w": "magenta",
     "e": "bold red",
+    "u": "bold magenta",
 }
 SYMBOL = {"create_pipeline": "+", "create": "+", "update": "~", "delete": "-"}
 Line = tuple[str, str]  # (style key, text)
@@ -318,29 +319,115 @@ def write_problems(problems: list[Problem], stream: TextIO, *, files: int, fmt: 
 
 # -- apply ------------------------------------------------------------------------------------------
 
+#: how each outcome status is styled in the apply summary
+OUTCOME_STYLES = {"applied": "+", "failed": "e", "uncertain": "u", "not tried": "w"}
+_DOING = {"create_pipeline": "creating pipeline", "create": "creating", "update": "updating", "delete": "deleting"}
+_DONE = {"create_pipeline": "created pipeline", "create": "created", "update": "updated", "delete": "deleted"}
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (an escape sequence in a server's message, a newline) shown
+    as escapes, so that nothing a server says can move the cursor or recolour a terminal."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def _where(change: Change) -> str:
+    return f'{change.workspace}/{change.project} "{change.pipeline}"'
+
+
+def _target(change: Change) -> str:
+    """The action a change is about, with its id when it has one."""
+    ident = f" (#{change.action_id})" if change.action_id is not None else ""
+    return f'"{change.action_name}"{ident}'
+
 
 def describe_change(change: Change) -> str:
     """One line naming a change, for progress and the apply summary."""
-    where = f'{change.workspace}/{change.project} "{change.pipeline}"'
     if change.kind == "create_pipeline":
-        return f"create pipeline {where}"
-    ident = f" (#{change.action_id})" if change.action_id is not None else ""
-    return f'{change.kind} "{change.action_name}"{ident} in {where}'
+        return printable(f"create pipeline {_where(change)}")
+    return printable(f"{change.kind} {_target(change)} in {_where(change)}")
 
 
-def write_apply_report(report: ApplyReport, stream: TextIO, *, color: bool = False) -> None:
-    """What was applied, what failed and why, what was not tried."""
-    applied, failed, skipped = report.of("applied"), report.of("failed"), report.of("not tried")
+def describe_progress(change: Change) -> str:
+    """The change in hand, as a progress bar names it: ``creating "Build app image" in acme/web "Release"``."""
+    verb = _DOING.get(change.kind, change.kind.replace("_", " "))
+    if change.kind == "create_pipeline":
+        return printable(f"{verb} {_where(change)}")
+    return printable(f"{verb} {_target(change)} in {_where(change)}")
+
+
+def describe_outcome(outcome: Outcome) -> str:
+    """A finished change as one line: ``created "Build app image" (#101) in acme/web "Release"``,
+    ``failed: update … : the API's message``."""
+    change = outcome.change
+    if outcome.status == "applied":
+        verb = _DONE.get(change.kind, f"{change.kind.replace('_', ' ')}d")
+        ident = outcome.object_id if outcome.object_id is not None else change.action_id
+        if change.kind == "create_pipeline":
+            text = f"{verb} {_where(change)}" + (f" (#{ident})" if ident is not None else "")
+        else:
+            what = f'"{change.action_name}"' + (f" (#{ident})" if ident is not None else "")
+            text = f"{verb} {what} in {_where(change)}"
+        return printable(text + (f" ({outcome.message})" if outcome.message else ""))
+    text = f"{outcome.status}: {describe_change(change)}"
+    return printable(text + (f": {outcome.message}" if outcome.message else ""))
+
+
+def _outcome_row(outcome: Outcome) -> Line:
+    """One line of a pipeline's group in the summary: status, change, and why."""
+    change = outcome.change
+    what = "pipeline" if change.kind == "create_pipeline" else _target(change)
+    if change.kind == "create" and outcome.object_id is not None:
+        what = f'"{change.action_name}" (#{outcome.object_id})'
+    kind = change.kind.replace("_pipeline", " pipeline")
+    text = f"    {outcome.status.ljust(10)} {kind.ljust(8)} {what}"
+    if outcome.message:
+        text += f": {outcome.message}"
+    return (OUTCOME_STYLES.get(outcome.status, ""), printable(text))
+
+
+def _counts(outcomes: list[Outcome]) -> str:
+    order = ("applied", "failed", "uncertain", "not tried")
+    tally = {status: sum(1 for o in outcomes if o.status == status) for status in order}
+    return ", ".join(f"{tally[s]} {s}" for s in order if tally[s]) or "0 applied"
+
+
+def apply_report_lines(report: ApplyReport, *, quiet: bool = False) -> list[Line]:
+    """The summary, by pipeline: a pipeline where everything was applied is one line; one where
+    something failed, is uncertain or was not tried lists every change, so a reader sees what
+    landed before it. ``quiet`` keeps only the pipelines with problems, and the verdict."""
     lines: list[Line] = []
-    for outcome in failed:
-        lines.append(("e", f"failed: {describe_change(outcome.change)}: {outcome.message}"))
-    for outcome in skipped:
-        lines.append(("w", f"not tried: {describe_change(outcome.change)}: {outcome.message}"))
-    for warning in report.warnings:
-        lines.append(("w", f"warning: {warning}"))
+    groups: dict[str, list[Outcome]] = {}
+    for outcome in report.outcomes:
+        groups.setdefault(outcome.change.pipeline_key, []).append(outcome)
+    for outcomes in groups.values():
+        troubled = any(o.status != "applied" for o in outcomes)
+        if quiet and not troubled:
+            continue
+        header = printable(f"{_pipeline_header(outcomes[0].change)}: {_counts(outcomes)}")
+        lines.append(("h", header))
+        if troubled:
+            lines.extend(_outcome_row(o) for o in outcomes)
+    if not quiet:
+        lines.extend(("w", printable(f"warning: {w}")) for w in report.warnings)
+    lines.append(("h", _verdict(report)))
+    return lines
+
+
+def _verdict(report: ApplyReport) -> str:
     if not report.outcomes:
-        lines.append(("h", "Apply complete: nothing to do."))
+        return "Apply complete: nothing to do."
+    problems = any(o.status != "applied" for o in report.outcomes)
+    if getattr(report, "interrupted", False):
+        verdict = "Apply interrupted"
     else:
-        verdict = "Apply complete" if report.ok else "Apply incomplete"
-        lines.append(("h", f"{verdict}: {len(applied)} applied, {len(failed)} failed, {len(skipped)} not tried."))
-    write_lines(lines, stream, color=color)
+        verdict = "Apply incomplete" if problems or not report.ok else "Apply complete"
+    text = f"{verdict}: {_counts(report.outcomes)}."
+    if problems or verdict != "Apply complete":
+        text += " Run `reconcile plan` to see what is left to do."
+    return text
+
+
+def write_apply_report(report: ApplyReport, stream: TextIO, *, color: bool = False, quiet: bool = False) -> None:
+    """What was applied, what failed and why, what is uncertain, what was not tried: by pipeline."""
+    write_lines(apply_report_lines(report, quiet=quiet), stream, color=color)

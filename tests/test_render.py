@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from reconciler import render
+from reconciler.apply import ApplyReport, Outcome
 from reconciler.plan import Change, Plan, Skipped, Target
 
 COMMON = {"workspace": "acme", "project": "web", "pipeline": "Release images", "pipeline_id": 7}
@@ -111,3 +112,85 @@ def test_markdown_cuts_detail_from_the_end_and_names_what_it_left_out():
 def test_github_annotations_escape_newlines_and_locate_problems():
     line = render.github_annotation("error", "bad\nthing", file="a,b.yml", line=3, col=4)
     assert line == "::error file=a%2Cb.yml,line=3,col=4::bad%0Athing"
+
+
+# -- the apply summary ------------------------------------------------------------------------------
+
+OTHER = {"workspace": "acme", "project": "api", "pipeline": "Nightly", "pipeline_id": 8}
+
+
+def mixed_report() -> ApplyReport:
+    """Two pipelines: one where everything landed, one where a create failed and the next was not tried."""
+    created = Change("create", action_name="Build app image", **COMMON)
+    updated = Change("update", action_name="Build worker image", action_id=42, **COMMON)
+    broken = Change("create", action_name="Build api image", **OTHER)
+    after = Change("create", action_name="Build cron image", **OTHER)
+    unsure = Change("create", action_name="Build docs image", **OTHER)
+    return ApplyReport(
+        [
+            Outcome(created, "applied", object_id=101),
+            Outcome(updated, "applied", object_id=42),
+            Outcome(broken, "failed", "400 cache_mode: must be one of MIN, MAX"),
+            Outcome(after, "not tried", 'the create of "Build api image" before it failed'),
+            Outcome(unsure, "uncertain", "no answer; the next plan shows whether it landed"),  # type: ignore[arg-type]
+        ]
+    )
+
+
+def summary_of(report: ApplyReport, **kwargs: bool) -> list[str]:
+    out = io.StringIO()
+    render.write_apply_report(report, out, **kwargs)
+    return out.getvalue().splitlines()
+
+
+def test_the_apply_summary_groups_by_pipeline_and_lists_each_change_only_where_something_went_wrong():
+    lines = summary_of(mixed_report())
+    assert lines[0] == 'acme/web  pipeline "Release images" (#7): 2 applied'
+    assert lines[1] == 'acme/api  pipeline "Nightly" (#8): 1 failed, 1 uncertain, 1 not tried'
+    assert lines[2] == '    failed     create   "Build api image": 400 cache_mode: must be one of MIN, MAX'
+    assert lines[3] == '    not tried  create   "Build cron image": the create of "Build api image" before it failed'
+    assert lines[4].startswith('    uncertain  create   "Build docs image": no answer')
+    assert lines[-1] == (
+        "Apply incomplete: 2 applied, 1 failed, 1 uncertain, 1 not tried. "
+        "Run `reconcile plan` to see what is left to do."
+    )
+
+
+def test_a_quiet_summary_keeps_only_the_pipelines_with_problems_and_the_verdict():
+    lines = summary_of(mixed_report(), quiet=True)
+    assert not any("Release images" in line for line in lines)
+    assert lines[0].startswith('acme/api  pipeline "Nightly"')
+    assert lines[-1].startswith("Apply incomplete")
+
+
+def test_an_interrupted_apply_says_so():
+    report = mixed_report()
+    report.interrupted = True  # type: ignore[attr-defined]
+    assert summary_of(report)[-1].startswith("Apply interrupted: 2 applied")
+
+
+def test_a_complete_apply_is_one_line_per_pipeline_and_a_verdict():
+    report = ApplyReport([o for o in mixed_report().outcomes if o.status == "applied"])
+    assert summary_of(report) == ['acme/web  pipeline "Release images" (#7): 2 applied', "Apply complete: 2 applied."]
+    assert summary_of(ApplyReport()) == ["Apply complete: nothing to do."]
+
+
+def test_the_coloured_summary_neither_highlights_nor_obeys_markup_nor_passes_escape_codes():
+    change = Change("create", action_name="[bold]x[/bold] 42", **COMMON)
+    report = ApplyReport([Outcome(change, "failed", 'Buddy says "no" \x1b[2J 503')])
+    text = "\n".join(summary_of(report, color=True))
+    assert '"[bold]x[/bold] 42"' in text  # markup in a name is shown, not applied
+    assert "\x1b[2J" not in text and "\\x1b[2J" in text  # a server's escape code is shown, not obeyed
+    failed_line = next(line for line in text.splitlines() if "failed " in line)
+    assert failed_line.count("\x1b[") == 2  # one style on, one off: no highlighting of numbers or quotes
+
+
+def test_progress_names_the_change_in_hand_and_the_outcome_in_the_past_tense():
+    create = Change("create", action_name="Build app image", **COMMON)
+    assert render.describe_progress(create) == 'creating "Build app image" in acme/web "Release images"'
+    done = Outcome(create, "applied", object_id=101)
+    assert render.describe_outcome(done) == 'created "Build app image" (#101) in acme/web "Release images"'
+    gone = Outcome(Change("delete", action_name="Old", action_id=43, **COMMON), "applied", "already gone", 43)
+    assert render.describe_outcome(gone) == 'deleted "Old" (#43) in acme/web "Release images" (already gone)'
+    failed = Outcome(create, "failed", "400 bad")
+    assert render.describe_outcome(failed) == 'failed: create "Build app image" in acme/web "Release images": 400 bad'
