@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
+import os
 import re
+import select
 import shutil
+import struct
+import subprocess
+import sys
+import termios
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -286,3 +294,221 @@ def test_the_fault_examples_in_sandbox_help_are_accepted(capsys: pytest.CaptureF
     assert examples
     for spec in examples.group(1).split(" or "):
         parse_fault_spec(spec)
+
+
+# -- options and help --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply", "import"])
+def test_quiet_with_verbose_is_a_usage_error(command: str) -> None:
+    code, out, err = run(command, "-q", "-v")
+    assert code == 1
+    assert "not allowed with argument" in err and out == ""
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply"])
+def test_every_command_reading_files_documents_path_and_its_default(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "PATH" in text and "(default: the current directory)" in text
+
+
+def test_an_option_before_the_command_gets_a_hint_to_put_it_after() -> None:
+    code, _, err = run("-q", "plan", "examples")
+    assert code == 1
+    assert "Options go after the command: reconcile plan -q" in err
+
+
+# -- apply as a person watches it (in process) --------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    """Input that says it is a terminal, holding what the person types."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_apply_off_a_terminal_never_asks(workdir: Path) -> None:
+    code, out, err = run("apply", "examples", "--sandbox")
+    assert code == 0
+    assert "Do you want to perform these actions?" not in out
+    assert "Applying 7 changes:" in err and "[7/7] " in err  # one line per change, on stderr
+
+
+def test_apply_on_a_terminal_that_answers_no_changes_nothing(workdir: Path) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["apply", "examples", "--sandbox"], out=out, err=err, inp=Terminal("no\n"))
+    assert code == 1
+    text = out.getvalue()
+    assert text.index("Plan: 3 to create") < text.index("Do you want to perform these actions?")
+    assert text.rstrip().endswith("Apply cancelled.")
+    assert "[1/" not in err.getvalue()
+    assert run("plan", "examples", "--sandbox", "--detailed-exitcode")[0] == 2  # still pending
+
+
+def test_apply_on_a_terminal_with_no_changes_does_not_ask(workdir: Path) -> None:
+    run("apply", "examples", "--sandbox", "-q")
+    out = io.StringIO()
+    assert main(["apply", "examples", "--sandbox"], out=out, err=io.StringIO(), inp=Terminal("")) == 0
+    assert "Do you want" not in out.getvalue() and "Apply complete: nothing to do." in out.getvalue()
+
+
+def test_quiet_apply_on_a_terminal_still_shows_the_plan_it_asks_about(workdir: Path) -> None:
+    out = io.StringIO()
+    assert main(["apply", "examples", "--sandbox", "-q"], out=out, err=io.StringIO(), inp=Terminal("yes\n")) == 0
+    assert "Plan: 3 to create" in out.getvalue()
+    assert "Apply complete" not in out.getvalue()  # quiet: no summary when all went well
+
+
+class WritesSeen(io.StringIO):
+    """stdout that notes, at each flush, what it holds and how many writes the sandbox has seen."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__()
+        self.app = app
+        self.flushes: list[tuple[str, int]] = []
+
+    def flush(self) -> None:
+        by_method = self.app.stats()["by_method"]
+        writes = sum(by_method.get(m, 0) for m in ("POST", "PATCH", "DELETE"))
+        self.flushes.append((self.getvalue(), writes))
+
+
+def test_apply_flushes_the_whole_plan_before_its_first_write(
+    workdir: Path, sandbox_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(workdir / "cfg" / "web.yml", NEW_ACTION)
+    monkeypatch.setenv("BUDDY_TOKEN", sandbox_server.token)
+    out = WritesSeen(sandbox_server.app)
+    code = main(["apply", "cfg", "--base-url", sandbox_server.url], out=out, err=io.StringIO(), inp=io.StringIO())
+    assert code == 0
+    before_writes = [text for text, writes in out.flushes if writes == 0]
+    assert before_writes and "Plan: 1 to create" in before_writes[-1]
+    assert "Apply complete: 1 applied." in out.getvalue()
+
+
+NEW_ACTION = """\
+workspace: acme
+project: web
+pipelines:
+  - name: Release images
+    actions:
+      - name: Build app image
+        type: DOCKER_BUILD_MULTI_ARCH
+        dockerfile_path: Dockerfile
+      - name: Build edge image
+        type: DOCKER_BUILD_MULTI_ARCH
+        dockerfile_path: Dockerfile.edge
+"""
+
+
+# -- apply as a person watches it (a real process on a pseudo-terminal, and in CI) --------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+#: a bound on how long a child may stay silent before the test gives up (a hang, not a timing test)
+SILENCE_S = 60
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BUDDY_", "DOCKERHUB_", "GHCR_"))}
+    for name in ("NO_COLOR", "PYTHONUNBUFFERED"):  # buffered output, as a CI job has it
+        env.pop(name, None)
+    env.update({"TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}, **extra)
+    return env
+
+
+def run_on_a_terminal(argv: list[str], cwd: Path, answer: str | None = None) -> tuple[int, str]:
+    """Run ``reconcile ARGV`` with stdin, stdout and stderr on a pseudo-terminal; type ``answer``
+    when the question appears. Returns the exit code and everything the terminal showed."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    child = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *argv], stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=child_env()
+    )
+    os.close(slave)
+    seen = b""
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], SILENCE_S)
+            assert ready, f"the child said nothing for {SILENCE_S} s:\n{seen.decode(errors='replace')}"
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child has closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if answer is not None and b"Enter a value:" in seen:
+                os.write(master, answer.encode() + b"\n")
+                answer = None
+        code = child.wait(timeout=SILENCE_S)
+    finally:
+        os.close(master)
+        if child.poll() is None:
+            child.kill()
+    return code, ANSI.sub("", seen.decode(errors="replace")).replace("\r\n", "\n")
+
+
+def test_on_a_terminal_no_changes_nothing(workdir: Path) -> None:
+    code, shown = run_on_a_terminal(["apply", "examples", "--sandbox"], workdir, answer="no")
+    assert code == 1
+    assert shown.index("Plan: 3 to create") < shown.index("Only 'yes' will be accepted to approve.")
+    assert shown.rstrip().endswith("Apply cancelled.")
+    assert run("plan", "examples", "--sandbox", "--detailed-exitcode")[0] == 2  # nothing was changed
+
+
+def test_on_a_terminal_yes_applies(workdir: Path) -> None:
+    code, shown = run_on_a_terminal(["apply", "examples", "--sandbox"], workdir, answer="yes")
+    assert code == 0
+    assert shown.index("Enter a value: yes") < shown.index('created "Build app image"')
+    assert "Apply complete: 7 applied." in shown
+    assert run("plan", "examples", "--sandbox", "--detailed-exitcode")[0] == 0
+
+
+def test_on_a_terminal_auto_approve_never_asks(workdir: Path) -> None:
+    code, shown = run_on_a_terminal(["apply", "examples", "--sandbox", "--auto-approve"], workdir)
+    assert code == 0
+    assert "Do you want" not in shown and "Apply complete: 7 applied." in shown
+
+
+def test_on_a_terminal_apply_of_a_saved_plan_asks_too(workdir: Path) -> None:
+    run("plan", "examples", "--sandbox", "--out", "plan.json", "-q")
+    code, shown = run_on_a_terminal(["apply", "--plan", "plan.json", "--sandbox"], workdir, answer="")
+    assert code == 1
+    assert shown.index("Plan: 3 to create") < shown.index("Do you want") < shown.index("Apply cancelled.")
+    assert run("plan", "examples", "--sandbox", "--detailed-exitcode")[0] == 2
+
+
+def test_in_ci_the_plan_comes_out_before_a_slow_first_write_lands(workdir: Path, sandbox_server: Any) -> None:
+    """Off a terminal (stdin not a TTY, output a pipe, as in CI): no question, and the plan is on the
+    pipe while the create is still held by the server; then the change's line, then the summary."""
+    write(workdir / "cfg" / "web.yml", NEW_ACTION)
+    sandbox_server.app.set_faults({"kind": "latency", "ms": 800, "methods": ["POST"]})
+    argv = [sys.executable, "-m", "reconciler", "apply", "cfg", "--base-url", sandbox_server.url]
+    env = child_env(BUDDY_TOKEN=sandbox_server.token)
+    with subprocess.Popen(
+        argv,
+        cwd=workdir,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as child:
+        assert child.stdout is not None
+        lines: list[str] = []
+        for line in child.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("Plan: "):
+                names = [a.name for a in sandbox_server.app.state.pipeline("acme", "web", 7).actions]
+                assert "Build edge image" not in names  # the plan is out; the write has not landed
+        code = child.wait(timeout=SILENCE_S)
+    assert code == 0
+    plan_at = lines.index("Plan: 1 to create, 0 to update, 0 to delete in 1 pipeline.")
+    done_at = next(i for i, line in enumerate(lines) if line.startswith('[1/1] created "Build edge image"'))
+    assert plan_at < done_at < lines.index("Apply complete: 1 applied.")
+    assert not any("Do you want" in line for line in lines)
