@@ -275,7 +275,9 @@ def _plan_options(args: argparse.Namespace) -> Options:
 
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths = _paths(args)
-    plan = engine.plan(_connect(args, paths), paths, _plan_options(args))
+    with console.view_for(err, quiet=args.quiet) as view:  # on a terminal, a status line while live state is read
+        view.reading("reading live state…")
+        plan = engine.plan(_connect(args, paths, view.notice), paths, _plan_options(args))
     if args.out:
         write_plan_file(plan, Path(args.out))
     if args.format == "json":
