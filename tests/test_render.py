@@ -111,3 +111,57 @@ def test_markdown_cuts_detail_from_the_end_and_names_what_it_left_out():
 def test_github_annotations_escape_newlines_and_locate_problems():
     line = render.github_annotation("error", "bad\nthing", file="a,b.yml", line=3, col=4)
     assert line == "::error file=a%2Cb.yml,line=3,col=4::bad%0Athing"
+
+
+def update(diff: dict, **extra) -> Plan:
+    change = Change("update", action_name="Build", action_id=42, fields={}, diff=diff, **COMMON, **extra)
+    return Plan(Target("x"), [change])
+
+
+def test_a_changed_list_reads_element_by_element_as_terraform_shows_it():
+    plan = update({"build_args": {"from": ["APP_VERSION=1", "B=2"], "to": ["APP_VERSION=2", "B=2"]}})
+    lines = text_of(plan).splitlines()
+    at = lines.index("        build_args")
+    assert lines[at + 1 : at + 4] == ['          - "APP_VERSION=1"', '          + "APP_VERSION=2"', '            "B=2"']
+
+
+def test_a_nested_change_shows_its_path_not_both_objects():
+    before = {"users": [{"id": 1, "access_level": "READ_ONLY"}, {"id": 2, "access_level": "READ_ONLY"}]}
+    after = {"users": [{"id": 1, "access_level": "READ_ONLY"}, {"id": 2, "access_level": "READ_WRITE"}]}
+    text = text_of(update({"permissions": {"from": before, "to": after}}))
+    assert "permissions.users[1].access_level  READ_ONLY -> READ_WRITE" in text
+    assert '"id": 1' not in text
+
+
+def test_markdown_puts_element_lines_in_their_own_colour():
+    plan = update({"build_args": {"from": ["A=1"], "to": ["A=2"]}})
+    out = io.StringIO()
+    render.write_markdown(plan, out)
+    lines = out.getvalue().splitlines()
+    assert '-         - "A=1"' in lines and '+         + "A=2"' in lines
+
+
+def test_secrets_stay_masked_at_every_path_of_an_element_diff():
+    """A diff holding secrets at nested paths (say, a hand-edited plan file) never shows them."""
+    plan = update(
+        {
+            "secrets": {
+                "from": [{"key": "A", "value": "hunter2"}, {"key": "B", "value": "x"}],
+                "to": [{"key": "A", "value": "hunter3"}, {"key": "C", "value": "x"}],
+                "paths": [
+                    {"path": "secrets[0].value", "op": "change", "from": "hunter2", "to": "hunter3"},
+                    {"path": "secrets[1].key", "op": "change", "from": "B", "to": "C"},
+                ],
+            },
+            "variables": {"from": [{"key": "T", "value": "old"}], "to": [{"key": "T", "value": "${env:TOKEN}"}]},
+            "password": {"from": "pw-old", "to": "pw-new"},
+        }
+    )
+    out = io.StringIO()
+    render.write_text(plan, out)
+    render.write_markdown(plan, out)
+    render.write_json(plan, out)
+    text = out.getvalue()
+    for secret in ("hunter2", "hunter3", "TOKEN", "pw-old", "pw-new"):
+        assert secret not in text
+    assert "secrets[1].key  B -> C" in text
