@@ -236,13 +236,11 @@ def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -
             label = title.replace("|", "\\|")
             head.append(f"| {label} | {counts['create']} | {counts['update']} | {counts['delete']} |")
         head.append("")
-    tail: list[str] = []
-    for skipped in plan.skipped:
-        tail.append(f'- skipped `{skipped.workspace}/{skipped.project}` "{skipped.pipeline}": {skipped.reason}')
-    for error in plan.errors:
-        tail.append(f"- :x: error: {error}")
-    for warning in plan.warnings:
-        tail.append(f"- :warning: {warning}")
+    notes = [f"- :x: error: {error}" for error in plan.errors]
+    notes += [f"- :warning: {warning}" for warning in plan.warnings]
+    if notes:  # right under the table, before the details: what a reviewer must not miss
+        head += [*notes, ""]
+    tail = [f'- skipped `{s.workspace}/{s.project}` "{s.pipeline}": {s.reason}' for s in plan.skipped]
     if tail:
         tail.insert(0, "")
     blocks = []
@@ -265,7 +263,10 @@ def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -
     text = "\n".join(head) + "\n" + "".join(body) + "\n".join(tail)
     if len(text) > limit:  # the table alone is too long: keep the verdict and say where the rest is
         text = (
-            "\n".join(head[:4]) + f"\n_{len(sections)} pipelines change; the plan is too long for a comment. "
+            "\n".join(head[:4])
+            + "\n"
+            + "".join(f"{note}\n" for note in notes)
+            + f"\n_{len(sections)} pipelines change; the plan is too long for a comment. "
             "Run `reconcile plan` for the full plan._\n"
         )
     stream.write(text.rstrip() + "\n")

@@ -165,3 +165,28 @@ def test_secrets_stay_masked_at_every_path_of_an_element_diff():
     for secret in ("hunter2", "hunter3", "TOKEN", "pw-old", "pw-new"):
         assert secret not in text
     assert "secrets[1].key  B -> C" in text
+
+
+def test_markdown_puts_warnings_and_errors_under_the_table_before_the_details():
+    plan = sample()
+    plan.warnings.append("apply would refuse this without --force: too many deletes")
+    plan.errors.append('acme/web pipeline "X": boom')
+    out = io.StringIO()
+    render.write_markdown(plan, out)
+    text = out.getvalue()
+    table = text.index("| pipeline | create |")
+    assert table < text.index(":warning: apply would refuse") < text.index("<details>")
+    assert table < text.index(":x: error:") < text.index("<details>")
+
+
+def test_markdown_keeps_warnings_when_the_size_limit_cuts_detail():
+    changes = [
+        Change("delete", "acme", "web", f"P{i}", i, action_name="a" * 40, action_id=i, reason="prune")
+        for i in range(400)
+    ]
+    plan = Plan(Target("x"), changes, warnings=["apply would refuse this without --force: deletes"])
+    for limit in (20_000, 3_000):
+        out = io.StringIO()
+        render.write_markdown(plan, out, limit=limit)
+        text = out.getvalue()
+        assert len(text) < limit and ":warning: apply would refuse" in text
