@@ -19,6 +19,7 @@ from reconciler.diff import Options
 from reconciler.errors import ReconcilerError, UsageError, ValidationFailed
 from reconciler.model import DesiredPipeline
 from reconciler.plan import read_plan_file, write_plan_file
+from reconciler.targets import Targeting
 
 log = logging.getLogger("reconciler")
 
@@ -68,6 +69,29 @@ def _verbosity(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
 
 
+def _targeting_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="plan only pipelines whose workspace/project/pipeline matches (shell-style, repeatable)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave out pipelines whose workspace/project/pipeline matches (shell-style, repeatable)",
+    )
+
+
+def _targeting(args: argparse.Namespace) -> Targeting | None:
+    if not args.target and not args.exclude:
+        return None
+    return Targeting(tuple(args.target), tuple(args.exclude))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reconcile", description="Plan and apply Buddy.works pipelines kept as YAML in Git.")
     parser.add_argument("--version", action="version", version=f"reconcile {__version__}")
@@ -91,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error")
     p.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
     p.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
+    _targeting_options(p)
     _connection_options(p)
     _verbosity(p)
 
@@ -100,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
     p.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
     p.add_argument("--force", action="store_true", help="skip the safety threshold")
+    _targeting_options(p)
     _connection_options(p)
     _verbosity(p)
 
@@ -241,7 +267,7 @@ def _plan_options(args: argparse.Namespace) -> Options:
 
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths = _paths(args)
-    plan = engine.plan(_connect(args, paths), paths, _plan_options(args))
+    plan = engine.plan(_connect(args, paths), paths, _plan_options(args), _targeting(args))
     if args.out:
         write_plan_file(plan, Path(args.out))
     if args.format == "json":
@@ -315,6 +341,10 @@ def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     color = _is_terminal(out)
     progress = _progress(err, args.quiet)
     if args.plan_file:
+        if _targeting(args) is not None:
+            raise UsageError(
+                "--target/--exclude go with `apply PATH…`; a saved plan keeps the patterns it was made with"
+            )
         path = Path(args.plan_file)
         saved = read_plan_file(path)
 
@@ -330,7 +360,9 @@ def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         errors = saved.errors
     else:
         paths = _paths(args)
-        made, report = engine.apply(_connect(args, paths), paths, options, force=args.force, progress=progress)
+        made, report = engine.apply(
+            _connect(args, paths), paths, options, force=args.force, progress=progress, targeting=_targeting(args)
+        )
         if not args.quiet:
             render.write_text(made, out, color=color)
         errors = made.errors

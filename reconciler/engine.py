@@ -23,6 +23,7 @@ from reconciler.live import read_live
 from reconciler.model import DesiredPipeline
 from reconciler.plan import Plan, Skipped, Target
 from reconciler.problems import Problem
+from reconciler.targets import Targeting
 
 #: Opens a client for the declared pipelines (the sandbox seeds empty ones for them).
 Connect = Callable[[Sequence[DesiredPipeline]], AbstractContextManager[BuddyClient]]
@@ -76,11 +77,25 @@ def build_plan(
     return made
 
 
-def plan(connect: Connect, paths: Sequence[str | Path], options: Options) -> Plan:
-    """``reconcile plan``: files → desired, live state → plan."""
+def _targeted(
+    cfg: config_module.Config, targeting: Targeting | None
+) -> tuple[list[DesiredPipeline], Targeting | None, list[str]]:
+    """The declared pipelines to read and plan, the targeting with its counts, and the warnings."""
+    warnings = [str(w) for w in cfg.warnings]
+    if targeting is None or not targeting.active:
+        return list(cfg.pipelines), None, warnings
+    pipelines, counted = targeting.select(cfg.pipelines)
+    return pipelines, counted, [counted.note(), *warnings]
+
+
+def plan(connect: Connect, paths: Sequence[str | Path], options: Options, targeting: Targeting | None = None) -> Plan:
+    """``reconcile plan``: files → desired, live state → plan (of the targeted pipelines only)."""
     cfg = load(paths)
-    with connect(cfg.pipelines) as client:
-        return build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
+    pipelines, counted, warnings = _targeted(cfg, targeting)
+    with connect(pipelines) as client:
+        made = build_plan(client, pipelines, options, warnings)
+    made.targeting = counted
+    return made
 
 
 def apply(
@@ -90,11 +105,14 @@ def apply(
     *,
     force: bool = False,
     progress: Progress | None = None,
+    targeting: Targeting | None = None,
 ) -> tuple[Plan, ApplyReport]:
-    """``reconcile apply PATH…``: plan against live state, then make the changes."""
+    """``reconcile apply PATH…``: plan against live state (targeted pipelines only), then make the changes."""
     cfg = load(paths)
-    with connect(cfg.pipelines) as client:
-        made = build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
+    pipelines, counted, warnings = _targeted(cfg, targeting)
+    with connect(pipelines) as client:
+        made = build_plan(client, pipelines, options, warnings)
+        made.targeting = counted
         report = apply_plan(
             client,
             made,
@@ -124,6 +142,7 @@ def apply_saved(
         if connected is not None:
             connected()
         check_target(saved, client, workspace)
+        saved.check_targeting()
         resolve_fields(saved, options.env, sandbox=options.sandbox)  # an unset variable fails before any read
         counts = refresh(client, saved)
         return apply_plan(

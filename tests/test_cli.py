@@ -286,3 +286,32 @@ def test_the_fault_examples_in_sandbox_help_are_accepted(capsys: pytest.CaptureF
     assert examples
     for spec in examples.group(1).split(" or "):
         parse_fault_spec(spec)
+
+
+def test_plan_with_a_target_says_it_is_partial_in_every_format(workdir: Path) -> None:
+    target = ("--target", "acme/web/Release*")
+    code, out, _ = run("plan", "examples", "--sandbox", *target)
+    assert code == 0 and "warning: targeted: 1 of 5 declared pipelines" in out
+    assert '"Nightly builds"' not in out
+    _, out, _ = run("plan", "examples", "--sandbox", *target, "--format", "markdown")
+    assert ":warning: targeted: 1 of 5" in out
+    _, out, _ = run("plan", "examples", "--sandbox", *target, "--format", "json")
+    assert json.loads(out)["targeting"]["selected"] == 1
+    _, out, _ = run("plan", "examples", "--sandbox", *target, "--format", "github")
+    assert "::warning::targeted: 1 of 5" in out
+
+
+def test_a_target_that_matches_nothing_exits_1_naming_it(workdir: Path) -> None:
+    code, _, err = run("plan", "examples", "--sandbox", "--target", "acme/web/Relase*")
+    assert code == 1 and '"acme/web/Relase*" matches no declared pipeline' in err
+
+
+def test_a_saved_targeted_plan_applies_just_its_targets(workdir: Path) -> None:
+    run("plan", "examples", "--sandbox", "--exclude", "acme/web/*", "--out", "plan.json", "-q")
+    saved = json.loads((workdir / "plan.json").read_text(encoding="utf-8"))
+    assert saved["targeting"]["excludes"] == ["acme/web/*"]
+    assert run("apply", "--plan", "plan.json", "--sandbox", "-q")[0] == 0
+    _, out, _ = run("plan", "examples", "--sandbox", "--format", "json")
+    assert {c["project"] for c in json.loads(out)["changes"]} == {"web"}
+    code, _, err = run("apply", "--plan", "plan.json", "--sandbox", "--target", "x")
+    assert code == 1 and "a saved plan keeps the patterns" in err
