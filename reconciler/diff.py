@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler import elements, envrefs, fields
+from reconciler import elements, envrefs, fields, suggest
 from reconciler.errors import EnvError, PipelineError
 from reconciler.fields import SENSITIVE
 from reconciler.model import (
@@ -281,7 +281,8 @@ def _creates(
                 raise PipelineError(
                     desired.label,
                     f'"{action.name}" is to go after "{action.after}" ({action.location}), but no live action '
-                    "has that name and none is created before it",
+                    "has that name and none is created before it"
+                    + suggest.hint(suggest.closest(action.after, [a.name for a in live.actions])),
                 )
         elif index > 0:
             previous = actions[index - 1]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler import config as config_module
-from reconciler import exporter
+from reconciler import exporter, suggest
 from reconciler.apply import ApplyReport, Progress, apply_plan, check_target, refresh, resolve_fields
 from reconciler.client import BuddyClient
 from reconciler.diff import Options, diff_pipeline
@@ -64,6 +64,11 @@ def build_plan(
     made = Plan(Target(base_url=client.target), warnings=list(warnings))
     for state in read_live(client, pipelines):
         desired = state.desired
+        if state.nearby is not None:
+            made.warnings.append(
+                f'{desired.location}: pipeline "{desired.name}" does not exist in {desired.workspace}/'
+                f"{desired.project} and will be created{suggest.hint(state.nearby)}"
+            )
         if state.error:
             made.add_error(desired.workspace, desired.project, desired.label, state.error)
         elif state.skipped and state.live is not None:

@@ -19,7 +19,7 @@ from reconciler import elements
 from reconciler.apply import ApplyReport
 from reconciler.fields import SENSITIVE, is_write_only, masked, strip_write_only
 from reconciler.plan import Change, Plan
-from reconciler.problems import Problem
+from reconciler.problems import Problem, split_location
 
 MARKDOWN_LIMIT = 65_000
 STYLES = {
@@ -321,11 +321,19 @@ def github_annotation(
     return f"{head}::{_gh_escape(message)}"
 
 
+def located_annotation(level: str, message: str) -> str:
+    """An annotation for a plan message: on its file and line when the message names a place."""
+    where, text = split_location(message)
+    if where is None:
+        return github_annotation(level, text)
+    return github_annotation(level, text, file=where.file, line=where.line, col=where.col)
+
+
 def write_plan_annotations(plan: Plan, stream: TextIO) -> None:
     for warning in plan.warnings:
-        stream.write(github_annotation("warning", warning) + "\n")
+        stream.write(located_annotation("warning", warning) + "\n")
     for error in plan.errors:
-        stream.write(github_annotation("error", error) + "\n")
+        stream.write(located_annotation("error", error) + "\n")
 
 
 # -- problems (validate) ----------------------------------------------------------------------------

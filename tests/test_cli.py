@@ -315,3 +315,10 @@ def test_a_saved_targeted_plan_applies_just_its_targets(workdir: Path) -> None:
     assert {c["project"] for c in json.loads(out)["changes"]} == {"web"}
     code, _, err = run("apply", "--plan", "plan.json", "--sandbox", "--target", "x")
     assert code == 1 and "a saved plan keeps the patterns" in err
+
+
+def test_plan_github_format_puts_a_file_warning_on_its_line(workdir: Path) -> None:
+    write(workdir / "cfg" / "web.yml", OLD_SPELLING)
+    code, out, _ = run("plan", "cfg", "--sandbox", "--format", "github")
+    assert code == 0
+    assert any(line.startswith("::warning file=cfg/web.yml,line=8,col=") for line in out.splitlines()), out

@@ -190,3 +190,25 @@ def test_markdown_keeps_warnings_when_the_size_limit_cuts_detail():
         render.write_markdown(plan, out, limit=limit)
         text = out.getvalue()
         assert len(text) < limit and ":warning: apply would refuse" in text
+
+
+def test_plan_annotations_land_on_the_line_their_message_names():
+    plan = Plan(
+        Target("x"),
+        warnings=[
+            "web,1.yml:6:9: $.pipelines[0]: warning: old spelling",
+            "targeted: 1 of 40 declared pipelines",
+        ],
+        errors=['acme/web pipeline "P": "A" is to go after "B" (web.yml:12:11), but no live action has that name'],
+    )
+    out = io.StringIO()
+    render.write_plan_annotations(plan, out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "::warning file=web%2C1.yml,line=6,col=9::$.pipelines[0]: warning: old spelling"
+    assert lines[1] == "::warning::targeted: 1 of 40 declared pipelines"
+    assert lines[2].startswith("::error file=web.yml,line=12,col=11::acme/web pipeline")
+
+
+def test_annotation_properties_escape_colons_and_messages_escape_percent_and_newlines():
+    line = render.github_annotation("warning", "50%\r\ndone", file="C:/x.yml", line=1, col=2)
+    assert line == "::warning file=C%3A/x.yml,line=1,col=2::50%25%0D%0Adone"

@@ -121,3 +121,23 @@ def test_apply_with_a_target_changes_only_the_targeted_pipeline(tmp_path: Path):
         again = engine.plan(engine.given(client), [path], Options())
     assert report.ok and [c.pipeline for c in made.changes] == ["svc-5"]
     assert "svc-5" not in {c.pipeline for c in again.changes} and len(again.changes) == COUNT - 1
+
+
+def test_a_pipeline_name_close_to_a_live_one_is_still_created_with_a_did_you_mean_warning(tmp_path: Path):
+    path = tmp_path / "web.yml"
+    path.write_text(config(1).replace("svc-0", "SVC-0"), encoding="utf-8")
+    with served(seed(1)) as (_app, client):
+        made = engine.plan(engine.given(client), [path], Options())
+    assert [c.kind for c in made.changes] == ["create_pipeline", "create"]
+    [warning] = made.warnings
+    assert warning.startswith(f"{path}:4:")
+    assert 'pipeline "SVC-0" does not exist in acme/web and will be created; did you mean "svc-0"?' in warning
+
+
+def test_after_naming_no_live_action_suggests_the_closest_one(tmp_path: Path):
+    path = tmp_path / "web.yml"
+    path.write_text(config(1) + "      - name: Push\n        type: DOCKER_BUILD_MULTI_ARCH\n        after: build\n")
+    with served(seed(1)) as (_app, client):
+        made = engine.plan(engine.given(client), [path], Options())
+    [error] = made.errors
+    assert 'is to go after "build"' in error and 'did you mean "Build"?' in error
