@@ -17,6 +17,7 @@ from reconciler.diff import Options
 from reconciler.errors import ApplyCancelled, ReconcilerError, UsageError, ValidationFailed
 from reconciler.model import DesiredPipeline
 from reconciler.plan import Plan, read_plan_file, write_plan_file
+from reconciler.targets import Targeting
 
 log = logging.getLogger("reconciler")
 
@@ -77,6 +78,29 @@ def _paths_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _targeting_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="plan only pipelines whose workspace/project/pipeline matches (shell-style, repeatable)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave out pipelines whose workspace/project/pipeline matches (shell-style, repeatable)",
+    )
+
+
+def _targeting(args: argparse.Namespace) -> Targeting | None:
+    if not args.target and not args.exclude:
+        return None
+    return Targeting(tuple(args.target), tuple(args.exclude))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reconcile", description="Plan and apply Buddy.works pipelines kept as YAML in Git.")
     parser.add_argument("--version", action="version", version=f"reconcile {__version__}")
@@ -100,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error")
     p.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
     p.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
+    _targeting_options(p)
     _connection_options(p)
     _verbosity(p)
 
@@ -114,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not ask before changing anything (only asked on a terminal: CI and scripts never are)",
     )
+    _targeting_options(p)
     _connection_options(p)
     _verbosity(p)
 
@@ -277,7 +303,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths = _paths(args)
     with console.view_for(err, quiet=args.quiet) as view:  # on a terminal, a status line while live state is read
         view.reading("reading live state…")
-        plan = engine.plan(_connect(args, paths, view.notice), paths, _plan_options(args))
+        plan = engine.plan(_connect(args, paths, view.notice), paths, _plan_options(args), _targeting(args))
     if args.out:
         write_plan_file(plan, Path(args.out))
     if args.format == "json":
@@ -301,6 +327,9 @@ def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO, inp: TextIO | 
     color = _is_terminal(out)
     asking = not args.auto_approve and console.is_terminal(inp)
     view = console.view_for(err, quiet=args.quiet)
+    targeting = _targeting(args)
+    if args.plan_file and targeting is not None:
+        raise UsageError("--target/--exclude go with `apply PATH…`; a saved plan keeps the patterns it was made with")
 
     def show(plan: Plan) -> None:
         view.pause()
@@ -345,6 +374,7 @@ def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO, inp: TextIO | 
                     progress=view,
                     show=show,
                     approve=approve,
+                    targeting=targeting,
                 )
                 errors = made.errors
     except ApplyCancelled as cancelled:

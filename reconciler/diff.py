@@ -12,9 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from deepdiff import DeepDiff
-
-from reconciler import envrefs, fields
+from reconciler import elements, envrefs, fields, suggest
 from reconciler.errors import EnvError, PipelineError
 from reconciler.fields import SENSITIVE
 from reconciler.model import (
@@ -72,17 +70,13 @@ def field_differs(name: str, desired: Any, live: Any) -> bool:
     return canonical(name, desired) != canonical(name, live_as_declared(name, desired, live))
 
 
-def describe(name: str, desired: Any, live: Any) -> list[str]:
-    """Nested paths that differ inside one field, for a reader (DeepDiff does the walking)."""
+def describe(name: str, desired: Any, live: Any) -> list[dict[str, Any]]:
+    """Per-path entries for what differs inside one structured field (``elements`` does the walking),
+    compared in canonical form so that only real differences are listed."""
     left, right = canonical(name, live_as_declared(name, desired, live)), canonical(name, desired)
-    if not isinstance(left, (dict, list)) or not isinstance(right, (dict, list)):
+    if not elements.is_container(left) or not elements.is_container(right):
         return []
-    delta = DeepDiff(left, right, verbose_level=0)
-    paths: list[str] = []
-    for changes in delta.values():
-        items = changes.keys() if isinstance(changes, Mapping) else changes
-        paths.extend(str(p).replace("root", name, 1) for p in items)
-    return sorted(paths)
+    return [change.to_json() for change in elements.changes(name, left, right)]
 
 
 # -- one pipeline -----------------------------------------------------------------------------------
@@ -287,7 +281,8 @@ def _creates(
                 raise PipelineError(
                     desired.label,
                     f'"{action.name}" is to go after "{action.after}" ({action.location}), but no live action '
-                    "has that name and none is created before it",
+                    "has that name and none is created before it"
+                    + suggest.hint(suggest.closest(action.after, [a.name for a in live.actions])),
                 )
         elif index > 0:
             previous = actions[index - 1]

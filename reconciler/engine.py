@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler import config as config_module
-from reconciler import exporter
+from reconciler import exporter, suggest
 from reconciler.apply import ApplyReport, Progress, apply_plan, check_target, refresh, resolve_fields
 from reconciler.client import BuddyClient
 from reconciler.diff import Options, diff_pipeline
@@ -23,6 +23,7 @@ from reconciler.live import read_live
 from reconciler.model import DesiredPipeline
 from reconciler.plan import Plan, Skipped, Target
 from reconciler.problems import Problem
+from reconciler.targets import Targeting
 
 #: Opens a client for the declared pipelines (the sandbox seeds empty ones for them).
 Connect = Callable[[Sequence[DesiredPipeline]], AbstractContextManager[BuddyClient]]
@@ -63,6 +64,11 @@ def build_plan(
     made = Plan(Target(base_url=client.target), warnings=list(warnings))
     for state in read_live(client, pipelines):
         desired = state.desired
+        if state.nearby is not None:
+            made.warnings.append(
+                f'{desired.location}: pipeline "{desired.name}" does not exist in {desired.workspace}/'
+                f"{desired.project} and will be created{suggest.hint(state.nearby)}"
+            )
         if state.error:
             made.add_error(desired.workspace, desired.project, desired.label, state.error)
         elif state.skipped and state.live is not None:
@@ -76,11 +82,25 @@ def build_plan(
     return made
 
 
-def plan(connect: Connect, paths: Sequence[str | Path], options: Options) -> Plan:
-    """``reconcile plan``: files → desired, live state → plan."""
+def _targeted(
+    cfg: config_module.Config, targeting: Targeting | None
+) -> tuple[list[DesiredPipeline], Targeting | None, list[str]]:
+    """The declared pipelines to read and plan, the targeting with its counts, and the warnings."""
+    warnings = [str(w) for w in cfg.warnings]
+    if targeting is None or not targeting.active:
+        return list(cfg.pipelines), None, warnings
+    pipelines, counted = targeting.select(cfg.pipelines)
+    return pipelines, counted, [counted.note(), *warnings]
+
+
+def plan(connect: Connect, paths: Sequence[str | Path], options: Options, targeting: Targeting | None = None) -> Plan:
+    """``reconcile plan``: files → desired, live state → plan (of the targeted pipelines only)."""
     cfg = load(paths)
-    with connect(cfg.pipelines) as client:
-        return build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
+    pipelines, counted, warnings = _targeted(cfg, targeting)
+    with connect(pipelines) as client:
+        made = build_plan(client, pipelines, options, warnings)
+    made.targeting = counted
+    return made
 
 
 def apply(
@@ -92,12 +112,16 @@ def apply(
     progress: Progress | None = None,
     show: Callable[[Plan], None] | None = None,
     approve: Callable[[Plan], None] | None = None,
+    targeting: Targeting | None = None,
 ) -> tuple[Plan, ApplyReport]:
-    """``reconcile apply PATH…``: plan against live state, then make the changes. ``show`` gets the
-    plan as soon as it is made (before any check or write); ``approve`` is ``apply_plan``'s."""
+    """``reconcile apply PATH…``: plan against live state (targeted pipelines only), then make the
+    changes. ``show`` gets the plan as soon as it is made (before any check or write); ``approve`` is
+    ``apply_plan``'s."""
     cfg = load(paths)
-    with connect(cfg.pipelines) as client:
-        made = build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
+    pipelines, counted, warnings = _targeted(cfg, targeting)
+    with connect(pipelines) as client:
+        made = build_plan(client, pipelines, options, warnings)
+        made.targeting = counted
         if show is not None:
             show(made)
         report = apply_plan(
@@ -131,6 +155,7 @@ def apply_saved(
         if connected is not None:
             connected()
         check_target(saved, client, workspace)
+        saved.check_targeting()
         resolve_fields(saved, options.env, sandbox=options.sandbox)  # an unset variable fails before any read
         counts = refresh(client, saved)
         return apply_plan(

@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler import suggest
 from reconciler.client import BuddyClient
 from reconciler.errors import NotFoundError, PipelineError, PipelineNotFoundError, ProjectNotFoundError
 from reconciler.model import (
@@ -43,6 +44,8 @@ class PipelineState:
     details: dict[int, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
     skipped: str | None = None
+    #: a live pipeline of the project whose name is close to a declared one that is absent (a typo?)
+    nearby: str | None = None
 
 
 def summary_of(action: dict[str, Any]) -> ActionSummary:
@@ -110,6 +113,8 @@ def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list
             state.error = exc.reason
             continue
         if summary is None:
+            if state.desired.name is not None:
+                state.nearby = suggest.near(state.desired.name, [str(s.get("name")) for s in summaries])
             continue
         state.live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
         if state.live.yaml_defined:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from reconciler import __version__, fields
 from reconciler.errors import PlanError, UnsafePlanError, UsageError
 from reconciler.model import LivePipeline, PipelineKey
+from reconciler.targets import Targeting, address
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -137,6 +138,8 @@ class Plan:
     declared: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     #: live action count per pipeline key, for the safety check (not serialised: re-read on apply)
     live_counts: dict[str, int] = field(default_factory=dict)
+    #: the --target/--exclude patterns a partial plan was made with (None: every declared pipeline)
+    targeting: Targeting | None = None
 
     @property
     def summary(self) -> dict[str, int]:
@@ -181,6 +184,21 @@ class Plan:
         """The safety check of apply, shown as a warning in the plan (and kept in a saved plan)."""
         self.warnings.extend(f"apply would refuse this without --force: {reason}" for reason in self.unsafe())
 
+    def check_targeting(self) -> None:
+        """Refuse a (saved) plan holding a change outside its own recorded targets: a cheap
+        consistency check before ``apply --plan`` writes anything."""
+        if self.targeting is None or not self.targeting.active:
+            return
+        for change in self.changes:
+            names = [address(change.workspace, change.project, change.pipeline)]
+            if change.pipeline_id is not None:
+                names.append(address(change.workspace, change.project, f"#{change.pipeline_id}"))
+            if not self.targeting.covers(names):
+                raise PlanError(
+                    f"the plan holds a change to {names[0]}, outside its own --target/--exclude patterns; "
+                    "it was edited or made by another tool: make the plan again"
+                )
+
     # -- safety ------------------------------------------------------------------------------------
 
     def unsafe(self, live_counts: Mapping[str, int] | None = None) -> list[str]:
@@ -223,6 +241,7 @@ class Plan:
             "target": {"base_url": self.target.base_url, "tool_version": self.target.tool_version},
             "fingerprints": dict(self.fingerprints),
             "declared": {k: dict(v) for k, v in self.declared.items()},
+            **({"targeting": self.targeting.to_json()} if self.targeting is not None else {}),
         }
 
     @classmethod
@@ -248,6 +267,7 @@ class Plan:
                 errors=list(data.get("errors", [])),
                 fingerprints={str(PipelineKey.parse(k)): v for k, v in data["fingerprints"].items()},
                 declared={k: {str(i): list(f) for i, f in v.items()} for k, v in data.get("declared", {}).items()},
+                targeting=Targeting.from_json(data["targeting"]) if data.get("targeting") is not None else None,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise PlanError(f"{source} is malformed (missing or wrong {exc})") from None

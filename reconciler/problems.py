@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +19,24 @@ class Location:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
+
+
+_LEADING = re.compile(r"^(?P<file>[^\s:()][^:()]*?):(?P<line>\d+):(?P<col>\d+): ")
+_EMBEDDED = re.compile(r"\((?P<file>[^\s:()][^:()]*?):(?P<line>\d+):(?P<col>\d+)\)")
+
+
+def split_location(message: str) -> tuple[Location | None, str]:
+    """The place a message names, as ``str(Location)`` writes it: leading (``web.yml:6:9: …``, taken
+    off the message) or in parentheses inside it (``… (web.yml:6:9) …``, left in); else ``None``."""
+    found = _LEADING.match(message)
+    if found:
+        return _location(found), message[found.end() :]
+    found = _EMBEDDED.search(message)
+    return (_location(found), message) if found else (None, message)
+
+
+def _location(found: re.Match[str]) -> Location:
+    return Location(found["file"], int(found["line"]), int(found["col"]))
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,18 @@ never values).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 from rich.console import Console
 from rich.text import Text
 
+from reconciler import elements
 from reconciler.apply import ApplyReport, Outcome
-from reconciler.fields import SENSITIVE, masked
+from reconciler.fields import SENSITIVE, is_write_only, masked, strip_write_only
 from reconciler.plan import Change, Plan
-from reconciler.problems import Problem
+from reconciler.problems import Problem, split_location
 
 MARKDOWN_LIMIT = 65_000
 STYLES = {
@@ -37,17 +39,23 @@ Line = tuple[str, str]  # (style key, text)
 # -- values -----------------------------------------------------------------------------------------
 
 
-def show(value: Any) -> str:
-    """A value as one short line."""
-    if isinstance(value, str):
-        return value if value else '""'
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+show = elements.show
 
 
 def masked_fields(fields: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if fields is None:
         return None
     return {k: masked(k, v) for k, v in fields.items()}
+
+
+def _masked_path(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A per-path diff entry as it may be shown: both sides masked at that path (``fields``)."""
+    label = re.sub(r"\[\d+\]", "[]", str(item.get("path", "")))
+    out = dict(item)
+    for side in ("from", "to"):
+        if side in out:
+            out[side] = SENSITIVE if is_write_only(label) else masked(label, out[side])
+    return out
 
 
 # -- the plan as lines ------------------------------------------------------------------------------
@@ -92,19 +100,46 @@ def change_lines(change: Change) -> list[Line]:
         ]
     if change.kind == "update":
         lines: list[Line] = [(sym, f'  ~ update  "{change.action_name}" (#{change.action_id})')]
-        diff = change.diff or {}
-        width = max((len(k) for k in diff), default=0) + 2
-        for key, entry in diff.items():
-            before, after = entry.get("from"), entry.get("to")
-            if key in change.unset_sensitive:
-                after = "(sensitive, not set)"
-            same = before == SENSITIVE and after == SENSITIVE
-            text = SENSITIVE if same else f"{show(before)} -> {show(after)}"
-            lines.append((sym, f"        {key.ljust(width)}{text}"))
-            lines.extend((sym, f"        {'':{width}}  at {path}") for path in entry.get("paths", []))
+        rows: list[tuple[str, str]] = []
+        for key, entry in (change.diff or {}).items():
+            rows.extend(update_field_lines(key, entry, unset=key in change.unset_sensitive))
+        width = max((len(elements.split_change(t)[0]) for m, t in rows if m in "~+-" and "\t" in t), default=0) + 2
+        lines.extend(_layout(sym, mark, text, width) for mark, text in rows)
         return lines
     head = f'  - delete  "{change.action_name}" (#{change.action_id})'
     return [(sym, f"{head.ljust(42)} {change.reason or ''}".rstrip())]
+
+
+def _shown(name: str, value: Any) -> Any:
+    """A diff side as it may be shown: nested write-only parts dropped (the live side never has them),
+    every part from ``${env:…}`` masked. Defence in depth: the plan's diff is masked when made."""
+    if value == SENSITIVE or value is None:
+        return value
+    return masked(name, strip_write_only(name, value))
+
+
+def update_field_lines(key: str, entry: Mapping[str, Any], *, unset: bool = False) -> list[elements.FieldLine]:
+    """One updated field as marker/text rows (see ``elements.field_lines``), secrets masked."""
+    before, after = entry.get("from"), entry.get("to")
+    if unset:
+        after = "(sensitive, not set)"
+    if is_write_only(key) or SENSITIVE in (before, after) or unset:
+        same = before == SENSITIVE and after == SENSITIVE
+        shown_before = SENSITIVE if is_write_only(key) or before == SENSITIVE else _shown(key, before)
+        text = SENSITIVE if same else f"{show(shown_before)} -> {show(masked(key, after))}"
+        return [("~", f"{key}\t{text}")]
+    return elements.field_lines(key, _shown(key, before), _shown(key, after))
+
+
+def _layout(sym: str, mark: str, text: str, width: int) -> Line:
+    """One row of an update's field diff, indented under the change."""
+    path, rest = elements.split_change(text)
+    if mark == "~":
+        return (sym, f"        {path.ljust(width)}{rest}" if rest is not None else f"        {path}")
+    style = {"+": "+", "-": "-"}.get(mark, "")
+    if rest is not None:  # an object key or element added or removed at a path
+        return (style, f"      {mark} {path.ljust(width)}{rest}")
+    return (style, f"          {mark} {path}" if mark in "+-" else f"            {path}")
 
 
 def _summary_line(plan: Plan) -> str:
@@ -180,6 +215,12 @@ def write_json(plan: Plan, stream: TextIO) -> None:
     data = plan.to_json()
     for change in data["changes"]:
         change["fields"] = masked_fields(change["fields"])
+        for key, entry in (change.get("diff") or {}).items():
+            for side in ("from", "to"):
+                if side in entry:
+                    entry[side] = masked(key, entry[side])
+            if "paths" in entry:
+                entry["paths"] = [_masked_path(item) for item in entry["paths"]]
     json.dump(data, stream, indent=2, ensure_ascii=False)
     stream.write("\n")
 
@@ -196,13 +237,11 @@ def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -
             label = title.replace("|", "\\|")
             head.append(f"| {label} | {counts['create']} | {counts['update']} | {counts['delete']} |")
         head.append("")
-    tail: list[str] = []
-    for skipped in plan.skipped:
-        tail.append(f'- skipped `{skipped.workspace}/{skipped.project}` "{skipped.pipeline}": {skipped.reason}')
-    for error in plan.errors:
-        tail.append(f"- :x: error: {error}")
-    for warning in plan.warnings:
-        tail.append(f"- :warning: {warning}")
+    notes = [f"- :x: error: {error}" for error in plan.errors]
+    notes += [f"- :warning: {warning}" for warning in plan.warnings]
+    if notes:  # right under the table, before the details: what a reviewer must not miss
+        head += [*notes, ""]
+    tail = [f'- skipped `{s.workspace}/{s.project}` "{s.pipeline}": {s.reason}' for s in plan.skipped]
     if tail:
         tail.insert(0, "")
     blocks = []
@@ -225,7 +264,10 @@ def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -
     text = "\n".join(head) + "\n" + "".join(body) + "\n".join(tail)
     if len(text) > limit:  # the table alone is too long: keep the verdict and say where the rest is
         text = (
-            "\n".join(head[:4]) + f"\n_{len(sections)} pipelines change; the plan is too long for a comment. "
+            "\n".join(head[:4])
+            + "\n"
+            + "".join(f"{note}\n" for note in notes)
+            + f"\n_{len(sections)} pipelines change; the plan is too long for a comment. "
             "Run `reconcile plan` for the full plan._\n"
         )
     stream.write(text.rstrip() + "\n")
@@ -280,11 +322,19 @@ def github_annotation(
     return f"{head}::{_gh_escape(message)}"
 
 
+def located_annotation(level: str, message: str) -> str:
+    """An annotation for a plan message: on its file and line when the message names a place."""
+    where, text = split_location(message)
+    if where is None:
+        return github_annotation(level, text)
+    return github_annotation(level, text, file=where.file, line=where.line, col=where.col)
+
+
 def write_plan_annotations(plan: Plan, stream: TextIO) -> None:
     for warning in plan.warnings:
-        stream.write(github_annotation("warning", warning) + "\n")
+        stream.write(located_annotation("warning", warning) + "\n")
     for error in plan.errors:
-        stream.write(github_annotation("error", error) + "\n")
+        stream.write(located_annotation("error", error) + "\n")
 
 
 # -- problems (validate) ----------------------------------------------------------------------------

@@ -512,3 +512,39 @@ def test_in_ci_the_plan_comes_out_before_a_slow_first_write_lands(workdir: Path,
     done_at = next(i for i, line in enumerate(lines) if line.startswith('[1/1] created "Build edge image"'))
     assert plan_at < done_at < lines.index("Apply complete: 1 applied.")
     assert not any("Do you want" in line for line in lines)
+
+
+def test_plan_with_a_target_says_it_is_partial_in_every_format(workdir: Path) -> None:
+    target = ("--target", "acme/web/Release*")
+    code, out, _ = run("plan", "examples", "--sandbox", *target)
+    assert code == 0 and "warning: targeted: 1 of 5 declared pipelines" in out
+    assert '"Nightly builds"' not in out
+    _, out, _ = run("plan", "examples", "--sandbox", *target, "--format", "markdown")
+    assert ":warning: targeted: 1 of 5" in out
+    _, out, _ = run("plan", "examples", "--sandbox", *target, "--format", "json")
+    assert json.loads(out)["targeting"]["selected"] == 1
+    _, out, _ = run("plan", "examples", "--sandbox", *target, "--format", "github")
+    assert "::warning::targeted: 1 of 5" in out
+
+
+def test_a_target_that_matches_nothing_exits_1_naming_it(workdir: Path) -> None:
+    code, _, err = run("plan", "examples", "--sandbox", "--target", "acme/web/Relase*")
+    assert code == 1 and '"acme/web/Relase*" matches no declared pipeline' in err
+
+
+def test_a_saved_targeted_plan_applies_just_its_targets(workdir: Path) -> None:
+    run("plan", "examples", "--sandbox", "--exclude", "acme/web/*", "--out", "plan.json", "-q")
+    saved = json.loads((workdir / "plan.json").read_text(encoding="utf-8"))
+    assert saved["targeting"]["excludes"] == ["acme/web/*"]
+    assert run("apply", "--plan", "plan.json", "--sandbox", "-q")[0] == 0
+    _, out, _ = run("plan", "examples", "--sandbox", "--format", "json")
+    assert {c["project"] for c in json.loads(out)["changes"]} == {"web"}
+    code, _, err = run("apply", "--plan", "plan.json", "--sandbox", "--target", "x")
+    assert code == 1 and "a saved plan keeps the patterns" in err
+
+
+def test_plan_github_format_puts_a_file_warning_on_its_line(workdir: Path) -> None:
+    write(workdir / "cfg" / "web.yml", OLD_SPELLING)
+    code, out, _ = run("plan", "cfg", "--sandbox", "--format", "github")
+    assert code == 0
+    assert any(line.startswith("::warning file=cfg/web.yml,line=8,col=") for line in out.splitlines()), out

@@ -194,3 +194,104 @@ def test_progress_names_the_change_in_hand_and_the_outcome_in_the_past_tense():
     assert render.describe_outcome(gone) == 'deleted "Old" (#43) in acme/web "Release images" (already gone)'
     failed = Outcome(create, "failed", "400 bad")
     assert render.describe_outcome(failed) == 'failed: create "Build app image" in acme/web "Release images": 400 bad'
+
+
+def update(diff: dict, **extra) -> Plan:
+    change = Change("update", action_name="Build", action_id=42, fields={}, diff=diff, **COMMON, **extra)
+    return Plan(Target("x"), [change])
+
+
+def test_a_changed_list_reads_element_by_element_as_terraform_shows_it():
+    plan = update({"build_args": {"from": ["APP_VERSION=1", "B=2"], "to": ["APP_VERSION=2", "B=2"]}})
+    lines = text_of(plan).splitlines()
+    at = lines.index("        build_args")
+    assert lines[at + 1 : at + 4] == ['          - "APP_VERSION=1"', '          + "APP_VERSION=2"', '            "B=2"']
+
+
+def test_a_nested_change_shows_its_path_not_both_objects():
+    before = {"users": [{"id": 1, "access_level": "READ_ONLY"}, {"id": 2, "access_level": "READ_ONLY"}]}
+    after = {"users": [{"id": 1, "access_level": "READ_ONLY"}, {"id": 2, "access_level": "READ_WRITE"}]}
+    text = text_of(update({"permissions": {"from": before, "to": after}}))
+    assert "permissions.users[1].access_level  READ_ONLY -> READ_WRITE" in text
+    assert '"id": 1' not in text
+
+
+def test_markdown_puts_element_lines_in_their_own_colour():
+    plan = update({"build_args": {"from": ["A=1"], "to": ["A=2"]}})
+    out = io.StringIO()
+    render.write_markdown(plan, out)
+    lines = out.getvalue().splitlines()
+    assert '-         - "A=1"' in lines and '+         + "A=2"' in lines
+
+
+def test_secrets_stay_masked_at_every_path_of_an_element_diff():
+    """A diff holding secrets at nested paths (say, a hand-edited plan file) never shows them."""
+    plan = update(
+        {
+            "secrets": {
+                "from": [{"key": "A", "value": "hunter2"}, {"key": "B", "value": "x"}],
+                "to": [{"key": "A", "value": "hunter3"}, {"key": "C", "value": "x"}],
+                "paths": [
+                    {"path": "secrets[0].value", "op": "change", "from": "hunter2", "to": "hunter3"},
+                    {"path": "secrets[1].key", "op": "change", "from": "B", "to": "C"},
+                ],
+            },
+            "variables": {"from": [{"key": "T", "value": "old"}], "to": [{"key": "T", "value": "${env:TOKEN}"}]},
+            "password": {"from": "pw-old", "to": "pw-new"},
+        }
+    )
+    out = io.StringIO()
+    render.write_text(plan, out)
+    render.write_markdown(plan, out)
+    render.write_json(plan, out)
+    text = out.getvalue()
+    for secret in ("hunter2", "hunter3", "TOKEN", "pw-old", "pw-new"):
+        assert secret not in text
+    assert "secrets[1].key  B -> C" in text
+
+
+def test_markdown_puts_warnings_and_errors_under_the_table_before_the_details():
+    plan = sample()
+    plan.warnings.append("apply would refuse this without --force: too many deletes")
+    plan.errors.append('acme/web pipeline "X": boom')
+    out = io.StringIO()
+    render.write_markdown(plan, out)
+    text = out.getvalue()
+    table = text.index("| pipeline | create |")
+    assert table < text.index(":warning: apply would refuse") < text.index("<details>")
+    assert table < text.index(":x: error:") < text.index("<details>")
+
+
+def test_markdown_keeps_warnings_when_the_size_limit_cuts_detail():
+    changes = [
+        Change("delete", "acme", "web", f"P{i}", i, action_name="a" * 40, action_id=i, reason="prune")
+        for i in range(400)
+    ]
+    plan = Plan(Target("x"), changes, warnings=["apply would refuse this without --force: deletes"])
+    for limit in (20_000, 3_000):
+        out = io.StringIO()
+        render.write_markdown(plan, out, limit=limit)
+        text = out.getvalue()
+        assert len(text) < limit and ":warning: apply would refuse" in text
+
+
+def test_plan_annotations_land_on_the_line_their_message_names():
+    plan = Plan(
+        Target("x"),
+        warnings=[
+            "web,1.yml:6:9: $.pipelines[0]: warning: old spelling",
+            "targeted: 1 of 40 declared pipelines",
+        ],
+        errors=['acme/web pipeline "P": "A" is to go after "B" (web.yml:12:11), but no live action has that name'],
+    )
+    out = io.StringIO()
+    render.write_plan_annotations(plan, out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "::warning file=web%2C1.yml,line=6,col=9::$.pipelines[0]: warning: old spelling"
+    assert lines[1] == "::warning::targeted: 1 of 40 declared pipelines"
+    assert lines[2].startswith("::error file=web.yml,line=12,col=11::acme/web pipeline")
+
+
+def test_annotation_properties_escape_colons_and_messages_escape_percent_and_newlines():
+    line = render.github_annotation("warning", "50%\r\ndone", file="C:/x.yml", line=1, col=2)
+    assert line == "::warning file=C%3A/x.yml,line=1,col=2::50%25%0D%0Adone"
