@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler import rules
+from reconciler import rules, translate
 from reconciler.errors import ValidationFailed
 from reconciler.loader import Document, PathKey, collector_paused, load_paths
 from reconciler.model import ACTION_META_KEYS, PIPELINE_META_KEYS, DesiredAction, DesiredPipeline
@@ -36,6 +36,8 @@ def check_paths(paths: list[str | Path]) -> tuple[list[Document], list[Problem],
     loaded = load_paths(paths)
     problems = list(loaded.problems)
     with collector_paused():  # checking, like loading, makes many objects and no cycles to collect
+        for doc in loaded.documents:
+            problems.extend(translate.translate_2024(doc))
         for doc in loaded.documents:
             problems.extend(schema.check_document(doc))
         problems.extend(rules.check_documents(loaded.documents))
