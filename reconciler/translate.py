@@ -57,105 +57,116 @@ def translate_2024(doc: Document) -> list[Problem]:
 
 def _translate_action(doc: Document, base: PathKey, action: dict[str, Any]) -> list[Problem]:
     problems: list[Problem] = []
-
     if "secret_id" in action or "secret_src" in action:
-        first = "secret_id" if "secret_id" in action else "secret_src"
-        where = doc.locate((*base, first), key=True)
-        if "secrets" in action:
-            problems.append(
-                Problem(
-                    where,
-                    json_path((*base, first)),
-                    "both `secret_id`/`secret_src` (the 2024 spelling) and `secrets` are given; keep only `secrets`",
-                )
-            )
-            for old in ("secret_id", "secret_src"):
-                if old in action:
-                    _remove_key(doc, base, old)
-        else:
-            # In 2024 `secret_src` named the file that holds the secret (the page's example is a path),
-            # which is what a FILE secret is today; so the translation picks type FILE.
-            entry: dict[str, Any] = {}
-            entry_path: PathKey = (*base, "secrets", 0)
-            moves: list[tuple[str, PathKey]] = []
-            if "secret_id" in action:
-                entry["id"] = action["secret_id"]
-                moves.append(("secret_id", (*entry_path, "id")))
-            if "secret_src" in action:
-                entry["value"] = action["secret_src"]
-                moves.append(("secret_src", (*entry_path, "value")))
-            entry["type"] = "FILE"
-            shown_id = action.get("secret_id") if isinstance(action.get("secret_id"), str) else "…"
-            # The value is never shown: `secrets[].value` is a write-only field.
-            problems.append(
-                Problem(
-                    where,
-                    json_path((*base, first)),
-                    "`secret_id`/`secret_src` are the 2024 spelling; write "
-                    f"`secrets: [{{id: {shown_id}, value: <secret_src>, type: FILE}}]`",
-                    "warning",
-                )
-            )
-            _replace_keys(
-                doc,
-                base,
-                ("secret_id", "secret_src"),
-                "secrets",
-                [entry],
-                moves,
-                extra={(*base, "secrets"): where, entry_path: where, (*entry_path, "type"): where},
-            )
-
+        _translate_secret(doc, base, action, problems)
     if "integration_hash" in action:
-        where = doc.locate((*base, "integration_hash"), key=True)
-        if "integration" in action:
-            problems.append(
-                Problem(
-                    where,
-                    json_path((*base, "integration_hash")),
-                    "both `integration_hash` (the 2024 spelling) and `integration` are given; keep only `integration`",
-                )
-            )
-            _remove_key(doc, base, "integration_hash")
-        else:
-            value = action["integration_hash"]
-            shown = value if isinstance(value, str) else "…"
-            problems.append(
-                Problem(
-                    where,
-                    json_path((*base, "integration_hash")),
-                    f"`integration_hash` is the 2024 spelling; write `integration: {{identifier: {shown}}}`",
-                    "warning",
-                )
-            )
-            value_loc = doc.locate((*base, "integration_hash"))
-            _replace_keys(
-                doc,
-                base,
-                ("integration_hash",),
-                "integration",
-                {"identifier": value},
-                [("integration_hash", (*base, "integration", "identifier"))],
-                extra={(*base, "integration"): value_loc},
-            )
-            doc.key_locations[(*base, "integration", "identifier")] = where
-
+        _translate_integration(doc, base, action, problems)
     platforms = action.get("target_platform")
     if isinstance(platforms, list) and platforms and all(isinstance(p, str) for p in platforms):
-        joined = ",".join(p.strip() for p in platforms)
-        path = (*base, "target_platform")
+        _translate_platforms(doc, base, action, platforms, problems)
+    return problems
+
+
+def _translate_secret(doc: Document, base: PathKey, action: dict[str, Any], problems: list[Problem]) -> None:
+    first = "secret_id" if "secret_id" in action else "secret_src"
+    where = doc.locate((*base, first), key=True)
+    if "secrets" in action:
         problems.append(
             Problem(
-                doc.locate(path, key=True),
-                json_path(path),
-                f'a list of platforms is the 2024 spelling; write `target_platform: "{joined}"`',
+                where,
+                json_path((*base, first)),
+                "both `secret_id`/`secret_src` (the 2024 spelling) and `secrets` are given; keep only `secrets`",
+            )
+        )
+        for old in ("secret_id", "secret_src"):
+            if old in action:
+                _remove_key(doc, base, old)
+    else:
+        # In 2024 `secret_src` named the file that holds the secret (the page's example is a path),
+        # which is what a FILE secret is today; so the translation picks type FILE.
+        entry: dict[str, Any] = {}
+        entry_path: PathKey = (*base, "secrets", 0)
+        moves: list[tuple[str, PathKey]] = []
+        if "secret_id" in action:
+            entry["id"] = action["secret_id"]
+            moves.append(("secret_id", (*entry_path, "id")))
+        if "secret_src" in action:
+            entry["value"] = action["secret_src"]
+            moves.append(("secret_src", (*entry_path, "value")))
+        entry["type"] = "FILE"
+        shown_id = action.get("secret_id") if isinstance(action.get("secret_id"), str) else "…"
+        # The value is never shown: `secrets[].value` is a write-only field.
+        problems.append(
+            Problem(
+                where,
+                json_path((*base, first)),
+                "`secret_id`/`secret_src` are the 2024 spelling; write "
+                f"`secrets: [{{id: {shown_id}, value: <secret_src>, type: FILE}}]`",
                 "warning",
             )
         )
-        for i in range(len(platforms)):
-            doc.locations.pop((*path, i), None)
-        action["target_platform"] = joined
-    return problems
+        _replace_keys(
+            doc,
+            base,
+            ("secret_id", "secret_src"),
+            "secrets",
+            [entry],
+            moves,
+            extra={(*base, "secrets"): where, entry_path: where, (*entry_path, "type"): where},
+        )
+
+
+def _translate_integration(doc: Document, base: PathKey, action: dict[str, Any], problems: list[Problem]) -> None:
+    where = doc.locate((*base, "integration_hash"), key=True)
+    if "integration" in action:
+        problems.append(
+            Problem(
+                where,
+                json_path((*base, "integration_hash")),
+                "both `integration_hash` (the 2024 spelling) and `integration` are given; keep only `integration`",
+            )
+        )
+        _remove_key(doc, base, "integration_hash")
+    else:
+        value = action["integration_hash"]
+        shown = value if isinstance(value, str) else "…"
+        problems.append(
+            Problem(
+                where,
+                json_path((*base, "integration_hash")),
+                f"`integration_hash` is the 2024 spelling; write `integration: {{identifier: {shown}}}`",
+                "warning",
+            )
+        )
+        value_loc = doc.locate((*base, "integration_hash"))
+        _replace_keys(
+            doc,
+            base,
+            ("integration_hash",),
+            "integration",
+            {"identifier": value},
+            [("integration_hash", (*base, "integration", "identifier"))],
+            extra={(*base, "integration"): value_loc},
+        )
+        doc.key_locations[(*base, "integration", "identifier")] = where
+
+
+def _translate_platforms(
+    doc: Document, base: PathKey, action: dict[str, Any], platforms: list[str], problems: list[Problem]
+) -> None:
+    joined = ",".join(p.strip() for p in platforms)
+    path = (*base, "target_platform")
+    problems.append(
+        Problem(
+            doc.locate(path, key=True),
+            json_path(path),
+            f'a list of platforms is the 2024 spelling; write `target_platform: "{joined}"`',
+            "warning",
+        )
+    )
+    for i in range(len(platforms)):
+        doc.locations.pop((*path, i), None)
+    action["target_platform"] = joined
 
 
 def _remove_key(doc: Document, base: PathKey, key: str) -> None:
