@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import rules, translate
-from reconciler.errors import ValidationFailed
+from reconciler.errors import NoConfigFiles, ValidationFailed
 from reconciler.loader import Document, PathKey, collector_paused, load_paths
 from reconciler.model import ACTION_META_KEYS, PIPELINE_META_KEYS, DesiredAction, DesiredPipeline
 from reconciler.problems import Location, Problem, sort_problems
@@ -30,11 +30,15 @@ class Config:
 
 def check_paths(paths: list[str | Path]) -> tuple[list[Document], list[Problem], list[str]]:
     """Load ``paths`` and run every check; returns the documents, every problem (sorted) and the
-    skipped files. Nothing is raised for bad input."""
+    skipped files. Bad input is reported as problems, not raised; only paths that hold no config file
+    at all (and nothing wrong besides) raise :class:`NoConfigFiles`, so that managing nothing never
+    passes for success."""
     from reconciler import schema  # imported here: it loads and compiles the schemas on first use
 
     loaded = load_paths(paths)
     problems = list(loaded.problems)
+    if not loaded.documents and not any(p.severity == "error" for p in problems):
+        raise NoConfigFiles([str(p) for p in paths], len(loaded.skipped), problems)
     with collector_paused():  # checking, like loading, makes many objects and no cycles to collect
         for doc in loaded.documents:
             problems.extend(translate.translate_2024(doc))

@@ -16,6 +16,7 @@ The loaded document is plain data; rewriting it (the 2024 spellings in ``transla
 
 from __future__ import annotations
 
+import difflib
 import gc
 import math
 import os
@@ -39,6 +40,8 @@ PathKey = tuple[str | int, ...]
 
 #: Top-level keys that make a YAML file a config file in a directory scan.
 CONFIG_MARKER_KEYS = frozenset({"workspace", "domain", "project", "pipelines"})
+#: The keys whose near misses (another case, a small typo) in a skipped file are worth a warning.
+NEAR_MISS_KEYS = ("workspace", "project", "pipelines")
 #: File name endings read in a directory scan.
 YAML_SUFFIXES = (".yml", ".yaml")
 #: How many nodes aliases may expand to in one file, beyond one per character of the file. A
@@ -253,6 +256,8 @@ def _root_node(text: str, file: str, *, named: bool, result: LoadResult) -> Node
         return None
     root = nodes[0]
     if not _looks_like_config(root):
+        if not named:
+            result.problems.extend(_near_misses(file, root))
         message = (
             "not a config file: expected a top-level mapping with `workspace`, `project` and "
             f"`pipelines`, found {_describe_node(root)}"
@@ -301,6 +306,26 @@ def _looks_like_config(root: Node) -> bool:
     return any(isinstance(k, ScalarNode) and k.value in CONFIG_MARKER_KEYS for k, _ in root.value)
 
 
+def _near_misses(file: str, root: Node) -> list[Problem]:
+    """Warnings for the top-level keys of a skipped file that look like a config file's keys written
+    with another case or a small typo (``Workspace``, ``pipeline``): such a file was most likely meant
+    as a config, and skipping it silently would manage nothing without a word."""
+    if not isinstance(root, MappingNode):
+        return []
+    found: list[Problem] = []
+    for key, _ in root.value:
+        if not isinstance(key, ScalarNode) or not isinstance(key.value, str):
+            continue
+        close = difflib.get_close_matches(key.value.lower(), NEAR_MISS_KEYS, n=1, cutoff=0.8)
+        if close:
+            message = (
+                f"this file is skipped as not a config file, but its key `{key.value}` looks like "
+                f"`{close[0]}`; if it is meant as a config file, write `{close[0]}`"
+            )
+            found.append(Problem(_location(file, key), json_path((key.value,)), message, "warning"))
+    return found
+
+
 def _describe_node(node: Node) -> str:
     if isinstance(node, SequenceNode):
         return "a list"
@@ -340,9 +365,13 @@ def _error(file: str, line: int, col: int, path: PathKey, message: str) -> Probl
     return Problem(Location(file, line, col), json_path(path), message, "error")
 
 
+def _location(file: str, node: Node) -> Location:
+    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
 def _error_at(file: str, node: Node, path: PathKey, message: str) -> Problem:
     """An error located where ``node`` starts."""
-    return _error(file, node.start_mark.line + 1, node.start_mark.column + 1, path, message)
+    return Problem(_location(file, node), json_path(path), message, "error")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from reconciler.loader import MAX_ALIAS_EXPANSION, Document, load_file, load_paths, load_text
 from reconciler.problems import Location
 
@@ -239,6 +241,31 @@ def test_a_directory_scan_skips_yaml_that_is_not_a_config_file(tmp_path: Path) -
     assert [d.data["project"] for d in result.documents] == ["web"]
     assert result.problems == []
     assert sorted(result.skipped) == sorted(str(p) for p in (workflow, gitlab, listing, empty, manifests))
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "meant"),
+    [
+        ("Workspace: acme\nProject: web\n", "Workspace", "workspace"),
+        ("worksapce: acme\n", "worksapce", "workspace"),
+        ("pipeline:\n  - name: P\n", "pipeline", "pipelines"),
+    ],
+)
+def test_a_skipped_file_with_a_near_miss_of_a_config_key_gets_a_warning_naming_file_and_key(
+    tmp_path: Path, text: str, key: str, meant: str
+) -> None:
+    file = write(tmp_path / "web.yml", text)
+    result = load_paths([tmp_path])
+    assert result.skipped == [str(file)]
+    warning = result.problems[0]
+    assert warning.severity == "warning" and warning.location == Location(str(file), 1, 1)
+    assert f"`{key}` looks like `{meant}`" in warning.message
+
+
+def test_ci_files_beside_the_configs_get_no_near_miss_warning(tmp_path: Path) -> None:
+    write(tmp_path / "gh.yml", "name: CI\non: push\ndefaults:\n  run:\n    shell: bash\njobs: {}\n")
+    write(tmp_path / "gl.yml", "default:\n  image: python\nstages: [test]\nvariables: {A: b}\nworkflow: {}\n")
+    assert load_paths([tmp_path]).problems == []
 
 
 def test_a_directory_scan_reports_yaml_it_cannot_parse(tmp_path: Path) -> None:
