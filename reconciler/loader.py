@@ -22,13 +22,16 @@ import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler import files
+from reconciler.errors import LoadError
+from reconciler.located import Document, PathKey, drop_locations, move_locations
 from reconciler.problems import Location, Problem, json_path
 
 try:  # libyaml is several times faster; its marks carry the same line and column as the Python parser's
@@ -36,14 +39,10 @@ try:  # libyaml is several times faster; its marks carry the same line and colum
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
 
-PathKey = tuple[str | int, ...]
-
 #: Top-level keys that make a YAML file a config file in a directory scan.
 CONFIG_MARKER_KEYS = frozenset({"workspace", "domain", "project", "pipelines"})
 #: The keys whose near misses (another case, a small typo) in a skipped file are worth a warning.
 NEAR_MISS_KEYS = ("workspace", "project", "pipelines")
-#: File name endings read in a directory scan.
-YAML_SUFFIXES = (".yml", ".yaml")
 #: How many nodes aliases may expand to in one file, beyond one per character of the file. A
 #: legitimate config reuses a few blocks (shared credentials, build args, ``<<: *defaults`` on every
 #: action), which costs at most a few nodes per line; a "billion laughs" file of a few hundred bytes
@@ -67,31 +66,6 @@ _SCALARS = yaml.constructor.SafeConstructor()
 
 
 @dataclass
-class Document:
-    """One config file: its data (plain dicts/lists/scalars) and the location of every node.
-
-    ``locations[path]`` is where the value at ``path`` starts; ``key_locations[path]`` is where the
-    mapping key naming it starts (for mapping entries only)."""
-
-    file: str
-    data: Any
-    locations: dict[PathKey, Location] = field(default_factory=dict)
-    key_locations: dict[PathKey, Location] = field(default_factory=dict)
-
-    def locate(self, path: PathKey, *, key: bool = False) -> Location:
-        """The location of ``path``, or of its nearest located ancestor."""
-        parts = tuple(path)
-        while True:
-            if key and parts in self.key_locations:
-                return self.key_locations[parts]
-            if parts in self.locations:
-                return self.locations[parts]
-            if not parts:
-                return Location(self.file, 1, 1)
-            parts = parts[:-1]
-
-
-@dataclass
 class LoadResult:
     """What reading some paths gave: the config documents in order, every file-level problem, and the
     files a directory scan passed over because they are not config files."""
@@ -105,8 +79,9 @@ def load_paths(paths: list[str | Path]) -> LoadResult:
     """Read every config file that ``paths`` name.
 
     A directory is scanned recursively for ``*.yml``/``*.yaml`` in sorted order, skipping
-    dot-directories; there a YAML file that is not a config file is skipped (and listed in
-    ``skipped``). A file named directly is always read and must be a config file. A path that does not
+    dot-directories; there a YAML file that is not a config file, or a YAML name that is not a regular
+    file (a FIFO, a device, a dangling link), is skipped (and listed in ``skipped``). A file named
+    directly is always read and must be a regular config file of at most 16 MiB. A path that does not
     exist is an error. Each file is read once even when named twice. Nothing is raised for a bad file:
     every problem lands in ``problems``."""
     result = LoadResult(documents=[], problems=[], skipped=[])
@@ -120,13 +95,15 @@ def _load_all(paths: list[str | Path], seen: set[str], result: LoadResult) -> No
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            for file in _scan(path):
+            found = files.scan(path)
+            for file in found.files:
                 _load_once(file, named=False, seen=seen, result=result)
-        elif path.is_file():
-            _load_once(path, named=True, seen=seen, result=result)
+            # A FIFO, a device or a dangling link is never opened: it could block or never end.
+            result.skipped.extend(str(file) for file in found.special)
+        elif path.exists():
+            _load_once(path, named=True, seen=seen, result=result)  # refused there unless a regular file
         else:
-            what = "no such file or directory" if not path.exists() else "not a regular file or directory"
-            result.problems.append(_error(str(path), 1, 1, (), what))
+            result.problems.append(_error(str(path), 1, 1, (), "no such file or directory"))
 
 
 def load_file(path: str | Path, *, named: bool = True) -> LoadResult:
@@ -167,30 +144,15 @@ def collector_paused() -> Iterator[None]:
 # Files
 
 
-def _scan(root: Path) -> Iterator[Path]:
-    """YAML files under ``root``, sorted by their path relative to it, dot-directories left out."""
-    found: list[tuple[tuple[str, ...], Path]] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        # Pruning in place stops os.walk from descending into .git, .github, .venv and the like.
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        base = Path(dirpath)
-        for name in filenames:
-            if name.endswith(YAML_SUFFIXES):
-                file = base / name
-                found.append((file.relative_to(root).parts, file))
-    found.sort(key=lambda item: item[0])
-    return (file for _, file in found)
-
-
 def _load_once(path: Path, *, named: bool, seen: set[str], result: LoadResult) -> None:
     key = os.path.normcase(os.path.abspath(path))
     if key in seen:
         return
     seen.add(key)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        result.problems.append(_error(str(path), 1, 1, (), f"cannot read the file: {exc.strerror}"))
+        raw = files.read_config_bytes(path)
+    except LoadError as exc:
+        result.problems.append(Problem(exc.location, "$", exc.reason, "error"))
         return
     _load_bytes(raw, str(path), named=named, result=result)
 
@@ -585,35 +547,3 @@ class _Builder:
             return value
         self._unsupported_tag(node, path)
         return value
-
-
-# ---------------------------------------------------------------------------------------------------
-# Locations of moved values
-
-
-def _paths(value: Any, prefix: PathKey) -> Iterator[PathKey]:
-    """``prefix`` and the path of every node inside ``value`` (walking the data, not the tables, keeps
-    each move proportional to the size of what moves)."""
-    yield prefix
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _paths(v, (*prefix, i))
-
-
-def move_locations(value: Any, old: PathKey, new: PathKey, tables: tuple[dict[PathKey, Location], ...]) -> None:
-    """Move the recorded locations of ``value`` (found at ``old``) and everything inside it to ``new``."""
-    n = len(old)
-    for p in list(_paths(value, old)):
-        for table in tables:
-            if p in table:
-                table[new + p[n:]] = table.pop(p)
-
-
-def drop_locations(value: Any, prefix: PathKey, tables: tuple[dict[PathKey, Location], ...]) -> None:
-    """Forget the recorded locations of ``value`` (found at ``prefix``) and everything inside it."""
-    for p in list(_paths(value, prefix)):
-        for table in tables:
-            table.pop(p, None)

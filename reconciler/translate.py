@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.loader import Document, PathKey, drop_locations, move_locations
+from reconciler.located import Document, PathKey, drop_locations, move_locations
 from reconciler.problems import Location, Problem, json_path
 
 

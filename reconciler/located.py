@@ -1,0 +1,69 @@
+"""Data that remembers where it was written: a loaded document and the bookkeeping of its locations.
+
+Every module that rewrites a loaded document (the 2024 translation, defaults) moves values from one
+path to another; the helpers here move the recorded locations along with them, so that a problem found
+later still points at the user's own text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.problems import Location
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """One config file: its data (plain dicts/lists/scalars) and the location of every node.
+
+    ``locations[path]`` is where the value at ``path`` starts; ``key_locations[path]`` is where the
+    mapping key naming it starts (for mapping entries only)."""
+
+    file: str
+    data: Any
+    locations: dict[PathKey, Location] = field(default_factory=dict)
+    key_locations: dict[PathKey, Location] = field(default_factory=dict)
+
+    def locate(self, path: PathKey, *, key: bool = False) -> Location:
+        """The location of ``path``, or of its nearest located ancestor."""
+        parts = tuple(path)
+        while True:
+            if key and parts in self.key_locations:
+                return self.key_locations[parts]
+            if parts in self.locations:
+                return self.locations[parts]
+            if not parts:
+                return Location(self.file, 1, 1)
+            parts = parts[:-1]
+
+
+def _paths(value: Any, prefix: PathKey) -> Iterator[PathKey]:
+    """``prefix`` and the path of every node inside ``value`` (walking the data, not the tables, keeps
+    each move proportional to the size of what moves)."""
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, (*prefix, i))
+
+
+def move_locations(value: Any, old: PathKey, new: PathKey, tables: tuple[dict[PathKey, Location], ...]) -> None:
+    """Move the recorded locations of ``value`` (found at ``old``) and everything inside it to ``new``."""
+    n = len(old)
+    for p in list(_paths(value, old)):
+        for table in tables:
+            if p in table:
+                table[new + p[n:]] = table.pop(p)
+
+
+def drop_locations(value: Any, prefix: PathKey, tables: tuple[dict[PathKey, Location], ...]) -> None:
+    """Forget the recorded locations of ``value`` (found at ``prefix``) and everything inside it."""
+    for p in list(_paths(value, prefix)):
+        for table in tables:
+            table.pop(p, None)
