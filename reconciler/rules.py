@@ -35,6 +35,8 @@ KNOWN_PLATFORMS = frozenset(
 _PLATFORM = re.compile(r"[a-z0-9_.-]+/[a-z0-9_.-]+(/[a-z0-9_.-]+)?")
 #: A Buddy variable standing for the whole password: ``$NAME`` or ``${NAME}``.
 _BUDDY_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
+#: How every env reference starts; it also covers the escaped ``$${env:``, which is refused in names too.
+_ENV_OPEN = "${env:"
 _PASSWORD_HINT = "write `password: ${env:DOCKERHUB_TOKEN}` and set the variable in CI"
 
 
@@ -73,6 +75,7 @@ def _check_document(doc: Document) -> list[Problem]:
         base: PathKey = ("pipelines", i)
         if pipeline.get("name") is None and pipeline.get("id") is None:
             report.add(base, "a pipeline needs a `name` (or the `id` of a live pipeline)")
+        _check_identity(report, base, pipeline, "pipeline")
         actions = pipeline.get("actions")
         if isinstance(actions, list):
             _check_actions(report, base, actions)
@@ -154,7 +157,26 @@ def _check_previous_names(report: _Report, base: PathKey, actions: list[Any], de
                 claimed[old] = here
 
 
+def _check_identity(report: _Report, path: PathKey, item: dict[str, Any], what: str) -> None:
+    """Names are identity: an env reference in one would be sent resolved but matched unresolved, so
+    nothing would ever match and every apply would create another copy."""
+    why = (
+        "is not allowed here: names are identity, and a name with a reference would be sent resolved but "
+        f"matched as written, so every apply would create another {what}; write the name literally"
+    )
+    for key, label in (("name", f"a {what} name"), ("after", "`after`")):
+        value = item.get(key)
+        if isinstance(value, str) and _ENV_OPEN in value:
+            report.add((*path, key), f"an `${{env:…}}` reference in {label} {why}")
+    previous = item.get("previous_names")
+    if isinstance(previous, list):
+        for k, old in enumerate(previous):
+            if isinstance(old, str) and _ENV_OPEN in old:
+                report.add((*path, "previous_names", k), f"an `${{env:…}}` reference in `previous_names` {why}")
+
+
 def _check_action(report: _Report, path: PathKey, action: dict[str, Any]) -> None:
+    _check_identity(report, path, action, "action")
     after = action.get("after")
     if isinstance(after, str) and not after.strip():
         report.add((*path, "after"), "`after` must name an action (it is empty)")
