@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urldefrag, urljoin
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -119,17 +119,29 @@ def _registry() -> Registry:
     )
 
 
+def _is_integer(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+#: Draft 2020-12 with one difference: an integer is an integer, not a float with no fraction. JSON
+#: cannot tell 1 from 1.0, but YAML can, and Buddy refuses ``retry_count: 1.0``; so a file must not
+#: pass validate with it.
+_StrictValidator = validators.extend(
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+)
+
+
 @cache
 def _validator() -> Draft202012Validator:
     """The validator of a whole config file. The registry has no retrieval function: a reference that is
     not one of the two schemas fails loudly rather than reaching for the network."""
-    return Draft202012Validator({"$ref": CONFIG_URI}, registry=_registry())
+    return _StrictValidator({"$ref": CONFIG_URI}, registry=_registry())
 
 
 @cache
 def _action_validator() -> Draft202012Validator:
     """The validator of one action as a config file declares it."""
-    return Draft202012Validator({"$ref": ACTION_DEF}, registry=_registry())
+    return _StrictValidator({"$ref": ACTION_DEF}, registry=_registry())
 
 
 @cache
@@ -211,7 +223,7 @@ def _describe(error: ValidationError, prefix: PathKey) -> Iterator[tuple[PathKey
     elif kind == "not" and error.schema.get("readOnly"):
         yield path, _refused_message(path), True
     elif kind == "type":
-        yield path, _type_message(path, error.validator_value, error.instance), False
+        yield path, _type_message(path, error.validator_value, error.instance, error.schema), False
     elif kind == "enum":
         allowed = ", ".join(str(v) for v in error.validator_value if v is not None)
         yield path, f"{_shown(path, error.instance)} is not one of the allowed values: {allowed}", False
@@ -240,17 +252,27 @@ def _refused_message(path: PathKey) -> str:
     return f"`{key}` is read-only (set by Buddy); remove it"
 
 
-def _type_message(path: PathKey, expected: str | list[str], instance: Any) -> str:
+def _type_message(path: PathKey, expected: str | list[str], instance: Any, schema: Any = None) -> str:
     wanted = [expected] if isinstance(expected, str) else list(expected)
     names = [t for t in wanted if t != "null"]
     expected_text = " or ".join(names) + (" or null" if "null" in wanted else "")
     field = f"`{path[-1]}`" if path and isinstance(path[-1], str) else "this value"
     if instance is None:
+        if isinstance(schema, dict) and "default" in schema:
+            default = json.dumps(schema["default"])
+            default = default.strip('"') if isinstance(schema["default"], str) else default
+            return (
+                f"{field} must not be null: Buddy sets {default} when it is unset, so a null would be sent on "
+                f"every apply and never hold; write `{path[-1]}: {default}` or leave the field out"
+            )
         return f"{field} must not be null: expected {expected_text}"
     got = _JSON_TYPES.get(type(instance), type(instance).__name__)
     if _is_secret(path) or isinstance(instance, dict | list):
         return f"expected {expected_text}, got {got}"
-    return f"expected {expected_text}, got {got} ({_shown(path, instance, quote=False)})"
+    shown = f"expected {expected_text}, got {got} ({_shown(path, instance, quote=False)})"
+    if "integer" in names and isinstance(instance, float) and instance.is_integer():
+        return f"{shown}; write it without a fraction: `{int(instance)}`"
+    return shown
 
 
 def _empty_message(path: PathKey) -> str:
@@ -327,7 +349,7 @@ _KEYWORDS = frozenset(
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "null": (type(None),),
     "boolean": (bool,),
-    "integer": (int,),  # and a float with no fraction, as jsonschema's Draft 2020-12 type checker says
+    "integer": (int,),  # not a float with no fraction: see _StrictValidator
     "number": (int, float),
     "string": (str,),
     "array": (list,),
@@ -410,8 +432,6 @@ def _all(checks: list[Check]) -> Check:
 def _type_check(kind: str | list[str]) -> Check:
     kinds = [kind] if isinstance(kind, str) else kind
     exact = frozenset(t for k in kinds for t in _PY_TYPES[k])
-    if "integer" in kinds and "number" not in kinds:
-        return lambda v: type(v) in exact or (type(v) is float and v.is_integer())
     return lambda v: type(v) in exact
 
 

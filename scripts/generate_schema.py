@@ -145,6 +145,15 @@ SPELLINGS_2024 = {
     "integration_hash": "integration.identifier",
 }
 
+# What the server fills in on create when an action field is unset, from CONTRACT.md ("Server defaults on
+# create"). These fields are not nullable in a file: an explicit null would be sent on every apply and
+# never hold. The value is written as the standard `default` annotation, which editors show.
+SERVER_DEFAULTS: dict[str, Any] = {
+    "trigger_time": "ON_EVERY_EXECUTION",
+    "disabled": False,
+    "target_platform": "linux/amd64",
+}
+
 # Pipeline fields, from CONTRACT.md "Pipeline fields (from Buddy's Go SDK and Terraform provider; used
 # when creating a pipeline)". Same notation as NESTED.
 _PIPELINE_BOOLEANS = [
@@ -305,7 +314,8 @@ def _nested_defs(ref_base: str = "") -> dict[str, Any]:
     defs: dict[str, Any] = {}
     for name, spec in NESTED.items():
         props: dict[str, Any] = {}
-        required = set(spec.get("required", []))
+        # A key that can meet a requirement (``identifier`` or ``hash_id``) must not be null either.
+        required = set(spec.get("required", [])) | {k for keys in spec.get("any_of_required", []) for k in keys}
         for key, (kind, description) in spec["properties"].items():
             schema = {"description": description, **_type_schema(kind, ref_base)}
             props[key] = schema if key in required else _nullable(schema)
@@ -347,9 +357,13 @@ def build_action_schema(post: list[Param], response: list[Param], post_2024: lis
                 param.description.rstrip("."),
                 "Not accepted in a file: an action's place comes from the file's order and `after`",
             )
+        elif param.name in SERVER_DEFAULTS:
+            properties[param.name] = {**_param_schema(param), "default": SERVER_DEFAULTS[param.name]}
         else:
             schema = _param_schema(param)
             properties[param.name] = schema if param.required else _nullable(schema)
+    if missing := set(SERVER_DEFAULTS) - set(properties):
+        raise PageError(f"{sorted(missing)}: CONTRACT.md names server defaults the page no longer lists")
     required = sorted(p.name for p in post if p.required)
     if set(required) != {"name", "type"}:
         raise PageError(f"the 2026 page should require name and type, not {required}")

@@ -163,7 +163,8 @@ def test_the_action_schema_keeps_the_page_s_types_enums_and_descriptions() -> No
     assert action["additionalProperties"] is False
     assert props["cache_mode"]["enum"] == ["MIN", "MAX", None]
     assert props["cache_mode"]["description"] == "The caching mode for Docker build"
-    assert props["target_platform"]["type"] == ["string", "null"]
+    assert props["target_platform"]["type"] == "string"  # Buddy's default makes a null meaningless
+    assert props["target_platform"]["default"] == "linux/amd64"
     assert props["build_args"] == {
         "description": "The list of build arguments to pass to the Docker build",
         "type": ["array", "null"],
@@ -278,11 +279,37 @@ def test_after_action_id_is_refused_because_placement_comes_from_file_order() ->
     assert "`after: NAME`" in problem.message
 
 
-def test_every_optional_action_field_accepts_an_explicit_null() -> None:
+def test_every_optional_action_field_without_a_server_default_accepts_an_explicit_null() -> None:
     props = schema.load_schema("action")["properties"]
-    optional = [k for k, v in props.items() if k not in ("name", "type") and "not" not in v]
+    optional = [k for k, v in props.items() if k not in ("name", "type") and "not" not in v and "default" not in v]
     assert len(optional) > 30
     assert check(with_action(**dict.fromkeys(optional))) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "default"),
+    [("trigger_time", "ON_EVERY_EXECUTION"), ("disabled", "false"), ("target_platform", "linux/amd64")],
+)
+def test_a_null_on_a_field_buddy_fills_on_create_is_refused_naming_the_default(field: str, default: str) -> None:
+    assert messages(check(with_action(**{field: None}))) == [
+        f"$.pipelines[0].actions[0].{field}: `{field}` must not be null: Buddy sets {default} when it is unset, "
+        f"so a null would be sent on every apply and never hold; write `{field}: {default}` or leave the field out"
+    ]
+
+
+@pytest.mark.parametrize("text", ["retry_count: 1.0", "timeout: 600.0"])
+def test_an_integral_float_in_an_integer_field_is_refused(text: str) -> None:
+    field, value = text.split(": ")
+    (problem,) = check(with_action(**{field: float(value)}))
+    assert problem.message == (
+        f"expected integer or null, got number ({value}); write it without a fraction: `{int(float(value))}`"
+    )
+
+
+def test_an_integration_needs_a_non_null_identifier() -> None:
+    assert messages(check(with_action(integration={"identifier": None}))) == [
+        "$.pipelines[0].actions[0].integration.identifier: `identifier` must not be null: expected string"
+    ]
 
 
 def test_optional_keys_inside_nested_objects_accept_null() -> None:
@@ -313,7 +340,7 @@ def test_a_value_of_the_wrong_type_is_one_problem_not_a_type_and_an_enum_problem
 def test_a_target_platform_list_left_untranslated_is_refused_as_a_list() -> None:
     # The loader turns a list of strings into the 2026 string; a list it cannot translate reaches here.
     assert messages(check(with_action(target_platform=["linux/amd64", 7]))) == [
-        "$.pipelines[0].actions[0].target_platform: expected string or null, got array"
+        "$.pipelines[0].actions[0].target_platform: expected string, got array"
     ]
 
 
