@@ -91,6 +91,8 @@ def _pipelines(doc: Document) -> list[DesiredPipeline]:
                 actions=actions,
                 location=doc.locate(base),
                 file=doc.file,
+                previous_names=tuple(pipeline.get("previous_names") or ()),
+                safety=pipeline.get("safety"),
             )
         )
     return out

@@ -21,7 +21,7 @@ WRITE_ONLY_FIELDS = frozenset({"password"})
 #: Our own keys on an action: not API fields, never sent.
 ACTION_META_KEYS = frozenset({"after", "previous_names"})
 #: Our own keys on a pipeline: everything else is a pipeline field sent on create.
-PIPELINE_META_KEYS = frozenset({"name", "id", "prune", "actions"})
+PIPELINE_META_KEYS = frozenset({"name", "id", "prune", "actions", "previous_names", "safety", "defaults"})
 #: What the server fills in on create when a field is unset.
 SERVER_DEFAULTS: Mapping[str, Any] = {
     "trigger_time": "ON_EVERY_EXECUTION",
@@ -57,6 +57,9 @@ class DesiredPipeline:
     actions: tuple[DesiredAction, ...]
     location: Location
     file: str
+    previous_names: tuple[str, ...] = ()
+    #: ``{"max_delete_percent": N, "max_update_percent": N}`` as the file gives them (either may be absent).
+    safety: Mapping[str, int] | None = None
 
     @property
     def label(self) -> str:

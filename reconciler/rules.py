@@ -164,7 +164,7 @@ def _check_identity(report: _Report, path: PathKey, item: dict[str, Any], what: 
         "is not allowed here: names are identity, and a name with a reference would be sent resolved but "
         f"matched as written, so every apply would create another {what}; write the name literally"
     )
-    for key, label in (("name", f"a {what} name"), ("after", "`after`")):
+    for key, label in (("name", f"the {what}'s name"), ("after", "`after`")):
         value = item.get(key)
         if isinstance(value, str) and _ENV_OPEN in value:
             report.add((*path, key), f"an `${{env:…}}` reference in {label} {why}")

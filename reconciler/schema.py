@@ -125,7 +125,8 @@ def _is_integer(checker: Any, instance: Any) -> bool:
 
 #: Draft 2020-12 with one difference: an integer is an integer, not a float with no fraction. JSON
 #: cannot tell 1 from 1.0, but YAML can, and Buddy refuses ``retry_count: 1.0``; so a file must not
-#: pass validate with it.
+#: pass validate with it. (Validators are built on subschemas without ``$schema``, which would make
+#: jsonschema switch back to its own class.)
 _StrictValidator = validators.extend(
     Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
 )
@@ -135,7 +136,10 @@ _StrictValidator = validators.extend(
 def _validator() -> Draft202012Validator:
     """The validator of a whole config file. The registry has no retrieval function: a reference that is
     not one of the two schemas fails loudly rather than reaching for the network."""
-    return _StrictValidator({"$ref": CONFIG_URI}, registry=_registry())
+    # The root is given inline without its `$schema`: jsonschema switches to the validator class that
+    # `$schema` names whenever it meets one, which would drop the strict integer check.
+    root = {k: v for k, v in load_schema("config").items() if k != "$schema"}
+    return _StrictValidator({**root, "$id": CONFIG_URI}, registry=_registry())
 
 
 @cache
@@ -229,6 +233,12 @@ def _describe(error: ValidationError, prefix: PathKey) -> Iterator[tuple[PathKey
         yield path, f"{_shown(path, error.instance)} is not one of the allowed values: {allowed}", False
     elif kind == "minLength":
         yield path, _empty_message(path), False
+    elif kind in ("minimum", "maximum"):
+        low, high = error.schema.get("minimum"), error.schema.get("maximum")
+        bounds = (
+            f"between {low} and {high}" if None not in (low, high) else f"at {kind[:3]}imum {error.validator_value}"
+        )
+        yield path, f"`{path[-1]}` must be {bounds}, not {_shown(path, error.instance)}", False
     elif kind in ("anyOf", "oneOf"):
         yield from _alternatives(error, path, prefix)
     else:

@@ -187,6 +187,15 @@ PIPELINE_FIELDS: dict[str, tuple[Any, str]] = {
         "Whether the pipeline is defined in Buddy YAML; anything but NONE is left alone",
     ),
 }
+# A pipeline's `safety` block (SPEC.md, "Commands": `safety:` on a pipeline sets the percentages).
+SAFETY_KEYS = {
+    "max_delete_percent": "Refuse deleting more than this percentage of the pipeline's live actions (default 30).",
+    "max_update_percent": (
+        "Refuse updating more than this percentage of the pipeline's live actions, in a pipeline of 10 or more "
+        "(default 30)."
+    ),
+}
+
 # The event types CONTRACT.md names; it says more exist ("…"), so the type is any string.
 EVENT_TYPES = ["PUSH", "CREATE_REF", "DELETE_REF", "SCHEDULE"]
 
@@ -420,6 +429,26 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
         "prune": {
             "description": "true: live multi-arch actions this file does not declare are deleted.",
             "type": "boolean",
+        },
+        "previous_names": {
+            "description": (
+                "Earlier names of this pipeline: when no live pipeline has its name, one with an earlier name is "
+                "renamed, not created anew. Not sent to Buddy."
+            ),
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+        },
+        "safety": {
+            "description": (
+                "This pipeline's safety thresholds for apply: the share of its live actions that may be deleted "
+                "or updated at once without --force. Not sent to Buddy."
+            ),
+            "type": "object",
+            "properties": {
+                key: {"description": description, "type": "integer", "minimum": 0, "maximum": 100}
+                for key, description in SAFETY_KEYS.items()
+            },
+            "additionalProperties": False,
         },
         "actions": {
             "description": "The pipeline's multi-arch actions, in execution order.",

@@ -221,3 +221,15 @@ def test_validate_plan_and_apply_exit_1_on_a_path_with_no_config_file(tmp_path: 
     out, err = io.StringIO(), io.StringIO()
     assert main([command, str(tmp_path)], out=out, err=err) == 1
     assert f"error: no config files found in {tmp_path}" in err.getvalue()
+
+
+def test_a_pipeline_s_previous_names_and_safety_are_carried_but_never_sent_as_pipeline_fields(tmp_path: Path) -> None:
+    write(
+        tmp_path / "web.yml",
+        "workspace: acme\nproject: web\npipelines:\n  - name: Release\n    previous_names: [Old release]\n"
+        "    safety: {max_delete_percent: 50}\n    priority: HIGH\n    actions: []\n",
+    )
+    (pipeline,) = load_config([tmp_path]).pipelines
+    assert pipeline.previous_names == ("Old release",)
+    assert pipeline.safety == {"max_delete_percent": 50}
+    assert pipeline.fields == {"priority": "HIGH"}

@@ -152,6 +152,8 @@ def test_the_field_tables_match_the_schemas():
         "id",
         "prune",
         "actions",
+        "previous_names",
+        "safety",
         "definition_source",
         "git_config_ref",
     }
