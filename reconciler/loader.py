@@ -170,7 +170,13 @@ def _load_bytes(raw: bytes, file: str, *, named: bool, result: LoadResult) -> No
         result.problems.extend(builder.problems)
         return
     result.documents.append(
-        Document(file=file, data=data, locations=builder.locations, key_locations=builder.key_locations)
+        Document(
+            file=file,
+            data=data,
+            locations=builder.locations,
+            key_locations=builder.key_locations,
+            sources={file: text},
+        )
     )
 
 

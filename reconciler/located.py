@@ -7,6 +7,7 @@ later still points at the user's own text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 from reconciler.problems import Location
 
 PathKey = tuple[str | int, ...]
+#: A plain scalar with no spaces (a number, a boolean), up to a flow indicator or a comment.
+_PLAIN_TOKEN = re.compile(r"[^\s,\[\]{}#'\"]+")
 
 
 @dataclass
@@ -21,12 +24,27 @@ class Document:
     """One config file: its data (plain dicts/lists/scalars) and the location of every node.
 
     ``locations[path]`` is where the value at ``path`` starts; ``key_locations[path]`` is where the
-    mapping key naming it starts (for mapping entries only)."""
+    mapping key naming it starts (for mapping entries only). ``sources`` holds the text of the file (and
+    of any other file a value came from, such as a defaults file), so that a message can quote a scalar
+    exactly as it was written (``1.10``, which YAML reads as the number 1.1)."""
 
     file: str
     data: Any
     locations: dict[PathKey, Location] = field(default_factory=dict)
     key_locations: dict[PathKey, Location] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def written(self, path: PathKey) -> str | None:
+        """The plain scalar at ``path`` as the file spells it, when the source is known."""
+        where = self.locations.get(tuple(path))
+        text = self.sources.get(where.file) if where else None
+        if where is None or text is None:
+            return None
+        lines = text.splitlines()
+        if where.line > len(lines):
+            return None
+        found = _PLAIN_TOKEN.match(lines[where.line - 1], where.col - 1)
+        return found.group(0) if found else None
 
     def locate(self, path: PathKey, *, key: bool = False) -> Location:
         """The location of ``path``, or of its nearest located ancestor."""

@@ -178,6 +178,8 @@ def check_document(doc: Document) -> list[Problem]:
         if error.validator != "type" and (*prefix, *error.absolute_path) in mistyped:
             continue
         for where, message, on_key in _describe(error, prefix):
+            if error.validator == "type" and where == (*prefix, *error.absolute_path):
+                message += _quote_hint(doc, where, error)
             if (where, message) in seen:
                 continue
             seen.add((where, message))
@@ -229,8 +231,9 @@ def _describe(error: ValidationError, prefix: PathKey) -> Iterator[tuple[PathKey
     elif kind == "type":
         yield path, _type_message(path, error.validator_value, error.instance, error.schema), False
     elif kind == "enum":
-        allowed = ", ".join(str(v) for v in error.validator_value if v is not None)
-        yield path, f"{_shown(path, error.instance)} is not one of the allowed values: {allowed}", False
+        values = [v for v in error.validator_value if isinstance(v, str)]
+        message = f"{_shown(path, error.instance)} is not one of the allowed values: {', '.join(values)}"
+        yield path, message + _enum_hint(error.instance, values), False
     elif kind == "minLength":
         yield path, _empty_message(path), False
     elif kind in ("minimum", "maximum"):
@@ -246,10 +249,31 @@ def _describe(error: ValidationError, prefix: PathKey) -> Iterator[tuple[PathKey
         yield path, (error.message if not _is_secret(path) else f"invalid value ({kind})"), False
 
 
+def _quote_hint(doc: Document, path: PathKey, error: ValidationError) -> str:
+    """For a number or boolean where a string is due: how to keep it as written (``1.10`` reads as 1.1)."""
+    expected = error.validator_value
+    wanted = [expected] if isinstance(expected, str) else list(expected)
+    value = error.instance
+    if "string" not in wanted or not isinstance(value, int | float) or _is_secret(path):
+        return ""
+    written = doc.written(path) or json.dumps(value)
+    kind = "a boolean" if isinstance(value, bool) else "a number"
+    return f'; YAML reads `{written}` as {kind}: write it in quotes (`"{written}"`) to keep it as written'
+
+
 def _unknown_field(key: str, allowed: list[str]) -> str:
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     hint = f"; did you mean `{close[0]}`?" if close else ""
     return f"unknown field `{key}`{hint}"
+
+
+def _enum_hint(value: Any, allowed: list[str]) -> str:
+    """``; did you mean `MAX`?`` for a value in the wrong case or with a small typo."""
+    if not isinstance(value, str):
+        return ""
+    same = [v for v in allowed if v.casefold() == value.casefold()]
+    close = same or difflib.get_close_matches(value.upper(), allowed, n=1, cutoff=0.75)
+    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 def _refused_message(path: PathKey) -> str:

@@ -327,13 +327,15 @@ def test_name_and_type_do_not_accept_null(field: str) -> None:
 def test_a_wrong_type_says_what_was_expected_and_what_was_given() -> None:
     assert messages(check(with_action(timeout="soon", dockerfile_path=42))) == [
         '$.pipelines[0].actions[0].timeout: expected integer or null, got string ("soon")',
-        "$.pipelines[0].actions[0].dockerfile_path: expected string or null, got integer (42)",
+        "$.pipelines[0].actions[0].dockerfile_path: expected string or null, got integer (42); YAML reads `42` as "
+        'a number: write it in quotes (`"42"`) to keep it as written',
     ]
 
 
 def test_a_value_of_the_wrong_type_is_one_problem_not_a_type_and_an_enum_problem() -> None:
     assert messages(check(with_action(cache_mode=3))) == [
-        "$.pipelines[0].actions[0].cache_mode: expected string or null, got integer (3)"
+        "$.pipelines[0].actions[0].cache_mode: expected string or null, got integer (3); YAML reads `3` as a "
+        'number: write it in quotes (`"3"`) to keep it as written'
     ]
 
 
