@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler import rules, translate
+from reconciler import defaults, rules, translate
 from reconciler.errors import NoConfigFiles, ValidationFailed
 from reconciler.loader import Document, PathKey, collector_paused, load_paths
 from reconciler.model import ACTION_META_KEYS, PIPELINE_META_KEYS, DesiredAction, DesiredPipeline
@@ -37,14 +37,15 @@ def check_paths(paths: list[str | Path]) -> tuple[list[Document], list[Problem],
 
     loaded = load_paths(paths)
     problems = list(loaded.problems)
-    if not loaded.documents and not any(p.severity == "error" for p in problems):
-        raise NoConfigFiles([str(p) for p in paths], len(loaded.skipped), problems)
     with collector_paused():  # checking, like loading, makes many objects and no cycles to collect
         for doc in loaded.documents:
             problems.extend(translate.translate_2024(doc))
-        for doc in loaded.documents:
-            problems.extend(schema.check_document(doc))
-        problems.extend(rules.check_documents(loaded.documents))
+        configs = defaults.apply_defaults(loaded.documents)
+        if not configs and not any(p.severity == "error" for p in problems):
+            raise NoConfigFiles([str(p) for p in paths], len(loaded.skipped), problems)
+        checked = [(doc, schema.check_document(doc) + rules.check_document(doc)) for doc in loaded.documents]
+        problems.extend(defaults.relocate(checked))
+        problems.extend(rules.check_across(configs))
     return loaded.documents, sort_problems(_unique(problems)), loaded.skipped
 
 

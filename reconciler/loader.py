@@ -269,9 +269,12 @@ def _compose_all(text: str) -> list[Node]:
 
 
 def _looks_like_config(root: Node) -> bool:
+    """A config file names a config key; a defaults file holds ``defaults`` alone (a CI workflow may
+    have a top-level ``defaults`` too, beside keys of its own, and is not ours)."""
     if not isinstance(root, MappingNode):
         return False
-    return any(isinstance(k, ScalarNode) and k.value in CONFIG_MARKER_KEYS for k, _ in root.value)
+    keys = [k.value for k, _ in root.value if isinstance(k, ScalarNode)]
+    return any(k in CONFIG_MARKER_KEYS for k in keys) or keys == ["defaults"]
 
 
 def _near_misses(file: str, root: Node) -> list[Problem]:

@@ -19,6 +19,14 @@ PathKey = tuple[str | int, ...]
 _PLAIN_TOKEN = re.compile(r"[^\s,\[\]{}#'\"]+")
 
 
+@dataclass(frozen=True)
+class Inherited:
+    """Where an inherited value was written: the defaults block's file and its path there."""
+
+    file: str
+    path: PathKey
+
+
 @dataclass
 class Document:
     """One config file: its data (plain dicts/lists/scalars) and the location of every node.
@@ -33,6 +41,8 @@ class Document:
     locations: dict[PathKey, Location] = field(default_factory=dict)
     key_locations: dict[PathKey, Location] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    #: Values an action took from a defaults block: the action's path of each → where it was written.
+    inherited: dict[PathKey, Inherited] = field(default_factory=dict)
 
     def written(self, path: PathKey) -> str | None:
         """The plain scalar at ``path`` as the file spells it, when the source is known."""
@@ -59,22 +69,22 @@ class Document:
             parts = parts[:-1]
 
 
-def _paths(value: Any, prefix: PathKey) -> Iterator[PathKey]:
+def paths_within(value: Any, prefix: PathKey) -> Iterator[PathKey]:
     """``prefix`` and the path of every node inside ``value`` (walking the data, not the tables, keeps
     each move proportional to the size of what moves)."""
     yield prefix
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from _paths(v, (*prefix, k))
+            yield from paths_within(v, (*prefix, k))
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from _paths(v, (*prefix, i))
+            yield from paths_within(v, (*prefix, i))
 
 
 def move_locations(value: Any, old: PathKey, new: PathKey, tables: tuple[dict[PathKey, Location], ...]) -> None:
     """Move the recorded locations of ``value`` (found at ``old``) and everything inside it to ``new``."""
     n = len(old)
-    for p in list(_paths(value, old)):
+    for p in list(paths_within(value, old)):
         for table in tables:
             if p in table:
                 table[new + p[n:]] = table.pop(p)
@@ -82,6 +92,6 @@ def move_locations(value: Any, old: PathKey, new: PathKey, tables: tuple[dict[Pa
 
 def drop_locations(value: Any, prefix: PathKey, tables: tuple[dict[PathKey, Location], ...]) -> None:
     """Forget the recorded locations of ``value`` (found at ``prefix``) and everything inside it."""
-    for p in list(_paths(value, prefix)):
+    for p in list(paths_within(value, prefix)):
         for table in tables:
             table.pop(p, None)

@@ -44,9 +44,20 @@ def check_documents(docs: list[Document]) -> list[Problem]:
     """Every semantic problem of ``docs``, including those that span files (a pipeline declared twice)."""
     problems: list[Problem] = []
     for doc in docs:
-        problems.extend(_check_document(doc))
-    problems.extend(_check_pipelines_declared_once(docs))
+        problems.extend(check_document(doc))
+    problems.extend(check_across(docs))
     return problems
+
+
+def check_document(doc: Document) -> list[Problem]:
+    """The semantic problems of one document (its actions as they are, defaults applied or not, and
+    its own defaults blocks)."""
+    return _check_document(doc)
+
+
+def check_across(docs: list[Document]) -> list[Problem]:
+    """The problems that span files: a pipeline declared twice."""
+    return _check_pipelines_declared_once(docs)
 
 
 class _Report:
@@ -66,6 +77,7 @@ def _check_document(doc: Document) -> list[Problem]:
     data = doc.data
     if not isinstance(data, dict):
         return report.problems
+    _check_defaults_block(report, ("defaults",), data.get("defaults"))
     pipelines = data.get("pipelines")
     if not isinstance(pipelines, list):
         return report.problems
@@ -76,6 +88,7 @@ def _check_document(doc: Document) -> list[Problem]:
         if pipeline.get("name") is None and pipeline.get("id") is None:
             report.add(base, "a pipeline needs a `name` (or the `id` of a live pipeline)")
         _check_identity(report, base, pipeline, "pipeline")
+        _check_defaults_block(report, (*base, "defaults"), pipeline.get("defaults"))
         actions = pipeline.get("actions")
         if isinstance(actions, list):
             _check_actions(report, base, actions)
@@ -155,6 +168,15 @@ def _check_previous_names(report: _Report, base: PathKey, actions: list[Any], de
                 )
             else:
                 claimed[old] = here
+
+
+def _check_defaults_block(report: _Report, path: PathKey, block: Any) -> None:
+    """A defaults block's own values, checked even when no action takes them: only the checks that
+    need no other field (a block is a partial action: what it lacks, the action may give)."""
+    if isinstance(block, dict):
+        _check_password(report, path, block)
+        _check_secrets(report, path, block)
+        _check_target_platform(report, path, block)
 
 
 def _check_identity(report: _Report, path: PathKey, item: dict[str, Any], what: str) -> None:

@@ -31,6 +31,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from reconciler.defaults import NOT_DEFAULTED
 from reconciler.loader import Document, PathKey
 from reconciler.problems import Problem, json_path
 
@@ -41,6 +42,9 @@ SchemaName = Literal["config", "action"]
 #: a sibling of the action schema's ``$id``.
 CONFIG_URI = "https://reconcile.dev/schemas/config.schema.json"
 ACTION_URI = "https://reconcile.dev/schemas/action.schema.json"
+
+#: The title of the partial action that every ``defaults`` block is (see scripts/generate_schema.py).
+DEFAULTS_TITLE = "Action defaults"
 
 #: Where a config file's action is defined.
 ACTION_DEF = CONFIG_URI + "#/$defs/action"
@@ -221,7 +225,10 @@ def _describe(error: ValidationError, prefix: PathKey) -> Iterator[tuple[PathKey
         allowed = [k for k in error.schema.get("properties", {}) if k not in _refused_keys()]
         extras = [k for k in error.instance if k not in error.schema.get("properties", {})]
         for key in extras:
-            yield (*path, key), _unknown_field(key, allowed), True
+            if error.schema.get("title") == DEFAULTS_TITLE and key in NOT_DEFAULTED:
+                yield (*path, key), f"`{key}` cannot be given a default: it is each action's own identity", True
+            else:
+                yield (*path, key), _unknown_field(key, allowed), True
     elif kind == "required":
         for key in error.validator_value:
             if isinstance(error.instance, dict) and key not in error.instance:

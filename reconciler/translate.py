@@ -43,16 +43,24 @@ def translate_2024(doc: Document) -> list[Problem]:
                 Problem(where, json_path(path), f"`domain` is the 2024 spelling; write `{shown}`", "warning")
             )
             _rename_key(doc, (), "domain", "workspace")
-    pipelines = data.get("pipelines")
-    if not isinstance(pipelines, list):
-        return problems
-    for i, pipeline in enumerate(pipelines):
-        if not isinstance(pipeline, dict) or not isinstance(pipeline.get("actions"), list):
-            continue
-        for j, action in enumerate(pipeline["actions"]):
-            if isinstance(action, dict):
-                problems.extend(_translate_action(doc, ("pipelines", i, "actions", j), action))
+    for path, action in _partial_actions(data):
+        problems.extend(_translate_action(doc, path, action))
     return problems
+
+
+def _partial_actions(data: dict[str, Any]) -> list[tuple[PathKey, dict[str, Any]]]:
+    """Every action and every defaults block (a partial action) of a document, with its path."""
+    found: list[tuple[PathKey, Any]] = [(("defaults",), data.get("defaults"))]
+    pipelines = data.get("pipelines")
+    for i, pipeline in enumerate(pipelines if isinstance(pipelines, list) else []):
+        if not isinstance(pipeline, dict):
+            continue
+        found.append((("pipelines", i, "defaults"), pipeline.get("defaults")))
+        actions = pipeline.get("actions")
+        found.extend(
+            (("pipelines", i, "actions", j), a) for j, a in enumerate(actions if isinstance(actions, list) else [])
+        )
+    return [(path, value) for path, value in found if isinstance(value, dict)]
 
 
 def _translate_action(doc: Document, base: PathKey, action: dict[str, Any]) -> list[Problem]:

@@ -134,7 +134,7 @@ def action_keys(action: Schema, config: Schema) -> list[str]:
 
 def pipeline_reference(action: Schema, config: Schema) -> list[str]:
     # `actions[]` is the action table above: not repeated here
-    defs = {name: node for name, node in config["$defs"].items() if name != "action"}
+    defs = {name: node for name, node in config["$defs"].items() if name not in ("action", "action_defaults")}
     return table(rows(config["$defs"]["pipeline"]["properties"], defs))
 
 

@@ -154,6 +154,7 @@ def test_the_field_tables_match_the_schemas():
         "actions",
         "previous_names",
         "safety",
+        "defaults",
         "definition_source",
         "git_config_ref",
     }
