@@ -41,11 +41,11 @@ def check_paths(paths: list[str | Path]) -> tuple[list[Document], list[Problem],
         for doc in loaded.documents:
             problems.extend(translate.translate_2024(doc))
         configs = defaults.apply_defaults(loaded.documents)
-        if not configs and not any(p.severity == "error" for p in problems):
-            raise NoConfigFiles([str(p) for p in paths], len(loaded.skipped), problems)
         checked = [(doc, schema.check_document(doc) + rules.check_document(doc)) for doc in loaded.documents]
         problems.extend(defaults.relocate(checked))
         problems.extend(rules.check_across(configs))
+    if not configs and not any(p.severity == "error" for p in problems):
+        raise NoConfigFiles([str(p) for p in paths], len(loaded.skipped), problems)
     return loaded.documents, sort_problems(_unique(problems)), loaded.skipped
 
 

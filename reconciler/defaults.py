@@ -28,9 +28,14 @@ NOT_DEFAULTED = frozenset({"name", "after", "previous_names"})
 _Layer = tuple[Document, PathKey]  # a defaults block: the document holding it and its path there
 
 
+#: Keys that make a file a config file even when it has ``defaults`` (then a config that lacks some).
+_CONFIG_KEYS = ("workspace", "project", "pipelines")
+
+
 def is_defaults_file(doc: Document) -> bool:
-    """A file with ``defaults`` and no ``pipelines``."""
-    return isinstance(doc.data, dict) and "defaults" in doc.data and "pipelines" not in doc.data
+    """A file with ``defaults`` and none of ``workspace``, ``project`` and ``pipelines``."""
+    data = doc.data
+    return isinstance(data, dict) and "defaults" in data and not any(key in data for key in _CONFIG_KEYS)
 
 
 def apply_defaults(docs: list[Document]) -> list[Document]:
@@ -69,8 +74,30 @@ def _apply(doc: Document, outer: list[_Layer]) -> None:
             continue
         for j, action in enumerate(pipeline["actions"]):
             if isinstance(action, dict):
+                own = list(action)
                 for source, block_path in layers:
                     _fill(doc, ("pipelines", i, "actions", j), action, source, block_path, top=True)
+                _reorder(action, own, layers)
+
+
+def _reorder(action: dict[str, Any], own: list[str], layers: list[_Layer]) -> None:
+    """Lay the effective action out as if written by hand: its name, the inherited keys (the outermost
+    level's first, each in its block's order), then its own keys; so a plan lists ``type`` near the top."""
+    order = [key for key in own if key == "name"]
+    for source, block_path in reversed(layers):
+        order.extend(key for key in _get(source, block_path) if key in action and key not in own and key not in order)
+    order.extend(key for key in own if key != "name")
+    if order != list(action):
+        laid_out = {key: action[key] for key in order}
+        action.clear()
+        action.update(laid_out)
+
+
+def _get(doc: Document, path: PathKey) -> Any:
+    value: Any = doc.data
+    for part in path:
+        value = value[part]
+    return value
 
 
 def _block(doc: Document, path: PathKey) -> list[_Layer]:
@@ -90,10 +117,7 @@ def _fill(
 ) -> None:
     """Give ``target`` every key of the block at ``block_path`` (in ``source``) that it lacks; merge
     mappings that both have, recursively. Copied values carry their written locations along."""
-    block: Any = source.data
-    for part in block_path:
-        block = block[part]
-    for key, value in block.items():
+    for key, value in _get(source, block_path).items():
         if top and key in NOT_DEFAULTED:
             continue  # the schema reports it at the block
         here, there = (*target_path, key), (*block_path, key)

@@ -146,10 +146,16 @@ def _validator() -> Draft202012Validator:
     return _StrictValidator({**root, "$id": CONFIG_URI}, registry=_registry())
 
 
+def _effective_action() -> dict[str, Any]:
+    """One action as validate sees it, defaults applied: the config file's action (which requires only
+    a name, since ``type`` may come from a defaults block), and the action schema's own ``required``."""
+    return {"$ref": ACTION_DEF, "required": list(load_schema("action")["required"])}
+
+
 @cache
 def _action_validator() -> Draft202012Validator:
-    """The validator of one action as a config file declares it."""
-    return _StrictValidator({"$ref": ACTION_DEF}, registry=_registry())
+    """The validator of one effective action."""
+    return _StrictValidator(_effective_action(), registry=_registry())
 
 
 @cache
@@ -157,7 +163,7 @@ def _action_is_valid() -> Callable[[Any], bool]:
     """The fast predicate for one action; jsonschema's own when the schema uses a keyword the compiler
     does not know (so a new keyword can never make the check laxer)."""
     try:
-        return _compile(ACTION_DEF, {})
+        return _compile_node(_effective_action(), CONFIG_URI, {})
     except _Unsupported:
         return _action_validator().is_valid
 

@@ -536,9 +536,12 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
             },
         },
         "additionalProperties": False,
-        # A file with `defaults` and no `pipelines` is a defaults file: `defaults` alone. Any other file is
-        # a config file and needs the three keys.
-        "if": {"required": ["defaults"], "not": {"required": ["pipelines"]}},
+        # A file with `defaults` and none of the three config keys is a defaults file: `defaults` alone.
+        # Any other file is a config file and needs the three keys.
+        "if": {
+            "required": ["defaults"],
+            "not": {"anyOf": [{"required": ["workspace"]}, {"required": ["project"]}, {"required": ["pipelines"]}]},
+        },
         "then": {"$ref": "#/$defs/defaults_file"},
         "else": {"required": ["workspace", "project", "pipelines"]},
         "$defs": {
@@ -554,7 +557,10 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
                 "description": "A DOCKER_BUILD_MULTI_ARCH action, plus the file's own keys `after` and "
                 "`previous_names`.",
                 "type": "object",
-                "required": list(action["required"]),
+                # `type` may come from a defaults block: only the name is required of what the file says.
+                # validate checks the effective action (defaults applied) against action.schema.json's
+                # own `required`.
+                "required": [key for key in action["required"] if key == "name"],
                 "properties": action_props,
                 "additionalProperties": False,
             },

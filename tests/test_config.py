@@ -58,7 +58,7 @@ def test_the_examples_are_valid() -> None:
         ("acme", "web", "Nightly builds"),
         ("acme", "web", "Release images"),
     ]
-    assert [Path(f).name for f in config.files] == ["api.yml", "data-platform.yml", "web.yml"]
+    assert [Path(f).name for f in config.files] == ["api.yml", "data-platform.yml", "defaults.yml", "web.yml"]
 
 
 def test_each_example_file_points_its_editor_at_the_schema() -> None:
