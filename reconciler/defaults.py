@@ -70,27 +70,58 @@ def _apply(doc: Document, outer: list[_Layer]) -> None:
             continue
         # Highest precedence first: each layer only fills what the ones before it left open.
         layers = list(reversed([*file_layers, *_block(doc, ("pipelines", i, "defaults"))]))
-        if not layers:
+        if layers:
+            _apply_to_actions(doc, ("pipelines", i, "actions"), pipeline["actions"], layers)
+
+
+def _apply_to_actions(doc: Document, base: PathKey, actions: list[Any], layers: list[_Layer]) -> None:
+    """Merge the layers once into the pipeline's effective defaults (with their locations, relative to
+    an action), then give each action what it lacks: a repository of thousands of actions pays for
+    the merge once per pipeline, not once per action."""
+    merged: dict[str, Any] = {}
+    scratch = Document(file=doc.file, data=None)
+    for source, block_path in layers:
+        _fill(scratch, (), merged, source, block_path, top=True)
+    doc.sources.update(scratch.sources)
+    rows: dict[str, list[tuple[dict[Any, Any], PathKey, Any]]] = {key: [] for key in merged}
+    for table, found in (
+        (doc.locations, scratch.locations),
+        (doc.key_locations, scratch.key_locations),
+        (doc.inherited, scratch.inherited),
+    ):
+        for path, value in found.items():
+            rows[str(path[0])].append((table, path, value))
+    order = _layout(merged, layers)
+    for j, action in enumerate(actions):
+        if not isinstance(action, dict):
             continue
-        for j, action in enumerate(pipeline["actions"]):
-            if isinstance(action, dict):
-                own = list(action)
-                for source, block_path in layers:
-                    _fill(doc, ("pipelines", i, "actions", j), action, source, block_path, top=True)
-                _reorder(action, own, layers)
+        here = (*base, j)
+        # Laid out as a person would write it: the name, the inherited keys, then the action's own.
+        effective = {"name": action["name"]} if "name" in action else {}
+        for key in order:
+            if key not in action:
+                value = merged[key]
+                effective[key] = copy.deepcopy(value) if isinstance(value, dict | list) else value
+                for table, path, entry in rows[key]:
+                    table[here + path] = entry
+        for key, value in action.items():
+            effective[key] = value
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                for source, block_path in layers:  # a mapping both give: merged key by key
+                    if isinstance(_get(source, block_path).get(key), dict):
+                        _fill(doc, (*here, key), value, source, (*block_path, key), top=False)
+        if len(effective) != len(action):
+            action.clear()
+            action.update(effective)
 
 
-def _reorder(action: dict[str, Any], own: list[str], layers: list[_Layer]) -> None:
-    """Lay the effective action out as if written by hand: its name, the inherited keys (the outermost
-    level's first, each in its block's order), then its own keys; so a plan lists ``type`` near the top."""
-    order = [key for key in own if key == "name"]
+def _layout(merged: dict[str, Any], layers: list[_Layer]) -> list[str]:
+    """The inherited keys in the order a person would write them: the outermost level's first, each in
+    its block's order."""
+    order: dict[str, None] = {}
     for source, block_path in reversed(layers):
-        order.extend(key for key in _get(source, block_path) if key in action and key not in own and key not in order)
-    order.extend(key for key in own if key != "name")
-    if order != list(action):
-        laid_out = {key: action[key] for key in order}
-        action.clear()
-        action.update(laid_out)
+        order.update((key, None) for key in _get(source, block_path) if key in merged)
+    return list(order)
 
 
 def _get(doc: Document, path: PathKey) -> Any:
@@ -152,6 +183,8 @@ def relocate(checked: list[tuple[Document, list[Problem]]]) -> list[Problem]:
     plain: list[Problem] = []
     derived: dict[tuple[Location, str, str, Severity], list[str]] = {}
     for doc, problems in checked:
+        if not problems:
+            continue
         index = {json_path(path): (path, origin) for path, origin in doc.inherited.items()}
         for problem in problems:
             found = _origin(problem.path, index) if index else None
