@@ -55,6 +55,36 @@ def scan(root: Path) -> Scan:
     return Scan([file for _, file in found], [file for _, file in special])
 
 
+def enclosing_folders(path: Path, top: Path) -> list[Path]:
+    """The folders above ``path`` whose defaults files reach it, outermost first: from ``top`` (the
+    current directory, usually the repository root) down to the folder holding ``path`` (for a
+    directory: down to its parent; the scan of the directory itself finds its own). Only ``path``'s
+    own folder when it lies outside ``top``."""
+    here = path.resolve()
+    folder = here.parent
+    top = top.resolve()
+    if folder != top and top not in folder.parents:
+        return [folder] if not here.is_dir() else []
+    chain = [folder]
+    while folder != top:
+        folder = folder.parent
+        chain.append(folder)
+    return list(reversed(chain))
+
+
+def yaml_files_in(folder: Path) -> list[Path]:
+    """The regular YAML files directly in ``folder`` (no dot-files), sorted by name."""
+    try:
+        names = sorted(entry.name for entry in os.scandir(folder))
+    except OSError:
+        return []
+    return [
+        folder / name
+        for name in names
+        if name.endswith(YAML_SUFFIXES) and not name.startswith(".") and _is_regular(folder / name)
+    ]
+
+
 def _is_regular(path: Path) -> bool:
     try:
         return stat.S_ISREG(os.stat(path).st_mode)

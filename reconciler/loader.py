@@ -94,6 +94,8 @@ def load_paths(paths: list[str | Path]) -> LoadResult:
 def _load_all(paths: list[str | Path], seen: set[str], result: LoadResult) -> None:
     for raw in paths:
         path = Path(raw)
+        if path.exists():
+            _load_enclosing_defaults(path, seen, result)
         if path.is_dir():
             found = files.scan(path)
             for file in found.files:
@@ -104,6 +106,29 @@ def _load_all(paths: list[str | Path], seen: set[str], result: LoadResult) -> No
             _load_once(path, named=True, seen=seen, result=result)  # refused there unless a regular file
         else:
             result.problems.append(_error(str(path), 1, 1, (), "no such file or directory"))
+
+
+def _load_enclosing_defaults(path: Path, seen: set[str], result: LoadResult) -> None:
+    """Defaults files of the folders above ``path`` (up to the current directory) reach it even when
+    only ``path`` is named: ``validate web/web.yaml`` sees the actions ``validate .`` sees. Any other
+    YAML file there is none of our business and is passed over without a word."""
+    for folder in files.enclosing_folders(path, Path.cwd()):
+        for file in files.yaml_files_in(folder):
+            key = os.path.normcase(os.path.abspath(file))
+            if key in seen:
+                continue
+            try:
+                raw = files.read_config_bytes(file)
+            except LoadError:
+                continue
+            if b"defaults:" not in raw:
+                continue  # cheap: most files are not defaults files and need no parse
+            try:
+                nodes = _compose_all(raw.decode("utf-8").removeprefix("\ufeff"))
+            except (UnicodeDecodeError, yaml.YAMLError):
+                continue
+            if len(nodes) == 1 and _is_defaults_only(nodes[0]):
+                _load_once(file, named=False, seen=seen, result=result)
 
 
 def load_file(path: str | Path, *, named: bool = True) -> LoadResult:
@@ -274,7 +299,13 @@ def _looks_like_config(root: Node) -> bool:
     if not isinstance(root, MappingNode):
         return False
     keys = [k.value for k, _ in root.value if isinstance(k, ScalarNode)]
-    return any(k in CONFIG_MARKER_KEYS for k in keys) or keys == ["defaults"]
+    return any(k in CONFIG_MARKER_KEYS for k in keys) or _is_defaults_only(root)
+
+
+def _is_defaults_only(root: Node) -> bool:
+    return isinstance(root, MappingNode) and [k.value for k, _ in root.value if isinstance(k, ScalarNode)] == [
+        "defaults"
+    ]
 
 
 def _near_misses(file: str, root: Node) -> list[Problem]:

@@ -85,3 +85,38 @@ def test_a_github_workflow_with_a_top_level_defaults_key_is_not_a_defaults_file(
     config = load_config([tmp_path])
     assert config.pipelines[0].actions[0].fields == {"name": "X", "type": "DOCKER_BUILD_MULTI_ARCH"}
     assert config.skipped == [str(tmp_path / "ci.yml")]
+
+
+def test_a_file_named_alone_still_gets_the_defaults_of_its_folder_and_those_above(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "common.yaml").write_text("defaults:\n  type: DOCKER_BUILD_MULTI_ARCH\n", encoding="utf-8")
+    (tmp_path / "broken.yml").write_text("defaults: [unrelated\n", encoding="utf-8")  # not ours: no word
+    (tmp_path / "team").mkdir()
+    (tmp_path / "team" / "defaults.yml").write_text("defaults:\n  cache_mode: MAX\n", encoding="utf-8")
+    (tmp_path / "team" / "ci.yml").write_text("on: push\ndefaults: {run: {shell: bash}}\n", encoding="utf-8")
+    web = tmp_path / "team" / "web.yaml"
+    web.write_text(
+        "workspace: a\nproject: b\npipelines:\n  - name: P\n    actions:\n      - name: X\n", encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    config = load_config([Path("team") / "web.yaml"])
+    assert config.pipelines[0].actions[0].fields == {
+        "name": "X",
+        "type": "DOCKER_BUILD_MULTI_ARCH",
+        "cache_mode": "MAX",
+    }
+    assert config.warnings == [] and config.skipped == []
+
+
+def test_defaults_above_the_current_directory_are_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "common.yaml").write_text("defaults:\n  cache_mode: MAX\n", encoding="utf-8")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "web.yaml").write_text(
+        "workspace: a\npipelines:\n  - name: P\n    actions:\n      - {name: X, type: DOCKER_BUILD_MULTI_ARCH}\n"
+        "project: b\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(repo)
+    assert load_config(["web.yaml"]).pipelines[0].actions[0].fields == {"name": "X", "type": "DOCKER_BUILD_MULTI_ARCH"}
