@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler import defaults, rules, translate
 from reconciler import fields as field_table
-from reconciler import rules
-from reconciler.errors import ValidationFailed
+from reconciler.errors import NoConfigFiles, ValidationFailed
 from reconciler.loader import Document, PathKey, collector_paused, load_paths
 from reconciler.model import DesiredAction, DesiredPipeline
 from reconciler.problems import Location, Problem, sort_problems
@@ -31,15 +31,22 @@ class Config:
 
 def check_paths(paths: list[str | Path]) -> tuple[list[Document], list[Problem], list[str]]:
     """Load ``paths`` and run every check; returns the documents, every problem (sorted) and the
-    skipped files. Nothing is raised for bad input."""
+    skipped files. Bad input is reported as problems, not raised; only paths that hold no config file
+    at all (and nothing wrong besides) raise :class:`NoConfigFiles`, so that managing nothing never
+    passes for success."""
     from reconciler import schema  # imported here: it loads and compiles the schemas on first use
 
     loaded = load_paths(paths)
     problems = list(loaded.problems)
     with collector_paused():  # checking, like loading, makes many objects and no cycles to collect
         for doc in loaded.documents:
-            problems.extend(schema.check_document(doc))
-        problems.extend(rules.check_documents(loaded.documents))
+            problems.extend(translate.translate_2024(doc))
+        configs = defaults.apply_defaults(loaded.documents)
+        checked = [(doc, schema.check_document(doc) + rules.check_document(doc)) for doc in loaded.documents]
+        problems.extend(defaults.relocate(checked))
+        problems.extend(rules.check_across(configs))
+    if not configs and not any(p.severity == "error" for p in problems):
+        raise NoConfigFiles([str(p) for p in paths], len(loaded.skipped), problems)
     return loaded.documents, sort_problems(_unique(problems)), loaded.skipped
 
 
@@ -86,6 +93,8 @@ def _pipelines(doc: Document) -> list[DesiredPipeline]:
                 actions=actions,
                 location=doc.locate(base),
                 file=doc.file,
+                previous_names=tuple(pipeline.get("previous_names") or ()),
+                safety=pipeline.get("safety"),
             )
         )
     return out

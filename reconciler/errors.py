@@ -9,6 +9,8 @@ and only a real bug (anything outside this tree) shows a traceback.
     │   ├── ProjectNotFoundError   import: the workspace or project does not exist
     │   └── PipelineNotFoundError  import: a --pipeline name no live pipeline has
     ├── ConfigError                the files are not usable
+    │   ├── LoadError              one file could not be read or parsed (carries a Location)
+    │   ├── NoConfigFiles          the paths given hold no config file at all
     │   ├── ValidationFailed       schema/semantic problems (carries every Problem at once)
     │   └── EnvError               an ${env:…} reference could not be resolved (carries a Location)
     ├── ApiError                   a request to Buddy failed (carries method, path, status)
@@ -89,6 +91,29 @@ class PipelineNotFoundError(UsageError):
 
 class ConfigError(ReconcilerError):
     """The configuration files cannot be used."""
+
+
+class LoadError(ConfigError):
+    """A file could not be read or parsed."""
+
+    def __init__(self, message: str, location: Location) -> None:
+        super().__init__(f"{location}: {message}")
+        self.location = location
+        self.reason = message
+
+
+class NoConfigFiles(ConfigError):
+    """The paths given hold no config file: managing nothing must not pass for success."""
+
+    def __init__(self, paths: list[str], skipped: int = 0, warnings: list[Problem] | None = None) -> None:
+        where = ", ".join(paths) or "."
+        hint = f" ({skipped} YAML file(s) skipped as not config files; -v names them)" if skipped else ""
+        # The warnings (a skipped file whose key looks like a misspelt `workspace`, …) are most likely
+        # the reason, so they travel with the error rather than being lost with the run.
+        details = "".join(f"\n  {w}" for w in warnings or [])
+        super().__init__(f"no config files found in {where}{hint}{details}")
+        self.paths = paths
+        self.warnings = list(warnings or [])
 
 
 class ValidationFailed(ConfigError):

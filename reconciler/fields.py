@@ -32,7 +32,7 @@ SENSITIVE = "(sensitive)"
 LIST = "[]"
 #: The keys of a pipeline that are ours: how a file names it and what it holds (everything else on a
 #: pipeline is an API field, sent on create).
-PIPELINE_KEYS = frozenset({"name", "id", "prune", "actions"})
+PIPELINE_KEYS = frozenset({"name", "id", "prune", "actions", "previous_names", "safety", "defaults"})
 #: Pipeline keys that are ours but never imported: only pipelines defined here are imported, and for
 #: them these hold their defaults.
 PIPELINE_NOT_IMPORTED = frozenset({"definition_source", "git_config_ref"})

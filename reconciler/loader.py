@@ -10,24 +10,28 @@ Every failure is reported as a located :class:`~reconciler.problems.Problem`, ne
 run reports every problem of every file. A file with a load error yields no :class:`Document`: what it
 would contain is not what the author wrote, and checking it further would only add noise.
 
-Files written against the 2024 API page are translated to the 2026 spelling here, before the schema
-sees them, each translation reported as a warning that shows the new spelling (see ``_translate_2024``).
+The loaded document is plain data; rewriting it (the 2024 spellings in ``translate``, the defaults in
+``defaults``) is the business of the modules that ``config`` runs next.
 """
 
 from __future__ import annotations
 
+import difflib
 import gc
 import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler import files
+from reconciler.errors import LoadError
+from reconciler.located import Document, PathKey, drop_locations, move_locations
 from reconciler.problems import Location, Problem, json_path
 
 try:  # libyaml is several times faster; its marks carry the same line and column as the Python parser's
@@ -35,12 +39,10 @@ try:  # libyaml is several times faster; its marks carry the same line and colum
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
 
-PathKey = tuple[str | int, ...]
-
 #: Top-level keys that make a YAML file a config file in a directory scan.
 CONFIG_MARKER_KEYS = frozenset({"workspace", "domain", "project", "pipelines"})
-#: File name endings read in a directory scan.
-YAML_SUFFIXES = (".yml", ".yaml")
+#: The keys whose near misses (another case, a small typo) in a skipped file are worth a warning.
+NEAR_MISS_KEYS = ("workspace", "project", "pipelines")
 #: How many nodes aliases may expand to in one file, beyond one per character of the file. A
 #: legitimate config reuses a few blocks (shared credentials, build args, ``<<: *defaults`` on every
 #: action), which costs at most a few nodes per line; a "billion laughs" file of a few hundred bytes
@@ -64,37 +66,12 @@ _SCALARS = yaml.constructor.SafeConstructor()
 
 
 @dataclass
-class Document:
-    """One config file: its data (plain dicts/lists/scalars) and the location of every node.
-
-    ``locations[path]`` is where the value at ``path`` starts; ``key_locations[path]`` is where the
-    mapping key naming it starts (for mapping entries only)."""
-
-    file: str
-    data: Any
-    locations: dict[PathKey, Location] = field(default_factory=dict)
-    key_locations: dict[PathKey, Location] = field(default_factory=dict)
-
-    def locate(self, path: PathKey, *, key: bool = False) -> Location:
-        """The location of ``path``, or of its nearest located ancestor."""
-        parts = tuple(path)
-        while True:
-            if key and parts in self.key_locations:
-                return self.key_locations[parts]
-            if parts in self.locations:
-                return self.locations[parts]
-            if not parts:
-                return Location(self.file, 1, 1)
-            parts = parts[:-1]
-
-
-@dataclass
 class LoadResult:
     """What reading some paths gave: the config documents in order, every file-level problem, and the
     files a directory scan passed over because they are not config files."""
 
     documents: list[Document]
-    problems: list[Problem]  # errors (unreadable files) and warnings (2024 spellings)
+    problems: list[Problem]  # errors (unreadable files, YAML errors) and warnings
     skipped: list[str]  # files seen in a directory scan that are not config files
 
 
@@ -102,8 +79,9 @@ def load_paths(paths: list[str | Path]) -> LoadResult:
     """Read every config file that ``paths`` name.
 
     A directory is scanned recursively for ``*.yml``/``*.yaml`` in sorted order, skipping
-    dot-directories; there a YAML file that is not a config file is skipped (and listed in
-    ``skipped``). A file named directly is always read and must be a config file. A path that does not
+    dot-directories; there a YAML file that is not a config file, or a YAML name that is not a regular
+    file (a FIFO, a device, a dangling link), is skipped (and listed in ``skipped``). A file named
+    directly is always read and must be a regular config file of at most 16 MiB. A path that does not
     exist is an error. Each file is read once even when named twice. Nothing is raised for a bad file:
     every problem lands in ``problems``."""
     result = LoadResult(documents=[], problems=[], skipped=[])
@@ -116,21 +94,41 @@ def load_paths(paths: list[str | Path]) -> LoadResult:
 def _load_all(paths: list[str | Path], seen: set[str], result: LoadResult) -> None:
     for raw in paths:
         path = Path(raw)
+        if path.exists():
+            _load_enclosing_defaults(path, seen, result)
         if path.is_dir():
-            for file in _scan(path):
+            found = files.scan(path)
+            for file in found.files:
                 _load_once(file, named=False, seen=seen, result=result)
-        elif path.is_file():
-            _load_once(path, named=True, seen=seen, result=result)
+            # A FIFO, a device or a dangling link is never opened: it could block or never end.
+            result.skipped.extend(str(file) for file in found.special)
+        elif path.exists():
+            _load_once(path, named=True, seen=seen, result=result)  # refused there unless a regular file
         else:
-            result.problems.append(
-                _error(
-                    str(path),
-                    1,
-                    1,
-                    (),
-                    "no such file or directory" if not path.exists() else "not a regular file or directory",
-                )
-            )
+            result.problems.append(_error(str(path), 1, 1, (), "no such file or directory"))
+
+
+def _load_enclosing_defaults(path: Path, seen: set[str], result: LoadResult) -> None:
+    """Defaults files of the folders above ``path`` (up to the current directory) reach it even when
+    only ``path`` is named: ``validate web/web.yaml`` sees the actions ``validate .`` sees. Any other
+    YAML file there is none of our business and is passed over without a word."""
+    for folder in files.enclosing_folders(path, Path.cwd()):
+        for file in files.yaml_files_in(folder):
+            key = os.path.normcase(os.path.abspath(file))
+            if key in seen:
+                continue
+            try:
+                raw = files.read_config_bytes(file)
+            except LoadError:
+                continue
+            if b"defaults:" not in raw:
+                continue  # cheap: most files are not defaults files and need no parse
+            try:
+                nodes = _compose_all(raw.decode("utf-8").removeprefix("\ufeff"))
+            except (UnicodeDecodeError, yaml.YAMLError):
+                continue
+            if len(nodes) == 1 and _is_defaults_only(nodes[0]):
+                _load_once(file, named=False, seen=seen, result=result)
 
 
 def load_file(path: str | Path, *, named: bool = True) -> LoadResult:
@@ -171,118 +169,95 @@ def collector_paused() -> Iterator[None]:
 # Files
 
 
-def _scan(root: Path) -> Iterator[Path]:
-    """YAML files under ``root``, sorted by their path relative to it, dot-directories left out."""
-    found: list[tuple[tuple[str, ...], Path]] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        # Pruning in place stops os.walk from descending into .git, .github, .venv and the like.
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        base = Path(dirpath)
-        for name in filenames:
-            if name.endswith(YAML_SUFFIXES):
-                file = base / name
-                found.append((file.relative_to(root).parts, file))
-    found.sort(key=lambda item: item[0])
-    return (file for _, file in found)
-
-
 def _load_once(path: Path, *, named: bool, seen: set[str], result: LoadResult) -> None:
     key = os.path.normcase(os.path.abspath(path))
     if key in seen:
         return
     seen.add(key)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        result.problems.append(_error(str(path), 1, 1, (), f"cannot read the file: {exc.strerror}"))
+        raw = files.read_config_bytes(path)
+    except LoadError as exc:
+        result.problems.append(Problem(exc.location, "$", exc.reason, "error"))
         return
     _load_bytes(raw, str(path), named=named, result=result)
 
 
 def _load_bytes(raw: bytes, file: str, *, named: bool, result: LoadResult) -> None:
+    text = _decode(raw, file, result)
+    if text is None:
+        return
+    root = _root_node(text, file, named=named, result=result)
+    if root is None:
+        return
+    builder = _Builder(file, expansion_limit=MAX_ALIAS_EXPANSION + len(text))
+    data = builder.build(root)
+    if builder.problems:
+        result.problems.extend(builder.problems)
+        return
+    result.documents.append(
+        Document(
+            file=file,
+            data=data,
+            locations=builder.locations,
+            key_locations=builder.key_locations,
+            sources={file: text},
+        )
+    )
+
+
+def _decode(raw: bytes, file: str, result: LoadResult) -> str | None:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        result.problems.append(
-            _error(
-                file,
-                line,
-                col,
-                (),
-                f"the file is not UTF-8: invalid byte 0x{raw[exc.start]:02x} at byte offset {exc.start}",
-            )
-        )
-        return
-    if text.startswith("\ufeff"):
-        text = text[1:]  # a byte-order mark is harmless; libyaml would accept it too
-    if not text.strip():
-        # An empty file is not a config file: skipped in a directory scan, an error when named.
+        message = f"the file is not UTF-8: invalid byte 0x{raw[exc.start]:02x} at byte offset {exc.start}"
+        result.problems.append(_error(file, line, col, (), message))
+        return None
+    return text[1:] if text.startswith("\ufeff") else text  # a byte-order mark is harmless
+
+
+def _root_node(text: str, file: str, *, named: bool, result: LoadResult) -> Node | None:
+    """The one document of a config file, or None when there is none (a problem, or a skipped file)."""
+
+    def not_ours(problem: Problem) -> None:
+        # A file found by a scan that is not a config file is skipped; a file named is an error.
         if named:
-            result.problems.append(_error(file, 1, 1, (), "the file is empty"))
+            result.problems.append(problem)
         else:
             result.skipped.append(file)
-        return
 
+    if not text.strip():
+        not_ours(_error(file, 1, 1, (), "the file is empty"))
+        return None
     try:
         nodes = _compose_all(text)
     except yaml.MarkedYAMLError as exc:
         # In a directory scan a file we cannot parse might or might not be a config file; we cannot
         # tell, so it is reported rather than silently skipped: a broken config must never vanish.
         result.problems.append(_syntax_problem(file, text, exc))
-        return
+        return None
     except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML parse error carries a mark
         result.problems.append(_error(file, 1, 1, (), f"YAML error: {exc}"))
-        return
-
+        return None
     if not nodes:
-        if named:
-            result.problems.append(_error(file, 1, 1, (), "the file is empty (it holds only comments)"))
-        else:
-            result.skipped.append(file)
-        return
+        not_ours(_error(file, 1, 1, (), "the file is empty (it holds only comments)"))
+        return None
+    if len(nodes) > 1:  # a multi-document stream (Kubernetes manifests, …) is not ours
+        message = f"a config file holds one YAML document; this one holds {len(nodes)}"
+        not_ours(_error_at(file, nodes[1], (), message))
+        return None
     root = nodes[0]
-    if len(nodes) > 1:
-        if not named:
-            result.skipped.append(file)  # a multi-document stream (Kubernetes manifests, …) is not ours
-            return
-        mark = nodes[1].start_mark
-        result.problems.append(
-            _error(
-                file,
-                mark.line + 1,
-                mark.column + 1,
-                (),
-                f"a config file holds one YAML document; this one holds {len(nodes)}",
-            )
-        )
-        return
     if not _looks_like_config(root):
         if not named:
-            result.skipped.append(file)
-            return
-        what = _describe_node(root)
-        result.problems.append(
-            _error(
-                file,
-                root.start_mark.line + 1,
-                root.start_mark.column + 1,
-                (),
-                "not a config file: expected a top-level mapping with `workspace`, `project` and "
-                f"`pipelines`, found {what}",
-            )
+            result.problems.extend(_near_misses(file, root))
+        message = (
+            "not a config file: expected a top-level mapping with `workspace`, `project` and "
+            f"`pipelines`, found {_describe_node(root)}"
         )
-        return
-
-    builder = _Builder(file, expansion_limit=MAX_ALIAS_EXPANSION + len(text))
-    data = builder.build(root)
-    if builder.problems:
-        result.problems.extend(builder.problems)
-        return
-    doc = Document(file=file, data=data, locations=builder.locations, key_locations=builder.key_locations)
-    result.problems.extend(_translate_2024(doc))
-    result.documents.append(doc)
+        not_ours(_error_at(file, root, (), message))
+        return None
+    return root
 
 
 # The first characters with which a plain scalar can be anything but a string (a number, a boolean,
@@ -319,9 +294,38 @@ def _compose_all(text: str) -> list[Node]:
 
 
 def _looks_like_config(root: Node) -> bool:
+    """A config file names a config key; a defaults file holds ``defaults`` alone (a CI workflow may
+    have a top-level ``defaults`` too, beside keys of its own, and is not ours)."""
     if not isinstance(root, MappingNode):
         return False
-    return any(isinstance(k, ScalarNode) and k.value in CONFIG_MARKER_KEYS for k, _ in root.value)
+    keys = [k.value for k, _ in root.value if isinstance(k, ScalarNode)]
+    return any(k in CONFIG_MARKER_KEYS for k in keys) or _is_defaults_only(root)
+
+
+def _is_defaults_only(root: Node) -> bool:
+    return isinstance(root, MappingNode) and [k.value for k, _ in root.value if isinstance(k, ScalarNode)] == [
+        "defaults"
+    ]
+
+
+def _near_misses(file: str, root: Node) -> list[Problem]:
+    """Warnings for the top-level keys of a skipped file that look like a config file's keys written
+    with another case or a small typo (``Workspace``, ``pipeline``): such a file was most likely meant
+    as a config, and skipping it silently would manage nothing without a word."""
+    if not isinstance(root, MappingNode):
+        return []
+    found: list[Problem] = []
+    for key, _ in root.value:
+        if not isinstance(key, ScalarNode) or not isinstance(key.value, str):
+            continue
+        close = difflib.get_close_matches(key.value.lower(), NEAR_MISS_KEYS, n=1, cutoff=0.8)
+        if close:
+            message = (
+                f"this file is skipped as not a config file, but its key `{key.value}` looks like "
+                f"`{close[0]}`; if it is meant as a config file, write `{close[0]}`"
+            )
+            found.append(Problem(_location(file, key), json_path((key.value,)), message, "warning"))
+    return found
 
 
 def _describe_node(node: Node) -> str:
@@ -363,6 +367,15 @@ def _error(file: str, line: int, col: int, path: PathKey, message: str) -> Probl
     return Problem(Location(file, line, col), json_path(path), message, "error")
 
 
+def _location(file: str, node: Node) -> Location:
+    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _error_at(file: str, node: Node, path: PathKey, message: str) -> Problem:
+    """An error located where ``node`` starts."""
+    return Problem(_location(file, node), json_path(path), message, "error")
+
+
 # ---------------------------------------------------------------------------------------------------
 # Node tree → plain data
 
@@ -394,15 +407,7 @@ class _Builder:
         try:
             return self._node(root, ())
         except _AliasBomb as bomb:
-            self.problems.append(
-                _error(
-                    self.file,
-                    bomb.node.start_mark.line + 1,
-                    bomb.node.start_mark.column + 1,
-                    (),
-                    bomb.message,
-                )
-            )
+            self.problems.append(_error_at(self.file, bomb.node, (), bomb.message))
             return None
         except RecursionError:
             self.problems.append(_error(self.file, 1, 1, (), "the file nests too deeply to be read"))
@@ -478,15 +483,8 @@ class _Builder:
             mark = key_node.start_mark
             if key in out:
                 first = key_locations[child]
-                self.problems.append(
-                    _error(
-                        file,
-                        mark.line + 1,
-                        mark.column + 1,
-                        child,
-                        f"duplicate key `{key}` (first given at line {first.line})",
-                    )
-                )
+                message = f"duplicate key `{key}` (first given at line {first.line})"
+                self.problems.append(_error_at(file, key_node, child, message))
                 continue
             key_locations[child] = Location(file, mark.line + 1, mark.column + 1)
             if value_node.tag == _STR_TAG and value_node.__class__ is ScalarNode and not self._alias_depth:
@@ -509,15 +507,8 @@ class _Builder:
                 flat.append(source)
         for source in flat:
             if not isinstance(source, MappingNode):
-                self.problems.append(
-                    _error(
-                        self.file,
-                        source.start_mark.line + 1,
-                        source.start_mark.column + 1,
-                        path,
-                        "a merge key (`<<`) needs a mapping or a list of mappings",
-                    )
-                )
+                message = "a merge key (`<<`) needs a mapping or a list of mappings"
+                self.problems.append(_error_at(self.file, source, path, message))
                 continue
             # Build the source under a scratch path, then keep only the keys not given explicitly;
             # the merged values keep the locations where they were written.
@@ -530,9 +521,9 @@ class _Builder:
                 if key in out:
                     continue
                 out[key] = value
-                _move_paths(value, (*path, "<<", key), (*path, key), (self.locations, self.key_locations))
+                move_locations(value, (*path, "<<", key), (*path, key), (self.locations, self.key_locations))
             for key, value in scratch.items():
-                _drop_paths(value, (*path, "<<", key), (self.locations, self.key_locations))
+                drop_locations(value, (*path, "<<", key), (self.locations, self.key_locations))
             self.locations.pop((*path, "<<"), None)
 
     def _key(self, node: Node, path: PathKey) -> str | None:
@@ -596,225 +587,3 @@ class _Builder:
             return value
         self._unsupported_tag(node, path)
         return value
-
-
-# ---------------------------------------------------------------------------------------------------
-# 2024 spellings
-
-
-def _translate_2024(doc: Document) -> list[Problem]:
-    """Rewrite the 2024 spellings of ``doc`` in place into the 2026 ones; warn for each.
-
-    Translated values keep the locations of what was written, so later problems still point at the
-    user's own text. Where both spellings are given, the 2024 one is dropped with an error."""
-    problems: list[Problem] = []
-    data = doc.data
-    if not isinstance(data, dict):
-        return problems
-    if "domain" in data:
-        path: PathKey = ("domain",)
-        where = doc.locate(path, key=True)
-        if "workspace" in data:
-            problems.append(
-                Problem(
-                    where,
-                    json_path(path),
-                    "both `domain` (the 2024 spelling) and `workspace` are given; keep only `workspace`",
-                )
-            )
-            _remove_key(doc, (), "domain")
-        else:
-            value = data["domain"]
-            shown = f"workspace: {value}" if isinstance(value, str) else "workspace: …"
-            problems.append(
-                Problem(where, json_path(path), f"`domain` is the 2024 spelling; write `{shown}`", "warning")
-            )
-            _rename_key(doc, (), "domain", "workspace")
-    pipelines = data.get("pipelines")
-    if not isinstance(pipelines, list):
-        return problems
-    for i, pipeline in enumerate(pipelines):
-        if not isinstance(pipeline, dict) or not isinstance(pipeline.get("actions"), list):
-            continue
-        for j, action in enumerate(pipeline["actions"]):
-            if isinstance(action, dict):
-                problems.extend(_translate_action(doc, ("pipelines", i, "actions", j), action))
-    return problems
-
-
-def _translate_action(doc: Document, base: PathKey, action: dict[str, Any]) -> list[Problem]:
-    problems: list[Problem] = []
-
-    if "secret_id" in action or "secret_src" in action:
-        first = "secret_id" if "secret_id" in action else "secret_src"
-        where = doc.locate((*base, first), key=True)
-        if "secrets" in action:
-            problems.append(
-                Problem(
-                    where,
-                    json_path((*base, first)),
-                    "both `secret_id`/`secret_src` (the 2024 spelling) and `secrets` are given; keep only `secrets`",
-                )
-            )
-            for old in ("secret_id", "secret_src"):
-                if old in action:
-                    _remove_key(doc, base, old)
-        else:
-            # In 2024 `secret_src` named the file that holds the secret (the page's example is a path),
-            # which is what a FILE secret is today; so the translation picks type FILE.
-            entry: dict[str, Any] = {}
-            entry_path: PathKey = (*base, "secrets", 0)
-            moves: list[tuple[str, PathKey]] = []
-            if "secret_id" in action:
-                entry["id"] = action["secret_id"]
-                moves.append(("secret_id", (*entry_path, "id")))
-            if "secret_src" in action:
-                entry["value"] = action["secret_src"]
-                moves.append(("secret_src", (*entry_path, "value")))
-            entry["type"] = "FILE"
-            shown_id = action.get("secret_id") if isinstance(action.get("secret_id"), str) else "…"
-            # The value is never shown: `secrets[].value` is a write-only field.
-            problems.append(
-                Problem(
-                    where,
-                    json_path((*base, first)),
-                    "`secret_id`/`secret_src` are the 2024 spelling; write "
-                    f"`secrets: [{{id: {shown_id}, value: <secret_src>, type: FILE}}]`",
-                    "warning",
-                )
-            )
-            _replace_keys(
-                doc,
-                base,
-                ("secret_id", "secret_src"),
-                "secrets",
-                [entry],
-                moves,
-                extra={(*base, "secrets"): where, entry_path: where, (*entry_path, "type"): where},
-            )
-
-    if "integration_hash" in action:
-        where = doc.locate((*base, "integration_hash"), key=True)
-        if "integration" in action:
-            problems.append(
-                Problem(
-                    where,
-                    json_path((*base, "integration_hash")),
-                    "both `integration_hash` (the 2024 spelling) and `integration` are given; keep only `integration`",
-                )
-            )
-            _remove_key(doc, base, "integration_hash")
-        else:
-            value = action["integration_hash"]
-            shown = value if isinstance(value, str) else "…"
-            problems.append(
-                Problem(
-                    where,
-                    json_path((*base, "integration_hash")),
-                    f"`integration_hash` is the 2024 spelling; write `integration: {{identifier: {shown}}}`",
-                    "warning",
-                )
-            )
-            value_loc = doc.locate((*base, "integration_hash"))
-            _replace_keys(
-                doc,
-                base,
-                ("integration_hash",),
-                "integration",
-                {"identifier": value},
-                [("integration_hash", (*base, "integration", "identifier"))],
-                extra={(*base, "integration"): value_loc},
-            )
-            doc.key_locations[(*base, "integration", "identifier")] = where
-
-    platforms = action.get("target_platform")
-    if isinstance(platforms, list) and platforms and all(isinstance(p, str) for p in platforms):
-        joined = ",".join(p.strip() for p in platforms)
-        path = (*base, "target_platform")
-        problems.append(
-            Problem(
-                doc.locate(path, key=True),
-                json_path(path),
-                f'a list of platforms is the 2024 spelling; write `target_platform: "{joined}"`',
-                "warning",
-            )
-        )
-        for i in range(len(platforms)):
-            doc.locations.pop((*path, i), None)
-        action["target_platform"] = joined
-    return problems
-
-
-def _paths(value: Any, prefix: PathKey) -> Iterator[PathKey]:
-    """``prefix`` and the path of every node inside ``value`` (walking the data, not the tables, keeps
-    each move proportional to the size of what moves)."""
-    yield prefix
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _paths(v, (*prefix, i))
-
-
-def _move_paths(value: Any, old: PathKey, new: PathKey, tables: tuple[dict[PathKey, Location], ...]) -> None:
-    n = len(old)
-    for p in list(_paths(value, old)):
-        for table in tables:
-            if p in table:
-                table[new + p[n:]] = table.pop(p)
-
-
-def _drop_paths(value: Any, prefix: PathKey, tables: tuple[dict[PathKey, Location], ...]) -> None:
-    for p in list(_paths(value, prefix)):
-        for table in tables:
-            table.pop(p, None)
-
-
-def _remove_key(doc: Document, base: PathKey, key: str) -> None:
-    container = _get(doc.data, base)
-    _drop_paths(container.pop(key), (*base, key), (doc.locations, doc.key_locations))
-
-
-def _rename_key(doc: Document, base: PathKey, old: str, new: str) -> None:
-    _replace_keys(doc, base, (old,), new, _get(doc.data, base)[old], [(old, (*base, new))])
-
-
-def _replace_keys(
-    doc: Document,
-    base: PathKey,
-    olds: tuple[str, ...],
-    new: str,
-    value: Any,
-    moves: list[tuple[str, PathKey]],
-    extra: dict[PathKey, Location] | None = None,
-) -> None:
-    """Put ``new: value`` where the first of ``olds`` stood (key order is kept), drop ``olds``, and move
-    the recorded locations of each moved old key's value to its new path."""
-    container = _get(doc.data, base)
-    present = [k for k in olds if k in container]
-    first_key_loc = doc.key_locations.get((*base, present[0]))
-    tables = (doc.locations, doc.key_locations)
-    for old_key, new_path in moves:
-        _move_paths(container[old_key], (*base, old_key), new_path, tables)
-    for k in present:
-        doc.locations.pop((*base, k), None)
-        doc.key_locations.pop((*base, k), None)
-    rebuilt: dict[str, Any] = {}
-    for k, v in container.items():
-        if k == present[0]:
-            rebuilt[new] = value
-        if k not in olds:
-            rebuilt[k] = v
-    container.clear()
-    container.update(rebuilt)
-    if first_key_loc is not None:
-        doc.key_locations[(*base, new)] = first_key_loc
-    for p, loc in (extra or {}).items():
-        doc.locations[p] = loc
-
-
-def _get(data: Any, path: PathKey) -> Any:
-    for part in path:
-        data = data[part]
-    return data

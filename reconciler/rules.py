@@ -35,6 +35,8 @@ KNOWN_PLATFORMS = frozenset(
 _PLATFORM = re.compile(r"[a-z0-9_.-]+/[a-z0-9_.-]+(/[a-z0-9_.-]+)?")
 #: A Buddy variable standing for a whole write-only value: ``$NAME`` or ``${NAME}``.
 _BUDDY_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
+#: How every env reference starts; it also covers the escaped ``$${env:``, which is refused in names too.
+_ENV_OPEN = "${env:"
 _PASSWORD_HINT = "write `password: ${env:DOCKERHUB_TOKEN}` and set the variable in CI"
 
 
@@ -42,9 +44,20 @@ def check_documents(docs: list[Document]) -> list[Problem]:
     """Every semantic problem of ``docs``, including those that span files (a pipeline declared twice)."""
     problems: list[Problem] = []
     for doc in docs:
-        problems.extend(_check_document(doc))
-    problems.extend(_check_pipelines_declared_once(docs))
+        problems.extend(check_document(doc))
+    problems.extend(check_across(docs))
     return problems
+
+
+def check_document(doc: Document) -> list[Problem]:
+    """The semantic problems of one document (its actions as they are, defaults applied or not, and
+    its own defaults blocks)."""
+    return _check_document(doc)
+
+
+def check_across(docs: list[Document]) -> list[Problem]:
+    """The problems that span files: a pipeline declared twice."""
+    return _check_pipelines_declared_once(docs)
 
 
 class _Report:
@@ -64,6 +77,7 @@ def _check_document(doc: Document) -> list[Problem]:
     data = doc.data
     if not isinstance(data, dict):
         return report.problems
+    _check_defaults_block(report, ("defaults",), data.get("defaults"))
     pipelines = data.get("pipelines")
     if not isinstance(pipelines, list):
         return report.problems
@@ -73,6 +87,8 @@ def _check_document(doc: Document) -> list[Problem]:
         base: PathKey = ("pipelines", i)
         if pipeline.get("name") is None and pipeline.get("id") is None:
             report.add(base, "a pipeline needs a `name` (or the `id` of a live pipeline)")
+        _check_identity(report, base, pipeline, "pipeline")
+        _check_defaults_block(report, (*base, "defaults"), pipeline.get("defaults"))
         actions = pipeline.get("actions")
         if isinstance(actions, list):
             _check_actions(report, base, actions)
@@ -154,7 +170,34 @@ def _check_previous_names(report: _Report, base: PathKey, actions: list[Any], de
                 claimed[old] = here
 
 
+def _check_defaults_block(report: _Report, path: PathKey, block: Any) -> None:
+    """A defaults block's own values, checked even when no action takes them: only the checks that
+    need no other field (a block is a partial action: what it lacks, the action may give)."""
+    if isinstance(block, dict):
+        _check_write_only(report, path, block)
+        _check_target_platform(report, path, block)
+
+
+def _check_identity(report: _Report, path: PathKey, item: dict[str, Any], what: str) -> None:
+    """Names are identity: an env reference in one would be sent resolved but matched unresolved, so
+    nothing would ever match and every apply would create another copy."""
+    why = (
+        "is not allowed here: names are identity, and a name with a reference would be sent resolved but "
+        f"matched as written, so every apply would create another {what}; write the name literally"
+    )
+    for key, label in (("name", f"the {what}'s name"), ("after", "`after`")):
+        value = item.get(key)
+        if isinstance(value, str) and _ENV_OPEN in value:
+            report.add((*path, key), f"an `${{env:…}}` reference in {label} {why}")
+    previous = item.get("previous_names")
+    if isinstance(previous, list):
+        for k, old in enumerate(previous):
+            if isinstance(old, str) and _ENV_OPEN in old:
+                report.add((*path, "previous_names", k), f"an `${{env:…}}` reference in `previous_names` {why}")
+
+
 def _check_action(report: _Report, path: PathKey, action: dict[str, Any]) -> None:
+    _check_identity(report, path, action, "action")
     after = action.get("after")
     if isinstance(after, str) and not after.strip():
         report.add((*path, "after"), "`after` must name an action (it is empty)")

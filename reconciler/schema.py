@@ -26,11 +26,12 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urldefrag, urljoin
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from reconciler.defaults import NOT_DEFAULTED
 from reconciler.loader import Document, PathKey
 from reconciler.problems import Problem, json_path
 
@@ -41,6 +42,9 @@ SchemaName = Literal["config", "action"]
 #: a sibling of the action schema's ``$id``.
 CONFIG_URI = "https://reconcile.dev/schemas/config.schema.json"
 ACTION_URI = "https://reconcile.dev/schemas/action.schema.json"
+
+#: The title of the partial action that every ``defaults`` block is (see scripts/generate_schema.py).
+DEFAULTS_TITLE = "Action defaults"
 
 #: Where a config file's action is defined.
 ACTION_DEF = CONFIG_URI + "#/$defs/action"
@@ -119,17 +123,39 @@ def _registry() -> Registry:
     )
 
 
+def _is_integer(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+#: Draft 2020-12 with one difference: an integer is an integer, not a float with no fraction. JSON
+#: cannot tell 1 from 1.0, but YAML can, and Buddy refuses ``retry_count: 1.0``; so a file must not
+#: pass validate with it. (Validators are built on subschemas without ``$schema``, which would make
+#: jsonschema switch back to its own class.)
+_StrictValidator = validators.extend(
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+)
+
+
 @cache
 def _validator() -> Draft202012Validator:
     """The validator of a whole config file. The registry has no retrieval function: a reference that is
     not one of the two schemas fails loudly rather than reaching for the network."""
-    return Draft202012Validator({"$ref": CONFIG_URI}, registry=_registry())
+    # The root is given inline without its `$schema`: jsonschema switches to the validator class that
+    # `$schema` names whenever it meets one, which would drop the strict integer check.
+    root = {k: v for k, v in load_schema("config").items() if k != "$schema"}
+    return _StrictValidator({**root, "$id": CONFIG_URI}, registry=_registry())
+
+
+def _effective_action() -> dict[str, Any]:
+    """One action as validate sees it, defaults applied: the config file's action (which requires only
+    a name, since ``type`` may come from a defaults block), and the action schema's own ``required``."""
+    return {"$ref": ACTION_DEF, "required": list(load_schema("action")["required"])}
 
 
 @cache
 def _action_validator() -> Draft202012Validator:
-    """The validator of one action as a config file declares it."""
-    return Draft202012Validator({"$ref": ACTION_DEF}, registry=_registry())
+    """The validator of one effective action."""
+    return _StrictValidator(_effective_action(), registry=_registry())
 
 
 @cache
@@ -137,7 +163,7 @@ def _action_is_valid() -> Callable[[Any], bool]:
     """The fast predicate for one action; jsonschema's own when the schema uses a keyword the compiler
     does not know (so a new keyword can never make the check laxer)."""
     try:
-        return _compile(ACTION_DEF, {})
+        return _compile_node(_effective_action(), CONFIG_URI, {})
     except _Unsupported:
         return _action_validator().is_valid
 
@@ -162,6 +188,8 @@ def check_document(doc: Document) -> list[Problem]:
         if error.validator != "type" and (*prefix, *error.absolute_path) in mistyped:
             continue
         for where, message, on_key in _describe(error, prefix):
+            if error.validator == "type" and where == (*prefix, *error.absolute_path):
+                message += _quote_hint(doc, where, error)
             if (where, message) in seen:
                 continue
             seen.add((where, message))
@@ -203,7 +231,10 @@ def _describe(error: ValidationError, prefix: PathKey) -> Iterator[tuple[PathKey
         allowed = [k for k in error.schema.get("properties", {}) if k not in _refused_keys()]
         extras = [k for k in error.instance if k not in error.schema.get("properties", {})]
         for key in extras:
-            yield (*path, key), _unknown_field(key, allowed), True
+            if error.schema.get("title") == DEFAULTS_TITLE and key in NOT_DEFAULTED:
+                yield (*path, key), f"`{key}` cannot be given a default: it is each action's own identity", True
+            else:
+                yield (*path, key), _unknown_field(key, allowed), True
     elif kind == "required":
         for key in error.validator_value:
             if isinstance(error.instance, dict) and key not in error.instance:
@@ -211,12 +242,19 @@ def _describe(error: ValidationError, prefix: PathKey) -> Iterator[tuple[PathKey
     elif kind == "not" and error.schema.get("readOnly"):
         yield path, _refused_message(path), True
     elif kind == "type":
-        yield path, _type_message(path, error.validator_value, error.instance), False
+        yield path, _type_message(path, error.validator_value, error.instance, error.schema), False
     elif kind == "enum":
-        allowed = ", ".join(str(v) for v in error.validator_value if v is not None)
-        yield path, f"{_shown(path, error.instance)} is not one of the allowed values: {allowed}", False
+        values = [v for v in error.validator_value if isinstance(v, str)]
+        message = f"{_shown(path, error.instance)} is not one of the allowed values: {', '.join(values)}"
+        yield path, message + _enum_hint(error.instance, values), False
     elif kind == "minLength":
         yield path, _empty_message(path), False
+    elif kind in ("minimum", "maximum"):
+        low, high = error.schema.get("minimum"), error.schema.get("maximum")
+        bounds = (
+            f"between {low} and {high}" if None not in (low, high) else f"at {kind[:3]}imum {error.validator_value}"
+        )
+        yield path, f"`{path[-1]}` must be {bounds}, not {_shown(path, error.instance)}", False
     elif kind in ("anyOf", "oneOf"):
         yield from _alternatives(error, path, prefix)
     else:
@@ -224,10 +262,31 @@ def _describe(error: ValidationError, prefix: PathKey) -> Iterator[tuple[PathKey
         yield path, (error.message if not _is_secret(path) else f"invalid value ({kind})"), False
 
 
+def _quote_hint(doc: Document, path: PathKey, error: ValidationError) -> str:
+    """For a number or boolean where a string is due: how to keep it as written (``1.10`` reads as 1.1)."""
+    expected = error.validator_value
+    wanted = [expected] if isinstance(expected, str) else list(expected)
+    value = error.instance
+    if "string" not in wanted or not isinstance(value, int | float) or _is_secret(path):
+        return ""
+    written = doc.written(path) or json.dumps(value)
+    kind = "a boolean" if isinstance(value, bool) else "a number"
+    return f'; YAML reads `{written}` as {kind}: write it in quotes (`"{written}"`) to keep it as written'
+
+
 def _unknown_field(key: str, allowed: list[str]) -> str:
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     hint = f"; did you mean `{close[0]}`?" if close else ""
     return f"unknown field `{key}`{hint}"
+
+
+def _enum_hint(value: Any, allowed: list[str]) -> str:
+    """``; did you mean `MAX`?`` for a value in the wrong case or with a small typo."""
+    if not isinstance(value, str):
+        return ""
+    same = [v for v in allowed if v.casefold() == value.casefold()]
+    close = same or difflib.get_close_matches(value.upper(), allowed, n=1, cutoff=0.75)
+    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 def _refused_message(path: PathKey) -> str:
@@ -240,17 +299,27 @@ def _refused_message(path: PathKey) -> str:
     return f"`{key}` is read-only (set by Buddy); remove it"
 
 
-def _type_message(path: PathKey, expected: str | list[str], instance: Any) -> str:
+def _type_message(path: PathKey, expected: str | list[str], instance: Any, schema: Any = None) -> str:
     wanted = [expected] if isinstance(expected, str) else list(expected)
     names = [t for t in wanted if t != "null"]
     expected_text = " or ".join(names) + (" or null" if "null" in wanted else "")
     field = f"`{path[-1]}`" if path and isinstance(path[-1], str) else "this value"
     if instance is None:
+        if isinstance(schema, dict) and "default" in schema:
+            default = json.dumps(schema["default"])
+            default = default.strip('"') if isinstance(schema["default"], str) else default
+            return (
+                f"{field} must not be null: Buddy sets {default} when it is unset, so a null would be sent on "
+                f"every apply and never hold; write `{path[-1]}: {default}` or leave the field out"
+            )
         return f"{field} must not be null: expected {expected_text}"
     got = _JSON_TYPES.get(type(instance), type(instance).__name__)
     if _is_secret(path) or isinstance(instance, dict | list):
         return f"expected {expected_text}, got {got}"
-    return f"expected {expected_text}, got {got} ({_shown(path, instance, quote=False)})"
+    shown = f"expected {expected_text}, got {got} ({_shown(path, instance, quote=False)})"
+    if "integer" in names and isinstance(instance, float) and instance.is_integer():
+        return f"{shown}; write it without a fraction: `{int(instance)}`"
+    return shown
 
 
 def _empty_message(path: PathKey) -> str:
@@ -327,7 +396,7 @@ _KEYWORDS = frozenset(
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "null": (type(None),),
     "boolean": (bool,),
-    "integer": (int,),  # and a float with no fraction, as jsonschema's Draft 2020-12 type checker says
+    "integer": (int,),  # not a float with no fraction: see _StrictValidator
     "number": (int, float),
     "string": (str,),
     "array": (list,),
@@ -410,8 +479,6 @@ def _all(checks: list[Check]) -> Check:
 def _type_check(kind: str | list[str]) -> Check:
     kinds = [kind] if isinstance(kind, str) else kind
     exact = frozenset(t for k in kinds for t in _PY_TYPES[k])
-    if "integer" in kinds and "number" not in kinds:
-        return lambda v: type(v) in exact or (type(v) is float and v.is_integer())
     return lambda v: type(v) in exact
 
 

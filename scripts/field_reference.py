@@ -117,6 +117,16 @@ def action_reference(action: Schema, config: Schema) -> list[str]:
         lines.append(
             "Every field but `name` and `type` also takes `null`, which means the field must be unset in Buddy."
         )
+    else:
+        defaulted = [
+            f"`{name}` (Buddy sets `{json.dumps(node['default']).strip(chr(34))}`)"
+            for name, node in action["properties"].items()
+            if "default" in node
+        ]
+        lines.append(
+            "Every other field also takes `null`, which means the field must be unset in Buddy, except `name`, "
+            f"`type` and the fields Buddy fills in on create, where a null could never hold: {', '.join(defaulted)}."
+        )
     lines.append(
         "Refused in a file, because Buddy sets them or because an action's place comes from the file's "
         "order and `after`: " + ", ".join(f"`{name}`" for name in refused) + "."
@@ -135,7 +145,7 @@ def action_keys(action: Schema, config: Schema) -> list[str]:
 
 def pipeline_reference(action: Schema, config: Schema) -> list[str]:
     # `actions[]` is the action table above: not repeated here
-    defs = {name: node for name, node in config["$defs"].items() if name != "action"}
+    defs = {name: node for name, node in config["$defs"].items() if name not in ("action", "action_defaults")}
     return table(rows(config["$defs"]["pipeline"]["properties"], defs))
 
 

@@ -151,6 +151,15 @@ SPELLINGS_2024 = {
     "integration_hash": "integration.identifier",
 }
 
+# What the server fills in on create when an action field is unset, from CONTRACT.md ("Server defaults on
+# create"). These fields are not nullable in a file: an explicit null would be sent on every apply and
+# never hold. The value is written as the standard `default` annotation, which editors show.
+SERVER_DEFAULTS: dict[str, Any] = {
+    "trigger_time": "ON_EVERY_EXECUTION",
+    "disabled": False,
+    "target_platform": "linux/amd64",
+}
+
 # Pipeline fields, from CONTRACT.md "Pipeline fields (from Buddy's Go SDK and Terraform provider; used
 # when creating a pipeline)". Same notation as NESTED.
 _PIPELINE_BOOLEANS = [
@@ -184,6 +193,19 @@ PIPELINE_FIELDS: dict[str, tuple[Any, str]] = {
         "Whether the pipeline is defined in Buddy YAML; anything but NONE is left alone",
     ),
 }
+# A defaults block (SPEC.md, "Defaults") may give any action field but the action's identity.
+NOT_DEFAULTED = ("name", "after", "previous_names")
+DEFAULTS_TITLE = "Action defaults"
+
+# A pipeline's `safety` block (SPEC.md, "Commands": `safety:` on a pipeline sets the percentages).
+SAFETY_KEYS = {
+    "max_delete_percent": "Refuse deleting more than this percentage of the pipeline's live actions (default 30).",
+    "max_update_percent": (
+        "Refuse updating more than this percentage of the pipeline's live actions, in a pipeline of 10 or more "
+        "(default 30)."
+    ),
+}
+
 # The event types CONTRACT.md names; it says more exist ("…"), so the type is any string.
 EVENT_TYPES = ["PUSH", "CREATE_REF", "DELETE_REF", "SCHEDULE"]
 
@@ -311,7 +333,8 @@ def _nested_defs(ref_base: str = "") -> dict[str, Any]:
     defs: dict[str, Any] = {}
     for name, spec in NESTED.items():
         props: dict[str, Any] = {}
-        required = set(spec.get("required", []))
+        # A key that can meet a requirement (``identifier`` or ``hash_id``) must not be null either.
+        required = set(spec.get("required", [])) | {k for keys in spec.get("any_of_required", []) for k in keys}
         for key, (kind, description) in spec["properties"].items():
             schema = {"description": description, **_type_schema(kind, ref_base)}
             if key in spec.get("write_only", ()):
@@ -355,11 +378,15 @@ def build_action_schema(post: list[Param], response: list[Param], post_2024: lis
                 param.description.rstrip("."),
                 "Not accepted in a file: an action's place comes from the file's order and `after`",
             )
+        elif param.name in SERVER_DEFAULTS:
+            properties[param.name] = {**_param_schema(param), "default": SERVER_DEFAULTS[param.name]}
         else:
             schema = _param_schema(param)
             if param.name in WRITE_ONLY_BY_SPEC:
                 schema["writeOnly"] = True
             properties[param.name] = schema if param.required else _nullable(schema)
+    if missing := set(SERVER_DEFAULTS) - set(properties):
+        raise PageError(f"{sorted(missing)}: CONTRACT.md names server defaults the page no longer lists")
     required = sorted(p.name for p in post if p.required)
     if set(required) != {"name", "type"}:
         raise PageError(f"the 2026 page should require name and type, not {required}")
@@ -387,9 +414,9 @@ def build_action_schema(post: list[Param], response: list[Param], post_2024: lis
     }
 
 
-def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
-    """The JSON Schema of a config file; its actions refer to ``action``'s properties one by one, so
-    that an unknown key gets exactly one error and every field keeps the page's description."""
+def _action_props(action: dict[str, Any]) -> dict[str, Any]:
+    """An action in a config file: ``action``'s properties one by one (so that an unknown key gets
+    exactly one error and every field keeps the page's description), plus our own keys."""
     action_props: dict[str, Any] = {name: {"$ref": f"{ACTION_REF}#/properties/{name}"} for name in action["properties"]}
     action_props["after"] = {
         "description": (
@@ -406,6 +433,11 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
         "type": "array",
         "items": {"type": "string", "minLength": 1},
     }
+    return action_props
+
+
+def _pipeline_props() -> dict[str, Any]:
+    """A pipeline's keys: ours, then CONTRACT.md's pipeline fields."""
     pipeline_props: dict[str, Any] = {
         "name": {
             "description": "The pipeline's name: matched to the live pipeline by name.",
@@ -416,6 +448,30 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
         "prune": {
             "description": "true: live multi-arch actions this file does not declare are deleted.",
             "type": "boolean",
+        },
+        "previous_names": {
+            "description": (
+                "Earlier names of this pipeline: when no live pipeline has its name, one with an earlier name is "
+                "renamed, not created anew. Not sent to Buddy."
+            ),
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+        },
+        "safety": {
+            "description": (
+                "This pipeline's safety thresholds for apply: the share of its live actions that may be deleted "
+                "or updated at once without --force. Not sent to Buddy."
+            ),
+            "type": "object",
+            "properties": {
+                key: {"description": description, "type": "integer", "minimum": 0, "maximum": 100}
+                for key, description in SAFETY_KEYS.items()
+            },
+            "additionalProperties": False,
+        },
+        "defaults": {
+            "description": "Defaults for every action of this pipeline; an action's own keys win.",
+            "$ref": "#/$defs/action_defaults",
         },
         "actions": {
             "description": "The pipeline's multi-arch actions, in execution order.",
@@ -428,6 +484,43 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
         if kind == "TriggerConditionView[]":
             schema["items"]["$ref"] = f"{ACTION_REF}#/$defs/TriggerConditionView"
         pipeline_props[name] = _nullable(schema)
+    return pipeline_props
+
+
+def _defaults_defs(action_props: dict[str, Any]) -> dict[str, Any]:
+    """A defaults file, and the partial action that every `defaults` block is."""
+    return {
+        "defaults_file": {
+            "description": (
+                "A defaults file: `defaults` for every action of the config files in its directory and below."
+            ),
+            "type": "object",
+            "required": ["defaults"],
+            "properties": {
+                "defaults": {
+                    "description": "Defaults for every action of the config files in this directory and below.",
+                    "$ref": "#/$defs/action_defaults",
+                }
+            },
+            "additionalProperties": False,
+        },
+        "action_defaults": {
+            "title": DEFAULTS_TITLE,
+            "description": (
+                "A partial action: any action field but `name` (and not `after` or `previous_names`), none "
+                "required. Mappings merge key by key with the action's; lists and scalars are replaced."
+            ),
+            "type": "object",
+            "properties": {name: ref for name, ref in action_props.items() if name not in NOT_DEFAULTED},
+            "additionalProperties": False,
+        },
+    }
+
+
+def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of a config file (or of a defaults file, which has `defaults` and no `pipelines`)."""
+    action_props = _action_props(action)
+    pipeline_props = _pipeline_props()
     return {
         "$schema": DRAFT,
         "title": "reconcile config file",
@@ -436,10 +529,16 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
             "Generated by scripts/generate_schema.py; do not edit."
         ),
         "type": "object",
-        "required": ["workspace", "project", "pipelines"],
         "properties": {
             "workspace": {"description": "The workspace's URL handle.", "type": "string", "minLength": 1},
             "project": {"description": "The project's name ID.", "type": "string", "minLength": 1},
+            "defaults": {
+                "description": (
+                    "Defaults for every action of this file (in a file with no `pipelines`: for every action of "
+                    "the files in its directory and below); a pipeline's defaults and an action's own keys win."
+                ),
+                "$ref": "#/$defs/action_defaults",
+            },
             "pipelines": {
                 "description": "The pipelines of the project this file manages.",
                 "type": "array",
@@ -447,7 +546,16 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
             },
         },
         "additionalProperties": False,
+        # A file with `defaults` and none of the three config keys is a defaults file: `defaults` alone.
+        # Any other file is a config file and needs the three keys.
+        "if": {
+            "required": ["defaults"],
+            "not": {"anyOf": [{"required": ["workspace"]}, {"required": ["project"]}, {"required": ["pipelines"]}]},
+        },
+        "then": {"$ref": "#/$defs/defaults_file"},
+        "else": {"required": ["workspace", "project", "pipelines"]},
         "$defs": {
+            **_defaults_defs(action_props),
             "pipeline": {
                 "description": "A pipeline, matched to the live one by `name` (or `id`).",
                 "type": "object",
@@ -459,7 +567,10 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
                 "description": "A DOCKER_BUILD_MULTI_ARCH action, plus the file's own keys `after` and "
                 "`previous_names`.",
                 "type": "object",
-                "required": list(action["required"]),
+                # `type` may come from a defaults block: only the name is required of what the file says.
+                # validate checks the effective action (defaults applied) against action.schema.json's
+                # own `required`.
+                "required": [key for key in action["required"] if key == "name"],
                 "properties": action_props,
                 "additionalProperties": False,
             },

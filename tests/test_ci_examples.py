@@ -19,6 +19,7 @@ import yaml
 
 from reconciler import envrefs, fields, loader
 from reconciler.cli import main
+from reconciler.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -262,14 +263,13 @@ def _referenced_variables() -> tuple[set[str], set[str]]:
     """The `${env:…}` names the example configs use: (in compared fields, in write-only fields)."""
     compared: set[str] = set()
     write_only: set[str] = set()
-    for path in sorted((EXAMPLES / "acme").glob("*.yml")):
-        for pipeline in yaml.safe_load(path.read_text(encoding="utf-8"))["pipelines"]:
-            for action in pipeline.get("actions", []):
-                for key, value in action.items():
-                    for _parts, secret in fields.write_only_values(key, value):
-                        write_only.update(ref.name for ref in envrefs.find_refs(str(secret)))
-                    for text in _strings(fields.strip_write_only(key, value) if fields.is_compared(key) else ()):
-                        compared.update(ref.name for ref in envrefs.find_refs(text))
+    for pipeline in load_config([EXAMPLES]).pipelines:  # the effective actions, defaults applied
+        for action in pipeline.actions:
+            for key, value in action.fields.items():
+                for _parts, secret in fields.write_only_values(key, value):
+                    write_only.update(ref.name for ref in envrefs.find_refs(str(secret)))
+                for text in _strings(fields.strip_write_only(key, value) if fields.is_compared(key) else ()):
+                    compared.update(ref.name for ref in envrefs.find_refs(text))
     return compared, write_only
 
 
@@ -366,7 +366,7 @@ def test_pre_commit_hook_entry_validates_the_examples_with_no_token_nor_secret_s
     (hook,) = read_yaml(ROOT / ".pre-commit-hooks.yaml")
     out = io.StringIO()
     assert main(shlex.split(hook["entry"])[1:], out=out, err=io.StringIO()) == 0
-    assert "3 file(s) valid" in out.getvalue()
+    assert "4 file(s) valid" in out.getvalue()
 
 
 # -- drift detection -------------------------------------------------------------------------------

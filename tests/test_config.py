@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import types
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.cli import main
 from reconciler.config import Config, load_config
-from reconciler.errors import ValidationFailed
+from reconciler.errors import NoConfigFiles, ValidationFailed
 from reconciler.loader import Document
 from reconciler.model import DesiredPipeline
 from reconciler.problems import Location, Problem
@@ -56,7 +58,7 @@ def test_the_examples_are_valid() -> None:
         ("acme", "web", "Nightly builds"),
         ("acme", "web", "Release images"),
     ]
-    assert [Path(f).name for f in config.files] == ["api.yml", "data-platform.yml", "web.yml"]
+    assert [Path(f).name for f in config.files] == ["api.yml", "data-platform.yml", "defaults.yml", "web.yml"]
 
 
 def test_each_example_file_points_its_editor_at_the_schema() -> None:
@@ -194,3 +196,40 @@ def test_validate_reports_exactly_the_expected_problems(name: str) -> None:
 def test_no_case_echoes_a_secret(name: str) -> None:
     lines, _ = validate_lines(CASES / name)
     assert not any("hunter2" in line or "fallback" in line for line in lines)
+
+
+# -- no config files ---------------------------------------------------------------------------------
+
+
+def test_a_path_with_no_config_file_is_an_error_not_an_empty_success(tmp_path: Path) -> None:
+    write(tmp_path / "ci.yml", "on: push\njobs: {}\n")
+    with pytest.raises(NoConfigFiles, match=f"no config files found in {tmp_path}"):
+        load_config([tmp_path])
+
+
+def test_the_near_miss_warnings_travel_with_the_no_config_error(tmp_path: Path) -> None:
+    write(tmp_path / "web.yml", "Workspace: acme\nproject: web\n")
+    # `project` makes it a config file; a lone misspelt key does not.
+    write(tmp_path / "other" / "api.yml", "Workspace: acme\n")
+    with pytest.raises(NoConfigFiles) as caught:
+        load_config([tmp_path / "other"])
+    assert "api.yml:1:1: $.Workspace: warning:" in str(caught.value)
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply"])
+def test_validate_plan_and_apply_exit_1_on_a_path_with_no_config_file(tmp_path: Path, command: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main([command, str(tmp_path)], out=out, err=err) == 1
+    assert f"error: no config files found in {tmp_path}" in err.getvalue()
+
+
+def test_a_pipeline_s_previous_names_and_safety_are_carried_but_never_sent_as_pipeline_fields(tmp_path: Path) -> None:
+    write(
+        tmp_path / "web.yml",
+        "workspace: acme\nproject: web\npipelines:\n  - name: Release\n    previous_names: [Old release]\n"
+        "    safety: {max_delete_percent: 50}\n    priority: HIGH\n    actions: []\n",
+    )
+    (pipeline,) = load_config([tmp_path]).pipelines
+    assert pipeline.previous_names == ("Old release",)
+    assert pipeline.safety == {"max_delete_percent": 50}
+    assert pipeline.fields == {"priority": "HIGH"}

@@ -243,6 +243,31 @@ def test_a_directory_scan_skips_yaml_that_is_not_a_config_file(tmp_path: Path) -
     assert sorted(result.skipped) == sorted(str(p) for p in (workflow, gitlab, listing, empty, manifests))
 
 
+@pytest.mark.parametrize(
+    ("text", "key", "meant"),
+    [
+        ("Workspace: acme\nProject: web\n", "Workspace", "workspace"),
+        ("worksapce: acme\n", "worksapce", "workspace"),
+        ("pipeline:\n  - name: P\n", "pipeline", "pipelines"),
+    ],
+)
+def test_a_skipped_file_with_a_near_miss_of_a_config_key_gets_a_warning_naming_file_and_key(
+    tmp_path: Path, text: str, key: str, meant: str
+) -> None:
+    file = write(tmp_path / "web.yml", text)
+    result = load_paths([tmp_path])
+    assert result.skipped == [str(file)]
+    warning = result.problems[0]
+    assert warning.severity == "warning" and warning.location == Location(str(file), 1, 1)
+    assert f"`{key}` looks like `{meant}`" in warning.message
+
+
+def test_ci_files_beside_the_configs_get_no_near_miss_warning(tmp_path: Path) -> None:
+    write(tmp_path / "gh.yml", "name: CI\non: push\ndefaults:\n  run:\n    shell: bash\njobs: {}\n")
+    write(tmp_path / "gl.yml", "default:\n  image: python\nstages: [test]\nvariables: {A: b}\nworkflow: {}\n")
+    assert load_paths([tmp_path]).problems == []
+
+
 def test_a_directory_scan_reports_yaml_it_cannot_parse(tmp_path: Path) -> None:
     # We cannot tell whether a broken file was meant to be a config; it must not silently vanish.
     write(tmp_path / "broken.yml", "workspace: [acme\n")
@@ -279,88 +304,3 @@ def test_every_file_level_problem_is_reported_in_one_result(tmp_path: Path) -> N
 def test_load_file_reads_one_file(tmp_path: Path) -> None:
     config = write(tmp_path / "web.yml", "workspace: acme\n")
     assert load_file(config).documents[0].file == str(config)
-
-
-# -- 2024 spellings -------------------------------------------------------------------------------
-
-OLD = """\
-domain: acme
-project: web
-pipelines:
-  - name: Release images
-    actions:
-      - name: Build app image
-        type: DOCKER_BUILD_MULTI_ARCH
-        secret_id: npmrc
-        secret_src: .npmrc
-        integration_hash: 5ef0a3b2
-        target_platform: [linux/amd64, linux/arm64]
-        cache_mode: MAX
-"""
-
-
-def test_2024_spellings_are_translated_to_2026_before_the_schema_sees_them() -> None:
-    doc = one_doc(OLD)
-    assert doc.data["workspace"] == "acme" and "domain" not in doc.data
-    assert doc.data["pipelines"][0]["actions"][0] == {
-        "name": "Build app image",
-        "type": "DOCKER_BUILD_MULTI_ARCH",
-        "secrets": [{"id": "npmrc", "value": ".npmrc", "type": "FILE"}],
-        "integration": {"identifier": "5ef0a3b2"},
-        "target_platform": "linux/amd64,linux/arm64",
-        "cache_mode": "MAX",
-    }
-
-
-def test_each_2024_spelling_is_a_warning_that_shows_the_2026_spelling() -> None:
-    result = load_text(OLD, "old.yml")
-    assert [str(p) for p in result.problems] == [
-        "old.yml:1:1: $.domain: warning: `domain` is the 2024 spelling; write `workspace: acme`",
-        "old.yml:8:9: $.pipelines[0].actions[0].secret_id: warning: `secret_id`/`secret_src` are the 2024 "
-        "spelling; write `secrets: [{id: npmrc, value: <secret_src>, type: FILE}]`",
-        "old.yml:10:9: $.pipelines[0].actions[0].integration_hash: warning: `integration_hash` is the 2024 "
-        "spelling; write `integration: {identifier: 5ef0a3b2}`",
-        "old.yml:11:9: $.pipelines[0].actions[0].target_platform: warning: a list of platforms is the 2024 "
-        'spelling; write `target_platform: "linux/amd64,linux/arm64"`',
-    ]
-
-
-def test_the_secret_source_is_never_shown_in_the_warning() -> None:
-    result = load_text(OLD.replace(".npmrc", "s3cr3t-path"), "old.yml")
-    assert not any("s3cr3t-path" in str(p) for p in result.problems)
-
-
-def test_translated_values_keep_the_locations_of_what_was_written() -> None:
-    doc = one_doc(OLD)
-    action = ("pipelines", 0, "actions", 0)
-    assert doc.locations[("workspace",)] == Location("c.yml", 1, 9)
-    assert doc.key_locations[("workspace",)] == Location("c.yml", 1, 1)
-    assert doc.locations[(*action, "secrets", 0, "id")] == Location("c.yml", 8, 20)
-    assert doc.locations[(*action, "secrets", 0, "value")] == Location("c.yml", 9, 21)
-    assert doc.locate((*action, "secrets", 0, "type")) == Location("c.yml", 8, 9)
-    assert doc.locations[(*action, "integration", "identifier")] == Location("c.yml", 10, 27)
-    assert doc.locations[(*action, "target_platform")] == Location("c.yml", 11, 26)
-    assert not any(("secret_id" in p or "domain" in p) for p in doc.locations)
-
-
-def test_both_spellings_at_once_are_an_error_and_the_2024_one_is_dropped() -> None:
-    text = "domain: acme\nworkspace: acme\nproject: web\n"
-    result = load_text(text, "c.yml")
-    assert [str(p) for p in result.problems] == [
-        "c.yml:1:1: $.domain: both `domain` (the 2024 spelling) and `workspace` are given; keep only `workspace`"
-    ]
-    assert result.documents[0].data == {"workspace": "acme", "project": "web"}
-
-
-@pytest.mark.parametrize(
-    ("old", "new"),
-    [
-        ("integration_hash: abc", "integration: {identifier: abc}"),
-        ("secret_id: a", "secrets: [{id: a, value: b, type: FILE}]"),
-    ],
-)
-def test_both_action_spellings_at_once_are_an_error(old: str, new: str) -> None:
-    text = f"workspace: acme\npipelines:\n  - name: P\n    actions:\n      - {old}\n        {new}\n"
-    result = load_text(text, "c.yml")
-    assert [p.severity for p in result.problems] == ["error"]
-    assert "keep only" in result.problems[0].message

@@ -248,3 +248,43 @@ def test_a_plaintext_secret_value_is_refused_like_a_plaintext_password(value: st
 @pytest.mark.parametrize("value", ["${env:NPMRC}", "$NPMRC", None, ""])
 def test_a_secret_value_may_be_a_reference_or_a_buddy_variable(value: str | None) -> None:
     assert check_actions(action(secrets=[{"id": "npmrc", "value": value, "type": "FILE"}])) == []
+
+
+# -- names are identity ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "path"),
+    [
+        ("name", "Build ${env:APP}", "$.pipelines[0].actions[0].name"),
+        ("name", "Build $${env:APP}", "$.pipelines[0].actions[0].name"),
+        ("after", "${env:ANCHOR}", "$.pipelines[0].actions[0].after"),
+        ("previous_names", ["Old ${env:APP}"], "$.pipelines[0].actions[0].previous_names[0]"),
+    ],
+)
+def test_an_env_reference_in_an_action_identity_is_refused_saying_why(field: str, value: Any, path: str) -> None:
+    action = {**GOOD_ACTION, field: value}
+    if field == "name":
+        action = {"name": value, **{k: v for k, v in GOOD_ACTION.items() if k != "name"}}
+    (problem,) = [p for p in check_actions(action) if "identity" in p.message]
+    assert problem.path == path
+    assert "sent resolved but matched as written" in problem.message
+    assert "create another action" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("line", "path"),
+    [
+        ("    name: Pipe ${env:APP}\n", "$.pipelines[0].name"),
+        ("    name: P\n    previous_names: ['Old ${env:APP}']\n", "$.pipelines[0].previous_names[0]"),
+    ],
+)
+def test_an_env_reference_in_a_pipeline_name_or_previous_name_is_refused(line: str, path: str) -> None:
+    doc = doc_of(f"workspace: acme\nproject: web\npipelines:\n  -{line[3:]}    actions: []\n")
+    (problem,) = check_documents([doc])
+    assert problem.path == path and problem.location.line == 4 + line.count("\n") - 1
+    assert "create another pipeline" in problem.message
+
+
+def test_an_env_reference_elsewhere_in_an_action_is_fine() -> None:
+    assert check_actions({**GOOD_ACTION, "repository": "acme/${env:APP}"}) == []

@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from reconciler import schema
-from reconciler.loader import Document
+from reconciler.defaults import apply_defaults
+from reconciler.loader import Document, load_paths
 from reconciler.problems import Location, Problem
 
 REPO = Path(__file__).resolve().parent.parent
@@ -163,7 +164,8 @@ def test_the_action_schema_keeps_the_page_s_types_enums_and_descriptions() -> No
     assert action["additionalProperties"] is False
     assert props["cache_mode"]["enum"] == ["MIN", "MAX", None]
     assert props["cache_mode"]["description"] == "The caching mode for Docker build"
-    assert props["target_platform"]["type"] == ["string", "null"]
+    assert props["target_platform"]["type"] == "string"  # Buddy's default makes a null meaningless
+    assert props["target_platform"]["default"] == "linux/amd64"
     assert props["build_args"] == {
         "description": "The list of build arguments to pass to the Docker build",
         "type": ["array", "null"],
@@ -251,9 +253,9 @@ def test_a_misspelt_key_inside_a_nested_object_is_reported_at_that_key() -> None
 def test_a_misspelt_top_level_key_is_reported() -> None:
     data = with_action()
     data["pipeline"] = data.pop("pipelines")
-    assert messages(check(data)) == [
-        "$: missing required field `pipelines`",
+    assert sorted(messages(check(data))) == [
         "$.pipeline: unknown field `pipeline`; did you mean `pipelines`?",
+        "$: missing required field `pipelines`",
     ]
 
 
@@ -278,11 +280,37 @@ def test_after_action_id_is_refused_because_placement_comes_from_file_order() ->
     assert "`after: NAME`" in problem.message
 
 
-def test_every_optional_action_field_accepts_an_explicit_null() -> None:
+def test_every_optional_action_field_without_a_server_default_accepts_an_explicit_null() -> None:
     props = schema.load_schema("action")["properties"]
-    optional = [k for k, v in props.items() if k not in ("name", "type") and "not" not in v]
+    optional = [k for k, v in props.items() if k not in ("name", "type") and "not" not in v and "default" not in v]
     assert len(optional) > 30
     assert check(with_action(**dict.fromkeys(optional))) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "default"),
+    [("trigger_time", "ON_EVERY_EXECUTION"), ("disabled", "false"), ("target_platform", "linux/amd64")],
+)
+def test_a_null_on_a_field_buddy_fills_on_create_is_refused_naming_the_default(field: str, default: str) -> None:
+    assert messages(check(with_action(**{field: None}))) == [
+        f"$.pipelines[0].actions[0].{field}: `{field}` must not be null: Buddy sets {default} when it is unset, "
+        f"so a null would be sent on every apply and never hold; write `{field}: {default}` or leave the field out"
+    ]
+
+
+@pytest.mark.parametrize("text", ["retry_count: 1.0", "timeout: 600.0"])
+def test_an_integral_float_in_an_integer_field_is_refused(text: str) -> None:
+    field, value = text.split(": ")
+    (problem,) = check(with_action(**{field: float(value)}))
+    assert problem.message == (
+        f"expected integer or null, got number ({value}); write it without a fraction: `{int(float(value))}`"
+    )
+
+
+def test_an_integration_needs_a_non_null_identifier() -> None:
+    assert messages(check(with_action(integration={"identifier": None}))) == [
+        "$.pipelines[0].actions[0].integration.identifier: `identifier` must not be null: expected string"
+    ]
 
 
 def test_optional_keys_inside_nested_objects_accept_null() -> None:
@@ -300,20 +328,22 @@ def test_name_and_type_do_not_accept_null(field: str) -> None:
 def test_a_wrong_type_says_what_was_expected_and_what_was_given() -> None:
     assert messages(check(with_action(timeout="soon", dockerfile_path=42))) == [
         '$.pipelines[0].actions[0].timeout: expected integer or null, got string ("soon")',
-        "$.pipelines[0].actions[0].dockerfile_path: expected string or null, got integer (42)",
+        "$.pipelines[0].actions[0].dockerfile_path: expected string or null, got integer (42); YAML reads `42` as "
+        'a number: write it in quotes (`"42"`) to keep it as written',
     ]
 
 
 def test_a_value_of_the_wrong_type_is_one_problem_not_a_type_and_an_enum_problem() -> None:
     assert messages(check(with_action(cache_mode=3))) == [
-        "$.pipelines[0].actions[0].cache_mode: expected string or null, got integer (3)"
+        "$.pipelines[0].actions[0].cache_mode: expected string or null, got integer (3); YAML reads `3` as a "
+        'number: write it in quotes (`"3"`) to keep it as written'
     ]
 
 
 def test_a_target_platform_list_left_untranslated_is_refused_as_a_list() -> None:
     # The loader turns a list of strings into the 2026 string; a list it cannot translate reaches here.
     assert messages(check(with_action(target_platform=["linux/amd64", 7]))) == [
-        "$.pipelines[0].actions[0].target_platform: expected string or null, got array"
+        "$.pipelines[0].actions[0].target_platform: expected string, got array"
     ]
 
 
@@ -472,8 +502,10 @@ def example_configs() -> list[Path]:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", example_configs(), ids=lambda p: str(p.relative_to(REPO)))
 def test_check_jsonschema_and_our_check_agree_on_each_example(path: Path) -> None:
-    # Both read the file as written (no 2024 translation), so they must come to the same verdict.
-    ours = check(yaml.safe_load(path.read_text(encoding="utf-8")))
+    # Both read the file as written (no 2024 translation), so they must come to the same verdict. The
+    # schema lets a file leave `type` to a defaults block; ours checks the action with its defaults.
+    (doc,) = [d for d in apply_defaults(load_paths([path.parent]).documents) if d.file == str(path)]
+    ours = schema.check_document(doc)
     theirs = check_jsonschema(str(path))
     assert theirs.returncode in (0, 1), theirs.stdout + theirs.stderr
     assert (theirs.returncode == 0) == (ours == []), (messages(ours), theirs.stdout)
