@@ -86,6 +86,7 @@ def _pipelines(doc: Document) -> list[DesiredPipeline]:
                 actions=actions,
                 location=doc.locate(base),
                 file=doc.file,
+                previous_names=tuple(pipeline.get("previous_names") or ()),
             )
         )
     return out

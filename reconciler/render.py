@@ -29,7 +29,7 @@ STYLES = {
     "w": "magenta",
     "e": "bold red",
 }
-SYMBOL = {"create_pipeline": "+", "create": "+", "update": "~", "delete": "-"}
+SYMBOL = {"create_pipeline": "+", "update_pipeline": "~", "create": "+", "update": "~", "delete": "-"}
 Line = tuple[str, str]  # (style key, text)
 
 
@@ -78,6 +78,22 @@ def _field_lines(sym: str, fields: Mapping[str, Any], unset: Iterable[str] = ())
     return lines
 
 
+def _diff_lines(sym: str, change: Change) -> list[Line]:
+    """Each changed field of an update as ``old -> new`` (and the nested paths that differ)."""
+    lines: list[Line] = []
+    diff = change.diff or {}
+    width = max((len(k) for k in diff), default=0) + 2
+    for key, entry in diff.items():
+        before, after = entry.get("from"), entry.get("to")
+        if key in change.unset_sensitive:
+            after = "(sensitive, not set)"
+        same = before == SENSITIVE and after == SENSITIVE
+        text = SENSITIVE if same else f"{show(before)} -> {show(after)}"
+        lines.append((sym, f"        {key.ljust(width)}{text}"))
+        lines.extend((sym, f"        {'':{width}}  at {path}") for path in entry.get("paths", []))
+    return lines
+
+
 def change_lines(change: Change) -> list[Line]:
     """The lines one change shows (without its pipeline header)."""
     sym = SYMBOL[change.kind]
@@ -89,19 +105,10 @@ def change_lines(change: Change) -> list[Line]:
             (sym, f"{head.ljust(42)} {_placement(change)}"),
             *_field_lines(sym, change.fields or {}, change.unset_sensitive),
         ]
+    if change.kind == "update_pipeline":
+        return [(sym, f'  ~ update pipeline "{change.pipeline}" (#{change.pipeline_id})'), *_diff_lines(sym, change)]
     if change.kind == "update":
-        lines: list[Line] = [(sym, f'  ~ update  "{change.action_name}" (#{change.action_id})')]
-        diff = change.diff or {}
-        width = max((len(k) for k in diff), default=0) + 2
-        for key, entry in diff.items():
-            before, after = entry.get("from"), entry.get("to")
-            if key in change.unset_sensitive:
-                after = "(sensitive, not set)"
-            same = before == SENSITIVE and after == SENSITIVE
-            text = SENSITIVE if same else f"{show(before)} -> {show(after)}"
-            lines.append((sym, f"        {key.ljust(width)}{text}"))
-            lines.extend((sym, f"        {'':{width}}  at {path}") for path in entry.get("paths", []))
-        return lines
+        return [(sym, f'  ~ update  "{change.action_name}" (#{change.action_id})'), *_diff_lines(sym, change)]
     head = f'  - delete  "{change.action_name}" (#{change.action_id})'
     return [(sym, f"{head.ljust(42)} {change.reason or ''}".rstrip())]
 
@@ -118,7 +125,10 @@ def _summary_line(plan: Plan) -> str:
         if failed:
             return "No changes planned for the other pipelines." + failed
         return "No changes. Buddy matches the configuration."
-    made = f" ({s['create_pipeline']} of them new)" if s["create_pipeline"] else ""
+    notes = [f"{s['create_pipeline']} of them new"] if s["create_pipeline"] else []
+    if s["update_pipeline"]:
+        notes.append(f"{s['update_pipeline']} with pipeline settings to update")
+    made = f" ({', '.join(notes)})" if notes else ""
     return (
         f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete "
         f"in {pipelines} pipeline{'s' if pipelines != 1 else ''}{made}.{failed}"
@@ -193,6 +203,8 @@ def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -
         for title, changes, _lines in sections:
             counts = {k: sum(1 for c in changes if c.kind == k) for k in ("create", "update", "delete")}
             label = title.replace("|", "\\|")
+            if any(c.kind == "update_pipeline" for c in changes):
+                label += " (pipeline updated)"  # its own fields or name: not an action count
             head.append(f"| {label} | {counts['create']} | {counts['update']} | {counts['delete']} |")
         head.append("")
     tail: list[str] = []
@@ -324,6 +336,8 @@ def describe_change(change: Change) -> str:
     where = f'{change.workspace}/{change.project} "{change.pipeline}"'
     if change.kind == "create_pipeline":
         return f"create pipeline {where}"
+    if change.kind == "update_pipeline":
+        return f"update pipeline {where} (#{change.pipeline_id})"
     ident = f" (#{change.action_id})" if change.action_id is not None else ""
     return f'{change.kind} "{change.action_name}"{ident} in {where}'
 

@@ -417,6 +417,14 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
             "description": "true: live multi-arch actions this file does not declare are deleted.",
             "type": "boolean",
         },
+        "previous_names": {
+            "description": (
+                "Earlier names of this pipeline: when no live pipeline has its name, one with an earlier name is "
+                "renamed, not created anew. Not sent to Buddy."
+            ),
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+        },
         "actions": {
             "description": "The pipeline's multi-arch actions, in execution order.",
             "type": "array",
@@ -424,7 +432,7 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
         },
     }
     for name, (kind, description) in PIPELINE_FIELDS.items():
-        schema = {"description": f"{description}. Used when the pipeline is created.", **_type_schema(kind, "")}
+        schema = {"description": f"{description}. Compared and updated.", **_type_schema(kind, "")}
         if kind == "TriggerConditionView[]":
             schema["items"]["$ref"] = f"{ACTION_REF}#/$defs/TriggerConditionView"
         pipeline_props[name] = _nullable(schema)
