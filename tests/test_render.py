@@ -111,3 +111,44 @@ def test_markdown_cuts_detail_from_the_end_and_names_what_it_left_out():
 def test_github_annotations_escape_newlines_and_locate_problems():
     line = render.github_annotation("error", "bad\nthing", file="a,b.yml", line=3, col=4)
     assert line == "::error file=a%2Cb.yml,line=3,col=4::bad%0Athing"
+
+
+def pipeline_update() -> Plan:
+    return Plan(
+        Target("https://api.buddy.works"),
+        [
+            Change(
+                "update_pipeline",
+                fields={"name": "Release", "priority": "HIGH", "target_site_url": "${env:SITE}"},
+                diff={
+                    "name": {"from": "Release images", "to": "Release"},
+                    "priority": {"from": "NORMAL", "to": "HIGH"},
+                    "target_site_url": {"from": "(sensitive)", "to": "(sensitive)"},
+                },
+                **{**COMMON, "pipeline": "Release"},
+            )
+        ],
+    )
+
+
+def test_a_pipeline_update_shows_each_field_old_to_new_and_is_counted():
+    text = text_of(pipeline_update())
+    assert '  ~ update pipeline "Release" (#7)\n' in text
+    assert "name             Release images -> Release" in text
+    assert "priority         NORMAL -> HIGH" in text
+    assert "target_site_url  (sensitive)\n" in text and "${env:SITE}" not in text
+    assert "Plan: 0 to create, 0 to update, 0 to delete in 1 pipeline (1 with pipeline settings to update)." in text
+    assert pipeline_update().summary["update_pipeline"] == 1
+
+
+def test_a_pipeline_update_in_markdown_is_a_changed_line_and_marked_in_the_table():
+    out = io.StringIO()
+    render.write_markdown(pipeline_update(), out)
+    text = out.getvalue()
+    assert '| acme/web  pipeline "Release" (#7) (pipeline updated) | 0 | 0 | 0 |' in text
+    assert '! update pipeline "Release" (#7)' in text and "!       priority         NORMAL -> HIGH" in text
+
+
+def test_a_pipeline_update_is_named_in_the_apply_report():
+    [change] = pipeline_update().changes
+    assert render.describe_change(change) == 'update pipeline acme/web "Release" (#7)'
