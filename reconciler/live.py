@@ -107,34 +107,13 @@ def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list
         outstanding += 1
         future.add_done_callback(lambda f: done.put((kind, state, action_id, f)))
 
-    claimed: dict[tuple[str, str, int], DesiredPipeline] = {}
+    _match_pipelines(states, listed)
     for state in states:
-        desired = state.desired
-        summaries = listed[(desired.workspace, desired.project)]
-        if isinstance(summaries, str):
-            state.error = summaries
+        if state.live is None or state.error or state.skipped:
             continue
-        try:
-            summary = resolve_pipeline(desired, summaries)
-        except PipelineError as exc:
-            state.error = exc.reason
-            continue
-        if summary is None:
-            continue
-        other = claimed.setdefault((desired.workspace, desired.project, int(summary["id"])), desired)
-        if other is not desired:
-            state.error = (
-                f'the live pipeline "{summary.get("name")}" (#{summary["id"]}) is already managed by '
-                f'"{other.label}" ({other.location}): rename one of the two declarations'
-            )
-            continue
-        state.live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
-        if state.live.yaml_defined:
-            state.skipped = state.live.yaml_reason
-            continue
-        ws, project = desired.workspace, desired.project
+        ws, project = state.desired.workspace, state.desired.project
         submit("list", state, None, client.list_actions, ws, project, state.live.id)
-        if needs_detail(desired.fields, summary):
+        if needs_detail(state.desired.fields, state.live.summary):
             submit("pipeline", state, None, client.get_pipeline, ws, project, state.live.id)
 
     first_error: BaseException | None = None
@@ -175,6 +154,38 @@ def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list
     if first_error is not None:
         raise first_error
     return states
+
+
+def _match_pipelines(
+    states: Sequence[PipelineState], listed: Mapping[tuple[str, str], list[dict[str, Any]] | str]
+) -> None:
+    """Find each declared pipeline's live summary (``state.live``), or say why not (``state.error``),
+    or that it is left alone (``state.skipped``). One live pipeline claimed by two declarations is an
+    error for the second."""
+    claimed: dict[tuple[str, str, int], DesiredPipeline] = {}
+    for state in states:
+        desired = state.desired
+        summaries = listed[(desired.workspace, desired.project)]
+        if isinstance(summaries, str):
+            state.error = summaries
+            continue
+        try:
+            summary = resolve_pipeline(desired, summaries)
+        except PipelineError as exc:
+            state.error = exc.reason
+            continue
+        if summary is None:
+            continue
+        other = claimed.setdefault((desired.workspace, desired.project, int(summary["id"])), desired)
+        if other is not desired:
+            state.error = (
+                f'the live pipeline "{summary.get("name")}" (#{summary["id"]}) is already managed by '
+                f'"{other.label}" ({other.location}): rename one of the two declarations'
+            )
+            continue
+        state.live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
+        if state.live.yaml_defined:
+            state.skipped = state.live.yaml_reason
 
 
 # -- apply: re-reading a saved plan's pipelines -------------------------------------------------------
