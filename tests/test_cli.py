@@ -230,6 +230,16 @@ def test_plan_detailed_exitcode_is_2_with_changes_then_0_after_apply(workdir: Pa
     assert "No changes" in out
 
 
+def test_plan_detailed_exitcode_is_2_when_only_a_pipeline_setting_differs(workdir: Path) -> None:
+    assert run("apply", "examples", "--sandbox")[0] == 0
+    web = workdir / "examples" / "acme" / "web.yml"
+    web.write_text(web.read_text(encoding="utf-8").replace("priority: LOW", "priority: HIGH"), encoding="utf-8")
+    code, out, _ = run("plan", "examples", "--sandbox", "--detailed-exitcode")
+    assert code == 2
+    assert '~ update pipeline "Nightly builds" (#8)' in out and "LOW -> HIGH" in out
+    assert "Plan: 0 to create, 0 to update, 0 to delete in 1 pipeline (1 with pipeline settings to update)." in out
+
+
 def test_plan_without_detailed_exitcode_exits_0_even_with_changes(workdir: Path) -> None:
     code, out, _ = run("plan", "examples", "--sandbox")
     assert code == 0

@@ -12,7 +12,7 @@ from support import served
 from reconciler import engine
 from reconciler.config import load_config
 from reconciler.diff import Options
-from reconciler.live import read_live
+from reconciler.live import needs_detail, read_live
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SEED = json.loads((EXAMPLES / "sandbox-state.json").read_text())
@@ -101,3 +101,11 @@ def test_one_live_pipeline_claimed_by_two_declarations_is_an_error_for_the_secon
     assert len(made.errors) == 1
     assert 'pipeline "Nightly"' in made.errors[0] and 'already managed by "Nightly builds"' in made.errors[0]
     assert made.changes == []
+
+
+def test_a_pipeline_is_read_in_full_only_for_a_declared_field_the_summary_lacks() -> None:
+    summary = {"id": 7, "name": "Release", "refs": ["refs/heads/main"], "events": None, "disabled": False}
+    assert not needs_detail(["refs", "events", "disabled"], summary)
+    assert needs_detail(["refs", "priority"], summary)  # priority is not a summary field
+    assert needs_detail(["identifier"], summary)  # a summary field this server left out
+    assert not needs_detail([], summary)
