@@ -1,8 +1,9 @@
 """Execute a plan through the client: ordered, bounded, and honest about what happened.
 
 Pipelines run in parallel (bounded); within a pipeline every change runs in plan order: the new
-pipeline, then creates (each placed after the action created or matched just before it), updates,
-deletes. A POST whose outcome is unknown is never blindly repeated: the list is read again first.
+pipeline or the PATCH of its own fields, then creates (each placed after the action created or
+matched just before it), updates, deletes. A POST whose outcome is unknown is never blindly
+repeated: the list is read again first.
 The report says what was applied, what failed (with the API's message) and what was not tried.
 """
 
@@ -16,7 +17,7 @@ from typing import Any, Literal, Protocol
 
 from reconciler import envrefs, fields, live
 from reconciler.client import BuddyClient
-from reconciler.diff import field_differs
+from reconciler.diff import field_differs, pipeline_field_differs
 from reconciler.errors import (
     ApiError,
     EnvError,
@@ -110,10 +111,11 @@ def refresh(client: BuddyClient, plan: Plan) -> dict[str, int]:
     any fingerprint changed. Returns the live action count per pipeline key, for the safety check."""
     names = {c.key: c.pipeline for c in plan.changes}
     keys = sorted({c.key for c in plan.changes} | {PipelineKey.parse(k) for k in plan.fingerprints}, key=str)
-    declared = {k: {int(i): f for i, f in plan.declared.get(str(k), {}).items()} for k in keys}
+    declared = {k: plan.declared_actions(str(k)) for k in keys}
+    own = {k: plan.declared_pipeline(str(k)) for k in keys}
     counts: dict[str, int] = {}
     stale: list[str] = []
-    for state in live.read_keys(client, keys, declared):
+    for state in live.read_keys(client, keys, declared, own):
         key = state.key
         counts[str(key)] = state.count
         if state.fingerprint == plan.fingerprints.get(str(key)):
@@ -187,6 +189,10 @@ class _PipelineRun:
             self.pipeline_id = int(created["id"])
             return Outcome(change, "applied", object_id=self.pipeline_id)
         assert pipeline_id is not None
+        if change.kind == "update_pipeline":
+            answer = c.update_pipeline(ws, project, pipeline_id, body)
+            self.verify_pipeline(change, body, answer)
+            return Outcome(change, "applied", object_id=pipeline_id)
         if change.kind == "create":
             send = dict(body)
             if change.after_action_id is not None:
@@ -249,6 +255,17 @@ class _PipelineRun:
                 self.warn(
                     f'pipeline "{change.pipeline}", action "{change.action_name}": field {name} still differs '
                     f"after apply (Buddy has {shown}); the diff may need to learn this normalisation"
+                )
+
+    def verify_pipeline(self, change: Change, body: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
+        """``verify`` for the pipeline's own fields."""
+        for name, value in body.items():
+            if name != "name" and pipeline_field_differs(name, value, answer.get(name)):
+                raw = (change.fields or {}).get(name)
+                shown = SENSITIVE if fields.is_sensitive(name, raw) else repr(answer.get(name))
+                self.warn(
+                    f'pipeline "{change.pipeline}": field {name} still differs after apply (Buddy has {shown}); '
+                    "the diff may need to learn this normalisation"
                 )
 
 

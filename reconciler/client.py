@@ -215,6 +215,11 @@ class BuddyClient:
         """POST a pipeline; an answer without the new pipeline's id is an uncertain ``BadAnswerError``."""
         return self._object("POST", f"{project_path(workspace, project)}/pipelines", "pipeline", json=fields)
 
+    def update_pipeline(self, workspace: str, project: str, pipeline_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """PATCH a pipeline's fields (those sent only; ``name`` renames it)."""
+        path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}"
+        return self._object("PATCH", path, "pipeline", json=fields)
+
     def list_actions(self, workspace: str, project: str, pipeline_id: int) -> list[dict[str, Any]]:
         """Every action summary of a pipeline, in execution order, all pages."""
         path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}/actions"

@@ -23,8 +23,8 @@ from reconciler.model import (
     LivePipeline,
     PipelineKey,
 )
-from reconciler.normal import canonical, live_as_declared, match_actions
-from reconciler.plan import ABSENT, Change, live_fingerprint
+from reconciler.normal import canonical, live_as_declared, match_actions, stored
+from reconciler.plan import ABSENT, DECLARED_PIPELINE, Change, live_fingerprint
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,12 @@ def field_differs(name: str, desired: Any, live: Any) -> bool:
     return canonical(name, desired) != canonical(name, live_as_declared(name, desired, live))
 
 
+def pipeline_field_differs(name: str, desired: Any, live: Any) -> bool:
+    """``field_differs`` for a pipeline field, both sides taken as the server stores them (a ``null``
+    is the server's default)."""
+    return field_differs(name, stored(name, desired), stored(name, live))
+
+
 def describe(name: str, desired: Any, live: Any) -> list[dict[str, Any]]:
     """Per-path entries for what differs inside one structured field (``elements`` does the walking),
     compared in canonical form so that only real differences are listed."""
@@ -98,9 +104,10 @@ def diff_pipeline(
     common = {
         "workspace": desired.workspace,
         "project": desired.project,
-        "pipeline": live.name,
+        "pipeline": desired.name if desired.name is not None else live.name,  # its name once applied
         "pipeline_id": live.id,
     }
+    own = _update_pipeline(desired, live, options, common)
 
     declared_ids = {a.id for a in matched.values()}
     prune = desired.prune if desired.prune is not None else options.prune
@@ -120,6 +127,8 @@ def diff_pipeline(
             updates.append(change)
 
     creates = _creates(desired, live, matched, deleted_ids, options, common, result.warnings)
+    if own is not None:
+        result.changes.append(own)  # the pipeline's own fields (and name) first
     result.changes.extend(creates)
     result.changes.extend(updates)
     result.changes.extend(
@@ -133,9 +142,40 @@ def diff_pipeline(
         for a in deletes
     )
     _order_warning(desired, live, matched, result.warnings)
-    result.fingerprint = live_fingerprint(live, details, declared_fields)
+    pipeline_fields = sorted(desired.fields)
+    result.fingerprint = live_fingerprint(live, details, declared_fields, pipeline_fields)
     result.declared = {str(i): names for i, names in declared_fields.items()}
+    if pipeline_fields:
+        result.declared[DECLARED_PIPELINE] = pipeline_fields
     return result
+
+
+def _update_pipeline(
+    desired: DesiredPipeline, live: LivePipeline, options: Options, common: Mapping[str, Any]
+) -> Change | None:
+    """The PATCH of a live pipeline: its name when the file gives another, and each declared pipeline
+    field whose live value differs (``${env:…}`` resolved to compare, sent as written)."""
+    sent: dict[str, Any] = {}
+    diff: dict[str, dict[str, Any]] = {}
+    if desired.name is not None and live.name != desired.name:
+        sent["name"] = desired.name
+        diff["name"] = {"from": live.name, "to": desired.name}
+    for name, raw in desired.fields.items():
+        value = envrefs.resolve(raw, options.env, sandbox=options.sandbox, location=desired.location)
+        current = live.value(name)
+        if not pipeline_field_differs(name, value, current):
+            continue
+        sent[name] = raw
+        sensitive = fields.is_sensitive(name, raw)
+        shown_from = SENSITIVE if sensitive else live_as_declared(name, stored(name, value), current)
+        entry: dict[str, Any] = {"from": shown_from, "to": fields.masked(name, raw)}
+        paths = [] if sensitive else describe(name, stored(name, value), stored(name, current))
+        if paths:
+            entry["paths"] = paths
+        diff[name] = entry
+    if not sent:
+        return None
+    return Change(kind="update_pipeline", fields=sent, diff=diff, **common)
 
 
 def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelineDiff) -> PipelineDiff:

@@ -8,7 +8,7 @@ from the shipped schemas (``schemas/*.schema.json``):
   sent: never compared, always masked, refused as plaintext by validate, imported as ``${env:…}``);
 * read-only: ``"readOnly": true`` (the server sets it; refused in a file, never compared);
 * ours: the keys a config file adds that are not API fields (``after``, ``previous_names``, and the
-  pipeline's ``name``/``id``/``prune``/``actions``);
+  pipeline's ``name``/``id``/``prune``/``actions``/``previous_names``);
 * how it compares (``compare_rule``) and what the server fills in when it is unset
   (``is_server_default``), which the schemas do not say and this module states once.
 
@@ -31,8 +31,11 @@ SENSITIVE = "(sensitive)"
 #: One step of a path inside a field: a mapping key, or ``LIST`` for "every item of a list".
 LIST = "[]"
 #: The keys of a pipeline that are ours: how a file names it and what it holds (everything else on a
-#: pipeline is an API field, sent on create).
+#: pipeline is an API field: sent on create, compared and updated on a live pipeline).
 PIPELINE_KEYS = frozenset({"name", "id", "prune", "actions", "previous_names", "safety", "defaults"})
+#: The pipeline fields a pipeline-list summary carries (CONTRACT.md: "A pipeline summary carries at
+#: least …"); a declared field outside this set costs one GET of the pipeline.
+PIPELINE_SUMMARY_FIELDS = frozenset({"identifier", "refs", "events", "definition_source", "git_config_ref", "disabled"})
 #: Pipeline keys that are ours but never imported: only pipelines defined here are imported, and for
 #: them these hold their defaults.
 PIPELINE_NOT_IMPORTED = frozenset({"definition_source", "git_config_ref"})
@@ -175,6 +178,16 @@ def is_server_default(name: str, value: Any, *, on: Literal["action", "pipeline"
     """True when ``value`` is what the server fills in for ``name`` when it is unset."""
     defaults = ACTION_DEFAULTS if on == "action" else PIPELINE_DEFAULTS
     return name in defaults and value == defaults[name]
+
+
+def in_pipeline_summary(name: str) -> bool:
+    """True for a pipeline field the pipeline list's summaries carry (no GET of the pipeline needed)."""
+    return name in PIPELINE_SUMMARY_FIELDS
+
+
+def server_default(name: str, *, on: Literal["action", "pipeline"] = "action") -> Any:
+    """What the server stores for ``name`` when it is unset (or sent as ``null``); ``None`` when nothing."""
+    return (ACTION_DEFAULTS if on == "action" else PIPELINE_DEFAULTS).get(name)
 
 
 def action_fields() -> tuple[str, ...]:

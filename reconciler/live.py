@@ -2,7 +2,8 @@
 ``get_pipeline``, ``list_actions``, ``get_action``) is made here.
 
 * ``read_live``: what a plan needs of the declared pipelines, with the fewest requests the contract
-  allows. Per project: the pipeline-list pages. Per declared live pipeline: its action-list pages.
+  allows. Per project: the pipeline-list pages. Per declared live pipeline: its action-list pages, and
+  one GET of the pipeline only when it declares a field the list's summaries lack.
   Per declared action that exists live: one GET. Undeclared live actions are known from their
   summaries alone. Action lists and action GETs run concurrently on the client's bounded pool, as a
   pipeline: a pipeline's GETs start as soon as its list arrives.
@@ -16,10 +17,10 @@ from __future__ import annotations
 import queue
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reconciler import suggest
+from reconciler import fields, suggest
 from reconciler.client import BuddyClient
 from reconciler.errors import NotFoundError, PipelineError, PipelineNotFoundError, ProjectNotFoundError
 from reconciler.model import (
@@ -54,26 +55,32 @@ def summary_of(action: dict[str, Any]) -> ActionSummary:
 
 def resolve_pipeline(desired: DesiredPipeline, summaries: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The live summary a declared pipeline names, ``None`` when absent; ``PipelineError`` when the
-    reference is ambiguous or wrong (an unknown ``id``, a renamed pipeline, two with one name)."""
+    reference is ambiguous or wrong (an unknown ``id``, two live pipelines with one name).
+
+    By ``id``, whatever the live name (a different one is renamed). By name, else by the first of its
+    ``previous_names`` a live pipeline has (it is renamed), as actions are matched."""
     if desired.id is not None:
         found = [s for s in summaries if s.get("id") == desired.id]
         if not found:
             raise PipelineError(desired.label, f"no live pipeline has id {desired.id} ({desired.location})")
-        live = found[0]
-        if desired.name is not None and live.get("name") != desired.name:
+        return found[0]
+    for name in (desired.name, *desired.previous_names):
+        found = [s for s in summaries if s.get("name") == name]
+        if len(found) > 1:
+            ids = ", ".join(f"#{s.get('id')}" for s in found)
             raise PipelineError(
                 desired.label,
-                f'the live pipeline #{desired.id} is named "{live.get("name")}", the file says "{desired.name}"; '
-                "pipeline renames are not managed: rename it in Buddy or change the file",
+                f'{len(found)} live pipelines are named "{name}" ({ids}); give `id:` in the file',
             )
-        return live
-    found = [s for s in summaries if s.get("name") == desired.name]
-    if len(found) > 1:
-        ids = ", ".join(f"#{s.get('id')}" for s in found)
-        raise PipelineError(
-            desired.label, f"{len(found)} live pipelines have this name ({ids}); give `id:` in the file"
-        )
-    return found[0] if found else None
+        if found:
+            return found[0]
+    return None
+
+
+def needs_detail(names: Iterable[str], summary: Mapping[str, Any]) -> bool:
+    """True when a declared pipeline field (of ``names``) is not in the list's summary: the pipeline
+    must be read."""
+    return any(not fields.in_pipeline_summary(name) or name not in summary for name in names)
 
 
 def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list[PipelineState]:
@@ -102,25 +109,14 @@ def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list
         outstanding += 1
         future.add_done_callback(lambda f: done.put((kind, state, action_id, f)))
 
+    _match_pipelines(states, listed)
     for state in states:
-        summaries = listed[(state.desired.workspace, state.desired.project)]
-        if isinstance(summaries, str):
-            state.error = summaries
+        if state.live is None or state.error or state.skipped:
             continue
-        try:
-            summary = resolve_pipeline(state.desired, summaries)
-        except PipelineError as exc:
-            state.error = exc.reason
-            continue
-        if summary is None:
-            if state.desired.name is not None:
-                state.nearby = suggest.near(state.desired.name, [str(s.get("name")) for s in summaries])
-            continue
-        state.live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
-        if state.live.yaml_defined:
-            state.skipped = state.live.yaml_reason
-            continue
-        submit("list", state, None, client.list_actions, state.desired.workspace, state.desired.project, state.live.id)
+        ws, project = state.desired.workspace, state.desired.project
+        submit("list", state, None, client.list_actions, ws, project, state.live.id)
+        if needs_detail(state.desired.fields, state.live.summary):
+            submit("pipeline", state, None, client.get_pipeline, ws, project, state.live.id)
 
     first_error: BaseException | None = None
     while outstanding:
@@ -136,8 +132,11 @@ def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list
         if kind == "get":
             state.details[action_id] = result  # type: ignore[index]
             continue
+        if kind == "pipeline":
+            state.live = replace(state.live, detail=result)
+            continue
         actions = tuple(summary_of(a) for a in result)
-        state.live = LivePipeline(state.live.id, state.live.name, state.live.summary, actions)
+        state.live = replace(state.live, actions=actions)
         try:
             matched = match_actions(state.desired, actions)
         except PipelineError as exc:
@@ -159,6 +158,40 @@ def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list
     return states
 
 
+def _match_pipelines(
+    states: Sequence[PipelineState], listed: Mapping[tuple[str, str], list[dict[str, Any]] | str]
+) -> None:
+    """Find each declared pipeline's live summary (``state.live``), or say why not (``state.error``),
+    or that it is left alone (``state.skipped``). One live pipeline claimed by two declarations is an
+    error for the second."""
+    claimed: dict[tuple[str, str, int], DesiredPipeline] = {}
+    for state in states:
+        desired = state.desired
+        summaries = listed[(desired.workspace, desired.project)]
+        if isinstance(summaries, str):
+            state.error = summaries
+            continue
+        try:
+            summary = resolve_pipeline(desired, summaries)
+        except PipelineError as exc:
+            state.error = exc.reason
+            continue
+        if summary is None:
+            if desired.name is not None:
+                state.nearby = suggest.near(desired.name, [str(s.get("name")) for s in summaries])
+            continue
+        other = claimed.setdefault((desired.workspace, desired.project, int(summary["id"])), desired)
+        if other is not desired:
+            state.error = (
+                f'the live pipeline "{summary.get("name")}" (#{summary["id"]}) is already managed by '
+                f'"{other.label}" ({other.location}): rename one of the two declarations'
+            )
+            continue
+        state.live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
+        if state.live.yaml_defined:
+            state.skipped = state.live.yaml_reason
+
+
 # -- apply: re-reading a saved plan's pipelines -------------------------------------------------------
 
 
@@ -173,26 +206,41 @@ class KeyState:
 
 
 def read_keys(
-    client: BuddyClient, keys: Sequence[PipelineKey], declared: Mapping[PipelineKey, Mapping[int, Sequence[str]]]
+    client: BuddyClient,
+    keys: Sequence[PipelineKey],
+    declared: Mapping[PipelineKey, Mapping[int, Sequence[str]]],
+    pipeline_fields: Mapping[PipelineKey, Sequence[str]] | None = None,
 ) -> list[KeyState]:
-    """Re-read each pipeline of ``keys`` (its action list, and one GET per declared action still
-    there) and fingerprint it with the declared fields of ``declared``, as the plan did."""
-    projects = sorted({k.project_key for k in keys if k.id is None})
+    """Re-read each pipeline of ``keys`` (its action list, one GET per declared action still there,
+    and its own declared fields as the plan read them) and fingerprint it with the declared fields of
+    ``declared`` and ``pipeline_fields``, as the plan did."""
+    own = pipeline_fields or {}
+    projects = sorted({k.project_key for k in keys if k.id is None or own.get(k)})
     listed = dict(zip(projects, client.map(lambda p: client.list_pipelines(*p), projects), strict=True))
 
     def read(key: PipelineKey) -> KeyState:
         if key.id is None:
             exists = any(p.get("name") == key.name for p in listed[key.project_key])
             return KeyState(key, PRESENT if exists else ABSENT)
+        names = own.get(key, ())
+        summary: dict[str, Any] = {}
+        detail: dict[str, Any] | None = None
+        if names:
+            found = [p for p in listed[key.project_key] if p.get("id") == key.id]
+            if not found:
+                return KeyState(key, None)
+            summary = found[0]
         try:
             actions = tuple(summary_of(a) for a in client.list_actions(key.workspace, key.project, key.id))
+            if needs_detail(names, summary):
+                detail = client.get_pipeline(key.workspace, key.project, key.id)
         except NotFoundError:
             return KeyState(key, None)
         wanted = declared.get(key, {})
         live_ids = {a.id for a in actions}
         details = {i: client.get_action(key.workspace, key.project, key.id, i) for i in wanted if i in live_ids}
-        live = LivePipeline(key.id, key.name or "", {}, actions)
-        return KeyState(key, live_fingerprint(live, details, wanted), len(actions))
+        live = LivePipeline(key.id, key.name or "", summary, actions, detail)
+        return KeyState(key, live_fingerprint(live, details, wanted, names), len(actions))
 
     return list(client.map(read, keys))
 

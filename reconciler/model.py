@@ -68,7 +68,8 @@ class DesiredAction:
 
 @dataclass(frozen=True)
 class DesiredPipeline:
-    """One declared pipeline of one project; ``fields`` are the pipeline fields used on create."""
+    """One declared pipeline of one project; ``fields`` are its declared pipeline fields (sent on
+    create, compared and updated on a live pipeline); ``previous_names`` are its earlier names."""
 
     workspace: str
     project: str
@@ -104,12 +105,18 @@ class ActionSummary:
 
 @dataclass(frozen=True)
 class LivePipeline:
-    """A live pipeline: its summary fields and its actions in execution order."""
+    """A live pipeline: its summary fields, its actions in execution order, and the full pipeline
+    (``detail``) when a declared field is not in the summary."""
 
     id: int
     name: str
     summary: Mapping[str, Any]
     actions: tuple[ActionSummary, ...] = ()
+    detail: Mapping[str, Any] | None = None
+
+    def value(self, name: str) -> Any:
+        """The live value of pipeline field ``name``: from the full pipeline when read, else the summary."""
+        return (self.detail if self.detail is not None else self.summary).get(name)
 
     @property
     def yaml_defined(self) -> bool:

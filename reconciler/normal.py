@@ -46,6 +46,12 @@ def canonical(name: str, value: Any) -> Any:
     return clean(unify(name, value))
 
 
+def stored(name: str, value: Any) -> Any:
+    """Pipeline field ``name`` as the server stores ``value``: ``null`` becomes the server's default
+    (``disabled: null`` is stored as ``false``), so that a declared ``null`` compares as what it leaves."""
+    return fields.server_default(name, on="pipeline") if value is None else value
+
+
 def clean(value: Any) -> Any:
     """``value`` with every empty part (see ``is_empty``) made ``None``, recursively."""
     if isinstance(value, Mapping):

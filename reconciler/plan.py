@@ -24,8 +24,11 @@ if TYPE_CHECKING:
     from reconciler.diff import PipelineDiff
 
 FORMAT_VERSION = 1
-ChangeKind = Literal["create_pipeline", "create", "update", "delete"]
-KINDS: tuple[ChangeKind, ...] = ("create_pipeline", "create", "update", "delete")
+ChangeKind = Literal["create_pipeline", "update_pipeline", "create", "update", "delete"]
+KINDS: tuple[ChangeKind, ...] = ("create_pipeline", "update_pipeline", "create", "update", "delete")
+#: The key of a pipeline's ``declared`` entry that lists its declared pipeline fields (the others are
+#: live action ids).
+DECLARED_PIPELINE = "pipeline"
 #: A pipeline with at least this many live actions is subject to the safety threshold.
 SAFETY_MIN_ACTIONS = 5
 SAFETY_RATIO = 0.30
@@ -96,26 +99,38 @@ class Target:
     tool_version: str = __version__
 
 
-def fingerprint(actions: Iterable[tuple[int, str, str]], declared: Mapping[int, Mapping[str, Any]]) -> str:
-    """sha256 over what a plan depends on: the ordered (id, name, type) of every live action and, per
-    declared live action, the live values of its declared fields (write-only ones excluded)."""
-    payload = {
+def fingerprint(
+    actions: Iterable[tuple[int, str, str]],
+    declared: Mapping[int, Mapping[str, Any]],
+    pipeline: Mapping[str, Any] | None = None,
+) -> str:
+    """sha256 over what a plan depends on: the ordered (id, name, type) of every live action, per
+    declared live action the live values of its declared fields (write-only ones excluded), and the
+    live values of the declared pipeline fields (``pipeline``)."""
+    payload: dict[str, Any] = {
         "actions": [list(a) for a in actions],
         "declared": {str(k): dict(sorted(v.items())) for k, v in sorted(declared.items())},
     }
+    if pipeline:
+        payload["pipeline"] = dict(sorted(pipeline.items()))
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def live_fingerprint(
-    live: LivePipeline, details: Mapping[int, Mapping[str, Any]], declared: Mapping[int, Sequence[str]]
+    live: LivePipeline,
+    details: Mapping[int, Mapping[str, Any]],
+    declared: Mapping[int, Sequence[str]],
+    pipeline_fields: Sequence[str] = (),
 ) -> str:
-    """SPEC.md's fingerprint of a live pipeline, given which fields of which actions are declared."""
+    """SPEC.md's fingerprint of a live pipeline, given which fields of which actions, and which of the
+    pipeline's own fields, are declared."""
     values = {
         action_id: {k: details.get(action_id, {}).get(k) for k in names if not fields.is_write_only(k)}
         for action_id, names in declared.items()
     }
-    return fingerprint([(a.id, a.name, a.type) for a in live.actions], values)
+    own = {name: live.value(name) for name in pipeline_fields}
+    return fingerprint([(a.id, a.name, a.type) for a in live.actions], values, own)
 
 
 #: The fingerprint of a pipeline the plan creates: it must still be absent on apply.
@@ -134,7 +149,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     fingerprints: dict[str, str] = field(default_factory=dict)
-    #: per pipeline key: declared live action id → its declared field names (to re-fingerprint on apply)
+    #: per pipeline key: declared live action id → its declared field names, and ``DECLARED_PIPELINE`` →
+    #: the declared pipeline fields (to re-fingerprint on apply)
     declared: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     #: live action count per pipeline key, for the safety check (not serialised: re-read on apply)
     live_counts: dict[str, int] = field(default_factory=dict)
@@ -149,7 +165,17 @@ class Plan:
             "update": counts["update"],
             "delete": counts["delete"],
             "create_pipeline": counts["create_pipeline"],
+            "update_pipeline": counts["update_pipeline"],
         }
+
+    def declared_actions(self, key: str) -> dict[int, list[str]]:
+        """Declared live action id → its declared field names, for pipeline ``key``."""
+        entry = self.declared.get(key, {})
+        return {int(i): list(names) for i, names in entry.items() if i != DECLARED_PIPELINE}
+
+    def declared_pipeline(self, key: str) -> list[str]:
+        """The declared pipeline fields of pipeline ``key`` (covered by its fingerprint)."""
+        return list(self.declared.get(key, {}).get(DECLARED_PIPELINE, []))
 
     @property
     def has_changes(self) -> bool:

@@ -32,7 +32,7 @@ STYLES = {
     "e": "bold red",
     "u": "bold magenta",
 }
-SYMBOL = {"create_pipeline": "+", "create": "+", "update": "~", "delete": "-"}
+SYMBOL = {"create_pipeline": "+", "update_pipeline": "~", "create": "+", "update": "~", "delete": "-"}
 Line = tuple[str, str]  # (style key, text)
 
 
@@ -87,6 +87,15 @@ def _field_lines(sym: str, fields: Mapping[str, Any], unset: Iterable[str] = ())
     return lines
 
 
+def _diff_lines(sym: str, change: Change) -> list[Line]:
+    """Each changed field of an update, element by element and path by path (``update_field_lines``)."""
+    rows: list[tuple[str, str]] = []
+    for key, entry in (change.diff or {}).items():
+        rows.extend(update_field_lines(key, entry, unset=key in change.unset_sensitive))
+    width = max((len(elements.split_change(t)[0]) for m, t in rows if m in "~+-" and "\t" in t), default=0) + 2
+    return [_layout(sym, mark, text, width) for mark, text in rows]
+
+
 def change_lines(change: Change) -> list[Line]:
     """The lines one change shows (without its pipeline header)."""
     sym = SYMBOL[change.kind]
@@ -98,14 +107,10 @@ def change_lines(change: Change) -> list[Line]:
             (sym, f"{head.ljust(42)} {_placement(change)}"),
             *_field_lines(sym, change.fields or {}, change.unset_sensitive),
         ]
+    if change.kind == "update_pipeline":
+        return [(sym, f'  ~ update pipeline "{change.pipeline}" (#{change.pipeline_id})'), *_diff_lines(sym, change)]
     if change.kind == "update":
-        lines: list[Line] = [(sym, f'  ~ update  "{change.action_name}" (#{change.action_id})')]
-        rows: list[tuple[str, str]] = []
-        for key, entry in (change.diff or {}).items():
-            rows.extend(update_field_lines(key, entry, unset=key in change.unset_sensitive))
-        width = max((len(elements.split_change(t)[0]) for m, t in rows if m in "~+-" and "\t" in t), default=0) + 2
-        lines.extend(_layout(sym, mark, text, width) for mark, text in rows)
-        return lines
+        return [(sym, f'  ~ update  "{change.action_name}" (#{change.action_id})'), *_diff_lines(sym, change)]
     head = f'  - delete  "{change.action_name}" (#{change.action_id})'
     return [(sym, f"{head.ljust(42)} {change.reason or ''}".rstrip())]
 
@@ -154,7 +159,10 @@ def _summary_line(plan: Plan) -> str:
         if failed:
             return "No changes planned for the other pipelines." + failed
         return "No changes. Buddy matches the configuration."
-    made = f" ({s['create_pipeline']} of them new)" if s["create_pipeline"] else ""
+    notes = [f"{s['create_pipeline']} of them new"] if s["create_pipeline"] else []
+    if s["update_pipeline"]:
+        notes.append(f"{s['update_pipeline']} with pipeline settings to update")
+    made = f" ({', '.join(notes)})" if notes else ""
     return (
         f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete "
         f"in {pipelines} pipeline{'s' if pipelines != 1 else ''}{made}.{failed}"
@@ -235,6 +243,8 @@ def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -
         for title, changes, _lines in sections:
             counts = {k: sum(1 for c in changes if c.kind == k) for k in ("create", "update", "delete")}
             label = title.replace("|", "\\|")
+            if any(c.kind == "update_pipeline" for c in changes):
+                label += " (pipeline updated)"  # its own fields or name: not an action count
             head.append(f"| {label} | {counts['create']} | {counts['update']} | {counts['delete']} |")
         head.append("")
     notes = [f"- :x: error: {error}" for error in plan.errors]
@@ -371,8 +381,21 @@ def write_problems(problems: list[Problem], stream: TextIO, *, files: int, fmt: 
 
 #: how each outcome status is styled in the apply summary
 OUTCOME_STYLES = {"applied": "+", "failed": "e", "uncertain": "u", "not tried": "w"}
-_DOING = {"create_pipeline": "creating pipeline", "create": "creating", "update": "updating", "delete": "deleting"}
-_DONE = {"create_pipeline": "created pipeline", "create": "created", "update": "updated", "delete": "deleted"}
+_DOING = {
+    "create_pipeline": "creating pipeline",
+    "update_pipeline": "updating pipeline",
+    "create": "creating",
+    "update": "updating",
+    "delete": "deleting",
+}
+_DONE = {
+    "create_pipeline": "created pipeline",
+    "update_pipeline": "updated pipeline",
+    "create": "created",
+    "update": "updated",
+    "delete": "deleted",
+}
+_PIPELINE_KINDS = ("create_pipeline", "update_pipeline")
 
 
 def printable(text: str) -> str:
@@ -395,13 +418,15 @@ def describe_change(change: Change) -> str:
     """One line naming a change, for progress and the apply summary."""
     if change.kind == "create_pipeline":
         return printable(f"create pipeline {_where(change)}")
+    if change.kind == "update_pipeline":
+        return printable(f"update pipeline {_where(change)} (#{change.pipeline_id})")
     return printable(f"{change.kind} {_target(change)} in {_where(change)}")
 
 
 def describe_progress(change: Change) -> str:
     """The change in hand, as a progress bar names it: ``creating "Build app image" in acme/web "Release"``."""
     verb = _DOING.get(change.kind, change.kind.replace("_", " "))
-    if change.kind == "create_pipeline":
+    if change.kind in _PIPELINE_KINDS:
         return printable(f"{verb} {_where(change)}")
     return printable(f"{verb} {_target(change)} in {_where(change)}")
 
@@ -413,7 +438,7 @@ def describe_outcome(outcome: Outcome) -> str:
     if outcome.status == "applied":
         verb = _DONE.get(change.kind, f"{change.kind.replace('_', ' ')}d")
         ident = outcome.object_id if outcome.object_id is not None else change.action_id
-        if change.kind == "create_pipeline":
+        if change.kind in _PIPELINE_KINDS:
             text = f"{verb} {_where(change)}" + (f" (#{ident})" if ident is not None else "")
         else:
             what = f'"{change.action_name}"' + (f" (#{ident})" if ident is not None else "")
@@ -426,7 +451,7 @@ def describe_outcome(outcome: Outcome) -> str:
 def _outcome_row(outcome: Outcome) -> Line:
     """One line of a pipeline's group in the summary: status, change, and why."""
     change = outcome.change
-    what = "pipeline" if change.kind == "create_pipeline" else _target(change)
+    what = "pipeline" if change.kind in _PIPELINE_KINDS else _target(change)
     if change.kind == "create" and outcome.object_id is not None:
         what = f'"{change.action_name}" (#{outcome.object_id})'
     kind = change.kind.replace("_pipeline", " pipeline")

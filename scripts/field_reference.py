@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from reconciler.fields import FieldTable
+    from reconciler.fields import PIPELINE_KEYS, FieldTable, in_pipeline_summary
 except ModuleNotFoundError:  # run from a checkout without an install
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from reconciler.fields import FieldTable
+    from reconciler.fields import PIPELINE_KEYS, FieldTable, in_pipeline_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER = ("field", "type", "allowed values", "description")
@@ -146,7 +146,17 @@ def action_keys(action: Schema, config: Schema) -> list[str]:
 def pipeline_reference(action: Schema, config: Schema) -> list[str]:
     # `actions[]` is the action table above: not repeated here
     defs = {name: node for name, node in config["$defs"].items() if name not in ("action", "action_defaults")}
-    return table(rows(config["$defs"]["pipeline"]["properties"], defs))
+    return table(_where_read(rows(config["$defs"]["pipeline"]["properties"], defs)))
+
+
+def _where_read(body: Iterator[list[str]]) -> Iterator[list[str]]:
+    """Each pipeline API field's row says where a plan reads its live value (``fields.in_pipeline_summary``)."""
+    for cells in body:
+        name = cells[0].strip("`")
+        if "." not in name and "[" not in name and name not in PIPELINE_KEYS:
+            where = "from the pipeline list" if in_pipeline_summary(name) else "with one GET of the pipeline"
+            cells = [*cells[:-1], f"{cells[-1]} Read {where}."]
+        yield cells
 
 
 REGIONS: dict[str, Callable[[Schema, Schema], list[str]]] = {

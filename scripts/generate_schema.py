@@ -480,7 +480,7 @@ def _pipeline_props() -> dict[str, Any]:
         },
     }
     for name, (kind, description) in PIPELINE_FIELDS.items():
-        schema = {"description": f"{description}. Used when the pipeline is created.", **_type_schema(kind, "")}
+        schema = {"description": f"{description}. Compared and updated.", **_type_schema(kind, "")}
         if kind == "TriggerConditionView[]":
             schema["items"]["$ref"] = f"{ACTION_REF}#/$defs/TriggerConditionView"
         pipeline_props[name] = _nullable(schema)

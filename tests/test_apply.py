@@ -293,7 +293,105 @@ def test_every_field_applies_and_verifies_without_a_warning(tmp_path: Path) -> N
     with served(copy.deepcopy(SEED)) as (app, client):
         made, report = apply_files(client, path, options)
         assert report.ok and report.warnings == [], report.warnings
-        assert made.summary == {"create": 1, "update": 0, "delete": 0, "create_pipeline": 1}
+        assert made.summary == {"create": 1, "update": 0, "delete": 0, "create_pipeline": 1, "update_pipeline": 0}
         app.reset_stats()
         again, report = apply_files(client, path, options)
         assert not again.has_changes and writes(app) == 0
+
+
+# -- pipelines' own fields ------------------------------------------------------------------------------
+
+PIPELINE_CONFIG = """\
+workspace: acme
+project: web
+pipelines:
+  - id: 7
+    name: Release images
+    refs: [refs/heads/main]
+    priority: HIGH
+    events:
+      - {type: PUSH, refs: [refs/heads/main]}
+    tags: []
+    actions:
+      - {name: Build B, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: b/Dockerfile}
+  - name: Nightly builds
+    previous_names: [Nightly]
+    disabled: true
+    actions: []
+"""
+
+
+@pytest.fixture
+def pipeline_config(tmp_path: Path) -> Path:
+    path = tmp_path / "web.yml"
+    path.write_text(PIPELINE_CONFIG)
+    return path
+
+
+def pipeline_fields(app: SandboxApp, pipeline_id: int) -> dict[str, Any]:
+    for _ws, _pr, live in app.state.iter_pipelines():
+        if live.id == pipeline_id:
+            return dict(live.fields)
+    raise KeyError(pipeline_id)
+
+
+def test_apply_renames_and_updates_pipelines_then_the_plan_is_empty(pipeline_config: Path) -> None:
+    with served(copy.deepcopy(SEED)) as (app, client):
+        made, report = apply_files(client, pipeline_config)
+        assert report.ok and report.warnings == []
+        assert [c.kind for c in made.changes] == ["update_pipeline", "update_pipeline"]
+        release, nightly = pipeline_fields(app, 7), pipeline_fields(app, 8)
+        assert (release["name"], release["refs"], release["priority"]) == (
+            "Release images",
+            ["refs/heads/main"],
+            "HIGH",
+        )
+        assert release["events"] == [{"type": "PUSH", "refs": ["refs/heads/main"]}]
+        assert release.get("tags") is None  # `tags: []` equals the live null: never sent
+        assert (nightly["name"], nightly["disabled"]) == ("Nightly builds", True)
+        assert names(app, "Release images") == ["Checkout", "Build B", "Run tests", "Build D", "Notify"]
+        app.reset_stats()
+        again, report = apply_files(client, pipeline_config)
+        assert not again.has_changes and report.outcomes == []
+        assert writes(app) == 0
+
+
+def test_the_pipeline_patch_comes_before_the_actions_of_its_pipeline(pipeline_config: Path) -> None:
+    pipeline_config.write_text(PIPELINE_CONFIG.replace("b/Dockerfile", "b2/Dockerfile"))
+    with served(copy.deepcopy(SEED)) as (app, client):
+        app.reset_stats()
+        made, report = apply_files(client, pipeline_config)
+        assert report.ok
+        release = [c.kind for c in made.changes if c.pipeline_id == 7]
+        assert release == ["update_pipeline", "update"]
+        patches = [e["path"] for e in app.stats(with_log=True)["log"] if e["method"] == "PATCH"]
+        release_patches = [path for path in patches if "/pipelines/7" in path]
+        assert release_patches[0].endswith("/pipelines/7") and release_patches[1].endswith("/actions/41")
+
+
+@pytest.mark.parametrize(
+    "drift",
+    [{"refs": ["refs/heads/hotfix"]}, {"priority": "LOW"}],
+    ids=["a field of the list's summary", "a field read with a GET"],
+)
+def test_a_saved_plan_is_stale_when_a_declared_pipeline_field_changed(
+    pipeline_config: Path, drift: dict[str, Any]
+) -> None:
+    with served(copy.deepcopy(SEED)) as (app, client):
+        saved = engine.plan(engine.given(client), [pipeline_config], OPTIONS)
+        saved = Plan.from_json(json.loads(json.dumps(saved.to_json())))
+        client.update_pipeline("acme", "web", 7, drift)
+        app.reset_stats()
+        with pytest.raises(StalePlanError, match=r'pipeline "Release images" \(#7\)'):
+            engine.apply_saved(engine.given(client), saved, OPTIONS)
+        assert writes(app) == 0
+
+
+def test_a_saved_plan_ignores_a_change_of_an_undeclared_pipeline_field(pipeline_config: Path) -> None:
+    with served(copy.deepcopy(SEED)) as (app, client):
+        saved = Plan.from_json(
+            json.loads(json.dumps(engine.plan(engine.given(client), [pipeline_config], OPTIONS).to_json()))
+        )
+        client.update_pipeline("acme", "web", 7, {"paused": True, "cpu": "ARM"})
+        report = engine.apply_saved(engine.given(client), saved, OPTIONS)
+        assert report.ok and pipeline_fields(app, 7)["priority"] == "HIGH"

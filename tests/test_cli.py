@@ -238,6 +238,16 @@ def test_plan_detailed_exitcode_is_2_with_changes_then_0_after_apply(workdir: Pa
     assert "No changes" in out
 
 
+def test_plan_detailed_exitcode_is_2_when_only_a_pipeline_setting_differs(workdir: Path) -> None:
+    assert run("apply", "examples", "--sandbox")[0] == 0
+    web = workdir / "examples" / "acme" / "web.yml"
+    web.write_text(web.read_text(encoding="utf-8").replace("priority: LOW", "priority: HIGH"), encoding="utf-8")
+    code, out, _ = run("plan", "examples", "--sandbox", "--detailed-exitcode")
+    assert code == 2
+    assert '~ update pipeline "Nightly builds" (#8)' in out and "LOW -> HIGH" in out
+    assert "Plan: 0 to create, 0 to update, 0 to delete in 1 pipeline (1 with pipeline settings to update)." in out
+
+
 def test_plan_without_detailed_exitcode_exits_0_even_with_changes(workdir: Path) -> None:
     code, out, _ = run("plan", "examples", "--sandbox")
     assert code == 0
@@ -336,7 +346,7 @@ def test_apply_off_a_terminal_never_asks(workdir: Path) -> None:
     code, out, err = run("apply", "examples", "--sandbox")
     assert code == 0
     assert "Do you want to perform these actions?" not in out
-    assert "Applying 7 changes:" in err and "[7/7] " in err  # one line per change, on stderr
+    assert "Applying 8 changes:" in err and "[8/8] " in err  # one line per change, on stderr
 
 
 def test_apply_on_a_terminal_that_answers_no_changes_nothing(workdir: Path) -> None:
@@ -465,14 +475,14 @@ def test_on_a_terminal_yes_applies(workdir: Path) -> None:
     code, shown = run_on_a_terminal(["apply", "examples", "--sandbox"], workdir, answer="yes")
     assert code == 0
     assert shown.index("Enter a value: yes") < shown.index('created "Build app image"')
-    assert "Apply complete: 7 applied." in shown
+    assert "Apply complete: 8 applied." in shown
     assert run("plan", "examples", "--sandbox", "--detailed-exitcode")[0] == 0
 
 
 def test_on_a_terminal_auto_approve_never_asks(workdir: Path) -> None:
     code, shown = run_on_a_terminal(["apply", "examples", "--sandbox", "--auto-approve"], workdir)
     assert code == 0
-    assert "Do you want" not in shown and "Apply complete: 7 applied." in shown
+    assert "Do you want" not in shown and "Apply complete: 8 applied." in shown
 
 
 def test_on_a_terminal_apply_of_a_saved_plan_asks_too(workdir: Path) -> None:

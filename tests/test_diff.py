@@ -226,3 +226,40 @@ def test_the_fingerprint_changes_with_a_declared_field_but_not_with_an_undeclare
     base = run(desired, current, {1: {"cache_mode": "MIN", "registry": "x"}}).fingerprint
     assert run(desired, current, {1: {"cache_mode": "MIN", "registry": "y"}}).fingerprint == base
     assert run(desired, current, {1: {"cache_mode": "MAX", "registry": "x"}}).fingerprint != base
+
+
+# -- the pipeline's own fields -------------------------------------------------------------------------
+
+
+def settings(fields: dict[str, Any], live_fields: dict[str, Any], *, detail: bool = False, **options: Any):
+    desired = DesiredPipeline("acme", "web", "Release", None, None, fields, (), LOC, "web.yml")
+    current = LivePipeline(7, "Release", live_fields if not detail else {}, (), live_fields if detail else None)
+    return run(desired, current, **options).changes
+
+
+def test_a_declared_null_on_a_defaulted_pipeline_field_equals_the_default_the_server_stores():
+    assert settings({"disabled": None}, {"disabled": False}) == []
+    [change] = settings({"disabled": None}, {"disabled": True})
+    assert change.fields == {"disabled": None} and change.diff == {"disabled": {"from": True, "to": None}}
+
+
+def test_pipeline_lists_compare_as_stored_and_objects_on_their_declared_keys():
+    assert settings({"tags": [], "refs": ["a"]}, {"tags": None, "refs": ["a"]}) == []
+    events = [{"type": "PUSH", "refs": ["refs/heads/main"]}]
+    assert settings({"events": [{"type": "PUSH"}]}, {"events": events}) == []
+    [change] = settings({"events": [{"type": "CREATE_REF"}]}, {"events": events})
+    assert change.diff == {
+        "events": {
+            "from": [{"type": "PUSH"}],
+            "to": [{"type": "CREATE_REF"}],
+            "paths": [{"path": "events[0].type", "op": "change", "from": "PUSH", "to": "CREATE_REF"}],
+        }
+    }
+
+
+def test_an_env_reference_in_a_pipeline_field_is_compared_resolved_and_shown_masked():
+    fields = {"target_site_url": "${env:SITE}"}
+    assert settings(fields, {"target_site_url": "https://a.test"}, detail=True, env={"SITE": "https://a.test"}) == []
+    [change] = settings(fields, {"target_site_url": "https://b.test"}, detail=True, env={"SITE": "https://a.test"})
+    assert change.fields == fields  # the reference is sent, resolved at apply time
+    assert change.diff == {"target_site_url": {"from": "(sensitive)", "to": "(sensitive)"}}

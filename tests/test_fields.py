@@ -137,3 +137,13 @@ def test_every_plan_format_masks_the_new_write_only_fields(login_write_only: Fie
 def test_without_the_annotation_the_same_values_are_shown() -> None:
     for name, text in _every_format(_created_plan()).items():
         assert "bot-user" in text and "plain-mode" in text, name
+
+
+def test_a_pipelines_previous_names_are_ours_and_only_contract_summary_fields_come_with_the_list():
+    assert fields.is_ours("previous_names", on="pipeline")
+    assert "previous_names" not in fields.pipeline_fields()
+    assert fields.in_pipeline_summary("refs") and fields.in_pipeline_summary("events")
+    assert not fields.in_pipeline_summary("priority") and not fields.in_pipeline_summary("tags")
+    assert fields.PIPELINE_SUMMARY_FIELDS.issubset(fields.pipeline_fields())
+    assert fields.server_default("disabled", on="pipeline") is False
+    assert fields.server_default("priority", on="pipeline") is None

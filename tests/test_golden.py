@@ -3,7 +3,8 @@
 Each case seeds the sandbox with ``live.json``, plans ``config.yaml`` against it over real HTTP and
 compares the JSON plan (as ``--format json`` prints it, without the target's port) with
 ``plan.json``. An optional ``options.json`` gives plan options (``prune``, ``update_secrets``,
-``env``) and ``expect_requests`` (requests by method). To write a new case's ``plan.json``, run
+``env``), ``expect_requests`` (requests by method) and ``expect_routes`` (requests by route, as the
+sandbox's stats name them; 0 for a route never asked). To write a new case's ``plan.json``, run
 ``RECONCILE_WRITE_GOLDEN=1 pytest tests/test_golden.py`` and review the file before committing it.
 """
 
@@ -38,10 +39,12 @@ def test_the_plan_matches_the_golden_case(case: str, monkeypatch: pytest.MonkeyP
     monkeypatch.chdir(folder)  # messages name the file as the user wrote it: config.yaml
     options = json.loads((folder / "options.json").read_text()) if (folder / "options.json").exists() else {}
     expected_requests = options.pop("expect_requests", None)
+    expected_routes = options.pop("expect_routes", {})
     seed = json.loads((folder / "live.json").read_text())
     with served(seed) as (app, client):
         made = engine.plan(engine.given(client), ["config.yaml"], Options(**options))
-        requests = app.stats()["by_method"]
+        stats = app.stats()
+        requests, routes = stats["by_method"], stats["by_route"]
     out = io.StringIO()
     render.write_json(made, out)
     actual = comparable(json.loads(out.getvalue()))
@@ -51,5 +54,6 @@ def test_the_plan_matches_the_golden_case(case: str, monkeypatch: pytest.MonkeyP
     assert actual == json.loads(golden.read_text())
     if expected_requests is not None:
         assert requests == expected_requests
+    assert {route: routes.get(route, 0) for route in expected_routes} == expected_routes
     for secret in options.get("env", {}).values():
         assert secret not in out.getvalue()

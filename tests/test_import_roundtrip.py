@@ -325,6 +325,21 @@ def test_every_field_is_written_and_declared(generated_server: tuple[str, str, S
     assert sorted(p.id for p in config.pipelines if p.name is None) == [8, 9]
 
 
+def test_imported_pipeline_settings_are_managed_afterwards(
+    generated_server: tuple[str, str, SandboxApp], tmp_path: Path
+):
+    url, token, _app = generated_server
+    _result, plan = import_then_plan(url, token, "gen", "everything", tmp_path)
+    assert_no_changes(plan)  # every pipeline setting was written, and compares equal
+    with BuddyClient(url, token) as client:
+        client.update_pipeline("gen", "everything", 1, {"priority": "LOW", "tags": None, "paused": False})
+        drifted = engine.plan(engine.given(client), [tmp_path], Options())
+    [change] = drifted.changes
+    assert (change.kind, change.pipeline_id) == ("update_pipeline", 1)
+    assert change.fields == {"priority": "HIGH", "tags": ["images", "arm"], "paused": True}
+    assert change.diff is not None and change.diff["priority"] == {"from": "LOW", "to": "HIGH"}
+
+
 def test_with_prune_the_plan_deletes_nothing_either(generated_server: tuple[str, str, SandboxApp], tmp_path: Path):
     url, token, _app = generated_server
     with BuddyClient(url, token) as client:

@@ -12,7 +12,7 @@ from support import served
 from reconciler import engine
 from reconciler.config import load_config
 from reconciler.diff import Options
-from reconciler.live import read_live
+from reconciler.live import needs_detail, read_live
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SEED = json.loads((EXAMPLES / "sandbox-state.json").read_text())
@@ -38,9 +38,12 @@ def test_a_plan_makes_exactly_the_necessary_requests() -> None:
     projects = len({(p.workspace, p.project) for p in pipelines})
     listed = [s for s in states if s.live is not None and not s.skipped]
     declared_live = sum(len(s.details) for s in listed)
-    # one page per project and per declared live pipeline (all short), one GET per declared live action
-    assert stats["by_method"] == {"GET": projects + len(listed) + declared_live}
+    read_whole = sum(1 for s in listed if s.live is not None and s.live.detail is not None)
+    # one page per project and per declared live pipeline (all short), one GET per declared live action,
+    # one GET of a pipeline only where a declared pipeline field is not in the list's summaries
+    assert stats["by_method"] == {"GET": projects + len(listed) + declared_live + read_whole}
     assert declared_live == 4  # the examples: 3 matched by name, 1 by a previous name
+    assert stats["by_route"]["GET /pipelines/:pipeline_id"] == read_whole == 1  # "Nightly builds" declares priority
 
 
 @pytest.mark.parametrize(
@@ -71,15 +74,38 @@ def test_a_project_that_does_not_exist_is_an_error_for_its_pipelines_only(tmp_pa
     assert "acme/web/8" in made.fingerprints
 
 
-def test_pipelines_are_matched_by_id_and_a_renamed_one_is_an_error(tmp_path: Path) -> None:
+def test_pipelines_are_matched_by_id_and_one_named_otherwise_is_renamed(tmp_path: Path) -> None:
     (tmp_path / "a.yml").write_text(
         "workspace: acme\nproject: web\npipelines:\n"
         "  - {id: 8, actions: []}\n"
-        "  - {id: 7, name: Old name, actions: []}\n"
+        "  - {id: 7, name: New name, actions: []}\n"
         "  - {id: 999, actions: []}\n"
     )
     with served(SEED) as (_app, client):
         made = engine.plan(engine.given(client), [tmp_path], OPTIONS)
     assert "acme/web/8" in made.fingerprints
-    assert any("renames are not managed" in e for e in made.errors)
-    assert any("no live pipeline has id 999" in e for e in made.errors)
+    [rename] = [c for c in made.changes if c.kind == "update_pipeline"]
+    assert (rename.pipeline_id, rename.fields) == (7, {"name": "New name"})
+    [error] = made.errors
+    assert error.startswith('acme/web pipeline "#999": no live pipeline has id 999')
+
+
+def test_one_live_pipeline_claimed_by_two_declarations_is_an_error_for_the_second(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text(
+        "workspace: acme\nproject: web\npipelines:\n"
+        "  - {name: Nightly builds, actions: []}\n"
+        "  - {name: Nightly, previous_names: [Nightly builds], actions: []}\n"
+    )
+    with served(SEED) as (_app, client):
+        made = engine.plan(engine.given(client), [tmp_path], OPTIONS)
+    assert len(made.errors) == 1
+    assert 'pipeline "Nightly"' in made.errors[0] and 'already managed by "Nightly builds"' in made.errors[0]
+    assert made.changes == []
+
+
+def test_a_pipeline_is_read_in_full_only_for_a_declared_field_the_summary_lacks() -> None:
+    summary = {"id": 7, "name": "Release", "refs": ["refs/heads/main"], "events": None, "disabled": False}
+    assert not needs_detail(["refs", "events", "disabled"], summary)
+    assert needs_detail(["refs", "priority"], summary)  # priority is not a summary field
+    assert needs_detail(["identifier"], summary)  # a summary field this server left out
+    assert not needs_detail([], summary)

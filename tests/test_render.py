@@ -295,3 +295,44 @@ def test_plan_annotations_land_on_the_line_their_message_names():
 def test_annotation_properties_escape_colons_and_messages_escape_percent_and_newlines():
     line = render.github_annotation("warning", "50%\r\ndone", file="C:/x.yml", line=1, col=2)
     assert line == "::warning file=C%3A/x.yml,line=1,col=2::50%25%0D%0Adone"
+
+
+def pipeline_update() -> Plan:
+    return Plan(
+        Target("https://api.buddy.works"),
+        [
+            Change(
+                "update_pipeline",
+                fields={"name": "Release", "priority": "HIGH", "target_site_url": "${env:SITE}"},
+                diff={
+                    "name": {"from": "Release images", "to": "Release"},
+                    "priority": {"from": "NORMAL", "to": "HIGH"},
+                    "target_site_url": {"from": "(sensitive)", "to": "(sensitive)"},
+                },
+                **{**COMMON, "pipeline": "Release"},
+            )
+        ],
+    )
+
+
+def test_a_pipeline_update_shows_each_field_old_to_new_and_is_counted():
+    text = text_of(pipeline_update())
+    assert '  ~ update pipeline "Release" (#7)\n' in text
+    assert "name             Release images -> Release" in text
+    assert "priority         NORMAL -> HIGH" in text
+    assert "target_site_url  (sensitive)\n" in text and "${env:SITE}" not in text
+    assert "Plan: 0 to create, 0 to update, 0 to delete in 1 pipeline (1 with pipeline settings to update)." in text
+    assert pipeline_update().summary["update_pipeline"] == 1
+
+
+def test_a_pipeline_update_in_markdown_is_a_changed_line_and_marked_in_the_table():
+    out = io.StringIO()
+    render.write_markdown(pipeline_update(), out)
+    text = out.getvalue()
+    assert '| acme/web  pipeline "Release" (#7) (pipeline updated) | 0 | 0 | 0 |' in text
+    assert '! update pipeline "Release" (#7)' in text and "!       priority         NORMAL -> HIGH" in text
+
+
+def test_a_pipeline_update_is_named_in_the_apply_report():
+    [change] = pipeline_update().changes
+    assert render.describe_change(change) == 'update pipeline acme/web "Release" (#7)'
