@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -39,12 +39,6 @@ PIPELINE_SUMMARY_FIELDS = frozenset({"identifier", "refs", "events", "definition
 #: Pipeline keys that are ours but never imported: only pipelines defined here are imported, and for
 #: them these hold their defaults.
 PIPELINE_NOT_IMPORTED = frozenset({"definition_source", "git_config_ref"})
-#: What the server fills in on create when an action field is unset (CONTRACT.md, "Server defaults").
-ACTION_DEFAULTS: Mapping[str, Any] = {
-    "trigger_time": "ON_EVERY_EXECUTION",
-    "disabled": False,
-    "target_platform": "linux/amd64",
-}
 #: What a new pipeline gets when a field is unset (CONTRACT.md: ``disabled`` is false by default).
 PIPELINE_DEFAULTS: Mapping[str, Any] = {"disabled": False}
 CompareRule = Literal["value", "platforms", "integration"]
@@ -81,6 +75,8 @@ class FieldTable:
     read_only: frozenset[str]
     action_keys: frozenset[str]
     pipeline_fields: tuple[str, ...]
+    #: what the server fills in on create when an action field is unset: the schema's ``default``s
+    action_defaults: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @classmethod
     def from_schemas(cls, action: Mapping[str, Any], config: Mapping[str, Any]) -> FieldTable:
@@ -96,6 +92,7 @@ class FieldTable:
             read_only=frozenset(k for k, v in action["properties"].items() if v.get("readOnly")),
             action_keys=frozenset(k for k, v in own.items() if not str(v.get("$ref", "")).startswith("action.schema")),
             pipeline_fields=tuple(k for k in config["$defs"]["pipeline"]["properties"] if k not in PIPELINE_KEYS),
+            action_defaults={k: v["default"] for k, v in action["properties"].items() if "default" in v},
         )
 
     @classmethod
@@ -176,7 +173,7 @@ def compare_rule(name: str) -> CompareRule:
 
 def is_server_default(name: str, value: Any, *, on: Literal["action", "pipeline"] = "action") -> bool:
     """True when ``value`` is what the server fills in for ``name`` when it is unset."""
-    defaults = ACTION_DEFAULTS if on == "action" else PIPELINE_DEFAULTS
+    defaults = table().action_defaults if on == "action" else PIPELINE_DEFAULTS
     return name in defaults and value == defaults[name]
 
 
@@ -187,7 +184,7 @@ def in_pipeline_summary(name: str) -> bool:
 
 def server_default(name: str, *, on: Literal["action", "pipeline"] = "action") -> Any:
     """What the server stores for ``name`` when it is unset (or sent as ``null``); ``None`` when nothing."""
-    return (ACTION_DEFAULTS if on == "action" else PIPELINE_DEFAULTS).get(name)
+    return (table().action_defaults if on == "action" else PIPELINE_DEFAULTS).get(name)
 
 
 def action_fields() -> tuple[str, ...]:
