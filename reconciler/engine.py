@@ -8,6 +8,7 @@ passes one for Buddy or the sandbox; a caller holding a client passes ``given(cl
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from reconciler import config as config_module
 from reconciler import exporter
-from reconciler.apply import ApplyReport, Progress, apply_plan, check_target, refresh, resolve_fields
+from reconciler.apply import ApplyReport, Looks, Progress, apply_plan, check_target, refresh, resolve_fields
 from reconciler.client import BuddyClient
 from reconciler.diff import Options, diff_pipeline
 from reconciler.errors import PipelineError
@@ -90,11 +91,19 @@ def apply(
     *,
     force: bool = False,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
+    looks: Looks | None = None,
+    planned: Callable[[Plan], None] | None = None,
 ) -> tuple[Plan, ApplyReport]:
-    """``reconcile apply PATH…``: plan against live state, then make the changes."""
+    """``reconcile apply PATH…``: plan against live state, then make the changes. ``planned`` is
+    called with the plan before the safety check and the first write (the CLI shows it then);
+    ``stop`` and ``looks`` are ``apply_plan``'s."""
     cfg = load(paths)
+    declared = {(p.workspace, p.project, p.name): {a.name for a in p.actions} for p in cfg.pipelines if p.name}
     with connect(cfg.pipelines) as client:
         made = build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
+        if planned is not None:
+            planned(made)
         report = apply_plan(
             client,
             made,
@@ -103,6 +112,9 @@ def apply(
             force=force,
             live_counts=made.live_counts,
             progress=progress,
+            stop=stop,
+            looks=looks,
+            declared=declared,
         )
     return made, report
 
@@ -116,6 +128,8 @@ def apply_saved(
     workspace: str | None = None,
     progress: Progress | None = None,
     connected: Callable[[], None] | None = None,
+    stop: threading.Event | None = None,
+    looks: Looks | None = None,
 ) -> ApplyReport:
     """``reconcile apply --plan FILE``: exactly that plan, refused before any write when it was made
     for another target or when a pipeline it touches has changed since. ``connected`` is called once
@@ -127,7 +141,15 @@ def apply_saved(
         resolve_fields(saved, options.env, sandbox=options.sandbox)  # an unset variable fails before any read
         counts = refresh(client, saved)
         return apply_plan(
-            client, saved, env=options.env, sandbox=options.sandbox, force=force, live_counts=counts, progress=progress
+            client,
+            saved,
+            env=options.env,
+            sandbox=options.sandbox,
+            force=force,
+            live_counts=counts,
+            progress=progress,
+            stop=stop,
+            looks=looks,
         )
 
 

@@ -8,6 +8,7 @@
   pipeline: a pipeline's GETs start as soon as its list arrives.
 * ``read_keys``: what apply re-reads of a saved plan's pipelines, to tell whether it is stale.
 * ``find_pipeline`` / ``find_action``: the look after a create whose outcome is unknown.
+* ``read_touched``: what apply reads again after its changes, to find duplicates.
 * ``read_project``: every pipeline of a project, for import.
 """
 
@@ -208,6 +209,32 @@ def find_action(
         if action.get("name") == name and action.get("type") == MULTI_ARCH:
             return client.get_action(workspace, project, pipeline_id, int(action["id"]))
     return None
+
+
+@dataclass
+class Touched:
+    """What ``read_touched`` found: the pipeline summaries per project, the action summaries per
+    pipeline (``None`` when the pipeline no longer exists)."""
+
+    pipelines: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    actions: dict[tuple[str, str, int], tuple[ActionSummary, ...] | None] = field(default_factory=dict)
+
+
+def read_touched(
+    client: BuddyClient, pipelines: Sequence[tuple[str, str, int]], projects: Sequence[tuple[str, str]]
+) -> Touched:
+    """The action lists of ``pipelines`` (workspace, project, id) and the pipeline lists of ``projects``."""
+
+    def actions(key: tuple[str, str, int]) -> tuple[ActionSummary, ...] | None:
+        try:
+            return tuple(summary_of(a) for a in client.list_actions(*key))
+        except NotFoundError:
+            return None
+
+    found = Touched()
+    found.pipelines = dict(zip(projects, client.map(lambda p: client.list_pipelines(*p), projects), strict=True))
+    found.actions = dict(zip(pipelines, client.map(actions, pipelines), strict=True))
+    return found
 
 
 # -- import ---------------------------------------------------------------------------------------------

@@ -331,16 +331,22 @@ def describe_change(change: Change) -> str:
 def write_apply_report(report: ApplyReport, stream: TextIO, *, color: bool = False) -> None:
     """What was applied, what failed and why, what was not tried."""
     applied, failed, skipped = report.of("applied"), report.of("failed"), report.of("not tried")
+    uncertain = report.of("uncertain")
     lines: list[Line] = []
     for outcome in failed:
         lines.append(("e", f"failed: {describe_change(outcome.change)}: {outcome.message}"))
+    for outcome in uncertain:
+        lines.append(("e", f"uncertain: {describe_change(outcome.change)}: {outcome.message}"))
     for outcome in skipped:
         lines.append(("w", f"not tried: {describe_change(outcome.change)}: {outcome.message}"))
     for warning in report.warnings:
         lines.append(("w", f"warning: {warning}"))
+    for error in report.errors:
+        lines.append(("e", f"error: {error}"))
     if not report.outcomes:
         lines.append(("h", "Apply complete: nothing to do."))
     else:
-        verdict = "Apply complete" if report.ok else "Apply incomplete"
-        lines.append(("h", f"{verdict}: {len(applied)} applied, {len(failed)} failed, {len(skipped)} not tried."))
+        verdict = "Apply complete" if report.ok else "Apply interrupted" if report.interrupted else "Apply incomplete"
+        also = f", {len(uncertain)} uncertain" if uncertain else ""
+        lines.append(("h", f"{verdict}: {len(applied)} applied, {len(failed)} failed{also}, {len(skipped)} not tried."))
     write_lines(lines, stream, color=color)
