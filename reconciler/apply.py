@@ -38,7 +38,7 @@ from reconciler.errors import (
 )
 from reconciler.fields import SENSITIVE
 from reconciler.model import MULTI_ARCH, PipelineKey
-from reconciler.plan import Change, Plan
+from reconciler.plan import Change, Limits, Plan
 
 Status = Literal["applied", "failed", "uncertain", "not tried"]
 #: seconds to wait before each look for an object whose create had an unknown outcome
@@ -332,6 +332,7 @@ def apply_plan(
     sandbox: bool = False,
     force: bool = False,
     live_counts: Mapping[str, int] | None = None,
+    limits: Limits | None = None,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
     looks: Looks | None = None,
@@ -339,12 +340,14 @@ def apply_plan(
 ) -> ApplyReport:
     """Make the plan's changes. Refuses (before any write) when unsafe or when a variable is unset.
 
+    ``limits`` are the safety check's (a pipeline's ``safety:`` in the plan goes over them);
     ``stop`` ends the apply early (see the module docstring); ``looks`` tunes the looks after an
     uncertain create; ``declared`` names, per (workspace, project, pipeline name), the declared
     actions whose duplicates the check after the changes reports (default: those the plan names)."""
     bodies = resolve_fields(plan, env, sandbox=sandbox)
-    plan.raise_if_unsafe(force=force, live_counts=live_counts)
+    skipped = plan.raise_if_unsafe(force=force, live_counts=live_counts, limits=limits)
     report = ApplyReport()
+    report.warnings.extend(f"the safety check was skipped (--force); it would refuse: {c.describe()}" for c in skipped)
     stop = stop if stop is not None else threading.Event()
     lock = threading.Lock()
     groups: dict[str, list[tuple[Change, dict[str, Any] | None]]] = {}

@@ -58,11 +58,17 @@ def load(paths: Sequence[str | Path]) -> config_module.Config:
 
 
 def build_plan(
-    client: BuddyClient, pipelines: Sequence[DesiredPipeline], options: Options, warnings: Sequence[str] = ()
+    client: BuddyClient,
+    pipelines: Sequence[DesiredPipeline],
+    options: Options,
+    warnings: Sequence[str] = (),
+    *,
+    force: bool = False,
 ) -> Plan:
-    """Read live state for ``pipelines`` and diff it into a plan."""
+    """Read live state for ``pipelines`` and diff it into a plan; the safety check is a warning
+    (saying it is skipped with ``force``)."""
     made = Plan(Target(base_url=client.target), warnings=list(warnings))
-    for state in read_live(client, pipelines):
+    for state in read_live(client, pipelines, dedupe=options.dedupe):
         desired = state.desired
         if state.error:
             made.add_error(desired.workspace, desired.project, desired.label, state.error)
@@ -73,7 +79,7 @@ def build_plan(
                 made.add_pipeline(diff_pipeline(desired, state.live, state.details, options))
             except PipelineError as exc:
                 made.add_error(desired.workspace, desired.project, desired.label, exc.reason)
-    made.add_safety_warnings()
+    made.add_safety_warnings(options.limits, force=force)
     return made
 
 
@@ -101,7 +107,7 @@ def apply(
     cfg = load(paths)
     declared = {(p.workspace, p.project, p.name): {a.name for a in p.actions} for p in cfg.pipelines if p.name}
     with connect(cfg.pipelines) as client:
-        made = build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
+        made = build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings], force=force)
         if planned is not None:
             planned(made)
         report = apply_plan(
@@ -111,6 +117,7 @@ def apply(
             sandbox=options.sandbox,
             force=force,
             live_counts=made.live_counts,
+            limits=options.limits,
             progress=progress,
             stop=stop,
             looks=looks,
@@ -147,6 +154,7 @@ def apply_saved(
             sandbox=options.sandbox,
             force=force,
             live_counts=counts,
+            limits=options.limits,
             progress=progress,
             stop=stop,
             looks=looks,

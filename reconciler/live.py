@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.client import BuddyClient
+from reconciler.dedupe import split
 from reconciler.errors import NotFoundError, PipelineError, PipelineNotFoundError, ProjectNotFoundError
 from reconciler.model import (
     MULTI_ARCH,
@@ -74,8 +75,11 @@ def resolve_pipeline(desired: DesiredPipeline, summaries: list[dict[str, Any]]) 
     return found[0] if found else None
 
 
-def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list[PipelineState]:
-    """Read what the declared pipelines need; per-pipeline problems land in ``PipelineState.error``."""
+def read_live(
+    client: BuddyClient, pipelines: Iterable[DesiredPipeline], *, dedupe: bool = False
+) -> list[PipelineState]:
+    """Read what the declared pipelines need; per-pipeline problems land in ``PipelineState.error``.
+    With ``dedupe``, later live duplicates of a declared name are not matched (see ``dedupe``)."""
     states = [PipelineState(p) for p in pipelines]
     projects = sorted({(s.desired.workspace, s.desired.project) for s in states})
     listed: dict[tuple[str, str], list[dict[str, Any]] | str] = {}
@@ -135,7 +139,7 @@ def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list
         actions = tuple(summary_of(a) for a in result)
         state.live = LivePipeline(state.live.id, state.live.name, state.live.summary, actions)
         try:
-            matched = match_actions(state.desired, actions)
+            matched = match_actions(state.desired, split(state.desired, actions)[0] if dedupe else actions)
         except PipelineError as exc:
             state.error = exc.reason
             continue

@@ -79,6 +79,8 @@ class DesiredPipeline:
     actions: tuple[DesiredAction, ...]
     location: Location
     file: str
+    #: ``{"max_delete_percent": N, "max_update_percent": N}`` as the file gives them (either may be absent).
+    safety: Mapping[str, int] | None = None
 
     @property
     def label(self) -> str:

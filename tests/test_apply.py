@@ -184,12 +184,15 @@ def test_the_safety_threshold_refuses_before_any_write_and_force_passes(tmp_path
     path.write_text(CONFIG.replace("  - name: Release\n", "  - name: Release\n    prune: true\n"))
     with served(seed) as (app, client):
         warned = engine.plan(engine.given(client), [path], OPTIONS).to_json()["warnings"]
-        assert any("would refuse this without --force" in w and "3 deletes of 8" in w for w in warned)
-        with pytest.raises(UnsafePlanError, match="3 deletes of 8 live actions"):
+        assert any("would refuse this without --force" in w and "8 live actions" in w for w in warned)
+        with pytest.raises(UnsafePlanError, match=r"8 live actions \(of any type\); 3 deletes, over the limit of 30%"):
             apply_files(client, path)
         assert writes(app) == 0
-        _plan, report = apply_files(client, path, force=True)
+        forced, report = apply_files(client, path, force=True)
         assert report.ok
+        assert not any("apply would refuse" in w for w in forced.warnings)
+        assert any(w.startswith("the safety check was skipped (--force)") for w in forced.warnings)
+        assert any(w.startswith("the safety check was skipped (--force)") for w in report.warnings)
         assert [n for n in names(app, "Release") if n.startswith("Old")] == []
         assert "Notify" in names(app, "Release") and "Checkout" in names(app, "Release")
 
@@ -420,3 +423,88 @@ def test_a_stop_ends_the_apply_after_the_change_in_hand_and_a_rerun_converges(co
         assert again.ok and not again.interrupted
         assert names(app, "Release") == ["Checkout", "Build A", "Build B", "Build C", "Run tests", "Build D", "Notify"]
         assert names(app, "Nightly") == ["Build N1", "Build N2"]
+
+
+# -- two applies at once, and --dedupe -------------------------------------------------------------------
+
+
+def test_two_applies_at_once_never_both_go_green_over_duplicates_and_dedupe_repairs_them(config: Path) -> None:
+    app = SandboxApp(SandboxState.from_data(copy.deepcopy(SEED)))
+    app.set_faults({"kind": "latency", "ms": 5})
+    both_planned = threading.Barrier(2, timeout=10)
+    reports: list[ApplyReport] = []
+    with SandboxServer(app, poll_interval=0.005) as server:
+
+        def one_apply() -> None:
+            with BuddyClient(server.url, DEFAULT_TOKEN, retry=FAST_RETRY) as client:
+                _plan, report = apply_files(client, config, planned=lambda _plan: both_planned.wait())
+                reports.append(report)
+
+        racers = [threading.Thread(target=one_apply) for _ in range(2)]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join(30)
+        assert len(reports) == 2
+        assert sorted(names(app, "Nightly")) == ["Build N1", "Build N1", "Build N2", "Build N2"]  # both created
+        assert not all(r.ok for r in reports)
+        errors = [e for r in reports for e in r.errors]
+        assert any('2 live actions are named "Build N1"' in e and "--dedupe" in e for e in errors)
+
+        app.clear_faults()
+        with BuddyClient(server.url, DEFAULT_TOKEN, retry=FAST_RETRY) as client:
+            blocked = engine.plan(engine.given(client), [config], OPTIONS)
+            assert any('2 live actions are named "Build N1"' in e for e in blocked.errors)  # without --dedupe
+            dedupe = Options(env=OPTIONS.env, dedupe=True)
+            shown = engine.plan(engine.given(client), [config], dedupe)
+            deletes = [c for c in shown.changes if c.kind == "delete"]
+            assert {c.pipeline for c in deletes} == {"Release", "Nightly"}
+            assert all(c.reason and c.reason.startswith("duplicate: ") for c in deletes)
+            assert [c.to_json()["reason"] for c in deletes if c.pipeline == "Nightly"] == [
+                f'duplicate: "{name}" #{first} comes first and is kept' for name, first in _later_ones(app, "Nightly")
+            ]
+            # Nightly: 2 deletes of 4 live actions is over 30%: the safety check applies to --dedupe too
+            with pytest.raises(UnsafePlanError, match='pipeline "Nightly"'):
+                apply_files(client, config, dedupe)
+            _plan, repaired = apply_files(client, config, dedupe, force=True)
+            assert repaired.ok, repaired
+            assert names(app, "Nightly") == ["Build N1", "Build N2"]
+            assert names(app, "Release") == [
+                "Checkout", "Build A", "Build B", "Build C", "Run tests", "Build D", "Notify"
+            ]  # fmt: skip
+            assert not engine.plan(engine.given(client), [config], OPTIONS).has_changes
+
+
+def _later_ones(app: SandboxApp, pipeline: str) -> list[tuple[str, int]]:
+    """(name, id of the first of that name) for each later action of a name, in pipeline order."""
+    for _ws, _pr, live in app.state.iter_pipelines():
+        if live.name == pipeline:
+            first: dict[str, int] = {}
+            later = []
+            for action in live.actions:
+                if action.name in first:
+                    later.append((action.name, first[action.name]))
+                first.setdefault(action.name, int(action.id))
+            return later
+    raise KeyError(pipeline)
+
+
+def test_dedupe_keeps_the_first_updates_it_and_leaves_other_types_an_error(tmp_path: Path) -> None:
+    seed = copy.deepcopy(SEED)
+    seed["workspaces"]["acme"]["projects"]["web"]["pipelines"][1]["actions"] = [
+        {"id": 60, "name": "Build N1", "type": MA, "dockerfile_path": "stale/Dockerfile"},
+        {"id": 61, "name": "Build N2", "type": MA, "dockerfile_path": "n2/Dockerfile"},
+        {"id": 62, "name": "Build N1", "type": MA, "dockerfile_path": "n1/Dockerfile"},
+        {"id": 63, "name": "Build N2", "type": "BUILD"},
+    ]
+    path = tmp_path / "web.yml"
+    path.write_text(CONFIG)
+    with served(seed) as (_app, client):
+        made = engine.plan(engine.given(client), [path], Options(env=OPTIONS.env, dedupe=True))
+        # "Build N2" clashes with a BUILD action: not a duplicate to delete, still an error
+        assert any('2 live actions are named "Build N2"' in e for e in made.errors)
+        seed["workspaces"]["acme"]["projects"]["web"]["pipelines"][1]["actions"].pop()
+    with served(seed) as (_app, client):
+        made = engine.plan(engine.given(client), [path], Options(env=OPTIONS.env, dedupe=True))
+        nightly = [(c.kind, c.action_id) for c in made.changes if c.pipeline == "Nightly"]
+        assert nightly == [("update", 60), ("delete", 62)]
