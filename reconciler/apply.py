@@ -2,15 +2,26 @@
 
 Pipelines run in parallel (bounded); within a pipeline every change runs in plan order: the new
 pipeline or the PATCH of its own fields, then creates (each placed after the action created or
-matched just before it), updates, deletes. A POST whose outcome is unknown is never blindly
-repeated: the list is read again first.
-The report says what was applied, what failed (with the API's message) and what was not tried.
+matched just before it), updates, deletes.
+
+* A POST whose outcome is unknown (a timeout, a dropped connection, a 5xx, an unreadable answer) is
+  never sent again in the same run: the pipeline is read again a few times, with backoff; if the
+  object is there, apply goes on with its id, else that pipeline stops and the create is reported
+  ``uncertain`` (it may still land; the next run sees whether it did).
+* A ``stop`` event (the CLI sets it on the first Ctrl-C or SIGTERM) stops starting new changes; the
+  ones in flight finish, the rest are ``not tried``, and ``report.interrupted`` says why.
+* After the changes, every pipeline they touched is read again: two live multi-arch actions with one
+  declared name, or two pipelines with the name of one this apply created, are errors naming them
+  (two applies ran at once; ``--dedupe`` repairs the actions).
+
+The report says, per change, what was applied, what failed (with the API's message), what is
+uncertain and what was not tried.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -26,12 +37,13 @@ from reconciler.errors import (
     TargetMismatchError,
 )
 from reconciler.fields import SENSITIVE
-from reconciler.model import PipelineKey
-from reconciler.plan import Change, Plan
+from reconciler.model import MULTI_ARCH, PipelineKey
+from reconciler.plan import Change, Limits, Plan
 
-Status = Literal["applied", "failed", "not tried"]
-#: how often an uncertain create is tried again, after the re-read found nothing
-UNCERTAIN_TRIES = 3
+Status = Literal["applied", "failed", "uncertain", "not tried"]
+#: seconds to wait before each look for an object whose create had an unknown outcome
+LOOK_DELAYS: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
+INTERRUPTED = "not started: the apply was interrupted"
 
 
 @dataclass
@@ -47,15 +59,34 @@ class Outcome:
 
 @dataclass
 class ApplyReport:
+    """Every change's outcome (in plan order), warnings, and ``errors`` found by the check after the
+    changes (duplicates). ``interrupted``: a stop was asked for (Ctrl-C, SIGTERM) during the apply."""
+
     outcomes: list[Outcome] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
     def of(self, status: Status) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == status]
 
     @property
     def ok(self) -> bool:
-        return not self.of("failed") and not self.of("not tried")
+        return not self.errors and not self.interrupted and all(o.status == "applied" for o in self.outcomes)
+
+
+@dataclass(frozen=True)
+class Looks:
+    """How apply looks for an object after a create with an unknown outcome: one read after each
+    delay of ``delays``; ``sleep`` waits (default: a wait that a stop cuts short)."""
+
+    delays: tuple[float, ...] = LOOK_DELAYS
+    sleep: Callable[[float], object] | None = None
+
+
+class UncertainCreate(Exception):
+    """A create whose outcome stays unknown after every look (inside apply it becomes an
+    ``uncertain`` outcome)."""
 
 
 class Progress(Protocol):
@@ -135,16 +166,63 @@ def refresh(client: BuddyClient, plan: Plan) -> dict[str, int]:
     return counts
 
 
+def create_once(
+    post: Callable[[], dict[str, Any]],
+    find: Callable[[], dict[str, Any] | None],
+    *,
+    looks: Looks | None = None,
+    stop: threading.Event | None = None,
+) -> dict[str, Any]:
+    """POST once. After an unknown outcome, look (``find``) a few times with backoff: the object
+    found is the one this POST made (the plan saw none of that name); none found raises
+    ``UncertainCreate``. Never a second POST: the API has no idempotency key. A ``stop`` cuts the
+    waits between looks short, never the looks."""
+    looks = looks or Looks()
+    stop = stop or threading.Event()
+    try:
+        return post()
+    except ApiError as exc:
+        if not exc.uncertain:
+            raise
+        first = exc
+    wait = looks.sleep or stop.wait
+    last_look: str | None = None
+    for delay in looks.delays:
+        if delay > 0 and not stop.is_set():
+            wait(delay)
+        try:
+            found = find()
+        except ApiError as exc:
+            last_look = exc.message
+            continue
+        if found is not None:
+            return found
+    looked = f"{len(looks.delays)} look(s) did not find it"
+    if last_look is not None:
+        looked += f" (the last read failed: {last_look})"
+    raise UncertainCreate(
+        f"outcome unknown ({first.message}); {looked}. It may still land: run apply again to continue"
+    )
+
+
 class _PipelineRun:
     """The changes of one pipeline, strictly in order."""
 
     def __init__(
-        self, client: BuddyClient, report: ApplyReport, lock: threading.Lock, progress: Progress | None
+        self,
+        client: BuddyClient,
+        report: ApplyReport,
+        lock: threading.Lock,
+        progress: Progress | None,
+        stop: threading.Event,
+        looks: Looks,
     ) -> None:
         self.client = client
         self.report = report
         self.lock = lock
         self.progress = progress
+        self.stop = stop
+        self.looks = looks
         self.pipeline_id: int | None = None
         self.created: dict[str, int] = {}
 
@@ -160,10 +238,12 @@ class _PipelineRun:
 
     def run(self, changes: list[tuple[Change, dict[str, Any] | None]]) -> None:
         creates_blocked: str | None = None
-        pipeline_missing: str | None = None
+        stopped: str | None = None  # every later change of this pipeline is not tried, and why
         for change, body in changes:
-            if pipeline_missing is not None:
-                self.record(Outcome(change, "not tried", pipeline_missing))
+            if stopped is None and self.stop.is_set():
+                stopped = INTERRUPTED
+            if stopped is not None:
+                self.record(Outcome(change, "not tried", stopped))
                 continue
             if change.kind == "create" and creates_blocked is not None:
                 self.record(Outcome(change, "not tried", creates_blocked))
@@ -172,10 +252,14 @@ class _PipelineRun:
                 self.progress.begin(change)
             try:
                 outcome = self.execute(change, body or {})
+            except UncertainCreate as exc:
+                outcome = Outcome(change, "uncertain", str(exc))
+                what = "pipeline" if change.kind == "create_pipeline" else f'"{change.action_name}"'
+                stopped = f"the create of {what} before it has an unknown outcome"
             except ApiError as exc:
                 outcome = Outcome(change, "failed", exc.message)
                 if change.kind == "create_pipeline":
-                    pipeline_missing = f'pipeline "{change.pipeline}" was not created'
+                    stopped = f'pipeline "{change.pipeline}" was not created'
                 elif change.kind == "create":
                     creates_blocked = f'the create of "{change.action_name}" before it failed'
             self.record(outcome)
@@ -229,19 +313,10 @@ class _PipelineRun:
             lambda: live.find_action(c, ws, project, pipeline_id, change.action_name or ""),
         )
 
-    @staticmethod
-    def _create_once(post: Callable[[], dict[str, Any]], find: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
-        """POST, and after an unknown outcome look (``find``) before trying again: never a duplicate."""
-        for attempt in range(1, UNCERTAIN_TRIES + 1):
-            try:
-                return post()
-            except ApiError as exc:
-                if not exc.uncertain or attempt == UNCERTAIN_TRIES:
-                    raise
-            found = find()
-            if found is not None:
-                return found
-        raise AssertionError("unreachable: the last attempt returns or raises")
+    def _create_once(
+        self, post: Callable[[], dict[str, Any]], find: Callable[[], dict[str, Any] | None]
+    ) -> dict[str, Any]:
+        return create_once(post, find, looks=self.looks, stop=self.stop)
 
     def verify(self, change: Change, body: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
         """The server's answer is what it stored: a declared field that still differs is a
@@ -277,15 +352,26 @@ def apply_plan(
     sandbox: bool = False,
     force: bool = False,
     live_counts: Mapping[str, int] | None = None,
+    limits: Limits | None = None,
     progress: Progress | None = None,
     approve: Callable[[Plan], None] | None = None,
+    stop: threading.Event | None = None,
+    looks: Looks | None = None,
+    declared: Mapping[tuple[str, str, str], Collection[str]] | None = None,
 ) -> ApplyReport:
     """Make the plan's changes. Refuses (before any write) when unsafe or when a variable is unset.
+
+    ``limits`` are the safety check's (a pipeline's ``safety:`` in the plan goes over them);
     ``approve`` is called once every check has passed, right before the first write, and only when
-    there is something to change; it stops the apply by raising (the CLI's prompt)."""
+    there is something to change; it stops the apply by raising (the CLI's prompt). ``stop`` ends the
+    apply early (see the module docstring); ``looks`` tunes the looks after an uncertain create;
+    ``declared`` names, per (workspace, project, pipeline name), the declared actions whose duplicates
+    the check after the changes reports (default: those the plan names)."""
     bodies = resolve_fields(plan, env, sandbox=sandbox)
-    plan.raise_if_unsafe(force=force, live_counts=live_counts)
+    skipped = plan.raise_if_unsafe(force=force, live_counts=live_counts, limits=limits)
     report = ApplyReport()
+    report.warnings.extend(f"the safety check was skipped (--force); it would refuse: {c.describe()}" for c in skipped)
+    stop = stop if stop is not None else threading.Event()
     lock = threading.Lock()
     groups: dict[str, list[tuple[Change, dict[str, Any] | None]]] = {}
     for index, change in enumerate(plan.changes):
@@ -296,11 +382,10 @@ def apply_plan(
         approve(plan)
     if progress is not None:
         progress.start(len(plan.changes))
+    runs = [_PipelineRun(client, report, lock, progress, stop, looks or Looks()) for _ in groups]
     try:
         with ThreadPoolExecutor(max_workers=client.parallelism, thread_name_prefix="apply") as pool:
-            futures = [
-                pool.submit(_PipelineRun(client, report, lock, progress).run, changes) for changes in groups.values()
-            ]
+            futures = [pool.submit(run.run, changes) for run, changes in zip(runs, groups.values(), strict=True)]
             for future in futures:
                 future.result()
     finally:
@@ -308,4 +393,55 @@ def apply_plan(
             progress.finish()
     order = {id(c): i for i, c in enumerate(plan.changes)}
     report.outcomes.sort(key=lambda o: order[id(o.change)])
+    report.interrupted = stop.is_set()
+    if not report.interrupted:
+        report.errors.extend(check_duplicates(client, report, declared))
     return report
+
+
+def check_duplicates(
+    client: BuddyClient,
+    report: ApplyReport,
+    declared: Mapping[tuple[str, str, str], Collection[str]] | None = None,
+) -> list[str]:
+    """Read again every pipeline the applied changes touched (through ``live``): two live multi-arch
+    actions with one declared name, or two pipelines named as one this apply created, are errors
+    (another apply ran at the same time). A read that fails is an error too: nothing was checked."""
+    touched: dict[tuple[str, str, int], tuple[str, set[str]]] = {}
+    created: dict[tuple[str, str], set[str]] = {}
+    for outcome in report.of("applied"):
+        change = outcome.change
+        pipeline_id = outcome.object_id if change.kind == "create_pipeline" else change.pipeline_id
+        if pipeline_id is None:
+            continue
+        if change.kind == "create_pipeline":
+            created.setdefault((change.workspace, change.project), set()).add(change.pipeline)
+        names = set((declared or {}).get((change.workspace, change.project, change.pipeline), ()))
+        entry = touched.setdefault((change.workspace, change.project, pipeline_id), (change.pipeline, names))
+        if change.action_name is not None and change.kind != "delete":
+            entry[1].add(change.action_name)
+    try:
+        found = live.read_touched(client, sorted(touched), sorted(created))
+    except ApiError as exc:
+        return [f"could not read the changed pipelines again to check for duplicates: {exc.message}"]
+    errors: list[str] = []
+    for (ws, project), names in sorted(created.items()):
+        for name in sorted(names):
+            ids = [p.get("id") for p in found.pipelines[(ws, project)] if p.get("name") == name]
+            if len(ids) > 1:
+                errors.append(
+                    f'{ws}/{project}: {len(ids)} live pipelines are named "{name}" '
+                    f"({', '.join(f'#{i}' for i in ids)}): another apply ran at the same time; delete all but "
+                    "one in Buddy (with their actions), then run apply again"
+                )
+    for (ws, project, pipeline_id), (pipeline, names) in sorted(touched.items()):
+        actions = found.actions.get((ws, project, pipeline_id)) or ()
+        for name in sorted(names):
+            ids = [a.id for a in actions if a.name == name and a.type == MULTI_ARCH]
+            if len(ids) > 1:
+                errors.append(
+                    f'{ws}/{project} pipeline "{pipeline}" (#{pipeline_id}): {len(ids)} live actions are named '
+                    f'"{name}" ({", ".join(f"#{i}" for i in ids)}): another apply ran at the same time; run '
+                    "`reconcile apply --dedupe` to keep the first and delete the others"
+                )
+    return errors

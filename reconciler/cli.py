@@ -6,7 +6,9 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -16,7 +18,14 @@ from reconciler.client import DEFAULT_BASE_URL, REGIONS, BuddyClient, RetryPolic
 from reconciler.diff import Options
 from reconciler.errors import ApplyCancelled, ReconcilerError, UsageError, ValidationFailed
 from reconciler.model import DesiredPipeline
-from reconciler.plan import Plan, read_plan_file, write_plan_file
+from reconciler.plan import (
+    DEFAULT_MAX_PERCENT,
+    UPDATE_GATE_MIN_ACTIONS,
+    Limits,
+    Plan,
+    read_plan_file,
+    write_plan_file,
+)
 from reconciler.targets import Targeting
 
 log = logging.getLogger("reconciler")
@@ -101,6 +110,39 @@ def _targeting(args: argparse.Namespace) -> Targeting | None:
     return Targeting(tuple(args.target), tuple(args.exclude))
 
 
+def _percent(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of percent") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 100")
+    return value
+
+
+def _safety_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dedupe",
+        action="store_true",
+        help="where live multi-arch actions share a declared name, keep the first and delete the others",
+    )
+    parser.add_argument(
+        "--max-delete-percent",
+        type=_percent,
+        default=DEFAULT_MAX_PERCENT,
+        metavar="N",
+        help=f"refuse deleting over N%% of a pipeline's live actions (more than one) (default {DEFAULT_MAX_PERCENT})",
+    )
+    parser.add_argument(
+        "--max-update-percent",
+        type=_percent,
+        default=DEFAULT_MAX_PERCENT,
+        metavar="N",
+        help=f"refuse updating over N%% of the live actions of a pipeline of {UPDATE_GATE_MIN_ACTIONS} or more "
+        f"(default {DEFAULT_MAX_PERCENT})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reconcile", description="Plan and apply Buddy.works pipelines kept as YAML in Git.")
     parser.add_argument("--version", action="version", version=f"reconcile {__version__}")
@@ -125,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
     p.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
     _targeting_options(p)
+    _safety_options(p)
     _connection_options(p)
     _verbosity(p)
 
@@ -133,13 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", dest="plan_file", metavar="FILE", help="apply exactly this saved plan")
     p.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
     p.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
-    p.add_argument("--force", action="store_true", help="skip the safety threshold")
+    p.add_argument("--force", action="store_true", help="skip the safety check (and say so)")
     p.add_argument(
         "--auto-approve",
         action="store_true",
         help="do not ask before changing anything (only asked on a terminal: CI and scripts never are)",
     )
     _targeting_options(p)
+    _safety_options(p)
     _connection_options(p)
     _verbosity(p)
 
@@ -296,7 +340,14 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _plan_options(args: argparse.Namespace) -> Options:
-    return Options(prune=args.prune, update_secrets=args.update_secrets, sandbox=args.sandbox, env=dict(os.environ))
+    return Options(
+        prune=getattr(args, "prune", False),
+        update_secrets=getattr(args, "update_secrets", False),
+        sandbox=args.sandbox,
+        env=dict(os.environ),
+        dedupe=args.dedupe,
+        limits=Limits(args.max_delete_percent, args.max_update_percent),
+    )
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -321,8 +372,50 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+#: the exit code of an apply stopped by SIGINT or SIGTERM (128 + SIGINT, as shells report Ctrl-C)
+INTERRUPTED_EXIT = 130
+
+
+@contextlib.contextmanager
+def _stop_on_signals(err: TextIO) -> Iterator[threading.Event]:
+    """The first SIGINT or SIGTERM sets the event (apply starts no new change, lets those in flight
+    finish, then reports); a second one exits at once with 130. Handlers are restored after."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals reach only the main thread: nothing to install (a library caller)
+        return
+
+    def handle(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            with contextlib.suppress(Exception):
+                err.write("interrupted again: exiting now; changes in flight may or may not have been made\n")
+                err.flush()
+            os._exit(INTERRUPTED_EXIT)  # at once: the threads in flight are not waited for
+        stop.set()
+        name = signal.Signals(signum).name
+        with contextlib.suppress(Exception):
+            err.write(
+                f"{name}: stopping: no new change is started; the requests in flight finish "
+                "(send it again to exit at once)\n"
+            )
+            err.flush()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO, inp: TextIO | None = None) -> int:
-    """The plan first (flushed, before any write), the question on a terminal, progress, the summary."""
+    """The plan first (flushed, before any write), the question on a terminal, progress, the summary;
+    the first SIGINT or SIGTERM stops starting changes (exit 130)."""
+    with _stop_on_signals(err) as stop:
+        return _apply(args, out, err, stop, inp)
+
+
+def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stop: threading.Event, inp: TextIO | None) -> int:
     options = _plan_options(args)
     color = _is_terminal(out)
     asking = not args.auto_approve and console.is_terminal(inp)
@@ -361,6 +454,7 @@ def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO, inp: TextIO | 
                     progress=view,
                     connected=connected,
                     approve=approve,
+                    stop=stop,
                 )
                 errors = saved.errors
             else:
@@ -375,6 +469,7 @@ def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO, inp: TextIO | 
                     show=show,
                     approve=approve,
                     targeting=targeting,
+                    stop=stop,
                 )
                 errors = made.errors
     except ApplyCancelled as cancelled:
@@ -385,6 +480,8 @@ def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO, inp: TextIO | 
         render.write_apply_report(report, out, color=color)
     elif not report.ok:
         render.write_apply_report(report, out, color=color, quiet=True)
+    if report.interrupted:
+        return INTERRUPTED_EXIT
     return 0 if report.ok and not errors else 1
 
 

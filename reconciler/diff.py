@@ -8,11 +8,12 @@ come from ``fields``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler import elements, envrefs, fields, suggest
+from reconciler import dedupe, elements, envrefs, fields, suggest
 from reconciler.errors import EnvError, PipelineError
 from reconciler.fields import SENSITIVE
 from reconciler.model import (
@@ -24,7 +25,7 @@ from reconciler.model import (
     PipelineKey,
 )
 from reconciler.normal import canonical, live_as_declared, match_actions, stored
-from reconciler.plan import ABSENT, DECLARED_PIPELINE, Change, live_fingerprint
+from reconciler.plan import ABSENT, DECLARED_PIPELINE, Change, Limits, live_fingerprint
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class Options:
     update_secrets: bool = False
     sandbox: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
+    #: live multi-arch actions sharing a declared name: keep the first, delete the others
+    dedupe: bool = False
+    #: the safety check's thresholds (``--max-delete-percent``, ``--max-update-percent``)
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass
@@ -45,6 +50,7 @@ class PipelineDiff:
     fingerprint: str = ABSENT
     live_count: int = 0
     declared: dict[str, list[str]] = field(default_factory=dict)
+    safety: Mapping[str, int] | None = None
 
 
 # -- comparing --------------------------------------------------------------------------------------
@@ -95,11 +101,16 @@ def diff_pipeline(
     options: Options,
 ) -> PipelineDiff:
     """The changes that make ``live`` match ``desired``. Raises ``PipelineError`` or ``EnvError``."""
-    result = PipelineDiff()
+    result = PipelineDiff(safety=desired.safety)
     if live is None:
         return _new_pipeline(desired, options, result)
     result.fingerprint_key = str(PipelineKey.of(desired.workspace, desired.project, live.id, desired.label))
     result.live_count = len(live.actions)
+    full = live
+    duplicates: list[dedupe.Duplicate] = []
+    if options.dedupe:
+        kept, duplicates = dedupe.split(desired, live.actions)
+        live = dataclasses.replace(live, actions=kept)
     matched = match_actions(desired, live.actions)
     common = {
         "workspace": desired.workspace,
@@ -112,7 +123,7 @@ def diff_pipeline(
     declared_ids = {a.id for a in matched.values()}
     prune = desired.prune if desired.prune is not None else options.prune
     deletes = [a for a in live.actions if a.type == MULTI_ARCH and a.id not in declared_ids] if prune else []
-    deleted_ids = {a.id for a in deletes}
+    deleted_ids = {a.id for a in deletes} | {d.action.id for d in duplicates}
 
     updates: list[Change] = []
     declared_fields: dict[int, list[str]] = {}
@@ -132,6 +143,10 @@ def diff_pipeline(
     result.changes.extend(creates)
     result.changes.extend(updates)
     result.changes.extend(
+        Change(kind="delete", action_name=d.action.name, action_id=d.action.id, reason=d.reason, **common)
+        for d in duplicates
+    )
+    result.changes.extend(
         Change(
             kind="delete",
             action_name=a.name,
@@ -143,7 +158,7 @@ def diff_pipeline(
     )
     _order_warning(desired, live, matched, result.warnings)
     pipeline_fields = sorted(desired.fields)
-    result.fingerprint = live_fingerprint(live, details, declared_fields, pipeline_fields)
+    result.fingerprint = live_fingerprint(full, details, declared_fields, pipeline_fields)
     result.declared = {str(i): names for i, names in declared_fields.items()}
     if pipeline_fields:
         result.declared[DECLARED_PIPELINE] = pipeline_fields
@@ -269,7 +284,7 @@ def _update(
         for name, raw in action.fields.items():
             if fields.has_write_only(name, raw) and name not in sent:
                 sent[name] = raw
-                diff[name] = {"from": SENSITIVE, "to": fields.masked(name, raw)}
+                diff[name] = {"from": SENSITIVE, "to": fields.masked(name, raw), "resend": True}
     if not sent:
         return None
     return Change(

@@ -8,6 +8,7 @@ passes one for Buddy or the sandbox; a caller holding a client passes ``given(cl
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from reconciler import config as config_module
 from reconciler import exporter, suggest
-from reconciler.apply import ApplyReport, Progress, apply_plan, check_target, refresh, resolve_fields
+from reconciler.apply import ApplyReport, Looks, Progress, apply_plan, check_target, refresh, resolve_fields
 from reconciler.client import BuddyClient
 from reconciler.diff import Options, diff_pipeline
 from reconciler.errors import PipelineError
@@ -58,11 +59,17 @@ def load(paths: Sequence[str | Path]) -> config_module.Config:
 
 
 def build_plan(
-    client: BuddyClient, pipelines: Sequence[DesiredPipeline], options: Options, warnings: Sequence[str] = ()
+    client: BuddyClient,
+    pipelines: Sequence[DesiredPipeline],
+    options: Options,
+    warnings: Sequence[str] = (),
+    *,
+    force: bool = False,
 ) -> Plan:
-    """Read live state for ``pipelines`` and diff it into a plan."""
+    """Read live state for ``pipelines`` and diff it into a plan; the safety check is a warning
+    (saying it is skipped with ``force``)."""
     made = Plan(Target(base_url=client.target), warnings=list(warnings))
-    for state in read_live(client, pipelines):
+    for state in read_live(client, pipelines, dedupe=options.dedupe):
         desired = state.desired
         if state.nearby is not None:
             made.warnings.append(
@@ -78,7 +85,7 @@ def build_plan(
                 made.add_pipeline(diff_pipeline(desired, state.live, state.details, options))
             except PipelineError as exc:
                 made.add_error(desired.workspace, desired.project, desired.label, exc.reason)
-    made.add_safety_warnings()
+    made.add_safety_warnings(options.limits, force=force)
     return made
 
 
@@ -113,14 +120,17 @@ def apply(
     show: Callable[[Plan], None] | None = None,
     approve: Callable[[Plan], None] | None = None,
     targeting: Targeting | None = None,
+    stop: threading.Event | None = None,
+    looks: Looks | None = None,
 ) -> tuple[Plan, ApplyReport]:
     """``reconcile apply PATH…``: plan against live state (targeted pipelines only), then make the
-    changes. ``show`` gets the plan as soon as it is made (before any check or write); ``approve`` is
-    ``apply_plan``'s."""
+    changes. ``show`` gets the plan as soon as it is made (before the safety check or any write);
+    ``approve``, ``stop`` and ``looks`` are ``apply_plan``'s."""
     cfg = load(paths)
     pipelines, counted, warnings = _targeted(cfg, targeting)
+    declared = {(p.workspace, p.project, p.name): {a.name for a in p.actions} for p in pipelines if p.name}
     with connect(pipelines) as client:
-        made = build_plan(client, pipelines, options, warnings)
+        made = build_plan(client, pipelines, options, warnings, force=force)
         made.targeting = counted
         if show is not None:
             show(made)
@@ -131,8 +141,12 @@ def apply(
             sandbox=options.sandbox,
             force=force,
             live_counts=made.live_counts,
+            limits=options.limits,
             progress=progress,
             approve=approve,
+            stop=stop,
+            looks=looks,
+            declared=declared,
         )
     return made, report
 
@@ -147,6 +161,8 @@ def apply_saved(
     progress: Progress | None = None,
     connected: Callable[[], None] | None = None,
     approve: Callable[[Plan], None] | None = None,
+    stop: threading.Event | None = None,
+    looks: Looks | None = None,
 ) -> ApplyReport:
     """``reconcile apply --plan FILE``: exactly that plan, refused before any write when it was made
     for another target or when a pipeline it touches has changed since. ``connected`` is called once
@@ -165,8 +181,11 @@ def apply_saved(
             sandbox=options.sandbox,
             force=force,
             live_counts=counts,
+            limits=options.limits,
             progress=progress,
             approve=approve,
+            stop=stop,
+            looks=looks,
         )
 
 

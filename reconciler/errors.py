@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reconciler.problems import Location, Problem
@@ -208,7 +208,19 @@ class TargetMismatchError(PlanError):
 
 
 class UnsafePlanError(ReconcilerError):
-    """The plan deletes or updates more than the safety threshold allows."""
+    """The plan deletes or updates more than the safety threshold allows; ``counts`` holds what was
+    counted in each refused pipeline (``plan.SafetyCount``)."""
+
+    def __init__(self, counts: Sequence[Any]) -> None:
+        lines = "\n".join(f"  {c.describe()}" for c in counts)
+        super().__init__(
+            "refusing to apply: the safety check counted\n"
+            f"{lines}\n"
+            "Nothing was changed. Review the plan; if it is what you want, run apply again with --force, or "
+            "raise the limit with --max-delete-percent / --max-update-percent or the pipeline's `safety:` in "
+            "its file."
+        )
+        self.counts = list(counts)
 
 
 class ApplyCancelled(ReconcilerError):

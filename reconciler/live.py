@@ -9,6 +9,7 @@
   pipeline: a pipeline's GETs start as soon as its list arrives.
 * ``read_keys``: what apply re-reads of a saved plan's pipelines, to tell whether it is stale.
 * ``find_pipeline`` / ``find_action``: the look after a create whose outcome is unknown.
+* ``read_touched``: what apply reads again after its changes, to find duplicates.
 * ``read_project``: every pipeline of a project, for import.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 
 from reconciler import fields, suggest
 from reconciler.client import BuddyClient
+from reconciler.dedupe import split
 from reconciler.errors import NotFoundError, PipelineError, PipelineNotFoundError, ProjectNotFoundError
 from reconciler.model import (
     MULTI_ARCH,
@@ -83,8 +85,11 @@ def needs_detail(names: Iterable[str], summary: Mapping[str, Any]) -> bool:
     return any(not fields.in_pipeline_summary(name) or name not in summary for name in names)
 
 
-def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list[PipelineState]:
-    """Read what the declared pipelines need; per-pipeline problems land in ``PipelineState.error``."""
+def read_live(
+    client: BuddyClient, pipelines: Iterable[DesiredPipeline], *, dedupe: bool = False
+) -> list[PipelineState]:
+    """Read what the declared pipelines need; per-pipeline problems land in ``PipelineState.error``.
+    With ``dedupe``, later live duplicates of a declared name are not matched (see ``dedupe``)."""
     states = [PipelineState(p) for p in pipelines]
     projects = sorted({(s.desired.workspace, s.desired.project) for s in states})
     listed: dict[tuple[str, str], list[dict[str, Any]] | str] = {}
@@ -138,7 +143,7 @@ def read_live(client: BuddyClient, pipelines: Iterable[DesiredPipeline]) -> list
         actions = tuple(summary_of(a) for a in result)
         state.live = replace(state.live, actions=actions)
         try:
-            matched = match_actions(state.desired, actions)
+            matched = match_actions(state.desired, split(state.desired, actions)[0] if dedupe else actions)
         except PipelineError as exc:
             state.error = exc.reason
             continue
@@ -261,6 +266,32 @@ def find_action(
         if action.get("name") == name and action.get("type") == MULTI_ARCH:
             return client.get_action(workspace, project, pipeline_id, int(action["id"]))
     return None
+
+
+@dataclass
+class Touched:
+    """What ``read_touched`` found: the pipeline summaries per project, the action summaries per
+    pipeline (``None`` when the pipeline no longer exists)."""
+
+    pipelines: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    actions: dict[tuple[str, str, int], tuple[ActionSummary, ...] | None] = field(default_factory=dict)
+
+
+def read_touched(
+    client: BuddyClient, pipelines: Sequence[tuple[str, str, int]], projects: Sequence[tuple[str, str]]
+) -> Touched:
+    """The action lists of ``pipelines`` (workspace, project, id) and the pipeline lists of ``projects``."""
+
+    def actions(key: tuple[str, str, int]) -> tuple[ActionSummary, ...] | None:
+        try:
+            return tuple(summary_of(a) for a in client.list_actions(*key))
+        except NotFoundError:
+            return None
+
+    found = Touched()
+    found.pipelines = dict(zip(projects, client.map(lambda p: client.list_pipelines(*p), projects), strict=True))
+    found.actions = dict(zip(pipelines, client.map(actions, pipelines), strict=True))
+    return found
 
 
 # -- import ---------------------------------------------------------------------------------------------

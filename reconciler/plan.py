@@ -29,9 +29,11 @@ KINDS: tuple[ChangeKind, ...] = ("create_pipeline", "update_pipeline", "create",
 #: The key of a pipeline's ``declared`` entry that lists its declared pipeline fields (the others are
 #: live action ids).
 DECLARED_PIPELINE = "pipeline"
-#: A pipeline with at least this many live actions is subject to the safety threshold.
-SAFETY_MIN_ACTIONS = 5
-SAFETY_RATIO = 0.30
+#: The default share (percent) of a pipeline's live actions that may be deleted, or updated, at once.
+DEFAULT_MAX_PERCENT = 30
+#: Updates are gated only in a pipeline with at least this many live actions (small ones are not).
+UPDATE_GATE_MIN_ACTIONS = 10
+SAFETY_KEYS = ("max_delete_percent", "max_update_percent")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,13 @@ class Change:
     def pipeline_key(self) -> str:
         """The plan file's spelling of ``key``."""
         return str(self.key)
+
+    @property
+    def only_resends(self) -> bool:
+        """An update that only sends write-only fields again (``--update-secrets``), changing nothing
+        the plan could compare: the safety check does not count it."""
+        diff = self.diff or {}
+        return self.kind == "update" and bool(diff) and all(e.get("resend") for e in diff.values())
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -133,6 +142,73 @@ def live_fingerprint(
     return fingerprint([(a.id, a.name, a.type) for a in live.actions], values, own)
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The safety check's thresholds, in percent of a pipeline's live actions (of any type)."""
+
+    max_delete_percent: int = DEFAULT_MAX_PERCENT
+    max_update_percent: int = DEFAULT_MAX_PERCENT
+
+    def over(self, override: Mapping[str, int] | None) -> Limits:
+        """These limits with a pipeline's own ``safety:`` (from its file) put over them."""
+        if not override:
+            return self
+        known = {k: int(v) for k, v in override.items() if k in SAFETY_KEYS and v is not None}
+        return Limits(**{**asdict(self), **known})
+
+
+def deletes_refused(live: int, deletes: int, max_percent: int) -> bool:
+    """Deletes are refused when they remove more than ``max_percent`` of the live actions and more
+    than one action."""
+    return deletes > 1 and deletes * 100 > max_percent * live
+
+
+def updates_refused(live: int, updates: int, max_percent: int) -> bool:
+    """Updates are refused only in a pipeline of ``UPDATE_GATE_MIN_ACTIONS`` or more live actions,
+    when more than ``max_percent`` of them would change."""
+    return live >= UPDATE_GATE_MIN_ACTIONS and updates * 100 > max_percent * live
+
+
+@dataclass(frozen=True)
+class SafetyCount:
+    """What the safety check counted in one pipeline, and its verdict."""
+
+    pipeline: str
+    live: int
+    deletes: int
+    updates: int
+    limits: Limits
+
+    @property
+    def deletes_refused(self) -> bool:
+        return deletes_refused(self.live, self.deletes, self.limits.max_delete_percent)
+
+    @property
+    def updates_refused(self) -> bool:
+        return updates_refused(self.live, self.updates, self.limits.max_update_percent)
+
+    @property
+    def refused(self) -> bool:
+        return self.deletes_refused or self.updates_refused
+
+    def describe(self) -> str:
+        """``acme/web pipeline "P": 8 live actions (of any type); 3 deletes, over the limit of 30% …``"""
+        d, u = self.limits.max_delete_percent, self.limits.max_update_percent
+        deletes = f"{self.deletes} delete{'s' if self.deletes != 1 else ''}"
+        updates = f"{self.updates} update{'s' if self.updates != 1 else ''}"
+        if self.deletes_refused:
+            deletes += f", over the limit of {d}%"
+        else:
+            deletes += f" (limit {d}%)"
+        if self.updates_refused:
+            updates += f", over the limit of {u}%"
+        elif self.live < UPDATE_GATE_MIN_ACTIONS:
+            updates += f" (not limited under {UPDATE_GATE_MIN_ACTIONS} live actions)"
+        else:
+            updates += f" (limit {u}%)"
+        return f"{self.pipeline}: {self.live} live actions (of any type); {deletes}; {updates}"
+
+
 #: The fingerprint of a pipeline the plan creates: it must still be absent on apply.
 ABSENT = "absent"
 #: What a re-read finds where the plan expected ``ABSENT``: a pipeline of that name now exists.
@@ -156,6 +232,8 @@ class Plan:
     live_counts: dict[str, int] = field(default_factory=dict)
     #: the --target/--exclude patterns a partial plan was made with (None: every declared pipeline)
     targeting: Targeting | None = None
+    #: per pipeline key: the file's ``safety:`` limits (``max_delete_percent``, ``max_update_percent``)
+    safety: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -196,6 +274,8 @@ class Plan:
         self.warnings.extend(result.warnings)
         self.fingerprints[result.fingerprint_key] = result.fingerprint
         self.live_counts[result.fingerprint_key] = result.live_count
+        if result.safety:
+            self.safety[result.fingerprint_key] = dict(result.safety)
         if result.declared:
             self.declared[result.fingerprint_key] = result.declared
 
@@ -206,9 +286,14 @@ class Plan:
     def add_skipped(self, skipped: Skipped) -> None:
         self.skipped.append(skipped)
 
-    def add_safety_warnings(self) -> None:
-        """The safety check of apply, shown as a warning in the plan (and kept in a saved plan)."""
-        self.warnings.extend(f"apply would refuse this without --force: {reason}" for reason in self.unsafe())
+    def add_safety_warnings(self, limits: Limits | None = None, *, force: bool = False) -> None:
+        """The safety check of apply, shown as a warning in the plan (and kept in a saved plan);
+        with ``force`` (apply --force) the warning says the check was skipped."""
+        for count in self.unsafe(limits=limits):
+            if force:
+                self.warnings.append(f"the safety check was skipped (--force); it would refuse: {count.describe()}")
+            else:
+                self.warnings.append(f"apply would refuse this without --force: {count.describe()}")
 
     def check_targeting(self) -> None:
         """Refuse a (saved) plan holding a change outside its own recorded targets: a cheap
@@ -227,32 +312,39 @@ class Plan:
 
     # -- safety ------------------------------------------------------------------------------------
 
-    def unsafe(self, live_counts: Mapping[str, int] | None = None) -> list[str]:
-        """Why the plan is unsafe: per pipeline with 5+ live actions, deletes or updates over 30%."""
+    def safety_counts(
+        self, live_counts: Mapping[str, int] | None = None, limits: Limits | None = None
+    ) -> list[SafetyCount]:
+        """What the safety check counts, per pipeline with changes: live actions, deletes, updates
+        (secret re-sends left out) and the limits (the file's ``safety:`` over ``limits``)."""
         counts = live_counts if live_counts is not None else self.live_counts
-        reasons: list[str] = []
+        base = limits or Limits()
+        out: list[SafetyCount] = []
         for key, changes in self.pipelines():
-            live = counts.get(key, 0)
-            if live < SAFETY_MIN_ACTIONS:
-                continue
-            tally = Counter(c.kind for c in changes)
-            name = changes[0].pipeline
-            for kind, verb in (("delete", "deletes"), ("update", "updates")):
-                if tally[kind] > SAFETY_RATIO * live:
-                    reasons.append(
-                        f'pipeline "{name}" ({changes[0].workspace}/{changes[0].project}): {tally[kind]} '
-                        f"{verb} of {live} live actions (of any type) is over {SAFETY_RATIO:.0%}"
-                    )
-        return reasons
-
-    def raise_if_unsafe(self, *, force: bool, live_counts: Mapping[str, int] | None = None) -> None:
-        """Refuse a plan over the safety threshold, unless ``force``."""
-        reasons = self.unsafe(live_counts)
-        if reasons and not force:
-            raise UnsafePlanError(
-                "refusing to apply: " + "; ".join(reasons) + ". Nothing was changed. Review the plan and "
-                "re-run with --force if this is intended."
+            first = changes[0]
+            out.append(
+                SafetyCount(
+                    pipeline=f'{first.workspace}/{first.project} pipeline "{first.pipeline}"',
+                    live=counts.get(key, 0),
+                    deletes=sum(1 for c in changes if c.kind == "delete"),
+                    updates=sum(1 for c in changes if c.kind == "update" and not c.only_resends),
+                    limits=base.over(self.safety.get(key)),
+                )
             )
+        return out
+
+    def unsafe(self, live_counts: Mapping[str, int] | None = None, limits: Limits | None = None) -> list[SafetyCount]:
+        """The pipelines the safety check refuses (see ``SafetyCount.refused``)."""
+        return [c for c in self.safety_counts(live_counts, limits) if c.refused]
+
+    def raise_if_unsafe(
+        self, *, force: bool, live_counts: Mapping[str, int] | None = None, limits: Limits | None = None
+    ) -> list[SafetyCount]:
+        """Refuse a plan over the safety threshold, unless ``force``; returns what ``force`` let through."""
+        refused = self.unsafe(live_counts, limits)
+        if refused and not force:
+            raise UnsafePlanError(refused)
+        return refused
 
     # -- JSON --------------------------------------------------------------------------------------
 
@@ -268,6 +360,7 @@ class Plan:
             "fingerprints": dict(self.fingerprints),
             "declared": {k: dict(v) for k, v in self.declared.items()},
             **({"targeting": self.targeting.to_json()} if self.targeting is not None else {}),
+            "safety": {k: dict(v) for k, v in self.safety.items()},
         }
 
     @classmethod
@@ -294,6 +387,7 @@ class Plan:
                 fingerprints={str(PipelineKey.parse(k)): v for k, v in data["fingerprints"].items()},
                 declared={k: {str(i): list(f) for i, f in v.items()} for k, v in data.get("declared", {}).items()},
                 targeting=Targeting.from_json(data["targeting"]) if data.get("targeting") is not None else None,
+                safety={k: {n: int(x) for n, x in v.items()} for k, v in data.get("safety", {}).items()},
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise PlanError(f"{source} is malformed (missing or wrong {exc})") from None

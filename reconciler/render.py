@@ -485,15 +485,16 @@ def apply_report_lines(report: ApplyReport, *, quiet: bool = False) -> list[Line
             lines.extend(_outcome_row(o) for o in outcomes)
     if not quiet:
         lines.extend(("w", printable(f"warning: {w}")) for w in report.warnings)
+    lines.extend(("e", printable(f"error: {e}")) for e in report.errors)
     lines.append(("h", _verdict(report)))
     return lines
 
 
 def _verdict(report: ApplyReport) -> str:
-    if not report.outcomes:
+    if not report.outcomes and not report.errors:
         return "Apply complete: nothing to do."
     problems = any(o.status != "applied" for o in report.outcomes)
-    if getattr(report, "interrupted", False):
+    if report.interrupted:
         verdict = "Apply interrupted"
     else:
         verdict = "Apply incomplete" if problems or not report.ok else "Apply complete"

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import served, writes
+from support import FAST_RETRY, served, writes
 
 from reconciler import engine
-from reconciler.apply import ApplyReport
+from reconciler.apply import INTERRUPTED, ApplyReport, Looks
 from reconciler.client import BuddyClient
 from reconciler.diff import Options
 from reconciler.errors import StalePlanError, TargetMismatchError, UnsafePlanError
 from reconciler.plan import Plan
-from reconciler.sandbox import FaultRule, SandboxApp
+from reconciler.sandbox import DEFAULT_TOKEN, FaultRule, SandboxApp, SandboxServer, SandboxState
 
 MA = "DOCKER_BUILD_MULTI_ARCH"
 CONFIG = """\
@@ -59,6 +63,8 @@ SEED: dict[str, Any] = {
     },
 }
 OPTIONS = Options(env={"PW": "s3cret-password"})
+#: the looks after an uncertain create, without waiting
+QUICK_LOOKS = Looks(delays=(0.0, 0.0), sleep=lambda _s: None)
 
 
 @pytest.fixture
@@ -76,6 +82,7 @@ def names(app: SandboxApp, pipeline: str) -> list[str]:
 
 
 def apply_files(client: BuddyClient, config: Path, options: Options = OPTIONS, **kw: Any) -> tuple[Plan, ApplyReport]:
+    kw.setdefault("looks", QUICK_LOOKS)
     return engine.apply(engine.given(client), [config], options, **kw)
 
 
@@ -177,24 +184,27 @@ def test_the_safety_threshold_refuses_before_any_write_and_force_passes(tmp_path
     path.write_text(CONFIG.replace("  - name: Release\n", "  - name: Release\n    prune: true\n"))
     with served(seed) as (app, client):
         warned = engine.plan(engine.given(client), [path], OPTIONS).to_json()["warnings"]
-        assert any("would refuse this without --force" in w and "3 deletes of 8" in w for w in warned)
-        with pytest.raises(UnsafePlanError, match="3 deletes of 8 live actions"):
+        assert any("would refuse this without --force" in w and "8 live actions" in w for w in warned)
+        with pytest.raises(UnsafePlanError, match=r"8 live actions \(of any type\); 3 deletes, over the limit of 30%"):
             apply_files(client, path)
         assert writes(app) == 0
-        _plan, report = apply_files(client, path, force=True)
+        forced, report = apply_files(client, path, force=True)
         assert report.ok
+        assert not any("apply would refuse" in w for w in forced.warnings)
+        assert any(w.startswith("the safety check was skipped (--force)") for w in forced.warnings)
+        assert any(w.startswith("the safety check was skipped (--force)") for w in report.warnings)
         assert [n for n in names(app, "Release") if n.startswith("Old")] == []
         assert "Notify" in names(app, "Release") and "Checkout" in names(app, "Release")
 
 
 def test_a_failed_create_stops_the_creates_after_it_but_not_the_other_pipelines(config: Path) -> None:
     with served(copy.deepcopy(SEED), parallelism=1) as (app, client):
-        # one pipeline at a time: Release goes first, its first create meets every failure
-        app.set_faults({"kind": "error", "methods": ["POST"], "count": 3})
+        # one pipeline at a time: Release goes first, its first create is refused (a 400: certain)
+        app.set_faults({"kind": "deviant", "mode": "echo_authorization", "methods": ["POST"], "count": 1})
         _plan, report = apply_files(client, config)
         failed, skipped = report.of("failed"), report.of("not tried")
         assert [o.change.action_name for o in failed] == ["Build A"]
-        assert "500" in (failed[0].message or "")
+        assert "400" in (failed[0].message or "")
         assert [o.change.action_name for o in skipped] == ["Build C"]
         assert "Build A" in (skipped[0].message or "")
         assert names(app, "Nightly") == ["Build N1", "Build N2"]  # the other pipeline went on
@@ -395,3 +405,207 @@ def test_a_saved_plan_ignores_a_change_of_an_undeclared_pipeline_field(pipeline_
         client.update_pipeline("acme", "web", 7, {"paused": True, "cpu": "ARM"})
         report = engine.apply_saved(engine.given(client), saved, OPTIONS)
         assert report.ok and pipeline_fields(app, 7)["priority"] == "HIGH"
+
+
+# -- creates whose outcome is unknown ------------------------------------------------------------------
+
+NIGHTLY_ONLY = """\
+workspace: acme
+project: web
+pipelines:
+  - name: Nightly
+    actions:
+      - {name: Build N1, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: n1/Dockerfile}
+      - {name: Build N2, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: n2/Dockerfile}
+  - name: Release
+    actions:
+      - {name: Build D, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: d/Dockerfile}
+"""
+
+
+@contextlib.contextmanager
+def held_writes(seed: dict[str, Any]) -> Iterator[tuple[SandboxApp, BuddyClient, threading.Event]]:
+    """A sandbox whose first POST is held (``late_commit``) until the event is set, then committed,
+    and an impatient client (0.2 s timeout) that has given up on it long before."""
+    release = threading.Event()
+    app = SandboxApp(SandboxState.from_data(seed), sleep=lambda _s: release.wait(10))
+    app.set_late_commit(1000, methods=["POST"], count=1)
+    try:
+        with (
+            SandboxServer(app, poll_interval=0.005) as server,
+            BuddyClient(server.url, DEFAULT_TOKEN, retry=FAST_RETRY, timeout=0.2, parallelism=1) as client,
+        ):
+            yield app, client, release
+    finally:
+        release.set()
+
+
+def landed(app: SandboxApp, pipeline: str, name: str) -> bool:
+    """Wait (bounded) until the held write has landed in the sandbox's state."""
+    deadline = time.monotonic() + 5
+    while name not in names(app, pipeline) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return name in names(app, pipeline)
+
+
+def test_an_uncertain_create_not_seen_again_stops_its_pipeline_and_the_next_run_converges(tmp_path: Path) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(NIGHTLY_ONLY)
+    with held_writes(copy.deepcopy(SEED)) as (app, client, release):
+        _plan, report = apply_files(client, path)
+        uncertain = report.of("uncertain")
+        assert [o.change.action_name for o in uncertain] == ["Build N1"]
+        assert "may still land: run apply again" in (uncertain[0].message or "")
+        assert "timeout" in (uncertain[0].message or "")
+        assert [(o.change.action_name, o.message) for o in report.of("not tried")] == [
+            ("Build N2", 'the create of "Build N1" before it has an unknown outcome')
+        ]
+        assert [o.change.action_name for o in report.of("applied")] == ["Build D"]  # the other pipeline went on
+        assert not report.ok  # the CLI exits 1
+        assert client.requests["POST"] == 1  # sent once, never again
+        release.set()
+        assert landed(app, "Nightly", "Build N1")
+        _plan, again = apply_files(client, path)
+        assert again.ok and [o.change.action_name for o in again.outcomes] == ["Build N2"]
+        assert names(app, "Nightly") == ["Build N1", "Build N2"]
+
+
+def test_an_uncertain_create_found_on_a_later_look_goes_on_with_its_id(tmp_path: Path) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(NIGHTLY_ONLY)
+    with held_writes(copy.deepcopy(SEED)) as (app, client, release):
+
+        def wait_for_the_commit(_seconds: float) -> None:
+            release.set()
+            landed(app, "Nightly", "Build N1")
+
+        looks = Looks(delays=(0.0, 1.0), sleep=wait_for_the_commit)
+        _plan, report = apply_files(client, path, looks=looks)
+        assert report.ok, report.outcomes
+        first = report.outcomes[0]
+        assert (first.change.action_name, first.status) == ("Build N1", "applied")
+        assert names(app, "Nightly") == ["Build N1", "Build N2"]
+        assert client.requests["POST"] == 2  # N1 once, then N2
+
+
+# -- interrupts ----------------------------------------------------------------------------------------
+
+
+class StopAfterFirst:
+    """A progress listener that asks apply to stop once the first change is done (a Ctrl-C)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.seen: list[str] = []
+
+    def start(self, total: int) -> None:
+        pass
+
+    def begin(self, change: Any) -> None:
+        pass
+
+    def done(self, outcome: Any) -> None:
+        self.seen.append(outcome.status)
+        self.stop.set()
+
+    def finish(self) -> None:
+        pass
+
+
+def test_a_stop_ends_the_apply_after_the_change_in_hand_and_a_rerun_converges(config: Path) -> None:
+    with served(copy.deepcopy(SEED), parallelism=1) as (app, client):
+        stop = threading.Event()
+        _plan, report = apply_files(client, config, stop=stop, progress=StopAfterFirst(stop))
+        assert report.interrupted and not report.ok
+        assert len(report.of("applied")) == 1
+        assert report.of("not tried") and all(o.message == INTERRUPTED for o in report.of("not tried"))
+        assert len(report.outcomes) == len(_plan.changes)
+        _plan, again = apply_files(client, config)
+        assert again.ok and not again.interrupted
+        assert names(app, "Release") == ["Checkout", "Build A", "Build B", "Build C", "Run tests", "Build D", "Notify"]
+        assert names(app, "Nightly") == ["Build N1", "Build N2"]
+
+
+# -- two applies at once, and --dedupe -------------------------------------------------------------------
+
+
+def test_two_applies_at_once_never_both_go_green_over_duplicates_and_dedupe_repairs_them(config: Path) -> None:
+    app = SandboxApp(SandboxState.from_data(copy.deepcopy(SEED)))
+    app.set_faults({"kind": "latency", "ms": 5})
+    both_planned = threading.Barrier(2, timeout=10)
+    reports: list[ApplyReport] = []
+    with SandboxServer(app, poll_interval=0.005) as server:
+
+        def one_apply() -> None:
+            with BuddyClient(server.url, DEFAULT_TOKEN, retry=FAST_RETRY) as client:
+                _plan, report = apply_files(client, config, show=lambda _plan: both_planned.wait())
+                reports.append(report)
+
+        racers = [threading.Thread(target=one_apply) for _ in range(2)]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join(30)
+        assert len(reports) == 2
+        assert sorted(names(app, "Nightly")) == ["Build N1", "Build N1", "Build N2", "Build N2"]  # both created
+        assert not all(r.ok for r in reports)
+        errors = [e for r in reports for e in r.errors]
+        assert any('2 live actions are named "Build N1"' in e and "--dedupe" in e for e in errors)
+
+        app.clear_faults()
+        with BuddyClient(server.url, DEFAULT_TOKEN, retry=FAST_RETRY) as client:
+            blocked = engine.plan(engine.given(client), [config], OPTIONS)
+            assert any('2 live actions are named "Build N1"' in e for e in blocked.errors)  # without --dedupe
+            dedupe = Options(env=OPTIONS.env, dedupe=True)
+            shown = engine.plan(engine.given(client), [config], dedupe)
+            deletes = [c for c in shown.changes if c.kind == "delete"]
+            assert {c.pipeline for c in deletes} == {"Release", "Nightly"}
+            assert all(c.reason and c.reason.startswith("duplicate: ") for c in deletes)
+            assert [c.to_json()["reason"] for c in deletes if c.pipeline == "Nightly"] == [
+                f'duplicate: "{name}" #{first} comes first and is kept' for name, first in _later_ones(app, "Nightly")
+            ]
+            # Nightly: 2 deletes of 4 live actions is over 30%: the safety check applies to --dedupe too
+            with pytest.raises(UnsafePlanError, match='pipeline "Nightly"'):
+                apply_files(client, config, dedupe)
+            _plan, repaired = apply_files(client, config, dedupe, force=True)
+            assert repaired.ok, repaired
+            assert names(app, "Nightly") == ["Build N1", "Build N2"]
+            assert names(app, "Release") == [
+                "Checkout", "Build A", "Build B", "Build C", "Run tests", "Build D", "Notify"
+            ]  # fmt: skip
+            assert not engine.plan(engine.given(client), [config], OPTIONS).has_changes
+
+
+def _later_ones(app: SandboxApp, pipeline: str) -> list[tuple[str, int]]:
+    """(name, id of the first of that name) for each later action of a name, in pipeline order."""
+    for _ws, _pr, live in app.state.iter_pipelines():
+        if live.name == pipeline:
+            first: dict[str, int] = {}
+            later = []
+            for action in live.actions:
+                if action.name in first:
+                    later.append((action.name, first[action.name]))
+                first.setdefault(action.name, int(action.id))
+            return later
+    raise KeyError(pipeline)
+
+
+def test_dedupe_keeps_the_first_updates_it_and_leaves_other_types_an_error(tmp_path: Path) -> None:
+    seed = copy.deepcopy(SEED)
+    seed["workspaces"]["acme"]["projects"]["web"]["pipelines"][1]["actions"] = [
+        {"id": 60, "name": "Build N1", "type": MA, "dockerfile_path": "stale/Dockerfile"},
+        {"id": 61, "name": "Build N2", "type": MA, "dockerfile_path": "n2/Dockerfile"},
+        {"id": 62, "name": "Build N1", "type": MA, "dockerfile_path": "n1/Dockerfile"},
+        {"id": 63, "name": "Build N2", "type": "BUILD"},
+    ]
+    path = tmp_path / "web.yml"
+    path.write_text(CONFIG)
+    with served(seed) as (_app, client):
+        made = engine.plan(engine.given(client), [path], Options(env=OPTIONS.env, dedupe=True))
+        # "Build N2" clashes with a BUILD action: not a duplicate to delete, still an error
+        assert any('2 live actions are named "Build N2"' in e for e in made.errors)
+        seed["workspaces"]["acme"]["projects"]["web"]["pipelines"][1]["actions"].pop()
+    with served(seed) as (_app, client):
+        made = engine.plan(engine.given(client), [path], Options(env=OPTIONS.env, dedupe=True))
+        nightly = [(c.kind, c.action_id) for c in made.changes if c.pipeline == "Nightly"]
+        assert nightly == [("update", 60), ("delete", 62)]

@@ -558,3 +558,122 @@ def test_plan_github_format_puts_a_file_warning_on_its_line(workdir: Path) -> No
     code, out, _ = run("plan", "cfg", "--sandbox", "--format", "github")
     assert code == 0
     assert any(line.startswith("::warning file=cfg/web.yml,line=8,col=") for line in out.splitlines()), out
+
+
+# -- apply: the safety check and interrupts --------------------------------------------------------
+
+SIX_ACTIONS = {
+    "workspaces": {
+        "acme": {
+            "projects": {
+                "web": {
+                    "pipelines": [
+                        {
+                            "id": 7,
+                            "name": "Release",
+                            "actions": [
+                                {"id": 40, "name": "Run tests", "type": "BUILD"},
+                                {"id": 41, "name": "Keep", "type": "DOCKER_BUILD_MULTI_ARCH"},
+                                *(
+                                    {"id": 50 + i, "name": f"Old {i}", "type": "DOCKER_BUILD_MULTI_ARCH"}
+                                    for i in range(4)
+                                ),
+                            ],
+                        }
+                    ]
+                }
+            }
+        }
+    }
+}
+PRUNING = """\
+workspace: acme
+project: web
+pipelines:
+  - name: Release
+    prune: true
+    actions:
+      - {name: Keep, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: Dockerfile}
+"""
+
+
+def test_a_refused_apply_prints_the_plan_then_what_was_counted_and_changes_nothing(workdir: Path) -> None:
+    config = write(workdir / "conf" / "web.yml", PRUNING)
+    write(workdir / "conf" / "sandbox-state.json", json.dumps(SIX_ACTIONS))
+    code, out, err = run("apply", str(config), "--sandbox")
+    assert code == 1
+    assert '- delete  "Old 0" (#50)' in out and "prune: not declared" in out  # the plan it refuses
+    assert "apply would refuse this without --force" in out
+    assert err.startswith("error: refusing to apply: the safety check counted\n")
+    assert (
+        'acme/web pipeline "Release": 6 live actions (of any type); 4 deletes, over the limit of 30%; '
+        "1 update (not limited under 10 live actions)"
+    ) in err
+    assert "Nothing was changed" in err
+    state = json.loads((workdir / ".reconcile-sandbox.json").read_text())
+    live = state["workspaces"]["acme"]["projects"]["web"]["pipelines"][0]["actions"]
+    assert len(live) == 6 and "dockerfile_path" not in live[1]  # not even the update was made
+
+    code, out, _err = run("plan", str(config), "--sandbox", "--max-delete-percent", "70")
+    assert code == 0 and "would refuse" not in out
+    code, out, _err = run("apply", str(config), "--sandbox", "--force")
+    assert code == 0
+    assert "warning: the safety check was skipped (--force); it would refuse: " in out
+    assert "Apply complete: 5 applied" in out
+
+
+@pytest.mark.parametrize("bad", ["101", "-1", "ten"])
+def test_the_safety_limits_are_whole_percentages(bad: str) -> None:
+    code, _out, err = run("plan", "--max-delete-percent", bad)
+    assert code == 1 and "--max-delete-percent" in err
+
+
+MANY_CREATES = "workspace: acme\nproject: web\npipelines:\n  - name: Release\n    actions:\n" + "".join(
+    f"      - {{name: Build {i}, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: d{i}/Dockerfile}}\n" for i in range(8)
+)
+
+
+def test_sigint_stops_a_running_apply_with_a_partial_report_and_exit_130_and_a_rerun_converges(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
+
+    seed = {"workspaces": {"acme": {"projects": {"web": {"pipelines": [{"id": 7, "name": "Release"}]}}}}}
+    app = SandboxApp(SandboxState.from_data(seed))
+    app.set_faults({"kind": "latency", "ms": 150, "methods": ["POST"]})  # each create takes a while
+    config = write(tmp_path / "web.yml", MANY_CREATES)
+    with SandboxServer(app, poll_interval=0.005) as server:
+        env = {**os.environ, "BUDDY_BASE_URL": server.url, "BUDDY_TOKEN": DEFAULT_TOKEN, "NO_COLOR": "1"}
+        command = [sys.executable, "-m", "reconciler", "apply", str(config), "--parallelism", "1"]
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        watchdog = threading.Timer(30, proc.kill)
+        watchdog.start()
+        try:
+            assert proc.stderr is not None
+            seen = []
+            for line in proc.stderr:
+                seen.append(line)
+                if line.startswith("[1/8] "):
+                    proc.send_signal(signal.SIGINT)
+                    break
+            out, rest = proc.communicate()
+        finally:
+            watchdog.cancel()
+        err = "".join(seen) + rest
+        assert proc.returncode == 130, err
+        assert "SIGINT: stopping: no new change is started" in err
+        assert "Apply interrupted:" in out and "not tried" in out
+        assert "not started: the apply was interrupted" in out
+        made = [a.name for a in app.state.pipeline("acme", "web", 7).actions]
+        assert 1 <= len(made) < 8
+
+        app.clear_faults()
+        again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+        assert again.returncode == 0, again.stderr
+        assert [a.name for a in app.state.pipeline("acme", "web", 7).actions] == [f"Build {i}" for i in range(8)]

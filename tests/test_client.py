@@ -472,7 +472,7 @@ class BlankPosts(httpx.BaseTransport):
 
 
 def test_a_create_answered_without_a_body_is_uncertain_and_apply_finds_it_instead_of_posting_again(sandbox_server):
-    from reconciler.apply import _PipelineRun
+    from reconciler.apply import create_once
 
     app = sandbox_server.app
     client = BuddyClient(sandbox_server.url, sandbox_server.token, transport=BlankPosts())
@@ -483,7 +483,7 @@ def test_a_create_answered_without_a_body_is_uncertain_and_apply_finds_it_instea
         assert caught.value.uncertain
         app.reset_stats()
         # apply's contract for an uncertain create: look before posting again
-        found = _PipelineRun._create_once(
+        found = create_once(
             lambda: client.create_action("acme", "web", 7, {**fields, "name": "Build site image"}),
             lambda: next((a for a in client.list_actions("acme", "web", 7) if a["name"] == "Build site image"), None),
         )

@@ -109,8 +109,8 @@ def test_the_diff_ignores_the_new_write_only_fields(login_write_only: FieldTable
     assert diff_pipeline(desired(**DECLARED), LIVE, live, Options()).changes == []
     (update,) = diff_pipeline(desired(**DECLARED), LIVE, live, Options(update_secrets=True)).changes
     assert update.diff == {
-        "login": {"from": SENSITIVE, "to": SENSITIVE},
-        "variables": {"from": SENSITIVE, "to": [{"key": "MODE", "value": SENSITIVE}]},
+        "login": {"from": SENSITIVE, "to": SENSITIVE, "resend": True},
+        "variables": {"from": SENSITIVE, "to": [{"key": "MODE", "value": SENSITIVE}], "resend": True},
     }
 
 
