@@ -8,17 +8,18 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from reconciler import __version__, engine, render, settings
+from reconciler import __version__, engine, envrefs, fields, render, settings
 from reconciler.apply import Outcome
 from reconciler.client import DEFAULT_BASE_URL, REGIONS, BuddyClient, RetryPolicy
 from reconciler.diff import Options
 from reconciler.errors import ReconcilerError, UsageError, ValidationFailed
 from reconciler.model import DesiredPipeline
 from reconciler.plan import read_plan_file, write_plan_file
+from reconciler.redact import RedactingStream, Redactor
 
 log = logging.getLogger("reconciler")
 
@@ -174,8 +175,28 @@ def _new_client(url: str, token: str, args: argparse.Namespace, target: str | No
     timeout = settings.parse_timeout(os.environ.get("BUDDY_TIMEOUT"))
     retry = RetryPolicy(max_wait=wait)
     return BuddyClient(
-        url, token, timeout=timeout, parallelism=args.parallelism, retry=retry, notice=log.warning, target=target
+        url,
+        token,
+        timeout=timeout,
+        parallelism=args.parallelism,
+        retry=retry,
+        notice=log.warning,
+        target=target,
+        redactor=getattr(args, "redactor", None),
     )
+
+
+def _register_secrets(args: argparse.Namespace, bodies: Iterable[Mapping[str, Any] | None]) -> None:
+    """Tell the CLI's redactor the values of the variables that write-only fields reference, so that
+    no output shows one, whoever echoes it."""
+    redactor: Redactor | None = getattr(args, "redactor", None)
+    if redactor is None:
+        return
+    for body in bodies:
+        for name, value in (body or {}).items():
+            for _parts, item in fields.write_only_values(name, value):
+                if isinstance(item, str):
+                    redactor.add(*(os.environ.get(ref.name, "") for ref in envrefs.find_refs(item)))
 
 
 @contextlib.contextmanager
@@ -183,6 +204,7 @@ def _client(
     args: argparse.Namespace, paths: Sequence[str], pipelines: Sequence[DesiredPipeline] = ()
 ) -> Iterator[BuddyClient]:
     """A client for Buddy, or for the built-in simulator with ``--sandbox``."""
+    _register_secrets(args, (a.fields for p in pipelines for a in p.actions))
     if args.sandbox:
         from reconciler import sandbox_session
 
@@ -315,8 +337,14 @@ def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     color = _is_terminal(out)
     progress = _progress(err, args.quiet)
     if args.plan_file:
+        if args.paths:
+            raise UsageError(
+                f"apply --plan applies exactly the saved plan and takes no PATH (got {' '.join(args.paths)}); "
+                "run either `reconcile apply PATH…` or `reconcile apply --plan FILE`"
+            )
         path = Path(args.plan_file)
         saved = read_plan_file(path)
+        _register_secrets(args, (c.fields for c in saved.changes))
 
         def show() -> None:
             if not args.quiet:
@@ -380,11 +408,13 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run one command; return its exit code. Expected failures never show a traceback."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    redactor = Redactor()  # the client registers the token; the command, every secret value it reads
+    out = RedactingStream(out or sys.stdout, redactor)
+    err = RedactingStream(err or sys.stderr, redactor)
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
+        args.redactor = redactor
         if not args.command:
             parser.print_help(err)
             return 1
@@ -402,5 +432,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except BrokenPipeError:
         return 1
     finally:
-        with contextlib.suppress(Exception):
-            (out or sys.stdout).flush()
+        for stream in (out, err):
+            with contextlib.suppress(Exception):
+                stream.flush()
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The parsed arguments; an option given before the command gets a hint to put it after."""
+    try:
+        return parser.parse_args(argv)
+    except UsageError as exc:
+        words = list(sys.argv[1:] if argv is None else argv)
+        command = next((i for i, w in enumerate(words) if w in COMMANDS), None)
+        if command is None or not any(w.startswith("-") for w in words[:command]):
+            raise
+        moved = " ".join([words[command], *words[:command]])
+        raise UsageError(f"{exc.message}; options go after the command: reconcile {moved} …") from None

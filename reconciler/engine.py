@@ -17,7 +17,7 @@ from reconciler import config as config_module
 from reconciler import exporter
 from reconciler.apply import ApplyReport, Progress, apply_plan, check_target, refresh, resolve_fields
 from reconciler.client import BuddyClient
-from reconciler.diff import Options, diff_pipeline
+from reconciler.diff import Options, check_variables, diff_pipeline
 from reconciler.errors import PipelineError
 from reconciler.live import read_live
 from reconciler.model import DesiredPipeline
@@ -80,6 +80,7 @@ def plan(connect: Connect, paths: Sequence[str | Path], options: Options) -> Pla
     """``reconcile plan``: files → desired, live state → plan."""
     cfg = load(paths)
     with connect(cfg.pipelines) as client:
+        check_variables(cfg.pipelines, options)  # every unset variable at once, before any request
         return build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
 
 
@@ -94,6 +95,7 @@ def apply(
     """``reconcile apply PATH…``: plan against live state, then make the changes."""
     cfg = load(paths)
     with connect(cfg.pipelines) as client:
+        check_variables(cfg.pipelines, options)
         made = build_plan(client, cfg.pipelines, options, [str(w) for w in cfg.warnings])
         report = apply_plan(
             client,
