@@ -286,3 +286,62 @@ def test_the_fault_examples_in_sandbox_help_are_accepted(capsys: pytest.CaptureF
     assert examples
     for spec in examples.group(1).split(" or "):
         parse_fault_spec(spec)
+
+
+# -- hostile input (issue 13) -----------------------------------------------------------------------
+
+
+def test_plan_names_every_unset_variable_with_its_file_and_line(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUDDY_TOKEN", "tok-never-shown-3141")
+    code, _, err = run("plan", "examples", "--base-url", "http://127.0.0.1:9")  # refused before any request
+    assert code == 1
+    assert re.search(r"\d+ references to unset environment variables: ", err), err
+    named = re.findall(r"examples/\S+\.yml:\d+:\d+: environment variable (\w+) is not set", err)
+    assert {"DOCKERHUB_USER", "GHCR_USER"} <= set(named) and len(named) >= 3, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_apply_with_a_saved_plan_refuses_a_path(workdir: Path) -> None:
+    code, _, err = run("apply", "--plan", "plan.json", "examples")
+    assert code == 1
+    assert "apply --plan applies exactly the saved plan and takes no PATH (got examples)" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["-q", "plan", "examples"], "options go after the command: reconcile plan -q …"),
+        (["--sandbox", "plan"], "options go after the command: reconcile plan --sandbox …"),
+        (["--base-url", "http://127.0.0.1:1", "apply"], "reconcile apply --base-url http://127.0.0.1:1 …"),
+    ],
+)
+def test_an_option_before_the_command_gets_a_hint_to_put_it_after(argv: list[str], hint: str) -> None:
+    code, _, err = run(*argv)
+    assert code == 1 and hint in err
+
+
+def test_a_plan_made_for_a_url_with_a_password_is_refused_without_showing_it(workdir: Path) -> None:
+    data = {
+        "format_version": 1,
+        "changes": [],
+        "target": {"base_url": "https://bot:hunter22@api.buddy.works", "tool_version": "0"},
+        "fingerprints": {},
+    }
+    write(workdir / "plan.json", json.dumps(data))
+    code, _, err = run("apply", "--plan", "plan.json", "--sandbox")
+    assert code == 1
+    assert "the plan was made for https://***@api.buddy.works, not sandbox:" in err
+    assert "hunter22" not in err
+
+
+def test_everything_the_cli_writes_is_redacted_even_when_written_in_pieces() -> None:
+    from reconciler.redact import RedactingStream, Redactor
+
+    sink = io.StringIO()
+    stream = RedactingStream(sink, Redactor(["tok-never-shown-3141"]))
+    stream.write("token tok-never-")
+    stream.write("shown-3141 here\nand a tail tok-never-shown-3141")
+    assert sink.getvalue() == "token *** here\n"
+    stream.flush()
+    assert sink.getvalue() == "token *** here\nand a tail ***"
+    assert not stream.isatty()
