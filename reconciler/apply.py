@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from reconciler import envrefs, fields, live
+from reconciler import envrefs, fields, live, settings
 from reconciler.client import BuddyClient
 from reconciler.diff import field_differs, pipeline_field_differs
 from reconciler.errors import (
@@ -125,7 +125,8 @@ def check_target(plan: Plan, client: BuddyClient, workspace: str | None) -> None
     """Refuse a plan made for another base URL or workspace."""
     if plan.target.base_url.rstrip("/") != client.target:
         raise TargetMismatchError(
-            f"the plan was made for {plan.target.base_url}, not {client.target}; nothing was changed. "
+            f"the plan was made for {settings.display_url(plan.target.base_url)}, not {client.target}; nothing was "
+            "changed. "
             "Make a new plan against this target"
         )
     if workspace:

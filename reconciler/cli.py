@@ -9,11 +9,11 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from reconciler import __version__, console, engine, render, settings
+from reconciler import __version__, console, engine, envrefs, fields, render, settings
 from reconciler.client import DEFAULT_BASE_URL, REGIONS, BuddyClient, RetryPolicy
 from reconciler.diff import Options
 from reconciler.errors import ApplyCancelled, ReconcilerError, UsageError, ValidationFailed
@@ -26,6 +26,7 @@ from reconciler.plan import (
     read_plan_file,
     write_plan_file,
 )
+from reconciler.redact import RedactingStream, Redactor
 from reconciler.targets import Targeting
 
 log = logging.getLogger("reconciler")
@@ -273,7 +274,21 @@ def _new_client(
         retry=retry,
         notice=notice or log.warning,
         target=target,
+        redactor=getattr(args, "redactor", None),
     )
+
+
+def _register_secrets(args: argparse.Namespace, bodies: Iterable[Mapping[str, Any] | None]) -> None:
+    """Tell the CLI's redactor the values of the variables that write-only fields reference, so that
+    no output shows one, whoever echoes it."""
+    redactor: Redactor | None = getattr(args, "redactor", None)
+    if redactor is None:
+        return
+    for body in bodies:
+        for name, value in (body or {}).items():
+            for _parts, item in fields.write_only_values(name, value):
+                if isinstance(item, str):
+                    redactor.add(*(os.environ.get(ref.name, "") for ref in envrefs.find_refs(item)))
 
 
 @contextlib.contextmanager
@@ -284,6 +299,7 @@ def _client(
     notice: Notice | None = None,
 ) -> Iterator[BuddyClient]:
     """A client for Buddy, or for the built-in simulator with ``--sandbox``."""
+    _register_secrets(args, (a.fields for p in pipelines for a in p.actions))
     if args.sandbox:
         from reconciler import sandbox_session
 
@@ -423,6 +439,11 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stop: threading.E
     targeting = _targeting(args)
     if args.plan_file and targeting is not None:
         raise UsageError("--target/--exclude go with `apply PATH…`; a saved plan keeps the patterns it was made with")
+    if args.plan_file and args.paths:
+        raise UsageError(
+            f"apply --plan applies exactly the saved plan and takes no PATH (got {' '.join(args.paths)}); "
+            "run either `reconcile apply PATH…` or `reconcile apply --plan FILE`"
+        )
 
     def show(plan: Plan) -> None:
         view.pause()
@@ -440,6 +461,7 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stop: threading.E
             if args.plan_file:
                 path = Path(args.plan_file)
                 saved = read_plan_file(path)
+                _register_secrets(args, (c.fields for c in saved.changes))
 
                 def connected() -> None:
                     show(saved)
@@ -531,11 +553,11 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
         return parser.parse_args(words)
     except UsageError as exc:
         first = next((i for i, w in enumerate(words) if w in COMMANDS), None)
-        early = [w for w in words[:first] if w.startswith("-")] if first is not None else []
-        if not early:
+        early = words[:first] if first is not None else []
+        if not any(w.startswith("-") for w in early):
             raise
         moved = " ".join(["reconcile", words[first], *early])  # type: ignore[index]
-        raise UsageError(f"{exc.message}. Options go after the command: {moved} …") from None
+        raise UsageError(f"{exc.message}; options go after the command: {moved} …") from None
 
 
 def main(
@@ -546,12 +568,14 @@ def main(
 ) -> int:
     """Run one command; return its exit code. Expected failures never show a traceback. ``inp`` is
     where apply reads its approval (stdin; asked only when it is a terminal)."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    redactor = Redactor()  # the client registers the token; the command, every secret value it reads
+    out = RedactingStream(out or sys.stdout, redactor)
+    err = RedactingStream(err or sys.stderr, redactor)
     inp = inp if inp is not None else sys.stdin
     try:
         parser = build_parser()
         args = _parse(parser, argv)
+        args.redactor = redactor
         if not args.command:
             parser.print_help(err)
             return 1
@@ -571,5 +595,19 @@ def main(
     except BrokenPipeError:
         return 1
     finally:
-        with contextlib.suppress(Exception):
-            (out or sys.stdout).flush()
+        for stream in (out, err):
+            with contextlib.suppress(Exception):
+                stream.flush()
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The parsed arguments; an option given before the command gets a hint to put it after."""
+    try:
+        return parser.parse_args(argv)
+    except UsageError as exc:
+        words = list(sys.argv[1:] if argv is None else argv)
+        command = next((i for i, w in enumerate(words) if w in COMMANDS), None)
+        if command is None or not any(w.startswith("-") for w in words[:command]):
+            raise
+        moved = " ".join([words[command], *words[:command]])
+        raise UsageError(f"{exc.message}; options go after the command: reconcile {moved} …") from None

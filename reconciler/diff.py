@@ -9,7 +9,7 @@ come from ``fields``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +69,28 @@ def comparable(action: DesiredAction, options: Options) -> dict[str, Any]:
             location=action.field_locations.get(name, action.location),
         )
     return out
+
+
+def check_variables(pipelines: Sequence[DesiredPipeline], options: Options) -> None:
+    """Every variable a plan needs (all but those of write-only fields) is set: else one ``EnvError``
+    naming each unset one with its file:line, not only the first."""
+    if options.sandbox:
+        return  # unset variables become placeholders there
+    missing: list[str] = []
+    for pipeline in pipelines:
+        for name, value in pipeline.fields.items():
+            if not fields.is_write_only(name):
+                missing += envrefs.unset_messages(value, options.env, location=pipeline.location)
+        for action in pipeline.actions:
+            for name, value in action.fields.items():
+                if fields.is_compared(name):
+                    where = action.field_locations.get(name, action.location)
+                    missing += envrefs.unset_messages(fields.strip_write_only(name, value), options.env, location=where)
+    missing = list(dict.fromkeys(missing))
+    if len(missing) > 1:
+        raise EnvError(f"{len(missing)} references to unset environment variables: " + "; ".join(missing))
+    if missing:
+        raise EnvError(missing[0])
 
 
 def field_differs(name: str, desired: Any, live: Any) -> bool:

@@ -18,7 +18,7 @@ from reconciler import config as config_module
 from reconciler import exporter, suggest
 from reconciler.apply import ApplyReport, Looks, Progress, apply_plan, check_target, refresh, resolve_fields
 from reconciler.client import BuddyClient
-from reconciler.diff import Options, diff_pipeline
+from reconciler.diff import Options, check_variables, diff_pipeline
 from reconciler.errors import PipelineError
 from reconciler.live import read_live
 from reconciler.model import DesiredPipeline
@@ -105,6 +105,7 @@ def plan(connect: Connect, paths: Sequence[str | Path], options: Options, target
     cfg = load(paths)
     pipelines, counted, warnings = _targeted(cfg, targeting)
     with connect(pipelines) as client:
+        check_variables(pipelines, options)  # every unset variable at once, before any request
         made = build_plan(client, pipelines, options, warnings)
     made.targeting = counted
     return made
@@ -130,6 +131,7 @@ def apply(
     pipelines, counted, warnings = _targeted(cfg, targeting)
     declared = {(p.workspace, p.project, p.name): {a.name for a in p.actions} for p in pipelines if p.name}
     with connect(pipelines) as client:
+        check_variables(pipelines, options)
         made = build_plan(client, pipelines, options, warnings, force=force)
         made.targeting = counted
         if show is not None:

@@ -143,6 +143,25 @@ def resolve(
     return value
 
 
+def unset_messages(value: Any, env: Mapping[str, str], *, location: Location | None = None) -> list[str]:
+    """A message for every reference in ``value`` (strings inside dicts and lists too) whose variable
+    is unset or empty and has no default, each naming ``location``: what ``resolve`` would stop at
+    first, all at once. Malformed references are left to ``resolve`` (``validate`` reports them)."""
+    if isinstance(value, dict):
+        return [m for v in value.values() for m in unset_messages(v, env, location=location)]
+    if isinstance(value, list | tuple):
+        return [m for v in value for m in unset_messages(v, env, location=location)]
+    if not isinstance(value, str):
+        return []
+    messages: list[str] = []
+    for ref in find_refs(value):
+        try:
+            _lookup(ref, env, False, location)
+        except EnvError as exc:
+            messages.append(exc.message)
+    return messages
+
+
 def _resolve_str(value: str, env: Mapping[str, str], sandbox: bool, location: Location | None) -> str:
     if "${env:" not in value:
         return value

@@ -44,8 +44,9 @@ import yaml
 from reconciler import envrefs, fields
 from reconciler.client import BuddyClient
 from reconciler.envnames import EnvNames
-from reconciler.errors import ExportWriteError, OutputExistsError
+from reconciler.errors import ExportWriteError, OutputExistsError, UsageError
 from reconciler.live import read_project
+from reconciler.loader import load_paths
 from reconciler.model import MULTI_ARCH, ImportedAction, ImportedPipeline
 from reconciler.normal import is_empty, unify
 
@@ -475,6 +476,37 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def declared_elsewhere(
+    output: Path, workspace: str, project: str, found: Sequence[ImportedPipeline], written: Sequence[Path]
+) -> list[str]:
+    """Where config files under ``output`` (other than those about to be ``written``) already declare
+    one of the ``found`` pipelines, by name, id or previous name: one line per declaration."""
+    if not output.is_dir():
+        return []
+    skip = {p.resolve() for p in written}
+    by_name = {p.name: p for p in found}
+    by_id = {p.id: p for p in found}
+    lines: list[str] = []
+    for doc in load_paths([output]).documents:
+        data = doc.data
+        if Path(doc.file).resolve() in skip or not isinstance(data, dict):
+            continue
+        if (data.get("workspace"), data.get("project")) != (workspace, project):
+            continue
+        for i, item in enumerate(data.get("pipelines") or []):
+            if not isinstance(item, dict):
+                continue
+            previous = item.get("previous_names")
+            names = [item.get("name"), *(previous if isinstance(previous, list) else [])]
+            ident = item.get("id")
+            match = by_id.get(ident) if isinstance(ident, int) else None
+            match = match or next((by_name[n] for n in names if isinstance(n, str) and n in by_name), None)
+            if match is not None:
+                where = doc.locate(("pipelines", i))
+                lines.append(f'{workspace}/{project} pipeline "{match.name}" is already declared at {where}')
+    return lines
+
+
 def export(
     client: BuddyClient,
     workspace: str,
@@ -508,6 +540,12 @@ def export(
         )
         planned.append((path, text))
         result.notes.extend(file_notes)
+    declared = declared_elsewhere(output, workspace, project, found, [path for path, _ in planned])
+    if declared:
+        raise UsageError(
+            "; ".join(declared) + f"; nothing was written: a second declaration would make {output} invalid "
+            "(remove the existing one first, import into another directory, or leave out that --pipeline)"
+        )
     existing = [path for path, _ in planned if path.exists()]
     if existing and not force:
         raise OutputExistsError(existing)

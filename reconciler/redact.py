@@ -12,6 +12,7 @@ import json
 import re
 import threading
 from collections.abc import Iterable
+from typing import Any, TextIO
 from urllib.parse import quote
 
 MASK = "***"
@@ -65,3 +66,41 @@ def _spellings(value: str) -> set[str]:
     forms = {value, value.strip(), json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
     forms.add(quote(value, safe=""))
     return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+
+
+class RedactingStream:
+    """A text stream that passes everything written to it through a ``Redactor`` on its way to ``stream``.
+
+    Text is held until a line ends (or ``flush``), so that a secret written in two pieces is still
+    masked whole. Everything else (``isatty``, ``fileno``, ``encoding``…) is the wrapped stream's.
+    Thread-safe: apply's workers and the log handler write from several threads.
+    """
+
+    def __init__(self, stream: TextIO, redactor: Redactor) -> None:
+        self.stream = stream
+        self.redactor = redactor
+        self._pending = ""
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self._pending += text
+            head, newline, rest = self._pending.rpartition("\n")
+            if newline:
+                self._pending = rest
+                self.stream.write(self.redactor(head + newline))
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            if self._pending:
+                self.stream.write(self.redactor(self._pending))
+                self._pending = ""
+        self.stream.flush()
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)

@@ -326,12 +326,6 @@ def test_every_command_reading_files_documents_path_and_its_default(
     assert "PATH" in text and "(default: the current directory)" in text
 
 
-def test_an_option_before_the_command_gets_a_hint_to_put_it_after() -> None:
-    code, _, err = run("-q", "plan", "examples")
-    assert code == 1
-    assert "Options go after the command: reconcile plan -q" in err
-
-
 # -- apply as a person watches it (in process) --------------------------------------------------------
 
 
@@ -677,3 +671,62 @@ def test_sigint_stops_a_running_apply_with_a_partial_report_and_exit_130_and_a_r
         again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
         assert again.returncode == 0, again.stderr
         assert [a.name for a in app.state.pipeline("acme", "web", 7).actions] == [f"Build {i}" for i in range(8)]
+
+
+# -- hostile input (issue 13) -----------------------------------------------------------------------
+
+
+def test_plan_names_every_unset_variable_with_its_file_and_line(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUDDY_TOKEN", "tok-never-shown-3141")
+    code, _, err = run("plan", "examples", "--base-url", "http://127.0.0.1:9")  # refused before any request
+    assert code == 1
+    assert re.search(r"\d+ references to unset environment variables: ", err), err
+    named = re.findall(r"examples/\S+\.yml:\d+:\d+: environment variable (\w+) is not set", err)
+    assert {"DOCKERHUB_USER", "GHCR_USER"} <= set(named) and len(named) >= 3, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_apply_with_a_saved_plan_refuses_a_path(workdir: Path) -> None:
+    code, _, err = run("apply", "--plan", "plan.json", "examples")
+    assert code == 1
+    assert "apply --plan applies exactly the saved plan and takes no PATH (got examples)" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["-q", "plan", "examples"], "options go after the command: reconcile plan -q …"),
+        (["--sandbox", "plan"], "options go after the command: reconcile plan --sandbox …"),
+        (["--base-url", "http://127.0.0.1:1", "apply"], "reconcile apply --base-url http://127.0.0.1:1 …"),
+    ],
+)
+def test_an_option_before_the_command_gets_a_hint_to_put_it_after(argv: list[str], hint: str) -> None:
+    code, _, err = run(*argv)
+    assert code == 1 and hint in err
+
+
+def test_a_plan_made_for_a_url_with_a_password_is_refused_without_showing_it(workdir: Path) -> None:
+    data = {
+        "format_version": 1,
+        "changes": [],
+        "target": {"base_url": "https://bot:hunter22@api.buddy.works", "tool_version": "0"},
+        "fingerprints": {},
+    }
+    write(workdir / "plan.json", json.dumps(data))
+    code, _, err = run("apply", "--plan", "plan.json", "--sandbox")
+    assert code == 1
+    assert "the plan was made for https://***@api.buddy.works, not sandbox:" in err
+    assert "hunter22" not in err
+
+
+def test_everything_the_cli_writes_is_redacted_even_when_written_in_pieces() -> None:
+    from reconciler.redact import RedactingStream, Redactor
+
+    sink = io.StringIO()
+    stream = RedactingStream(sink, Redactor(["tok-never-shown-3141"]))
+    stream.write("token tok-never-")
+    stream.write("shown-3141 here\nand a tail tok-never-shown-3141")
+    assert sink.getvalue() == "token *** here\n"
+    stream.flush()
+    assert sink.getvalue() == "token *** here\nand a tail ***"
+    assert not stream.isatty()

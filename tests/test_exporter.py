@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from reconciler import envrefs, exporter
 from reconciler.config import load_config
 from reconciler.envnames import EnvNames
-from reconciler.errors import OutputExistsError, PipelineNotFoundError
+from reconciler.errors import OutputExistsError, PipelineNotFoundError, UsageError
 from reconciler.exporter import (
     ACTION_ORDER,
     SCHEMA_URL,
@@ -453,3 +453,31 @@ def test_any_text_reads_back_as_written(tag: str, args: list[str]):
     assert envrefs.resolve(action["docker_image_tag"], {}) == tag
     assert envrefs.resolve(action.get("build_args", []), {}) == args
     assert envrefs.resolve(action["variables"][0]["value"], {}) == tag
+
+
+def test_an_import_into_a_directory_that_already_declares_a_pipeline_is_refused_naming_the_file(tmp_path: Path):
+    declared = tmp_path / "teams" / "release.yml"
+    declared.parent.mkdir()
+    declared.write_text(
+        "workspace: acme\nproject: web\npipelines:\n  - name: Old name\n    previous_names: [Release images]\n"
+        "    actions: []\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(UsageError, match=r'pipeline "Release images" is already declared at .*release\.yml:4:5'):
+        export(fake(), "acme", "web", output=tmp_path)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["release.yml", "teams"]  # nothing was written
+    with pytest.raises(UsageError, match="already declared"):  # --force does not help: that file stays
+        export(fake(), "acme", "web", output=tmp_path, force=True)
+
+
+def test_a_declaration_by_id_counts_and_other_projects_or_the_file_being_replaced_do_not(tmp_path: Path):
+    (tmp_path / "other.yml").write_text(
+        "workspace: acme\nproject: api\npipelines:\n  - name: Release images\n    actions: []\n", encoding="utf-8"
+    )
+    export(fake(), "acme", "web", output=tmp_path)  # another project's pipeline of that name is no clash
+    export(fake(), "acme", "web", output=tmp_path, force=True)  # web.yml itself is replaced, not a clash
+    (tmp_path / "by-id.yml").write_text(
+        "workspace: acme\nproject: web\npipelines:\n  - id: 8\n    actions: []\n", encoding="utf-8"
+    )
+    with pytest.raises(UsageError, match=r'"Nightly builds" is already declared at .*by-id\.yml'):
+        export(fake(), "acme", "web", output=tmp_path, force=True)
