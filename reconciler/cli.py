@@ -23,9 +23,8 @@ from reconciler.plan import (
     UPDATE_GATE_MIN_ACTIONS,
     Limits,
     Plan,
-    read_plan_file,
-    write_plan_file,
 )
+from reconciler.planfile import read_plan_file, write_plan_file
 from reconciler.redact import RedactingStream, Redactor
 from reconciler.targets import Targeting
 

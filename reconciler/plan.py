@@ -6,21 +6,15 @@ references, never their values; ``apply --plan`` resolves them again.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import json
-import os
-import stat
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from reconciler import __version__, fields
-from reconciler.errors import PlanError, UnsafePlanError, UsageError
+from reconciler.errors import PlanError, UnsafePlanError
 from reconciler.model import LivePipeline, PipelineKey
 from reconciler.targets import Targeting, address
 
@@ -83,7 +77,9 @@ class Change:
     @classmethod
     def from_json(cls, data: Any, *, where: str = "change", source: str = "plan file") -> Change:
         """A change read back from a plan file, every field checked (``PlanError`` naming the field)."""
-        check = _Checker(source)
+        from reconciler.planfile import Checker  # the plan file's checks; planfile imports this module
+
+        check = Checker(source)
         check.object(data, where)
         return cls(**check.change(data, where))
 
@@ -371,7 +367,9 @@ class Plan:
     def from_json(cls, data: Any, *, source: str = "plan file") -> Plan:
         """A plan read back from a plan file: the envelope and every change checked, so that an edited
         file is refused with a ``PlanError`` naming the field (``changes[3].pipeline_id: …``)."""
-        check = _Checker(source)
+        from reconciler.planfile import Checker  # the plan file's checks; planfile imports this module
+
+        check = Checker(source)
         if not isinstance(data, dict) or type(data.get("format_version")) is not int:
             raise PlanError(f"{source} is not a plan of format_version {FORMAT_VERSION}")
         if data["format_version"] != FORMAT_VERSION:
@@ -396,261 +394,3 @@ class Plan:
             targeting=check.targeting(data.get("targeting")),
             safety=check.safety(data.get("safety", {})),
         )
-
-
-def plan_file_text(plan: Plan) -> str:
-    """A plan as ``plan --out`` writes it: JSON with ``${env:…}`` references kept, never their values."""
-    return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
-
-
-def write_plan_file(plan: Plan, path: Path) -> None:
-    """Write ``plan`` to ``path``: through a symlink to its target (the link stays), straight into a
-    FIFO or device (``/dev/stdout``), and atomically into a regular file (a uniquely named temporary
-    file beside it, then a rename; removed when the write fails)."""
-    try:
-        write_text(path, plan_file_text(plan))
-    except OSError as exc:
-        raise UsageError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
-
-
-def write_text(path: Path, text: str) -> None:
-    """``text`` into ``path`` as ``write_plan_file`` says; ``OSError`` when it cannot be written."""
-    try:
-        mode: int | None = os.stat(path).st_mode  # follows symlinks
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and stat.S_ISDIR(mode):
-        raise IsADirectoryError(errno.EISDIR, "it is a directory")
-    if mode is not None and not stat.S_ISREG(mode):
-        with open(path, "w", encoding="utf-8") as stream:  # a FIFO, a device: no rename over it
-            stream.write(text)
-        return
-    # the file a symlink (or a chain of them, or a dangling one) points at is the one replaced
-    target = Path(os.path.realpath(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(tmp, stat.S_IMODE(mode) if mode is not None else _default_mode())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _default_mode() -> int:
-    """The mode a new file gets from ``open`` (0666 less the umask), which ``mkstemp``'s 0600 is not."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def read_plan_file(path: Path) -> Plan:
-    """A plan written by ``plan --out``, read back for ``apply --plan``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read the plan file {path}: {exc.strerror}") from None
-    return load_plan_file(text, str(path))
-
-
-def load_plan_file(text: str, source: str) -> Plan:
-    """A plan written by ``plan --out``, read back for ``apply --plan``."""
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise PlanError(f"{source} is not JSON ({exc})") from None
-    return Plan.from_json(data, source=source)
-
-
-# -- checking a plan file ----------------------------------------------------------------------------
-
-#: the fields each kind of change needs beyond workspace, project and pipeline (None: may be null)
-_NEEDS: dict[str, tuple[str, ...]] = {
-    "create_pipeline": ("fields",),
-    "update_pipeline": ("pipeline_id", "fields"),
-    "create": ("action_name",),
-    "update": ("action_name", "action_id"),
-    "delete": ("action_name", "action_id"),
-}
-_INT_FIELDS = ("pipeline_id", "action_id", "after_action_id")
-_TEXT_FIELDS = ("action_name", "after_action_name", "reason")
-
-
-def _shown(value: Any) -> str:
-    """A value for a message: scalars as JSON (cut short), containers by their kind."""
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:60] + "…"
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-class _Checker:
-    """Checks the parts of a plan file, raising a ``PlanError`` that names the file and the field."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, where: str, expected: str, value: Any) -> PlanError:
-        return PlanError(f"{self.source} is malformed: {where}: expected {expected}, got {_shown(value)}")
-
-    def object(self, value: Any, where: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(where, "an object", value)
-        return value
-
-    def array(self, data: Mapping[str, Any], key: str, optional: bool = False) -> list[Any]:
-        value = data.get(key, [] if optional else None)
-        if not isinstance(value, list):
-            raise self.fail(key, "a list", value)
-        return value
-
-    def text(self, data: Mapping[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
-        value = data.get(key)
-        if (value is None and optional) or (isinstance(value, str) and value):
-            return value
-        raise self.fail(f"{where}.{key}", "a non-empty string" + (" or null" if optional else ""), value)
-
-    def integer(self, data: Mapping[str, Any], key: str, where: str, *, optional: bool = True) -> int | None:
-        value = data.get(key)
-        if (value is None and optional) or _is_int(value):
-            return value
-        raise self.fail(f"{where}.{key}", "an integer" + (" or null" if optional else ""), value)
-
-    def texts(self, data: Mapping[str, Any], key: str) -> list[str]:
-        items = self.array(data, key, optional=True)
-        for i, item in enumerate(items):
-            if not isinstance(item, str):
-                raise self.fail(f"{key}[{i}]", "a string", item)
-        return list(items)
-
-    def change(self, data: Any, where: str) -> dict[str, Any]:
-        """The keyword arguments of a ``Change``, each field checked against its type and its kind."""
-        data = self.object(data, where)
-        kind = data.get("kind")
-        if kind not in KINDS:
-            raise self.fail(f"{where}.kind", "one of " + ", ".join(KINDS), kind)
-        out: dict[str, Any] = {"kind": kind}
-        for key in ("workspace", "project", "pipeline"):
-            out[key] = self.text(data, key, where)
-        needs = _NEEDS.get(kind, ())
-        for key in _INT_FIELDS:
-            out[key] = self.integer(data, key, where, optional=key not in needs)
-        for key in _TEXT_FIELDS:
-            out[key] = self.text(data, key, where, optional=key not in needs)
-        fields_ = data.get("fields")
-        if fields_ is not None or "fields" in needs:
-            self.object(fields_, f"{where}.fields")
-        out["fields"] = fields_
-        out["diff"] = self.diff(data.get("diff"), f"{where}.diff")
-        if kind == "create_pipeline" and out["pipeline_id"] is not None:
-            raise self.fail(f"{where}.pipeline_id", "null (the pipeline does not exist yet)", out["pipeline_id"])
-        return out
-
-    def diff(self, value: Any, where: str) -> dict[str, Any] | None:
-        if value is None:
-            return None
-        for key, entry in self.object(value, where).items():
-            entry = self.object(entry, f"{where}.{key}")
-            paths = entry.get("paths", [])
-            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-                raise self.fail(f"{where}.{key}.paths", "a list of strings", paths)
-        return value
-
-    def anchors(self, changes: Sequence[Change]) -> None:
-        """Every change has a pipeline to act on, and every anchor by name is created before it."""
-        created: dict[PipelineKey, set[str]] = {}
-        made: set[tuple[str, str, str]] = set()
-        for i, change in enumerate(changes):
-            names = created.setdefault(change.key, set())
-            if change.kind == "create_pipeline":
-                made.add((change.workspace, change.project, change.pipeline))
-            elif change.pipeline_id is None and (change.workspace, change.project, change.pipeline) not in made:
-                raise self.fail(
-                    f"changes[{i}].pipeline_id", "an integer (no earlier change creates this pipeline)", None
-                )
-            anchor = change.after_action_name
-            if (
-                change.kind == "create"
-                and change.after_action_id is None
-                and anchor is not None
-                and anchor not in names
-            ):
-                raise PlanError(
-                    f"{self.source} is malformed: changes[{i}].after_action_name: {_shown(anchor)} is not "
-                    "created earlier in this pipeline by the plan (an anchor without after_action_id must be)"
-                )
-            if change.kind == "create" and change.action_name:
-                names.add(change.action_name)
-
-    def skipped(self, data: Any, where: str) -> Skipped:
-        data = self.object(data, where)
-        return Skipped(
-            self.text(data, "workspace", where, optional=True) or "",
-            self.text(data, "project", where, optional=True) or "",
-            self.text(data, "pipeline", where) or "",
-            self.integer(data, "pipeline_id", where),
-            self.text(data, "reason", where) or "",
-        )
-
-    def fingerprints(self, value: Any) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for key, print_ in self.object(value, "fingerprints").items():
-            where = f"fingerprints[{json.dumps(key, ensure_ascii=False)}]"
-            if not isinstance(print_, str) or not print_:
-                raise self.fail(where, "a non-empty string", print_)
-            out[str(self.key(key, where))] = print_
-        return out
-
-    def declared(self, value: Any) -> dict[str, dict[str, list[str]]]:
-        out: dict[str, dict[str, list[str]]] = {}
-        for key, actions in self.object(value, "declared").items():
-            where = f"declared[{json.dumps(key, ensure_ascii=False)}]"
-            key = str(self.key(key, where))
-            inner: dict[str, list[str]] = {}
-            for action_id, names in self.object(actions, where).items():
-                if action_id != DECLARED_PIPELINE and (not action_id.isdigit() or not action_id.isascii()):
-                    raise self.fail(f"{where} key", "an action id (digits)", action_id)
-                if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                    raise self.fail(f"{where}[{json.dumps(action_id)}]", "a list of field names", names)
-                inner[action_id] = list(names)
-            out[key] = inner
-        return out
-
-    def targeting(self, value: Any) -> Targeting | None:
-        if value is None:
-            return None
-        try:
-            return Targeting.from_json(self.object(value, "targeting"))
-        except (KeyError, TypeError, ValueError):
-            raise self.fail("targeting", "the --target/--exclude patterns the plan was made with", value) from None
-
-    def safety(self, value: Any) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for key, limits in self.object(value, "safety").items():
-            where = f"safety[{json.dumps(key, ensure_ascii=False)}]"
-            inner: dict[str, int] = {}
-            for name, number in self.object(limits, where).items():
-                if name not in SAFETY_KEYS:
-                    raise self.fail(f"{where} key", "one of " + ", ".join(SAFETY_KEYS), name)
-                if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 100:
-                    raise self.fail(f"{where}.{name}", "a whole percentage from 0 to 100", number)
-                inner[name] = number
-            out[str(self.key(key, where))] = inner
-        return out
-
-    def key(self, text: str, where: str) -> PipelineKey:
-        try:
-            return PipelineKey.parse(text)
-        except ValueError:
-            raise self.fail(
-                where, "a pipeline key (workspace/project/ID or workspace/project/name:NAME)", text
-            ) from None

@@ -219,7 +219,7 @@ def write_text(plan: Plan, stream: TextIO, *, color: bool = False) -> None:
 
 def write_json(plan: Plan, stream: TextIO) -> None:
     """The JSON plan for people (``--format json``): sensitive values masked. The plan *file*, which
-    keeps ``${env:…}`` references for ``apply --plan``, is ``plan.write_plan_file``'s."""
+    keeps ``${env:…}`` references for ``apply --plan``, is ``planfile.write_plan_file``'s."""
     data = plan.to_json()
     for change in data["changes"]:
         change["fields"] = masked_fields(change["fields"])

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import PlanError, UnsafePlanError, UsageError
-from reconciler.plan import Change, Limits, Plan, Target, fingerprint, read_plan_file, write_plan_file
+from reconciler.plan import Change, Limits, Plan, Target, fingerprint
+from reconciler.planfile import read_plan_file, write_plan_file
 
 
 def change(kind: str, n: int = 1, **kw) -> Change:
@@ -287,7 +288,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path
     def full(*_args: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("reconciler.plan.os.replace", full)
+    monkeypatch.setattr("reconciler.planfile.os.replace", full)
     with pytest.raises(UsageError, match=r"cannot write the plan to .*plan\.json: No space left on device"):
         write_plan_file(plan_with(change("delete")), path)
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["plan.json"]

@@ -13,7 +13,7 @@ from reconciler import engine
 from reconciler.diff import Options
 from reconciler.errors import PlanError, UsageError
 from reconciler.model import DesiredPipeline
-from reconciler.plan import load_plan_file, plan_file_text
+from reconciler.planfile import load_plan_file, plan_file_text
 from reconciler.problems import Location
 from reconciler.targets import Targeting
 
