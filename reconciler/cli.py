@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=".", metavar="DIR", help="directory to write (default .)")
     p.add_argument("--split", action="store_true", help="one file per pipeline")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.add_argument(
+        "--defaults", action="store_true", help="write values all actions of a pipeline share once, in its defaults:"
+    )
     _connection_options(p)
     _verbosity(p)
 
@@ -516,6 +519,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         output=output,
         split=args.split,
         force=args.force,
+        defaults=args.defaults,
     )
     if not args.quiet:
         for path in result.files:

@@ -200,7 +200,10 @@ def import_(
     output: Path,
     split: bool = False,
     force: bool = False,
+    defaults: bool = False,
 ) -> exporter.ExportResult:
     """``reconcile import``: write config files for the live pipelines of ``workspace``/``project``."""
     with connect(()) as client:
-        return exporter.export(client, workspace, project, pipelines=pipelines, output=output, split=split, force=force)
+        return exporter.export(
+            client, workspace, project, pipelines=pipelines, output=output, split=split, force=force, defaults=defaults
+        )

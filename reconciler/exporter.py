@@ -43,6 +43,7 @@ import yaml
 
 from reconciler import envrefs, fields
 from reconciler.client import BuddyClient
+from reconciler.defaults import NOT_DEFAULTED
 from reconciler.envnames import EnvNames
 from reconciler.errors import ExportWriteError, OutputExistsError, UsageError
 from reconciler.live import read_project
@@ -293,11 +294,13 @@ def render_pipeline(
     *,
     by_id: bool = False,
     indent: int = 2,
+    defaults: bool = False,
 ) -> PipelineText:
     """The lines of one pipeline item under ``pipelines:``. Multi-arch actions are written in execution
     order; other live actions stand as comments at their places. Actions whose name two live actions
     share are comments too: a file cannot say which of them it means. ``by_id``: the pipeline is
-    declared by ``id`` instead of ``name`` (another live pipeline has its name)."""
+    declared by ``id`` instead of ``name`` (another live pipeline has its name). ``defaults``: values
+    that every written action shares go once into the pipeline's ``defaults:`` (see ``shared_defaults``)."""
     where_pipeline = f'{workspace}/{project} pipeline "{pipeline.name}"'
     notes: list[str] = []
     counts: dict[str, int] = {}
@@ -323,7 +326,7 @@ def render_pipeline(
         # Multi-arch actions left out of the file must survive a `plan --prune`.
         lines.append(f"{inner}prune: false   # keeps the multi-arch actions left out below")
     action_pad = indent + 4
-    entries: list[list[str]] = []
+    entries: list[list[str] | dict[str, Any]] = []
     for action in pipeline.actions:
         if counts[action.name] > 1:
             reason = (
@@ -350,18 +353,37 @@ def render_pipeline(
         where = f'{project} / "{pipeline.name}" / "{action.name}"'
         rendered = render_action(pipeline.name, cleaned, env, where)
         used.extend(_referenced(rendered))
-        entries.append(_item(rendered, action_pad))
+        entries.append(rendered)
 
-    declared = any(not line.lstrip().startswith("#") for entry in entries for line in entry)
-    if declared:
-        lines.append(f"{inner}actions:")
-    else:
-        lines.append(f"{inner}actions: []")
+    written = [entry for entry in entries if isinstance(entry, dict)]
+    shared = shared_defaults(written) if defaults else {}
+    if shared:
+        lines.extend(f"{inner}{line}" for line in _dump({"defaults": shared}))
+    lines.append(f"{inner}actions:" if written else f"{inner}actions: []")
     for entry in entries:
+        if isinstance(entry, dict):
+            entry = _item({k: v for k, v in entry.items() if k not in shared}, action_pad)
         lines.extend(entry)
     if not any(a.type == MULTI_ARCH for a in pipeline.actions):
         notes.append(f"{where_pipeline} has no multi-arch action: written with `actions: []`")
     return PipelineText(lines, notes, list(dict.fromkeys(used)))
+
+
+def shared_defaults(actions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The fields of ``actions`` (as written) that all of them hold with one same value, when there are
+    at least two: what a pipeline's ``defaults:`` can say once. Never an identity key (``name``,
+    ``after``, ``previous_names``), a ``null``, or a value holding an ``${env:…}`` reference (write-only
+    values stay with each action, where their variable is named)."""
+    if len(actions) < 2:
+        return {}
+    first, rest = actions[0], actions[1:]
+    shared: dict[str, Any] = {}
+    for key, value in first.items():
+        if key in NOT_DEFAULTED or value is None or _referenced(value):
+            continue
+        if all(key in other and other[key] == value and type(other[key]) is type(value) for other in rest):
+            shared[key] = value
+    return shared
 
 
 def _referenced(value: Any) -> list[str]:
@@ -383,11 +405,12 @@ def render_file(
     *,
     schema: str = SCHEMA_URL,
     shared_names: Collection[str] = (),
+    defaults: bool = False,
 ) -> tuple[str, list[str]]:
     """The text of one config file holding ``pipelines``, and the notes writing it produced.
     Pipelines named in ``shared_names`` (or twice in ``pipelines``) are declared by ``id``."""
     shared = set(shared_names) | _shared_names(pipelines)
-    parts = [render_pipeline(workspace, project, p, env, by_id=p.name in shared) for p in pipelines]
+    parts = [render_pipeline(workspace, project, p, env, by_id=p.name in shared, defaults=defaults) for p in pipelines]
     names = [n for part in parts for n in part.env_names]
     head = [
         f"# yaml-language-server: $schema={schema}",
@@ -516,6 +539,7 @@ def export(
     output: Path,
     split: bool = False,
     force: bool = False,
+    defaults: bool = False,
 ) -> ExportResult:
     """``reconcile import``: write config files for the live pipelines of ``workspace``/``project``
     (only those named in ``pipelines`` when given) under ``output``, so that a plan of them right
@@ -523,7 +547,8 @@ def export(
 
     Pipelines defined in Buddy YAML are skipped with a note. Raises ``PipelineNotFoundError`` for a
     name no live pipeline has, and ``OutputExistsError`` (before writing anything) when a file to
-    write exists and ``force`` is false. Files are written atomically (a temporary file, then a rename).
+    write exists and ``force`` is false. ``defaults``: each pipeline's shared action values are written
+    once in its ``defaults:``. Files are written atomically (a temporary file, then a rename).
     """
     output = Path(output)
     found, notes = read_project(client, workspace, project, pipelines)
@@ -536,7 +561,13 @@ def export(
     planned: list[tuple[Path, str]] = []
     for path, group in layout(output, project, found, split=split):
         text, file_notes = render_file(
-            workspace, project, group, env, schema=schema_reference(path.parent), shared_names=shared
+            workspace,
+            project,
+            group,
+            env,
+            schema=schema_reference(path.parent),
+            shared_names=shared,
+            defaults=defaults,
         )
         planned.append((path, text))
         result.notes.extend(file_notes)

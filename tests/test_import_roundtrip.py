@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from reconciler import engine
 from reconciler.client import BuddyClient
@@ -232,10 +233,12 @@ def generated_server(request: pytest.FixtureRequest) -> Iterator[tuple[str, str,
         yield server.url, DEFAULT_TOKEN, app
 
 
-def import_then_plan(url: str, token: str, workspace: str, project: str, output: Path, *, split: bool = False):
+def import_then_plan(
+    url: str, token: str, workspace: str, project: str, output: Path, *, split: bool = False, defaults: bool = False
+):
     """Import, validate what was written, and plan it with the printed variables set."""
     with BuddyClient(url, token) as client:
-        result = export(client, workspace, project, output=output, split=split)
+        result = export(client, workspace, project, output=output, split=split, defaults=defaults)
         assert result.files, result.notes
         config = load_config(list(result.files))
         assert not [w for w in config.warnings if w.severity == "error"]
@@ -371,6 +374,28 @@ def test_the_shared_sandbox_seed_round_trips(sandbox_server: Any, tmp_path: Path
     result, plan = import_then_plan(sandbox_server.url, sandbox_server.token, "acme", "web", tmp_path)
     assert_no_changes(plan)
     assert list(result.env) == ["BUILD_APP_IMAGE_PASSWORD"]  # no registry given: named after the action
+
+
+def test_import_with_defaults_writes_shared_values_once_and_round_trips(
+    generated_server: tuple[str, str, SandboxApp], tmp_path: Path
+):
+    url, token, _app = generated_server
+    result, plan = import_then_plan(url, token, "gen", "everything", tmp_path, defaults=True)
+    assert_no_changes(plan)
+    written = yaml.safe_load(result.files[0].read_text())
+    with_defaults = [p for p in written["pipelines"] if "defaults" in p]
+    assert with_defaults, "no pipeline got a defaults: block"
+    for pipeline in with_defaults:
+        assert len(pipeline["actions"]) >= 2
+        assert pipeline["defaults"]["type"] == "DOCKER_BUILD_MULTI_ARCH"
+        for action in pipeline["actions"]:
+            assert not set(pipeline["defaults"]) & set(action)  # said once, not repeated per action
+
+
+def test_a_pipeline_with_one_action_gets_no_defaults_block(sandbox_server: Any, tmp_path: Path):
+    result, plan = import_then_plan(sandbox_server.url, sandbox_server.token, "acme", "web", tmp_path, defaults=True)
+    assert_no_changes(plan)
+    assert "defaults:" not in result.files[0].read_text()  # the seed's pipeline has one multi-arch action
 
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "acme"
