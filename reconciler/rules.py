@@ -185,6 +185,9 @@ def _check_identity(report: _Report, path: PathKey, item: dict[str, Any], what: 
         "is not allowed here: names are identity, and a name with a reference would be sent resolved but "
         f"matched as written, so every apply would create another {what}; write the name literally"
     )
+    name = item.get("name")
+    if isinstance(name, str) and name and not name.strip():
+        report.add((*path, "name"), f"the {what}'s name must not be blank: Buddy refuses a name of only spaces")
     for key, label in (("name", f"the {what}'s name"), ("after", "`after`")):
         value = item.get(key)
         if isinstance(value, str) and _ENV_OPEN in value:

@@ -206,8 +206,9 @@ SAFETY_KEYS = {
     ),
 }
 
-# The event types CONTRACT.md names; it says more exist ("…"), so the type is any string.
-EVENT_TYPES = ["PUSH", "CREATE_REF", "DELETE_REF", "SCHEDULE"]
+# The event types: the four CONTRACT.md names, and the two more its "…" stands for in Buddy's Terraform
+# provider (the sandbox refuses any other, as the API does: a typo must fail validate, not apply).
+EVENT_TYPES = ["PUSH", "CREATE_REF", "DELETE_REF", "SCHEDULE", "WEBHOOK", "EMAIL"]
 
 
 @dataclass
@@ -384,6 +385,8 @@ def build_action_schema(post: list[Param], response: list[Param], post_2024: lis
             schema = _param_schema(param)
             if param.name in WRITE_ONLY_BY_SPEC:
                 schema["writeOnly"] = True
+            if param.required and param.type == "string" and not param.enum:
+                schema["minLength"] = 1  # required: the API answers an empty one as missing
             properties[param.name] = schema if param.required else _nullable(schema)
     if missing := set(SERVER_DEFAULTS) - set(properties):
         raise PageError(f"{sorted(missing)}: CONTRACT.md names server defaults the page no longer lists")
@@ -575,22 +578,24 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
                 "additionalProperties": False,
             },
             "PipelineEvent": {
-                # CONTRACT.md lists some event types and says more exist, and other keys (a schedule's
-                # timing) are not documented there, so an event stays open beyond `type` and `refs`.
-                "description": f"A pipeline trigger event; `type` is for example {', '.join(EVENT_TYPES)}.",
+                # Other keys (a schedule's timing) are not documented in CONTRACT.md, so an event stays
+                # open beyond `type` and `refs`.
+                "description": "A pipeline trigger event.",
                 "type": "object",
                 "required": ["type"],
                 "properties": {
                     "type": {
-                        "description": f"The event type, for example {', '.join(EVENT_TYPES)}.",
+                        "description": "What triggers the pipeline.",
                         "type": "string",
-                        "examples": EVENT_TYPES,
+                        "enum": EVENT_TYPES,
                     },
-                    "refs": {
-                        "description": "The refs the event applies to.",
-                        "type": "array",
-                        "items": {"type": "string"},
-                    },
+                    "refs": _nullable(
+                        {
+                            "description": "The refs the event applies to.",
+                            "type": "array",
+                            "items": {"type": "string"},
+                        }
+                    ),
                 },
             },
         },

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import FieldError, action_field_errors
+from reconciler.sandbox import FieldError, action_field_errors, pipeline_field_errors
 
 MULTI = "DOCKER_BUILD_MULTI_ARCH"
 
@@ -60,3 +60,14 @@ def test_unknown_fields_are_errors_only_for_the_modelled_type() -> None:
 
 def test_read_only_fields_are_not_field_errors() -> None:
     assert paths({"name": "Build", "type": MULTI, "id": 5, "url": "x"}) == []
+
+
+def test_a_null_unsets_a_field_but_is_no_item_of_a_list() -> None:
+    assert paths({"name": "Build", "type": MULTI, "build_args": None}) == []
+    assert paths({"name": "Build", "type": MULTI, "build_args": ["A=1", None]}) == ["build_args[1]"]
+
+
+def test_a_pipeline_patch_body_is_checked_field_by_field() -> None:
+    assert pipeline_field_errors({"priority": "HIGH", "events": [{"type": "PUSH", "refs": None}]}) == []
+    found = pipeline_field_errors({"name": "  ", "id": 3, "colour": "red", "clone_depth": 1.0, "identifier": ""})
+    assert [e.path for e in found] == ["name", "id", "colour", "clone_depth", "identifier"]

@@ -6,7 +6,8 @@
   this file describes the seed format);
 * ``Faults`` / ``FaultRule``: injected latency, 5xx, 429 storms, drops, commit-then-fail, late
   commits, and deviant answers (``DEVIANT_MODES``, see ``deviant.py``);
-* ``action_field_errors``: the sandbox's own field checks of an action body, without HTTP;
+* ``action_field_errors`` / ``pipeline_field_errors``: the sandbox's own field checks of an action
+  body and of a pipeline PATCH body, without HTTP;
 * ``run_forever`` / ``run_with`` / ``start_in_process``: what ``reconcile sandbox`` and ``--sandbox`` call.
 
 Modules: ``app`` (the WSGI entry), ``handlers`` (routing and the Buddy API), ``control`` (the
@@ -24,7 +25,7 @@ from reconciler.sandbox.app import (
 )
 from reconciler.sandbox.deviant import MODES as DEVIANT_MODES
 from reconciler.sandbox.faults import ConnectionDropped, FaultConfigError, FaultRule, Faults, parse_fault_spec
-from reconciler.sandbox.fields import FieldError, action_field_errors, encrypt, is_encrypted
+from reconciler.sandbox.fields import FieldError, action_field_errors, encrypt, is_encrypted, pipeline_field_errors
 from reconciler.sandbox.run import (
     DEFAULT_PORT,
     SandboxOptions,
@@ -64,6 +65,7 @@ __all__ = [
     "is_encrypted",
     "load_state",
     "parse_fault_spec",
+    "pipeline_field_errors",
     "run_forever",
     "run_with",
     "start_in_process",

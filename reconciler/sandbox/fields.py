@@ -304,12 +304,39 @@ def action_field_errors(body: Mapping[str, Any]) -> list[FieldError]:
     return errors
 
 
+def pipeline_field_errors(body: Mapping[str, Any]) -> list[FieldError]:
+    """Every field error the sandbox answers a pipeline PATCH body with, without HTTP: read-only and
+    unknown fields, each field checked against the pipeline table, and ``name`` and ``identifier``
+    not empty (a PATCH cannot unset them)."""
+    errors: list[FieldError] = []
+    for key, value in body.items():
+        if key in PIPELINE_READ_ONLY:
+            errors.append(FieldError(key, "read-only"))
+        elif key not in PIPELINE_FIELDS:
+            errors.append(FieldError(key, "unknown pipeline field"))
+        elif _is_empty(key, value):
+            errors.append(FieldError(key, "must not be empty"))
+        else:
+            try:
+                check(value, PIPELINE_FIELDS[key], key)
+            except FieldError as exc:
+                errors.append(exc)
+    return errors
+
+
+def _is_empty(key: str, value: Any) -> bool:
+    """A PATCH cannot unset a pipeline's name (nor blank it) or its identifier."""
+    if key == "name":
+        return not isinstance(value, str) or not value.strip()
+    return key == "identifier" and not value
+
+
 def check(value: Any, spec: Spec, path: str, *, encrypt_secrets: bool = True) -> Any:
     """Check ``value`` against ``spec`` and return its stored form.
 
-    ``None`` is always accepted (it means "unset"). Nested objects come back with every known key
-    present (``None`` when unset), the way the API returns them; write-only keys come back
-    encrypted. ``encrypt_secrets=False`` keeps values that are already encrypted (seed files).
+    ``None`` is accepted for a field (it means "unset"), never as an item of a list. Nested objects
+    come back with every known key present (``None`` when unset), the way the API returns them;
+    write-only keys come back encrypted. ``encrypt_secrets=False`` keeps values that are already encrypted (seed files).
     """
     if value is None:
         return None
@@ -323,6 +350,8 @@ def check(value: Any, spec: Spec, path: str, *, encrypt_secrets: bool = True) ->
     if isinstance(spec, ListOf):
         if not isinstance(value, list):
             raise FieldError(path, f"must be a list, not {_kind(value)}")
+        if None in value:  # a null unsets a field, but an item of a list is not a field
+            raise FieldError(f"{path}[{value.index(None)}]", "must not be null")
         return [check(item, spec.item, f"{path}[{i}]", encrypt_secrets=encrypt_secrets) for i, item in enumerate(value)]
     return _check_object(value, spec, path, encrypt_secrets=encrypt_secrets)
 

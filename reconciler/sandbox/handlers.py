@@ -164,21 +164,11 @@ class BuddyApi:
         raw = req.body()
         if pipeline.yaml_defined:
             raise ApiProblem(400, f"Pipeline {pipeline.id} is defined in YAML: change it in its YAML file")
-        updates: dict[str, Any] = {}
-        for key, value in raw.items():
-            if key in F.PIPELINE_READ_ONLY:
-                raise ApiProblem(400, f"Invalid field {key}: read-only")
-            if key not in F.PIPELINE_FIELDS:
-                raise ApiProblem(400, f"Unknown pipeline field {key!r}")
-            try:
-                updates[key] = F.check(value, F.PIPELINE_FIELDS[key], key)
-            except F.FieldError as exc:
-                raise field_problem(exc) from None
-        if "name" in updates and (not isinstance(updates["name"], str) or not updates["name"].strip()):
-            raise ApiProblem(400, "Invalid field name: must not be empty")
+        errors = F.pipeline_field_errors(raw)
+        if errors:
+            raise field_problem(errors[0])
+        updates = {key: F.check(value, F.PIPELINE_FIELDS[key], key) for key, value in raw.items()}
         if "identifier" in updates:
-            if not updates["identifier"]:
-                raise ApiProblem(400, "Invalid field identifier: must not be empty")
             others = {p.fields.get("identifier") for p in project.pipelines if p.id != pipeline.id}
             if updates["identifier"] in others:
                 raise ApiProblem(400, f"Invalid field identifier: {updates['identifier']!r} is already used")
