@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -106,9 +107,59 @@ def start_sandbox(seed: Path, latency_ms: float) -> tuple[subprocess.Popen[bytes
     raise SystemExit("the sandbox did not start")
 
 
-def control(url: str, method: str, path: str) -> dict:
-    response = httpx.request(method, f"{url}{path}", timeout=10)
-    return response.json() if response.content else {}
+def control(url: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = httpx.request(method, f"{url}{path}", json=body, timeout=10)
+    return response.json() if response.content else {}  # type: ignore[no-any-return]
+
+
+def necessary_requests(mode: str, pipelines: int, actions: int) -> int:
+    """SPEC.md's count: the pipeline-list pages, one action-list page per pipeline, then one GET per
+    live action (plan) or one POST per create (apply, from empty pipelines)."""
+    return pipelines // PER_PAGE + 1 + pipelines + pipelines * actions
+
+
+def run_once(args: argparse.Namespace, desired: list[Any], seed: Path, parallelism: int) -> None:
+    """One plan or apply against a fresh sandbox; prints one line of figures."""
+    latency = args.latency_ms / 1000
+    notices: list[str] = []
+    proc, url = start_sandbox(seed, args.latency_ms)
+    try:
+        if args.rate_limit:
+            control(url, "POST", "/__sandbox/rate-limit", {"limit": args.rate_limit, "window_s": args.rate_window})
+        with BuddyClient(url, DEFAULT_TOKEN, parallelism=parallelism, notice=notices.append) as client:
+            control(url, "POST", "/__sandbox/stats/reset")
+            cpu0, started = time.process_time(), time.perf_counter()
+            if args.mode == "plan":
+                made, _ = engine.build_plan(client, desired, engine.PlanOptions())
+                assert made.summary["update"] == args.pipelines, made.summary
+            else:
+                made, report = engine.apply(client, desired, engine.PlanOptions())
+                assert report.ok and made.summary["create"] == args.pipelines * args.actions
+            wall = time.perf_counter() - started
+            cpu = time.process_time() - cpu0
+            stats = control(url, "GET", "/__sandbox/stats")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    served = stats["total"]
+    necessary = necessary_requests(args.mode, args.pipelines, args.actions)
+    floor = necessary * latency / parallelism
+    if args.mode == "apply":  # one pipeline's creates are a sequential chain
+        floor = max(args.actions * latency, floor)
+    line = (
+        f"{args.mode} {args.pipelines}x{args.actions} @{args.latency_ms:g}ms p{parallelism}: "
+        f"wall {wall:.2f} s, floor {floor:.2f} s, ratio {wall / floor:.2f}, "
+        f"client CPU {cpu * 1000 / served:.2f} ms/request ({cpu:.2f} s), "
+        f"requests {served} (necessary {necessary}) {stats['by_method']}"
+    )
+    if args.rate_limit:
+        limited = stats["rate_limited"]
+        line += (
+            f"\n  budget {args.rate_limit}/{args.rate_window:g}s: {limited} answered 429 "
+            f"({100 * limited / served:.2f}%), {len(notices)} notices" + (f", first: {notices[0]!r}" if notices else "")
+        )
+    print(line)
+    sys.stdout.flush()
 
 
 def main() -> None:
@@ -118,44 +169,16 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=10)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--parallelism", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--rate-limit", type=int, default=0, help="the API's budget: requests per --rate-window")
+    parser.add_argument("--rate-window", type=float, default=5.0, help="seconds (default 5)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         config, seed = write_files(folder, args.pipelines, args.actions, live_actions=args.mode == "plan")
         desired = load_config([config]).pipelines
-        latency = args.latency_ms / 1000
         for parallelism in args.parallelism:
-            proc, url = start_sandbox(seed, args.latency_ms)
-            try:
-                with BuddyClient(url, DEFAULT_TOKEN, parallelism=parallelism) as client:
-                    control(url, "POST", "/__sandbox/stats/reset")
-                    started = time.perf_counter()
-                    if args.mode == "plan":
-                        made, _ = engine.build_plan(client, desired, engine.PlanOptions())
-                        assert made.summary["update"] == args.pipelines, made.summary
-                    else:
-                        made, report = engine.apply(client, desired, engine.PlanOptions())
-                        assert report.ok and made.summary["create"] == args.pipelines * args.actions
-                    wall = time.perf_counter() - started
-                    stats = control(url, "GET", "/__sandbox/stats")
-            finally:
-                proc.terminate()
-                proc.wait(timeout=10)
-            served = stats["total"]
-            list_pages = args.pipelines // PER_PAGE + 1
-            if args.mode == "plan":
-                necessary = list_pages + args.pipelines + args.pipelines * args.actions
-                bound = necessary * latency / parallelism
-            else:
-                necessary = list_pages + args.pipelines + args.pipelines * args.actions
-                bound = max(args.actions * latency, necessary * latency / parallelism)
-            print(
-                f"{args.mode}: {args.pipelines} pipelines x {args.actions} actions, {args.latency_ms:g} ms latency, "
-                f"parallelism {parallelism}: wall {wall:.2f} s, requests {served} (necessary {necessary}), "
-                f"lower bound {bound:.2f} s, ratio {wall / bound:.2f}  by method {stats['by_method']}"
-            )
-            sys.stdout.flush()
+            run_once(args, desired, seed, parallelism)
 
 
 if __name__ == "__main__":
