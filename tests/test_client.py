@@ -7,6 +7,8 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -491,6 +493,44 @@ def test_a_create_answered_without_a_body_is_uncertain_and_apply_finds_it_instea
     assert app.stats()["by_method"].get("POST") == 1
     actions = [a.name for _ws, _pr, p in app.state.iter_pipelines() if p.id == 7 for a in p.actions]
     assert actions == ["Run tests", "Build app image", "Build docs image", "Build site image"]
+
+
+# -- connections: one keep-alive connection per lane, at most parallelism of them -------------------
+
+
+def count_connections(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    opened: list[object] = []
+    connect = socket.create_connection
+
+    def counting(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+        opened.append(address)
+        return connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", counting)
+    return opened
+
+
+def test_sequential_requests_reuse_one_keep_alive_connection(sandbox_server, monkeypatch):
+    opened = count_connections(monkeypatch)
+    with BuddyClient(sandbox_server.url, sandbox_server.token, parallelism=8) as client:
+        for _ in range(5):
+            client.get_action("acme", "web", 7, 40)
+        client.list_actions("acme", "web", 7)
+    assert len(opened) == 1 and client.requests["GET"] == 6
+
+
+def test_callers_on_threads_of_their_own_share_at_most_parallelism_connections(sandbox_server, monkeypatch):
+    sandbox_server.app.set_faults(latency_ms=5)  # requests overlap
+    opened = count_connections(monkeypatch)
+    with (
+        BuddyClient(sandbox_server.url, sandbox_server.token, parallelism=3) as client,
+        ThreadPoolExecutor(max_workers=8) as callers,  # as apply does: its own threads, not the client's pool
+    ):
+        results = list(callers.map(lambda i: client.get_action("acme", "web", 7, 40 + i % 2), range(40)))
+        results += client.map(lambda i: client.get_action("acme", "web", 7, 40 + i % 2), range(20))
+    assert [r["id"] for r in results] == [40 + i % 2 for i in range(40)] + [40 + i % 2 for i in range(20)]
+    assert 1 <= len(opened) <= 3
+    assert client.requests["GET"] == 60 == sandbox_server.app.stats()["total"]
 
 
 # -- pacing from the rate budget -------------------------------------------------------------------
