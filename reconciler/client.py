@@ -368,14 +368,16 @@ class BuddyClient:
         """One attempt on a borrowed lane, read in full within the deadline and the size cap; no
         longer in flight after (its answer's headers tell the pacer the budget)."""
         headers = None
-        lane = self._lanes.borrow()
         try:
-            answer = self._read(lane, method, path, json)
+            lane = self._lanes.borrow()
+            try:
+                answer = self._read(lane, method, path, json)
+            finally:
+                self._lanes.give_back(lane)
             headers = answer.headers
             return answer
         finally:
-            self._lanes.give_back(lane)
-            self._pacer.land(headers)
+            self._pacer.land(headers)  # always: a thread may wait for this answer to learn the budget
 
     def _read(self, lane: httpx.Client, method: str, path: str, json: Any) -> Answer:
         deadline = self._clock() + self.deadline

@@ -3,8 +3,11 @@
 Every Buddy answer says how much of the budget is left (``X-Rate-Limit-Remaining``) and when it
 comes back (``X-Rate-Limit-Reset``, epoch seconds). ``Pacer`` holds a new request until the reset
 when what is left no longer covers the requests in flight and a small reserve (as Buddy's Go SDK
-does), so that a well-behaved run meets no 429 at all; ``asked_wait`` reads how long a 429 asks us
-to wait. The client owns one ``Pacer`` and calls it around every attempt.
+does), so that a well-behaved run meets no 429 at all. While the budget is unknown (before the
+first answer, after a 429 was waited out, once its reset has passed) one attempt goes alone and its
+answer tells the budget: a run that starts on a nearly spent budget, or a new window smaller than
+the parallelism, is not met by a burst of 429s. ``asked_wait`` reads how long a 429 asks us to
+wait. The client owns one ``Pacer`` and calls it around every attempt.
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ class Budget:
         self.remaining: int | None = None
         self.reset: float | None = None
         self.flying = 0
+        #: the last answer carried no (readable) budget: an API that does not tell is not probed
+        self.silent = False
 
     def observe(self, remaining: str | None, reset: str | None) -> None:
         """Take the header values of one answer (absent or malformed ones say nothing)."""
+        self.silent = True
         if remaining is None or reset is None:
             return
         try:
@@ -43,6 +49,7 @@ class Budget:
             return
         if not math.isfinite(at):
             return
+        self.silent = False
         if self.reset is None or self.remaining is None or at > self.reset:
             self.remaining, self.reset = left, at
         elif at == self.reset:
@@ -55,6 +62,12 @@ class Budget:
         if self.remaining - self.flying > BUDGET_RESERVE:
             return 0.0
         return max(0.0, self.reset - now)
+
+    def unknown(self, now: float) -> bool:
+        """Does the next answer have to tell the budget (none yet, forgotten, or past its reset)?"""
+        if self.silent:
+            return False
+        return self.remaining is None or (self.reset is not None and now >= self.reset)
 
     def forget(self) -> None:
         self.remaining = None
@@ -84,28 +97,41 @@ class Pacer:
         self._wall_clock = wall_clock
         self._notice = notice
         self._max_wait = max_wait
-        self._lock = threading.Lock()
+        self._lock = threading.Condition(threading.Lock())
+        self._waiting = 0  # threads waiting for the answer that tells the budget
         self._budget = Budget()
         self._announced_until = -math.inf
         self.sent: Counter[str] = Counter()  # by method: every attempt, retries included
 
+    @property
+    def waiting(self) -> int:
+        """Attempts held until an answer in flight tells the budget."""
+        return self._waiting
+
     def depart(self, method: str) -> None:
-        """Hold a new attempt while the budget is down to the reserve, then count it in flight (under
-        one lock: two threads cannot both take the last request of the budget)."""
-        budget = self._budget
-        with self._lock:
-            wait = budget.hold(self._wall_clock())
-            if wait <= 0 or wait > self._max_wait:
-                budget.flying += 1
-                self.sent[method] += 1
-                return
-        # every attempt that arrives before the reset holds too; after it, hold() is 0 until an
-        # answer tells the new window's budget
-        self.announce(wait, f"rate limit nearly reached: waiting {math.ceil(wait)} s for the API's budget to reset")
-        self._sleep(wait)
-        with self._lock:
-            budget.flying += 1
-            self.sent[method] += 1
+        """Hold a new attempt while the budget is down to the reserve (or unknown while another attempt
+        is out to learn it), then count it in flight. One lock: two threads cannot both take the last
+        request of the budget."""
+        budget, held_for = self._budget, None
+        while True:
+            with self._lock:
+                now = self._wall_clock()
+                while budget.flying and budget.unknown(now):
+                    self._waiting += 1
+                    self._lock.wait()
+                    self._waiting -= 1
+                    now = self._wall_clock()
+                wait = budget.hold(now)
+                # held once already for this reset: it has passed for us; the server decides now
+                if wait <= 0 or wait > self._max_wait or budget.reset == held_for:
+                    budget.flying += 1
+                    self.sent[method] += 1
+                    return
+                held_for = budget.reset
+            # every attempt that arrives before the reset holds too; after it, the first answer
+            # tells the new window's budget
+            self.announce(wait, f"rate limit nearly reached: waiting {math.ceil(wait)} s for the API's budget to reset")
+            self._sleep(wait)
 
     def land(self, headers: Mapping[str, str] | None) -> None:
         """One attempt is no longer in flight; ``headers`` of its answer, if one came, tell the budget."""
@@ -114,7 +140,10 @@ class Pacer:
             remaining, reset = headers.get("X-Rate-Limit-Remaining"), headers.get("X-Rate-Limit-Reset")
         with self._lock:
             self._budget.flying -= 1
-            self._budget.observe(remaining, reset)
+            if headers is not None:
+                self._budget.observe(remaining, reset)
+            if self._waiting:
+                self._lock.notify_all()
 
     def forget(self) -> None:
         """After a 429 waited out as asked: the next answer tells the budget."""

@@ -594,3 +594,23 @@ def test_a_plan_paced_against_a_small_sandbox_budget_meets_no_429(sandbox_seed):
     assert len(results) == 60
     assert 429 not in {int(k) for k in app.stats()["by_status"]}
     assert clock[0] >= 1_700_000_000.0 + 5 * 5  # 60 requests at under 10 per 5 s window
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-Rate-Limit-Remaining": "1000", "X-Rate-Limit-Reset": "1700000060"}],
+    ids=["an API that sends no budget", "a budget that covers them"],
+)
+def test_once_the_first_answer_is_in_attempts_go_out_together(headers):
+    together = threading.Barrier(4, timeout=10)  # broken (an error) unless four requests are in flight at once
+    answered = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if answered:  # the first answer alone: it may have to tell the budget
+            together.wait()
+        answered.append(request)
+        return httpx.Response(200, json={"id": 1}, headers=headers)
+
+    with make(handler, parallelism=4, wall_clock=lambda: 1_700_000_000.0) as client:
+        client.get_action("a", "b", 1, 1)
+        assert len(client.map(lambda i: client.get_action("a", "b", 1, 1), range(8))) == 8

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+
+import pytest
 
 from reconciler.ratelimit import BUDGET_RESERVE, Budget, Pacer, asked_wait
 
@@ -76,8 +80,8 @@ def test_the_pacer_does_not_hold_longer_than_the_cap():
 
 
 def test_an_attempt_without_an_answer_leaves_flight_and_tells_nothing():
-    now, sleeps, notices = [NOW], [], []
-    pace = pacer(now, sleeps, notices)
+    sleeps: list[float] = []
+    pace = Pacer(sleep=sleeps.append, clock=lambda: NOW, wall_clock=lambda: NOW, notice=None, max_wait=600)
     pace.depart("GET")
     pace.land({"X-Rate-Limit-Remaining": "10", "X-Rate-Limit-Reset": str(int(NOW) + 30)})
     for _ in range(10 - BUDGET_RESERVE):
@@ -121,3 +125,56 @@ def test_a_429_that_asks_nothing_readable_asks_nothing():
     assert asked_wait({"X-Rate-Limit-Reset": "later"}, NOW) is None
     assert asked_wait({"Retry-After": "nan"}, NOW) is None
     assert asked_wait({"Retry-After": "whenever"}, NOW) is None
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Synchronise with another thread (not a timing assertion: generous, and only a failure's cost)."""
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "the other thread never got there"
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [{"X-Rate-Limit-Remaining": "100", "X-Rate-Limit-Reset": str(int(NOW) + 60)}, {}],
+    ids=["the answer tells the budget", "the API tells no budget"],
+)
+def test_while_the_budget_is_unknown_one_attempt_goes_alone_until_its_answer(answer):
+    now, sleeps, notices = [NOW], [], []
+    pace = pacer(now, sleeps, notices)
+    pace.depart("GET")  # the first attempt of a run: it learns the budget
+    second = threading.Thread(target=pace.depart, args=("GET",))
+    second.start()
+    wait_until(lambda: pace.waiting == 1)
+    assert pace.sent["GET"] == 1
+    pace.land(answer)
+    second.join(timeout=10)
+    assert not second.is_alive() and pace.sent["GET"] == 2 and sleeps == []
+    pace.depart("GET")  # known (or never told): no one waits any more
+    assert pace.waiting == 0 and pace.sent["GET"] == 3
+
+
+def test_after_a_429_or_past_the_reset_the_next_answer_tells_the_budget_again():
+    now, sleeps, notices = [NOW], [], []
+    pace = pacer(now, sleeps, notices)
+    pace.depart("GET")
+    pace.land({"X-Rate-Limit-Remaining": "100", "X-Rate-Limit-Reset": str(int(NOW) + 5)})
+    pace.depart("GET")
+    pace.depart("GET")  # the budget is known: both are out together
+    assert pace.waiting == 0
+    now[0] += 6  # past the reset: what was left is not what is left now
+    third = threading.Thread(target=pace.depart, args=("GET",))
+    third.start()
+    wait_until(lambda: pace.waiting == 1)
+    pace.land({"X-Rate-Limit-Remaining": "300", "X-Rate-Limit-Reset": str(int(NOW) + 11)})
+    third.join(timeout=10)
+    assert pace.sent["GET"] == 4
+    pace.forget()  # a 429 was waited out
+    fourth = threading.Thread(target=pace.depart, args=("GET",))
+    fourth.start()
+    wait_until(lambda: pace.waiting == 1)
+    pace.land(None)  # no answer: the waiting attempt goes and learns it itself
+    pace.land(None)
+    fourth.join(timeout=10)
+    assert pace.sent["GET"] == 5 and pace.waiting == 0
