@@ -2,16 +2,39 @@
 
     python benchmarks/bench_reconcile.py plan  [--pipelines 200] [--actions 10] [--latency-ms 20] [--parallelism 8 32]
     python benchmarks/bench_reconcile.py apply [--pipelines 200] [--actions 10] [--latency-ms 20] [--parallelism 8 32]
+    python benchmarks/bench_reconcile.py plan --rate-limit 300 --rate-window 5     # under a rate budget
 
 The sandbox runs in a separate process (``reconcile sandbox``) so that its work does not share the
-benchmark's interpreter lock. For each parallelism the script prints the wall time, the requests
-the sandbox served, and the lower bound:
+benchmark's interpreter lock. For each parallelism the script prints the wall time, the floor, their
+ratio, the client's CPU per request (user + sys of this process, ``time.process_time``, over the
+requests the sandbox served) and the requests by method. The floor:
 
 * plan: necessary requests x latency / parallelism, where the necessary requests are SPEC.md's
   count: the pipeline-list pages, one action-list page per declared pipeline, one GET per declared
   live action;
-* apply: the creates start from empty pipelines, so the bound is the larger of one pipeline's chain
+* apply: the creates start from empty pipelines, so the floor is the larger of one pipeline's chain
   of creates (they must be sequential) and all requests x latency / parallelism.
+
+With ``--rate-limit`` the sandbox's budget is set first (``POST /__sandbox/rate-limit``) and the
+script also prints how many requests were answered 429 (sandbox stats), their share, the client's
+notices, and the budget's own floor (requests / limit x window).
+
+Figures (2-core machine shared with other work, one run each; wall times are noisy, CPU less so),
+200 pipelines x 10 actions, 20 ms latency, 2,203 requests:
+
+| run                         | before: wall / floor, CPU per request | after: wall / floor, CPU per request |
+|-----------------------------|---------------------------------------|--------------------------------------|
+| plan, parallelism 8         | 5.92 s / 5.51 s = 1.08x, 0.58 ms      | 5.90 s / 5.51 s = 1.07x, 0.47 ms     |
+| plan, parallelism 32        | 1.67 s / 1.38 s = 1.21x, 0.56 ms      | 1.68 s / 1.38 s = 1.22x, 0.46 ms     |
+| apply, parallelism 8        | 5.93 s / 5.51 s = 1.08x, 0.54 ms      | 5.86 s / 5.51 s = 1.06x, 0.45 ms     |
+| apply, parallelism 32       | 1.92 s / 1.38 s = 1.39x, 0.68 ms      | 1.81 s / 1.38 s = 1.31x, 0.48 ms     |
+| plan, 300 per 5 s, par. 8   | 41.6 s, 0 answered 429 (0%), 7 notices | 42.2 s, 0 answered 429 (0%), 7 notices |
+| plan, 300 per 5 s, par. 32  | 42.0 s, 0 answered 429 (0%), 7 notices | 41.4 s, 0 answered 429 (0%), 7 notices |
+
+Under the budget the floor is 2,203 / 300 x 5 s = 36.7 s; the rest is waiting for resets that the
+API rounds up to whole seconds. "Before" is the client as merged at d2011fa (already past the
+issue's first figures); "after" adds connection lanes, the pacer of ``reconciler/ratelimit.py`` and
+learning an unknown budget with one request first.
 """
 
 from __future__ import annotations
@@ -25,6 +48,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -107,9 +131,63 @@ def start_sandbox(seed: Path, latency_ms: float) -> tuple[subprocess.Popen[bytes
     raise SystemExit("the sandbox did not start")
 
 
-def control(url: str, method: str, path: str) -> dict:
-    response = httpx.request(method, f"{url}{path}", timeout=10)
-    return response.json() if response.content else {}
+def control(url: str, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = httpx.request(method, f"{url}{path}", json=body, timeout=10)
+    return response.json() if response.content else {}  # type: ignore[no-any-return]
+
+
+def necessary_requests(mode: str, pipelines: int, actions: int) -> int:
+    """SPEC.md's count: the pipeline-list pages, one action-list page per pipeline, then one GET per
+    live action (plan) or one POST per create (apply, from empty pipelines); apply then reads every
+    pipeline it touched once more (its check for duplicates left by another apply)."""
+    count = pipelines // PER_PAGE + 1 + pipelines + pipelines * actions
+    return count + pipelines if mode == "apply" else count
+
+
+def run_once(args: argparse.Namespace, config: Path, desired: list[Any], seed: Path, parallelism: int) -> None:
+    """One plan or apply against a fresh sandbox; prints one line of figures."""
+    latency = args.latency_ms / 1000
+    notices: list[str] = []
+    proc, url = start_sandbox(seed, args.latency_ms)
+    try:
+        if args.rate_limit:
+            control(url, "POST", "/__sandbox/rate-limit", {"limit": args.rate_limit, "window_s": args.rate_window})
+        with BuddyClient(url, DEFAULT_TOKEN, parallelism=parallelism, notice=notices.append) as client:
+            control(url, "POST", "/__sandbox/stats/reset")
+            cpu0, started = time.process_time(), time.perf_counter()
+            if args.mode == "plan":
+                made = engine.build_plan(client, desired, Options())
+                assert made.summary["update"] == args.pipelines, made.summary
+            else:
+                made, report = engine.apply(engine.given(client), [config], Options())
+                assert report.ok and made.summary["create"] == args.pipelines * args.actions
+            wall = time.perf_counter() - started
+            cpu = time.process_time() - cpu0
+            stats = control(url, "GET", "/__sandbox/stats")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    served = stats["total"]
+    necessary = necessary_requests(args.mode, args.pipelines, args.actions)
+    floor = necessary * latency / parallelism
+    if args.mode == "apply":  # one pipeline's creates are a sequential chain
+        floor = max(args.actions * latency, floor)
+    line = (
+        f"{args.mode} {args.pipelines}x{args.actions} @{args.latency_ms:g}ms p{parallelism}: "
+        f"wall {wall:.2f} s, floor {floor:.2f} s, ratio {wall / floor:.2f}, "
+        f"client CPU {cpu * 1000 / served:.2f} ms/request ({cpu:.2f} s), "
+        f"requests {served} (necessary {necessary}) {stats['by_method']}"
+    )
+    if args.rate_limit:
+        limited = stats["rate_limited"]
+        line += (
+            f"\n  budget {args.rate_limit}/{args.rate_window:g}s: {limited} answered 429 "
+            f"({100 * limited / served:.2f}%), {len(notices)} notices, "
+            f"budget floor {served / args.rate_limit * args.rate_window:.1f} s"
+            + (f", first: {notices[0]!r}" if notices else "")
+        )
+    print(line)
+    sys.stdout.flush()
 
 
 def main() -> None:
@@ -119,44 +197,16 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=10)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--parallelism", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--rate-limit", type=int, default=0, help="the API's budget: requests per --rate-window")
+    parser.add_argument("--rate-window", type=float, default=5.0, help="seconds (default 5)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         config, seed = write_files(folder, args.pipelines, args.actions, live_actions=args.mode == "plan")
         desired = load_config([config]).pipelines
-        latency = args.latency_ms / 1000
         for parallelism in args.parallelism:
-            proc, url = start_sandbox(seed, args.latency_ms)
-            try:
-                with BuddyClient(url, DEFAULT_TOKEN, parallelism=parallelism) as client:
-                    control(url, "POST", "/__sandbox/stats/reset")
-                    started = time.perf_counter()
-                    if args.mode == "plan":
-                        made = engine.build_plan(client, desired, Options())
-                        assert made.summary["update"] == args.pipelines, made.summary
-                    else:
-                        made, report = engine.apply(engine.given(client), [config], Options())
-                        assert report.ok and made.summary["create"] == args.pipelines * args.actions
-                    wall = time.perf_counter() - started
-                    stats = control(url, "GET", "/__sandbox/stats")
-            finally:
-                proc.terminate()
-                proc.wait(timeout=10)
-            served = stats["total"]
-            list_pages = args.pipelines // PER_PAGE + 1
-            if args.mode == "plan":
-                necessary = list_pages + args.pipelines + args.pipelines * args.actions
-                bound = necessary * latency / parallelism
-            else:
-                necessary = list_pages + args.pipelines + args.pipelines * args.actions
-                bound = max(args.actions * latency, necessary * latency / parallelism)
-            print(
-                f"{args.mode}: {args.pipelines} pipelines x {args.actions} actions, {args.latency_ms:g} ms latency, "
-                f"parallelism {parallelism}: wall {wall:.2f} s, requests {served} (necessary {necessary}), "
-                f"lower bound {bound:.2f} s, ratio {wall / bound:.2f}  by method {stats['by_method']}"
-            )
-            sys.stdout.flush()
+            run_once(args, config, desired, seed, parallelism)
 
 
 if __name__ == "__main__":

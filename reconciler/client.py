@@ -1,9 +1,15 @@
 """The only module that talks to the network: the Buddy REST API over httpx.
 
 It knows the base URL and the token, pages through lists, retries what is safe to retry, waits out
-rate limits, bounds concurrency, checks the shape of every answer where it arrives, and turns every
-failure into an ``ApiError`` subclass whose message names the method and path, never the token, a
-registered secret (see ``redactor``) or a request body.
+rate limits and paces itself from the API's budget (``reconciler.ratelimit``), bounds concurrency,
+checks the shape of every answer where it arrives, and turns every failure into an ``ApiError``
+subclass whose message names the method and path, never the token, a registered secret (see
+``redactor``) or a request body.
+
+Connections: each attempt borrows one of at most ``parallelism`` httpx clients of one keep-alive
+connection each (``_Lanes``). One shared httpx pool of N connections costs O(N) to O(N²) Python work
+per request under its lock (httpcore scans every connection on each checkout and return, polling each
+idle socket); a lane of one connection costs the same at any parallelism.
 """
 
 from __future__ import annotations
@@ -12,15 +18,15 @@ import json as jsonlib
 import logging
 import math
 import random
+import ssl
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -37,6 +43,7 @@ from reconciler.errors import (
     TransportError,
     UsageError,
 )
+from reconciler.ratelimit import Pacer, asked_wait
 from reconciler.redact import Redactor
 from reconciler.settings import (
     DEFAULT_MAX_RATE_LIMIT_WAIT,
@@ -61,10 +68,6 @@ MAX_LIST_ITEMS = 20_000
 MAX_BODY_BYTES = 32 * 1024 * 1024
 #: one attempt (connect, headers and the whole body) may last this many times the timeout
 DEADLINE_FACTOR = 3.0
-#: a rate-limit wait longer than this is announced through ``notice``
-ANNOUNCE_AFTER = 2.0
-#: pacing: requests of the API's budget kept unspent beyond those in flight
-BUDGET_RESERVE = 2
 READ_SCOPES = "WORKSPACE + EXECUTION_INFO (PIPELINE_READ)"
 WRITE_SCOPES = "WORKSPACE + EXECUTION_MANAGE (PIPELINE_WRITE)"
 
@@ -84,7 +87,7 @@ class RetryPolicy:
     max_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Answer:
     """An HTTP answer read in full (within the deadline and the size cap)."""
 
@@ -147,32 +150,36 @@ class BuddyClient:
         self.deadline = check_seconds(deadline, name="the request deadline") if deadline else timeout * DEADLINE_FACTOR
         self.redactor = redactor or Redactor()
         self.redactor.add(token)
-        self._notice = notice
         self._sleep = sleep
         self._clock = clock
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/json",
-                "User-Agent": f"reconcile/{__version__}",
-            },
-            timeout=timeout,
-            transport=transport,
-            follow_redirects=False,  # a redirect is reported, never followed (it would drop or leak the token)
-            limits=httpx.Limits(max_connections=parallelism, max_keepalive_connections=parallelism),
+        self._pacer = Pacer(
+            sleep=sleep, clock=clock, wall_clock=wall_clock, notice=notice, max_wait=self.retry.max_wait
+        )
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "User-Agent": f"reconcile/{__version__}",
+        }
+        # TLS only matters for https (plain http is loopback only, see check_base_url): building a
+        # verifying context loads the CA bundle (tens of ms), so it is done once, and only then
+        https = transport is None and self.base_url.startswith("https:")
+        self._lanes = _Lanes(
+            parallelism,
+            lambda tls: _lane(self.base_url, headers, timeout, transport, tls),
+            tls=httpx.create_ssl_context if https else _unused_tls,
         )
         self._pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="buddy")
-        self._lock = threading.Lock()
-        self._announced_until = -math.inf
-        self._budget = _Budget()
-        self.requests: Counter[str] = Counter()  # by method: what we actually sent, retries included
+
+    @property
+    def requests(self) -> Counter[str]:
+        """Attempts sent, by method (retries included)."""
+        return self._pacer.sent
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
-        self._http.close()
+        self._lanes.close()
 
     def __enter__(self) -> BuddyClient:
         return self
@@ -270,7 +277,7 @@ class BuddyClient:
         page, total = 1, 0
         previous: list[int] | None = None
         while True:
-            status, body = self._exchange("GET", path, params={"page": page, "per_page": PER_PAGE})
+            status, body = self._exchange("GET", path, query=f"?page={page}&per_page={PER_PAGE}", page=page)
             items = body.get(key) if isinstance(body, dict) else None
             if not isinstance(items, list):
                 shape = "empty" if body is None else _kind(body)
@@ -311,12 +318,13 @@ class BuddyClient:
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
         """One logical request with retries; returns the decoded JSON body (``None`` when empty)."""
-        return self._exchange(method, path, json=json, params=params)[1]
+        return self._exchange(method, path, json=json, query=f"?{urlencode(params)}" if params else "")[1]
 
     def _exchange(
-        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+        self, method: str, path: str, *, json: Any = None, query: str = "", page: int | None = None
     ) -> tuple[int, Any]:
-        """(status, decoded body) of one logical request, after retries.
+        """(status, decoded body) of one logical request to ``path`` + ``query``, after retries;
+        messages name ``path`` (and ``page``, the page of a list).
 
         Retries: 429 always (the server did nothing), waiting as long as it asks up to the total cap;
         5xx and lost connections only for GET, PATCH and DELETE. A DELETE that answers 404 after an
@@ -328,11 +336,10 @@ class BuddyClient:
         failures = limited = 0
         waited = 0.0
         while True:
-            self._pace()
-            self.requests[method] += 1
+            self._pacer.depart(method)
             t0 = self._clock()
             try:
-                answer = self._send(method, path, json, params)
+                answer = self._send(method, path + query, json)
             except (httpx.TransportError, _TooSlow) as exc:
                 self._log(method, path, None, t0, failures + limited)
                 failures += 1
@@ -344,17 +351,14 @@ class BuddyClient:
                 self._sleep(self._backoff(failures))
                 continue
             self._log(method, path, answer.status, t0, failures + limited)
-            with self._lock:
-                self._budget.observe(answer.headers)
             status = answer.status
             if status == 429:
                 limited += 1
                 wait = self._rate_limit_wait(method, path, answer, limited, waited)
-                self._announce(wait, f"rate limited by the API: waiting {math.ceil(wait)} s")
+                self._pacer.announce(wait, f"rate limited by the API: waiting {math.ceil(wait)} s")
                 self._sleep(wait)
                 waited += wait
-                with self._lock:
-                    self._budget.forget()  # waited as asked: the next answer tells the budget
+                self._pacer.forget()  # waited as asked: the next answer tells the budget
                 continue
             if status >= 500 and method != "POST" and failures + 1 < policy.attempts:
                 failures += 1
@@ -363,19 +367,26 @@ class BuddyClient:
                 continue
             if status == 404 and method == "DELETE" and uncertain_before:
                 return status, None  # the earlier attempt went through
-            return status, self._decode(method, path, answer, page=(params or {}).get("page"))
+            return status, self._decode(method, path, answer, page=page)
 
-    def _send(self, method: str, path: str, json: Any, params: dict[str, Any] | None) -> Answer:
-        """One attempt, read in full within the deadline and the size cap; no longer in flight after."""
+    def _send(self, method: str, path: str, json: Any) -> Answer:
+        """One attempt on a borrowed lane, read in full within the deadline and the size cap; no
+        longer in flight after (its answer's headers tell the pacer the budget)."""
+        headers = None
         try:
-            return self._read(method, path, json, params)
+            lane = self._lanes.borrow()
+            try:
+                answer = self._read(lane, method, path, json)
+            finally:
+                self._lanes.give_back(lane)
+            headers = answer.headers
+            return answer
         finally:
-            with self._lock:
-                self._budget.flying -= 1
+            self._pacer.land(headers)  # always: a thread may wait for this answer to learn the budget
 
-    def _read(self, method: str, path: str, json: Any, params: dict[str, Any] | None) -> Answer:
+    def _read(self, lane: httpx.Client, method: str, path: str, json: Any) -> Answer:
         deadline = self._clock() + self.deadline
-        with self._http.stream(method, path, json=json, params=params) as response:
+        with lane.stream(method, path, json=json) as response:
             chunks: list[bytes] = []
             size = 0
             try:
@@ -418,7 +429,7 @@ class BuddyClient:
 
     def _rate_limit_wait(self, method: str, path: str, answer: Answer, limited: int, waited: float) -> float:
         """How long to wait after the ``limited``-th 429 in a row; past the total cap, an error."""
-        asked = _asked_wait(answer.headers, self._wall_clock())
+        asked = asked_wait(answer.headers, self._wall_clock())
         wait = asked if asked else self._backoff(limited)
         cap = self.retry.max_wait
         if waited + wait > cap:
@@ -431,35 +442,6 @@ class BuddyClient:
                 f"{cap:.0f} s ({RATE_LIMIT_WAIT_VAR} sets it)",
             )
         return wait
-
-    def _announce(self, wait: float, text: str) -> None:
-        """Say once (not once per thread) that requests are held for a while."""
-        if wait <= ANNOUNCE_AFTER or self._notice is None:
-            return
-        until = self._clock() + wait
-        with self._lock:
-            if until <= self._announced_until + 1.0:
-                return
-            self._announced_until = until
-        self._notice(text)
-
-    def _pace(self) -> None:
-        """Hold a new request until the budget's reset when what remains of the API's rate budget
-        (``X-Rate-Limit-Remaining``) no longer covers the requests in flight and a small reserve.
-        A hold longer than the rate-limit cap is not made: the server's 429 will say how long.
-        The request is counted in flight from here (one lock: two threads cannot both take the last slot)
-        until ``_send`` ends."""
-        with self._lock:
-            wait = self._budget.hold(self._wall_clock())
-            if wait <= 0 or wait > self.retry.max_wait:
-                self._budget.flying += 1
-                return
-        # every request that arrives before the reset holds too; after it, hold() is 0 until an
-        # answer tells the new window's budget
-        self._announce(wait, f"rate limit nearly reached: waiting {math.ceil(wait)} s for the API's budget to reset")
-        self._sleep(wait)
-        with self._lock:
-            self._budget.flying += 1
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
@@ -510,43 +492,72 @@ class BuddyClient:
             log.debug("%s %s %s %.0fms%s", method, path, status if status else "no answer", ms, again)
 
 
-class _Budget:
-    """What the API says is left of its rate budget, and how many requests are on their way.
+class _Lanes:
+    """At most ``size`` httpx clients (lanes) of one connection each, lent one per attempt; the most
+    recently returned lane goes out first, so that a sequential caller keeps one warm connection.
+    ``make`` builds a lane from the TLS context they share (``tls()``, called once)."""
 
-    Answers arrive out of order; within one window (one ``X-Rate-Limit-Reset``) the smallest
-    ``Remaining`` is the truest. The caller holds the client's lock around every method.
-    """
+    def __init__(
+        self, size: int, make: Callable[[ssl.SSLContext], httpx.Client], *, tls: Callable[[], ssl.SSLContext]
+    ) -> None:
+        self._make = make
+        self._new_tls = tls
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list[httpx.Client] = []  # append and pop are atomic: no lock on the hot path
+        self._lock = threading.Lock()
+        self._made: list[httpx.Client] = []
+        self._tls: ssl.SSLContext | None = None
 
-    def __init__(self) -> None:
-        self.remaining: int | None = None
-        self.reset: float | None = None
-        self.flying = 0
-
-    def observe(self, headers: httpx.Headers) -> None:
-        remaining, reset = headers.get("X-Rate-Limit-Remaining"), headers.get("X-Rate-Limit-Reset")
-        if remaining is None or reset is None:
-            return
+    def borrow(self) -> httpx.Client:
+        self._slots.acquire()
         try:
-            left, at = int(remaining), float(reset)
-        except ValueError:
-            return
-        if not math.isfinite(at):
-            return
-        if self.reset is None or self.remaining is None or at > self.reset:
-            self.remaining, self.reset = left, at
-        elif at == self.reset:
-            self.remaining = min(self.remaining, left)
+            return self._idle.pop()
+        except IndexError:
+            pass
+        try:
+            with self._lock:  # a new lane: rare (at most ``size`` of them)
+                if self._tls is None:
+                    self._tls = self._new_tls()
+                lane = self._make(self._tls)
+                self._made.append(lane)
+            return lane
+        except BaseException:
+            self._slots.release()
+            raise
 
-    def hold(self, now: float) -> float:
-        """Seconds to hold a new request (0: send it)."""
-        if self.remaining is None or self.reset is None:
-            return 0.0
-        if self.remaining - self.flying > BUDGET_RESERVE:
-            return 0.0
-        return max(0.0, self.reset - now)
+    def give_back(self, lane: httpx.Client) -> None:
+        self._idle.append(lane)
+        self._slots.release()
 
-    def forget(self) -> None:
-        self.remaining = None
+    def close(self) -> None:
+        with self._lock:
+            made, self._made, self._idle = self._made, [], []
+        for lane in made:
+            lane.close()
+
+
+def _lane(
+    base_url: str,
+    headers: dict[str, str],
+    timeout: float,
+    transport: httpx.BaseTransport | None,
+    tls: ssl.SSLContext,
+) -> httpx.Client:
+    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    return httpx.Client(
+        base_url=base_url,
+        headers=headers,
+        timeout=timeout,
+        transport=transport,  # the test seam: every lane shares it
+        verify=tls,
+        follow_redirects=False,  # a redirect is reported, never followed (it would drop or leak the token)
+        limits=one,
+    )
+
+
+def _unused_tls() -> ssl.SSLContext:
+    """For plain http on loopback: never used, cheap (no CA bundle), and failing closed if it were."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def _is_id(value: Any) -> bool:
@@ -561,32 +572,6 @@ def _kind(value: Any) -> str:
         return "a boolean"
     kinds = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"}
     return kinds.get(type(value), type(value).__name__)
-
-
-def _asked_wait(headers: httpx.Headers, now: float) -> float | None:
-    """Seconds the server asks us to wait: ``Retry-After`` (seconds or an HTTP date), else
-    ``X-Rate-Limit-Reset`` (epoch seconds; a small number is taken as seconds from now)."""
-    retry_after = headers.get("Retry-After")
-    if retry_after:
-        try:
-            return _finite(float(retry_after))
-        except ValueError:
-            try:
-                return _finite(parsedate_to_datetime(retry_after).timestamp() - now)
-            except (TypeError, ValueError, OverflowError):
-                pass
-    reset = headers.get("X-Rate-Limit-Reset")
-    if reset:
-        try:
-            value = float(reset)
-        except ValueError:
-            return None
-        return _finite(value - now if value > 1e9 else value)
-    return None
-
-
-def _finite(value: float) -> float | None:
-    return max(0.0, value) if math.isfinite(value) else None
 
 
 def _server_message(answer: Answer, limit: int = 500) -> str:

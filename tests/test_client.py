@@ -7,6 +7,8 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -493,6 +495,44 @@ def test_a_create_answered_without_a_body_is_uncertain_and_apply_finds_it_instea
     assert actions == ["Run tests", "Build app image", "Build docs image", "Build site image"]
 
 
+# -- connections: one keep-alive connection per lane, at most parallelism of them -------------------
+
+
+def count_connections(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    opened: list[object] = []
+    connect = socket.create_connection
+
+    def counting(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+        opened.append(address)
+        return connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", counting)
+    return opened
+
+
+def test_sequential_requests_reuse_one_keep_alive_connection(sandbox_server, monkeypatch):
+    opened = count_connections(monkeypatch)
+    with BuddyClient(sandbox_server.url, sandbox_server.token, parallelism=8) as client:
+        for _ in range(5):
+            client.get_action("acme", "web", 7, 40)
+        client.list_actions("acme", "web", 7)
+    assert len(opened) == 1 and client.requests["GET"] == 6
+
+
+def test_callers_on_threads_of_their_own_share_at_most_parallelism_connections(sandbox_server, monkeypatch):
+    sandbox_server.app.set_faults(latency_ms=5)  # requests overlap
+    opened = count_connections(monkeypatch)
+    with (
+        BuddyClient(sandbox_server.url, sandbox_server.token, parallelism=3) as client,
+        ThreadPoolExecutor(max_workers=8) as callers,  # as apply does: its own threads, not the client's pool
+    ):
+        results = list(callers.map(lambda i: client.get_action("acme", "web", 7, 40 + i % 2), range(40)))
+        results += client.map(lambda i: client.get_action("acme", "web", 7, 40 + i % 2), range(20))
+    assert [r["id"] for r in results] == [40 + i % 2 for i in range(40)] + [40 + i % 2 for i in range(20)]
+    assert 1 <= len(opened) <= 3
+    assert client.requests["GET"] == 60 == sandbox_server.app.stats()["total"]
+
+
 # -- pacing from the rate budget -------------------------------------------------------------------
 
 
@@ -554,3 +594,23 @@ def test_a_plan_paced_against_a_small_sandbox_budget_meets_no_429(sandbox_seed):
     assert len(results) == 60
     assert 429 not in {int(k) for k in app.stats()["by_status"]}
     assert clock[0] >= 1_700_000_000.0 + 5 * 5  # 60 requests at under 10 per 5 s window
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-Rate-Limit-Remaining": "1000", "X-Rate-Limit-Reset": "1700000060"}],
+    ids=["an API that sends no budget", "a budget that covers them"],
+)
+def test_once_the_first_answer_is_in_attempts_go_out_together(headers):
+    together = threading.Barrier(4, timeout=10)  # broken (an error) unless four requests are in flight at once
+    answered = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if answered:  # the first answer alone: it may have to tell the budget
+            together.wait()
+        answered.append(request)
+        return httpx.Response(200, json={"id": 1}, headers=headers)
+
+    with make(handler, parallelism=4, wall_clock=lambda: 1_700_000_000.0) as client:
+        client.get_action("a", "b", 1, 1)
+        assert len(client.map(lambda i: client.get_action("a", "b", 1, 1), range(8))) == 8
