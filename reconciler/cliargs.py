@@ -136,6 +136,20 @@ def _command(sub: argparse._SubParsersAction, name: str, summary: str) -> argpar
     return sub.add_parser(name, help=summary, epilog=EXAMPLES[name], formatter_class=_FORMATTER)
 
 
+def _change_options(parser: argparse.ArgumentParser) -> None:
+    """What plan and apply may change beyond the files' own differences."""
+    parser.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
+    parser.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
+
+
+def _planning_options(parser: argparse.ArgumentParser) -> None:
+    """The options plan and apply share after their own: targeting, safety, connection, verbosity."""
+    _targeting_options(parser)
+    _safety_options(parser)
+    _connection_options(parser)
+    _verbosity(parser)
+
+
 def _add_validate(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "validate", "check files against the schema and the rules (no network)")
     _paths_argument(p)
@@ -149,30 +163,22 @@ def _add_plan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=["text", "markdown", "json", "github"], default="text")
     p.add_argument("--out", metavar="FILE", help="also write the JSON plan to FILE (for apply --plan)")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error")
-    p.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
-    p.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
-    _targeting_options(p)
-    _safety_options(p)
-    _connection_options(p)
-    _verbosity(p)
+    _change_options(p)
+    _planning_options(p)
 
 
 def _add_apply(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "apply", "make Buddy match the files")
     _paths_argument(p)
     p.add_argument("--plan", dest="plan_file", metavar="FILE", help="apply exactly this saved plan")
-    p.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
-    p.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
+    _change_options(p)
     p.add_argument("--force", action="store_true", help="skip the safety check (and say so)")
     p.add_argument(
         "--auto-approve",
         action="store_true",
         help="do not ask before changing anything (only asked on a terminal: CI and scripts never are)",
     )
-    _targeting_options(p)
-    _safety_options(p)
-    _connection_options(p)
-    _verbosity(p)
+    _planning_options(p)
 
 
 def _add_import(sub: argparse._SubParsersAction) -> None:
