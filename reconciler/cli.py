@@ -13,222 +13,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from reconciler import __version__, console, engine, envrefs, fields, render, settings
-from reconciler.client import DEFAULT_BASE_URL, REGIONS, BuddyClient, RetryPolicy
-from reconciler.diff import Options
+from reconciler import cliargs, console, engine, envrefs, fields, render, settings
+from reconciler.cliargs import build_parser
+from reconciler.client import BuddyClient, RetryPolicy
 from reconciler.errors import ApplyCancelled, ReconcilerError, UsageError, ValidationFailed
 from reconciler.model import DesiredPipeline
-from reconciler.plan import (
-    DEFAULT_MAX_PERCENT,
-    UPDATE_GATE_MIN_ACTIONS,
-    Limits,
-    Plan,
-)
+from reconciler.plan import Plan
 from reconciler.planfile import read_plan_file, write_plan_file
 from reconciler.redact import RedactingStream, Redactor
-from reconciler.targets import Targeting
+
+__all__ = ["INTERRUPTED_EXIT", "build_parser", "main"]
 
 log = logging.getLogger("reconciler")
-
-EXAMPLES = {
-    "validate": "example: reconcile validate examples/ --format github",
-    "plan": "example: reconcile plan examples/ --sandbox --format markdown --out plan.json",
-    "apply": "examples: reconcile apply examples/ --sandbox\n          reconcile apply --plan plan.json",
-    "import": "example: reconcile import --workspace acme --project web -o pipelines/ --sandbox",
-    "schema": "example: reconcile schema config > config.schema.json",
-    "sandbox": "example: reconcile sandbox --port 8080 --seed examples/sandbox-state.json",
-}
-
-
-class _Parser(argparse.ArgumentParser):
-    """A usage error exits 1 (as Terraform does), so that 2 always means "changes pending"."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
-
-
-def _connection_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("connection")
-    group.add_argument("--base-url", help=f"API base URL (env BUDDY_BASE_URL; default {DEFAULT_BASE_URL})")
-    group.add_argument("--region", choices=sorted(REGIONS), help="us or eu: the region's base URL")
-    group.add_argument("--parallelism", type=int, default=8, help="concurrent requests (default 8)")
-    group.add_argument(
-        "--sandbox",
-        action="store_true",
-        help="talk to the built-in Buddy API simulator instead of Buddy (no token needed)",
-    )
-    group.add_argument(
-        "--sandbox-state",
-        metavar="FILE",
-        default=".reconcile-sandbox.json",
-        help="the simulator's state file (default .reconcile-sandbox.json)",
-    )
-    group.add_argument(
-        "--sandbox-seed",
-        metavar="FILE",
-        help="seed the simulator from FILE on first use (default: sandbox-state.json in the first PATH)",
-    )
-    group.add_argument("--sandbox-reset", action="store_true", help="start the simulator's state afresh")
-
-
-def _verbosity(parser: argparse.ArgumentParser) -> None:
-    """``-v`` and ``-q``, which exclude each other (argparse makes both together a usage error)."""
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("-v", "--verbose", action="store_true", help="log each request to stderr")
-    group.add_argument("-q", "--quiet", action="store_true", help="print only errors and refusals")
-
-
-def _paths_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        help="config files or directories, read recursively (default: the current directory)",
-    )
-
-
-def _targeting_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--target",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="plan only pipelines whose workspace/project/pipeline matches (shell-style, repeatable)",
-    )
-    parser.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="leave out pipelines whose workspace/project/pipeline matches (shell-style, repeatable)",
-    )
-
-
-def _targeting(args: argparse.Namespace) -> Targeting | None:
-    if not args.target and not args.exclude:
-        return None
-    return Targeting(tuple(args.target), tuple(args.exclude))
-
-
-def _percent(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of percent") from None
-    if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 100")
-    return value
-
-
-def _safety_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--dedupe",
-        action="store_true",
-        help="where live multi-arch actions share a declared name, keep the first and delete the others",
-    )
-    parser.add_argument(
-        "--max-delete-percent",
-        type=_percent,
-        default=DEFAULT_MAX_PERCENT,
-        metavar="N",
-        help=f"refuse deleting over N%% of a pipeline's live actions (more than one) (default {DEFAULT_MAX_PERCENT})",
-    )
-    parser.add_argument(
-        "--max-update-percent",
-        type=_percent,
-        default=DEFAULT_MAX_PERCENT,
-        metavar="N",
-        help=f"refuse updating over N%% of the live actions of a pipeline of {UPDATE_GATE_MIN_ACTIONS} or more "
-        f"(default {DEFAULT_MAX_PERCENT})",
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="reconcile", description="Plan and apply Buddy.works pipelines kept as YAML in Git.")
-    parser.add_argument("--version", action="version", version=f"reconcile {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    fmt = argparse.RawDescriptionHelpFormatter
-
-    p = sub.add_parser(
-        "validate",
-        help="check files against the schema and the rules (no network)",
-        epilog=EXAMPLES["validate"],
-        formatter_class=fmt,
-    )
-    _paths_argument(p)
-    p.add_argument("--format", choices=["text", "github"], default="text")
-    _verbosity(p)
-
-    p = sub.add_parser("plan", help="show what would change in Buddy", epilog=EXAMPLES["plan"], formatter_class=fmt)
-    _paths_argument(p)
-    p.add_argument("--format", choices=["text", "markdown", "json", "github"], default="text")
-    p.add_argument("--out", metavar="FILE", help="also write the JSON plan to FILE (for apply --plan)")
-    p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error")
-    p.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
-    p.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
-    _targeting_options(p)
-    _safety_options(p)
-    _connection_options(p)
-    _verbosity(p)
-
-    p = sub.add_parser("apply", help="make Buddy match the files", epilog=EXAMPLES["apply"], formatter_class=fmt)
-    _paths_argument(p)
-    p.add_argument("--plan", dest="plan_file", metavar="FILE", help="apply exactly this saved plan")
-    p.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
-    p.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
-    p.add_argument("--force", action="store_true", help="skip the safety check (and say so)")
-    p.add_argument(
-        "--auto-approve",
-        action="store_true",
-        help="do not ask before changing anything (only asked on a terminal: CI and scripts never are)",
-    )
-    _targeting_options(p)
-    _safety_options(p)
-    _connection_options(p)
-    _verbosity(p)
-
-    p = sub.add_parser(
-        "import",
-        help="write YAML for pipelines that already exist",
-        epilog=EXAMPLES["import"],
-        formatter_class=fmt,
-    )
-    p.add_argument("--workspace", required=True)
-    p.add_argument("--project", required=True)
-    p.add_argument("--pipeline", action="append", default=[], metavar="NAME", help="only this pipeline (repeat)")
-    p.add_argument("-o", "--output", default=".", metavar="DIR", help="directory to write (default .)")
-    p.add_argument("--split", action="store_true", help="one file per pipeline")
-    p.add_argument("--force", action="store_true", help="overwrite existing files")
-    p.add_argument(
-        "--defaults", action="store_true", help="write values all actions of a pipeline share once, in its defaults:"
-    )
-    _connection_options(p)
-    _verbosity(p)
-
-    p = sub.add_parser("schema", help="print the JSON Schema", epilog=EXAMPLES["schema"], formatter_class=fmt)
-    p.add_argument("which", nargs="?", choices=["config", "action"], default="config")
-
-    p = sub.add_parser(
-        "sandbox", help="serve the local Buddy API simulator", epilog=EXAMPLES["sandbox"], formatter_class=fmt
-    )
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--seed", metavar="FILE", help="seed state (never written to)")
-    p.add_argument("--state", metavar="FILE", help="persist state to FILE after each change")
-    p.add_argument("--token", help="the token clients must send (default: the sandbox token)")
-    p.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
-    p.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency up to this")
-    p.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="a fault KIND[:key=value,…], e.g. error:rate=0.1,status=503 or rate_limit:count=5,retry_after=2 "
-        "or drop:rate=0.05,methods=POST or late_commit:ms=2000,count=1 or deviant:mode=html_body (kinds: latency, "
-        "error, rate_limit, drop, commit_then_error, commit_then_drop, late_commit, deviant)",
-    )
-    _verbosity(p)
-    return parser
-
 
 # -- plumbing ---------------------------------------------------------------------------------------
 
@@ -243,18 +39,6 @@ def _setup_logging(args: argparse.Namespace, err: TextIO) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
-
-
-def _paths(args: argparse.Namespace) -> list[str]:
-    return list(args.paths) or ["."]
-
-
-def _base_url(args: argparse.Namespace) -> str:
-    if args.base_url:
-        return args.base_url
-    if args.region:
-        return REGIONS[args.region]
-    return os.environ.get("BUDDY_BASE_URL") or DEFAULT_BASE_URL
 
 
 Notice = Callable[[str], None]
@@ -320,7 +104,7 @@ def _client(
             yield client
         return
     token = settings.require_token(os.environ.get("BUDDY_TOKEN"))
-    with _new_client(_base_url(args), token, args, notice=notice) as client:
+    with _new_client(cliargs.base_url(args), token, args, notice=notice) as client:
         yield client
 
 
@@ -338,7 +122,7 @@ def _is_terminal(stream: TextIO) -> bool:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    result = engine.validate(_paths(args))
+    result = engine.validate(cliargs.paths(args))
     if args.verbose:
         for skipped in result.skipped:
             err.write(f"skipped (not a config file): {skipped}\n")
@@ -357,22 +141,13 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _plan_options(args: argparse.Namespace) -> Options:
-    return Options(
-        prune=getattr(args, "prune", False),
-        update_secrets=getattr(args, "update_secrets", False),
-        sandbox=args.sandbox,
-        env=dict(os.environ),
-        dedupe=args.dedupe,
-        limits=Limits(args.max_delete_percent, args.max_update_percent),
-    )
-
-
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    paths = _paths(args)
+    paths = cliargs.paths(args)
     with console.view_for(err, quiet=args.quiet) as view:  # on a terminal, a status line while live state is read
         view.reading("reading live state…")
-        plan = engine.plan(_connect(args, paths, view.notice), paths, _plan_options(args), _targeting(args))
+        plan = engine.plan(
+            _connect(args, paths, view.notice), paths, cliargs.plan_options(args), cliargs.targeting(args)
+        )
     if args.out:
         write_plan_file(plan, Path(args.out))
     if args.format == "json":
@@ -434,11 +209,11 @@ def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO, inp: TextIO | 
 
 
 def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stop: threading.Event, inp: TextIO | None) -> int:
-    options = _plan_options(args)
+    options = cliargs.plan_options(args)
     color = _is_terminal(out)
     asking = not args.auto_approve and console.is_terminal(inp)
     view = console.view_for(err, quiet=args.quiet)
-    targeting = _targeting(args)
+    targeting = cliargs.targeting(args)
     if args.plan_file and targeting is not None:
         raise UsageError("--target/--exclude go with `apply PATH…`; a saved plan keeps the patterns it was made with")
     if args.plan_file and args.paths:
@@ -458,47 +233,43 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stop: threading.E
         if asking and not console.ask_approval(inp, out):  # type: ignore[arg-type]
             raise ApplyCancelled(console.CANCELLED)
 
-    try:
-        with view:
-            if args.plan_file:
-                path = Path(args.plan_file)
-                saved = read_plan_file(path)
-                _register_secrets(args, (c.fields for c in saved.changes))
+    with view:
+        if args.plan_file:
+            path = Path(args.plan_file)
+            saved = read_plan_file(path)
+            _register_secrets(args, (c.fields for c in saved.changes))
 
-                def connected() -> None:
-                    show(saved)
-                    view.reading("reading the pipelines the plan changes…")
+            def connected() -> None:
+                show(saved)
+                view.reading("reading the pipelines the plan changes…")
 
-                report = engine.apply_saved(
-                    _connect(args, [str(path.parent)], view.notice),
-                    saved,
-                    options,
-                    force=args.force,
-                    workspace=os.environ.get("BUDDY_WORKSPACE") or None,
-                    progress=view,
-                    connected=connected,
-                    approve=approve,
-                    stop=stop,
-                )
-                errors = saved.errors
-            else:
-                paths = _paths(args)
-                view.reading("reading live state…")
-                made, report = engine.apply(
-                    _connect(args, paths, view.notice),
-                    paths,
-                    options,
-                    force=args.force,
-                    progress=view,
-                    show=show,
-                    approve=approve,
-                    targeting=targeting,
-                    stop=stop,
-                )
-                errors = made.errors
-    except ApplyCancelled as cancelled:
-        out.write(f"\n{cancelled.message}\n")
-        return 1
+            report = engine.apply_saved(
+                _connect(args, [str(path.parent)], view.notice),
+                saved,
+                options,
+                force=args.force,
+                workspace=os.environ.get("BUDDY_WORKSPACE") or None,
+                progress=view,
+                connected=connected,
+                approve=approve,
+                stop=stop,
+            )
+            errors = saved.errors
+        else:
+            paths = cliargs.paths(args)
+            view.reading("reading live state…")
+            made, report = engine.apply(
+                _connect(args, paths, view.notice),
+                paths,
+                options,
+                force=args.force,
+                progress=view,
+                show=show,
+                approve=approve,
+                targeting=targeting,
+                stop=stop,
+            )
+            errors = made.errors
     if not args.quiet:
         out.write("\n")
         render.write_apply_report(report, out, color=color)
@@ -549,20 +320,6 @@ COMMANDS = {
 }
 
 
-def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse; an option written before the command (``reconcile -q plan``) gets a hint to move it."""
-    words = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return parser.parse_args(words)
-    except UsageError as exc:
-        first = next((i for i, w in enumerate(words) if w in COMMANDS), None)
-        early = words[:first] if first is not None else []
-        if not any(w.startswith("-") for w in early):
-            raise
-        moved = " ".join(["reconcile", words[first], *early])  # type: ignore[index]
-        raise UsageError(f"{exc.message}; options go after the command: {moved} …") from None
-
-
 def main(
     argv: Sequence[str] | None = None,
     out: TextIO | None = None,
@@ -577,7 +334,7 @@ def main(
     inp = inp if inp is not None else sys.stdin
     try:
         parser = build_parser()
-        args = _parse(parser, argv)
+        args = cliargs.parse(parser, argv)
         args.redactor = redactor
         if not args.command:
             parser.print_help(err)
@@ -586,6 +343,9 @@ def main(
         if args.command == "apply":
             return cmd_apply(args, out, err, inp)
         return COMMANDS[args.command](args, out, err)
+    except ApplyCancelled as cancelled:  # a person said no: the answer goes where the question went
+        out.write(f"\n{cancelled.message}\n")
+        return 1
     except ValidationFailed as failed:
         render.write_problems(failed.problems, err, files=len({p.location.file for p in failed.problems}))
         return 1
@@ -601,16 +361,3 @@ def main(
         for stream in (out, err):
             with contextlib.suppress(Exception):
                 stream.flush()
-
-
-def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
-    """The parsed arguments; an option given before the command gets a hint to put it after."""
-    try:
-        return parser.parse_args(argv)
-    except UsageError as exc:
-        words = list(sys.argv[1:] if argv is None else argv)
-        command = next((i for i, w in enumerate(words) if w in COMMANDS), None)
-        if command is None or not any(w.startswith("-") for w in words[:command]):
-            raise
-        moved = " ".join([words[command], *words[:command]])
-        raise UsageError(f"{exc.message}; options go after the command: reconcile {moved} …") from None

@@ -30,7 +30,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from reconciler import __version__
+from reconciler import __version__, settings
 from reconciler.errors import (
     ApiError,
     AuthError,
@@ -46,10 +46,10 @@ from reconciler.errors import (
 from reconciler.ratelimit import Pacer, asked_wait
 from reconciler.redact import Redactor
 from reconciler.settings import (
+    BASE_URL_SOURCES,
     DEFAULT_MAX_RATE_LIMIT_WAIT,
     RATE_LIMIT_WAIT_VAR,
     TIMEOUT_VAR,
-    check_base_url,
     check_seconds,
     clean_token,
     display_url,
@@ -58,6 +58,18 @@ from reconciler.settings import (
 __all__ = ["BuddyClient", "RetryPolicy", "check_base_url", "project_path"]
 
 log = logging.getLogger("reconciler.client")
+
+
+def check_base_url(url: str) -> str:
+    """``settings.check_base_url``, then httpx's parse, stricter on hosts (``https://1.2.3.999``)."""
+    url = settings.check_base_url(url)
+    try:
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        shown = settings.show(display_url(url))
+        raise UsageError(f"the base URL {shown} ({BASE_URL_SOURCES}) is not a valid URL: {exc}") from None
+    return url
+
 
 DEFAULT_BASE_URL = "https://api.buddy.works"
 REGIONS = {"us": "https://api.buddy.works", "eu": "https://api.eu.buddy.works"}

@@ -105,17 +105,19 @@ def has_refs(value: Any) -> bool:
     return False
 
 
-def is_sensitive(value: Any) -> bool:
-    """True when ``value`` holds anything that came, or would come, from the environment.
+def mentions_env(value: Any) -> bool:
+    """True when ``value`` (a string, or dicts/lists holding strings) holds an ``${env:`` reference,
+    well-formed or malformed.
 
-    Broader than ``has_refs`` on purpose: a malformed reference counts too, since masking must err on
-    the side of hiding."""
+    Broader than ``has_refs`` on purpose: a malformed reference counts too, since whoever asks (a
+    check, a mask) must err on the side of caution. Whether a *field* is sensitive is
+    ``fields.is_sensitive``'s question, not this one."""
     if isinstance(value, str):
         return bool(_scan(value))
     if isinstance(value, dict):
-        return any(is_sensitive(v) for v in value.values())
+        return any(mentions_env(v) for v in value.values())
     if isinstance(value, list | tuple):
-        return any(is_sensitive(v) for v in value)
+        return any(mentions_env(v) for v in value)
     return False
 
 

@@ -34,6 +34,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,9 +304,7 @@ def render_pipeline(
     that every written action shares go once into the pipeline's ``defaults:`` (see ``shared_defaults``)."""
     where_pipeline = f'{workspace}/{project} pipeline "{pipeline.name}"'
     notes: list[str] = []
-    counts: dict[str, int] = {}
-    for action in pipeline.actions:
-        counts[action.name] = counts.get(action.name, 0) + 1
+    counts = Counter(action.name for action in pipeline.actions)
     used: list[str] = []
 
     fields = clean_pipeline(pipeline.name, pipeline.fields)

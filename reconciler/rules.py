@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler import envrefs, fields
 from reconciler.loader import Document, PathKey
+from reconciler.model import PipelineKey
 from reconciler.problems import Location, Problem, Severity, json_path
 
 #: Platforms BuildKit's multi-arch builders offer on Buddy's runners: the four the 2024 page lists
@@ -107,7 +108,7 @@ def _check_env_refs(report: _Report, value: Any, path: PathKey) -> None:
                 report.add(path, message)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and "${env:" in key and envrefs.is_sensitive(key):
+            if isinstance(key, str) and "${env:" in key and envrefs.mentions_env(key):
                 report.add(
                     (*path, key),
                     "an `${env:…}` reference may stand only in a value, not in a key",
@@ -308,8 +309,8 @@ def _check_target_platform(report: _Report, path: PathKey, action: dict[str, Any
 # Across files
 
 
-def _declarations(doc: Document) -> Iterator[tuple[tuple[str, str, str], PathKey, str]]:
-    """(identity, path, label) of every pipeline ``doc`` declares, by name and by id."""
+def _declarations(doc: Document) -> Iterator[tuple[PipelineKey, PathKey, str]]:
+    """(key, path, label) of every pipeline ``doc`` declares, by name and by id."""
     data = doc.data
     if not isinstance(data, dict):
         return
@@ -321,26 +322,25 @@ def _declarations(doc: Document) -> Iterator[tuple[tuple[str, str, str], PathKey
             continue
         name, ident = pipeline.get("name"), pipeline.get("id")
         if isinstance(name, str):
-            yield (workspace, project, "name:" + name), ("pipelines", i), f'"{name}"'
+            yield PipelineKey(workspace, project, None, name), ("pipelines", i), f'"{name}"'
         if isinstance(ident, int) and not isinstance(ident, bool):
-            yield (workspace, project, f"id:{ident}"), ("pipelines", i), f"#{ident}"
+            yield PipelineKey(workspace, project, ident), ("pipelines", i), f"#{ident}"
 
 
 def _check_pipelines_declared_once(docs: list[Document]) -> list[Problem]:
     problems: list[Problem] = []
-    first: dict[tuple[str, str, str], Location] = {}
+    first: dict[PipelineKey, Location] = {}
     for doc in docs:
-        for identity, path, label in _declarations(doc):
+        for key, path, label in _declarations(doc):
             where = doc.locate(path)
-            if identity not in first:
-                first[identity] = where
+            if key not in first:
+                first[key] = where
                 continue
-            workspace, project, _ = identity
             problems.append(
                 Problem(
                     where,
                     json_path(path),
-                    f"pipeline {label} of {workspace}/{project} is declared twice: in {first[identity]} "
+                    f"pipeline {label} of {key.workspace}/{key.project} is declared twice: in {first[key]} "
                     f"and in {where}; declare each pipeline in one file only",
                 )
             )

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reconciler.client import BuddyClient, RetryPolicy
+from reconciler.plan import Change, Plan, Target
 from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
 
 #: fast retries: the sandbox answers in microseconds, tests should not sleep for real
@@ -36,3 +37,15 @@ def live_names(app: SandboxApp, workspace: str, project: str, pipeline: str) -> 
         if (ws, pr, live.name) == (workspace, project, pipeline):
             return [(a.name, a.type) for a in live.actions]
     raise KeyError(pipeline)
+
+
+def change(kind: str, n: int = 1, **kw: Any) -> Change:
+    """A change of pipeline acme/web #7 ("Release") to action ``a{n}`` (id ``n`` unless a create)."""
+    base = {"workspace": "acme", "project": "web", "pipeline": "Release", "pipeline_id": 7}
+    base.update(kw)
+    return Change(kind=kind, action_name=f"a{n}", action_id=n if kind != "create" else None, **base)  # type: ignore[arg-type]
+
+
+def plan_with(*changes: Change, live: int = 10) -> Plan:
+    """A plan of ``changes`` against Buddy, pipeline acme/web #7 having ``live`` actions."""
+    return Plan(Target("https://api.buddy.works"), list(changes), live_counts={"acme/web/7": live})

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.cli import build_parser, main
+from reconciler.cli import main
+from reconciler.cliargs import build_parser
 from reconciler.sandbox import SandboxState
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.envrefs import EnvRef, find_refs, has_refs, is_sensitive, resolve, syntax_errors
+from reconciler.envrefs import EnvRef, find_refs, has_refs, mentions_env, resolve, syntax_errors
 from reconciler.errors import EnvError
 from reconciler.problems import Location
 
@@ -56,16 +56,16 @@ def test_a_syntax_error_never_repeats_the_text_it_complains_about() -> None:
     assert "hunter2" not in message
 
 
-def test_has_refs_and_is_sensitive_look_inside_lists_and_mappings() -> None:
+def test_has_refs_and_mentions_env_look_inside_lists_and_mappings() -> None:
     value = {"a": [1, {"b": "x ${env:B}"}]}
-    assert has_refs(value) and is_sensitive(value)
+    assert has_refs(value) and mentions_env(value)
     assert not has_refs({"a": ["$B", 1, None]})
-    assert not is_sensitive("$${env:LITERAL}")
+    assert not mentions_env("$${env:LITERAL}")
 
 
 def test_a_malformed_reference_is_still_sensitive_for_masking() -> None:
     assert not has_refs("${env:BROKEN")
-    assert is_sensitive("${env:BROKEN")
+    assert mentions_env("${env:BROKEN")
 
 
 def test_resolve_replaces_references_from_the_environment() -> None:

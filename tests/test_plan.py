@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import stat
-import threading
-from pathlib import Path
 
 import pytest
+from support import change, plan_with
 
-from reconciler.errors import PlanError, UnsafePlanError, UsageError
-from reconciler.plan import Change, Limits, Plan, Target, fingerprint
-from reconciler.planfile import read_plan_file, write_plan_file
-
-
-def change(kind: str, n: int = 1, **kw) -> Change:
-    base = {"workspace": "acme", "project": "web", "pipeline": "Release", "pipeline_id": 7}
-    base.update(kw)
-    return Change(kind=kind, action_name=f"a{n}", action_id=n if kind != "create" else None, **base)  # type: ignore[arg-type]
-
-
-def plan_with(*changes: Change, live: int = 10) -> Plan:
-    return Plan(Target("https://api.buddy.works"), list(changes), live_counts={"acme/web/7": live})
+from reconciler.errors import UnsafePlanError
+from reconciler.plan import Limits, Plan, fingerprint
 
 
 def test_the_summary_counts_each_kind():
@@ -59,13 +44,6 @@ def test_the_json_plan_has_the_keys_of_the_spec():
         "fields",
         "diff",
     } <= set(data["changes"][0])
-
-
-def test_a_file_that_is_not_a_plan_is_refused_with_a_message():
-    with pytest.raises(PlanError, match="format_version"):
-        Plan.from_json({"changes": []})
-    with pytest.raises(PlanError, match="malformed"):
-        Plan.from_json({"format_version": 1, "changes": []})
 
 
 #: The safety check as data: (live actions, deletes, updates, limits from the flags, the file's
@@ -155,158 +133,3 @@ def test_fingerprints_depend_on_order_and_keys_name_absent_pipelines():
     b = fingerprint([(2, "B", "X"), (1, "A", "X")], {})
     assert a != b and a.startswith("sha256:")
     assert change("create", None).pipeline_key == "acme/web/7"
-
-
-def test_a_plan_file_with_a_key_that_names_no_pipeline_is_refused():
-    data = Plan(Target("https://api.buddy.works"), fingerprints={"acme/web/7": "sha256:x"}).to_json()
-    assert Plan.from_json(data).fingerprints == {"acme/web/7": "sha256:x"}
-    data["fingerprints"] = {"acme/web/seven": "sha256:x"}
-    with pytest.raises(PlanError, match="malformed"):
-        Plan.from_json(data)
-
-
-def test_the_plan_file_keeps_references_and_reads_back(tmp_path: Path):
-    made = plan_with(change("create", fields={"name": "a1", "password": "${env:DOCKERHUB_TOKEN}"}))
-    path = tmp_path / "out" / "plan.json"
-    write_plan_file(made, path)
-    assert json.loads(path.read_text())["changes"][0]["fields"]["password"] == "${env:DOCKERHUB_TOKEN}"
-    assert read_plan_file(path).changes == made.changes
-    assert not (tmp_path / "out" / "plan.json.tmp").exists()
-
-
-def test_a_missing_plan_file_is_a_usage_error(tmp_path: Path):
-    with pytest.raises(UsageError, match="cannot read the plan file"):
-        read_plan_file(tmp_path / "nope.json")
-
-
-# -- edited plan files -------------------------------------------------------------------------------
-
-
-def saved_plan() -> dict:
-    """A plan file's data: a new pipeline with two chained creates, and an update elsewhere."""
-    new = {"workspace": "acme", "project": "web", "pipeline": "New", "pipeline_id": None}
-    made = Plan(
-        Target("https://api.buddy.works"),
-        [
-            Change(kind="create_pipeline", fields={"name": "New"}, **new),  # type: ignore[arg-type]
-            Change(kind="create", action_name="A", fields={"name": "A"}, **new),  # type: ignore[arg-type]
-            Change(kind="create", action_name="B", after_action_name="A", fields={"name": "B"}, **new),  # type: ignore[arg-type]
-            change("update", 41, diff={"cache_mode": {"from": "MIN", "to": "MAX"}}, fields={"cache_mode": "MAX"}),
-        ],
-        fingerprints={"acme/web/7": "sha256:x", "acme/web/name:New": "absent"},
-        declared={"acme/web/7": {"41": ["cache_mode"]}},
-    )
-    return json.loads(json.dumps(made.to_json()))
-
-
-def test_a_saved_plan_with_every_kind_of_field_reads_back():
-    data = saved_plan()
-    again = Plan.from_json(data)
-    assert [c.kind for c in again.changes] == ["create_pipeline", "create", "create", "update"]
-    assert again.declared == {"acme/web/7": {"41": ["cache_mode"]}}
-
-
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (
-            lambda d: d["changes"][3].update(pipeline_id="x"),
-            'changes[3].pipeline_id: expected an integer or null, got "x"',
-        ),
-        (lambda d: d["changes"][3].update(action_id=None), "changes[3].action_id: expected an integer, got null"),
-        (lambda d: d["changes"][3].update(action_id=True), "changes[3].action_id: expected an integer, got true"),
-        (
-            lambda d: d["changes"][0].update(kind="rename"),
-            "changes[0].kind: expected one of create_pipeline, update_pipeline, create",
-        ),
-        (lambda d: d["changes"][2].update(after_action_name="Z"), 'changes[2].after_action_name: "Z" is not created'),
-        (lambda d: d["changes"][1].update(fields=[1]), "changes[1].fields: expected an object, got a list"),
-        (
-            lambda d: d["changes"][3].update(diff={"cache_mode": "MAX"}),
-            "changes[3].diff.cache_mode: expected an object",
-        ),
-        (lambda d: d["changes"][1].update(workspace=7), "changes[1].workspace: expected a non-empty string, got 7"),
-        (lambda d: d["changes"].pop(0), "changes[0].pipeline_id: expected an integer (no earlier change creates"),
-        (lambda d: d.update(declared=[]), "declared: expected an object, got a list"),
-        (lambda d: d["declared"]["acme/web/7"].update(x=["a"]), 'declared["acme/web/7"] key: expected an action id'),
-        (lambda d: d["fingerprints"].update({"acme/web/7": 3}), 'fingerprints["acme/web/7"]: expected a non-empty'),
-        (lambda d: d["target"].update(base_url=None), "target.base_url: expected a non-empty string, got null"),
-        (lambda d: d.update(warnings=[1]), "warnings[0]: expected a string, got 1"),
-        (lambda d: d.update(skipped=[{"pipeline": "Docs"}]), "skipped[0].reason: expected a non-empty string"),
-        (lambda d: d.update(changes={}), "changes: expected a list, got an object"),
-    ],
-)
-def test_an_edited_plan_file_is_refused_naming_the_field(edit, message: str):
-    data = saved_plan()
-    edit(data)
-    with pytest.raises(PlanError) as caught:
-        Plan.from_json(data, source="plan.json")
-    assert str(caught.value).startswith("plan.json is malformed: ")
-    assert message in str(caught.value)
-
-
-def test_a_plan_of_another_format_version_says_which():
-    data = saved_plan()
-    data["format_version"] = 2
-    with pytest.raises(PlanError, match="format_version 2; this reconcile reads format_version 1"):
-        Plan.from_json(data)
-    data["format_version"] = True  # JSON true is not the integer 1
-    with pytest.raises(PlanError, match="is not a plan of format_version 1"):
-        Plan.from_json(data)
-
-
-# -- where --out writes ------------------------------------------------------------------------------
-
-
-def test_out_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path: Path):
-    target = tmp_path / "plans" / "real.json"
-    target.parent.mkdir()
-    target.write_text("old")
-    link = tmp_path / "plan.json"
-    link.symlink_to(target)
-    write_plan_file(plan_with(change("delete")), link)
-    assert link.is_symlink() and json.loads(target.read_text())["summary"]["delete"] == 1
-    assert sorted(p.name for p in target.parent.iterdir()) == ["real.json"]
-
-
-def test_out_into_a_fifo_writes_into_it_without_replacing_it(tmp_path: Path):
-    fifo = tmp_path / "plan.fifo"
-    os.mkfifo(fifo)
-    received: list[str] = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
-    reader.start()
-    write_plan_file(plan_with(change("delete")), fifo)
-    reader.join(timeout=10)
-    assert json.loads(received[0])["summary"]["delete"] == 1
-    assert stat.S_ISFIFO(fifo.stat().st_mode) and os.listdir(tmp_path) == ["plan.fifo"]
-
-
-def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    path = tmp_path / "plan.json"
-    path.write_text("old")
-
-    def full(*_args: object) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr("reconciler.planfile.os.replace", full)
-    with pytest.raises(UsageError, match=r"cannot write the plan to .*plan\.json: No space left on device"):
-        write_plan_file(plan_with(change("delete")), path)
-    assert path.read_text() == "old" and os.listdir(tmp_path) == ["plan.json"]
-
-
-def test_out_naming_a_directory_is_a_usage_error(tmp_path: Path):
-    with pytest.raises(UsageError, match="it is a directory"):
-        write_plan_file(plan_with(), tmp_path)
-
-
-def test_a_new_plan_file_gets_the_usual_permissions_and_a_replaced_one_keeps_its_own(tmp_path: Path):
-    fresh = tmp_path / "fresh.json"
-    write_plan_file(plan_with(), fresh)
-    umask = os.umask(0)
-    os.umask(umask)
-    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask
-    kept = tmp_path / "kept.json"
-    kept.write_text("old")
-    kept.chmod(0o640)
-    write_plan_file(plan_with(), kept)
-    assert stat.S_IMODE(kept.stat().st_mode) == 0o640

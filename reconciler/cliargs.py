@@ -1,0 +1,273 @@
+"""The command line's arguments: the parser of every command, and the values read off parsed arguments
+(paths, targeting, plan options). Nothing here talks to the network or prints."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from reconciler import __version__
+from reconciler.client import DEFAULT_BASE_URL, REGIONS
+from reconciler.diff import Options
+from reconciler.errors import UsageError
+from reconciler.plan import DEFAULT_MAX_PERCENT, UPDATE_GATE_MIN_ACTIONS, Limits
+from reconciler.targets import Targeting
+
+EXAMPLES = {
+    "validate": "example: reconcile validate examples/ --format github",
+    "plan": "example: reconcile plan examples/ --sandbox --format markdown --out plan.json",
+    "apply": "examples: reconcile apply examples/ --sandbox\n          reconcile apply --plan plan.json",
+    "import": "example: reconcile import --workspace acme --project web -o pipelines/ --sandbox",
+    "schema": "example: reconcile schema config > config.schema.json",
+    "sandbox": "example: reconcile sandbox --port 8080 --seed examples/sandbox-state.json",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """A usage error exits 1 (as Terraform does), so that 2 always means "changes pending"."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection")
+    group.add_argument("--base-url", help=f"API base URL (env BUDDY_BASE_URL; default {DEFAULT_BASE_URL})")
+    group.add_argument("--region", choices=sorted(REGIONS), help="us or eu: the region's base URL")
+    group.add_argument("--parallelism", type=int, default=8, help="concurrent requests (default 8)")
+    group.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="talk to the built-in Buddy API simulator instead of Buddy (no token needed)",
+    )
+    group.add_argument(
+        "--sandbox-state",
+        metavar="FILE",
+        default=".reconcile-sandbox.json",
+        help="the simulator's state file (default .reconcile-sandbox.json)",
+    )
+    group.add_argument(
+        "--sandbox-seed",
+        metavar="FILE",
+        help="seed the simulator from FILE on first use (default: sandbox-state.json in the first PATH)",
+    )
+    group.add_argument("--sandbox-reset", action="store_true", help="start the simulator's state afresh")
+
+
+def _verbosity(parser: argparse.ArgumentParser) -> None:
+    """``-v`` and ``-q``, which exclude each other (argparse makes both together a usage error)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true", help="log each request to stderr")
+    group.add_argument("-q", "--quiet", action="store_true", help="print only errors and refusals")
+
+
+def _paths_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="config files or directories, read recursively (default: the current directory)",
+    )
+
+
+def _targeting_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="plan only pipelines whose workspace/project/pipeline matches (shell-style, repeatable)",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="leave out pipelines whose workspace/project/pipeline matches (shell-style, repeatable)",
+    )
+
+
+def targeting(args: argparse.Namespace) -> Targeting | None:
+    if not args.target and not args.exclude:
+        return None
+    return Targeting(tuple(args.target), tuple(args.exclude))
+
+
+def _percent(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of percent") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 100")
+    return value
+
+
+def _safety_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dedupe",
+        action="store_true",
+        help="where live multi-arch actions share a declared name, keep the first and delete the others",
+    )
+    parser.add_argument(
+        "--max-delete-percent",
+        type=_percent,
+        default=DEFAULT_MAX_PERCENT,
+        metavar="N",
+        help=f"refuse deleting over N%% of a pipeline's live actions (more than one) (default {DEFAULT_MAX_PERCENT})",
+    )
+    parser.add_argument(
+        "--max-update-percent",
+        type=_percent,
+        default=DEFAULT_MAX_PERCENT,
+        metavar="N",
+        help=f"refuse updating over N%% of the live actions of a pipeline of {UPDATE_GATE_MIN_ACTIONS} or more "
+        f"(default {DEFAULT_MAX_PERCENT})",
+    )
+
+
+_FORMATTER = argparse.RawDescriptionHelpFormatter
+
+
+def _command(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
+    """Command ``name``'s parser, with its one-line help and its example under ``--help``."""
+    return sub.add_parser(name, help=summary, epilog=EXAMPLES[name], formatter_class=_FORMATTER)
+
+
+def _change_options(parser: argparse.ArgumentParser) -> None:
+    """What plan and apply may change beyond the files' own differences."""
+    parser.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
+    parser.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
+
+
+def _planning_options(parser: argparse.ArgumentParser) -> None:
+    """The options plan and apply share after their own: targeting, safety, connection, verbosity."""
+    _targeting_options(parser)
+    _safety_options(parser)
+    _connection_options(parser)
+    _verbosity(parser)
+
+
+def _add_validate(sub: argparse._SubParsersAction) -> None:
+    p = _command(sub, "validate", "check files against the schema and the rules (no network)")
+    _paths_argument(p)
+    p.add_argument("--format", choices=["text", "github"], default="text")
+    _verbosity(p)
+
+
+def _add_plan(sub: argparse._SubParsersAction) -> None:
+    p = _command(sub, "plan", "show what would change in Buddy")
+    _paths_argument(p)
+    p.add_argument("--format", choices=["text", "markdown", "json", "github"], default="text")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON plan to FILE (for apply --plan)")
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 0 no changes, 2 changes, 1 error")
+    _change_options(p)
+    _planning_options(p)
+
+
+def _add_apply(sub: argparse._SubParsersAction) -> None:
+    p = _command(sub, "apply", "make Buddy match the files")
+    _paths_argument(p)
+    p.add_argument("--plan", dest="plan_file", metavar="FILE", help="apply exactly this saved plan")
+    _change_options(p)
+    p.add_argument("--force", action="store_true", help="skip the safety check (and say so)")
+    p.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="do not ask before changing anything (only asked on a terminal: CI and scripts never are)",
+    )
+    _planning_options(p)
+
+
+def _add_import(sub: argparse._SubParsersAction) -> None:
+    p = _command(sub, "import", "write YAML for pipelines that already exist")
+    p.add_argument("--workspace", required=True)
+    p.add_argument("--project", required=True)
+    p.add_argument("--pipeline", action="append", default=[], metavar="NAME", help="only this pipeline (repeat)")
+    p.add_argument("-o", "--output", default=".", metavar="DIR", help="directory to write (default .)")
+    p.add_argument("--split", action="store_true", help="one file per pipeline")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.add_argument(
+        "--defaults", action="store_true", help="write values all actions of a pipeline share once, in its defaults:"
+    )
+    _connection_options(p)
+    _verbosity(p)
+
+
+def _add_schema(sub: argparse._SubParsersAction) -> None:
+    p = _command(sub, "schema", "print the JSON Schema")
+    p.add_argument("which", nargs="?", choices=["config", "action"], default="config")
+
+
+def _add_sandbox(sub: argparse._SubParsersAction) -> None:
+    p = _command(sub, "sandbox", "serve the local Buddy API simulator")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--seed", metavar="FILE", help="seed state (never written to)")
+    p.add_argument("--state", metavar="FILE", help="persist state to FILE after each change")
+    p.add_argument("--token", help="the token clients must send (default: the sandbox token)")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
+    p.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency up to this")
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="a fault KIND[:key=value,…], e.g. error:rate=0.1,status=503 or rate_limit:count=5,retry_after=2 "
+        "or drop:rate=0.05,methods=POST or late_commit:ms=2000,count=1 or deviant:mode=html_body (kinds: latency, "
+        "error, rate_limit, drop, commit_then_error, commit_then_drop, late_commit, deviant)",
+    )
+    _verbosity(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``reconcile`` and its commands; a usage error raises ``UsageError`` (exit 1)."""
+    parser = _Parser(prog="reconcile", description="Plan and apply Buddy.works pipelines kept as YAML in Git.")
+    parser.add_argument("--version", action="version", version=f"reconcile {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for add in (_add_validate, _add_plan, _add_apply, _add_import, _add_schema, _add_sandbox):
+        add(sub)
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The parsed arguments; an option given before the command gets a hint to put it after."""
+    try:
+        return parser.parse_args(argv)
+    except UsageError as exc:
+        words = list(sys.argv[1:] if argv is None else argv)
+        command = next((i for i, w in enumerate(words) if w in EXAMPLES), None)
+        if command is None or not any(w.startswith("-") for w in words[:command]):
+            raise
+        moved = " ".join([words[command], *words[:command]])
+        raise UsageError(f"{exc.message}; options go after the command: reconcile {moved} …") from None
+
+
+# -- values read off the arguments --------------------------------------------------------------------
+
+
+def paths(args: argparse.Namespace) -> list[str]:
+    """The config paths given, or the current directory."""
+    return list(args.paths) or ["."]
+
+
+def base_url(args: argparse.Namespace) -> str:
+    """``--base-url``, else ``--region``'s URL, else ``BUDDY_BASE_URL``, else Buddy's own."""
+    if args.base_url:
+        return args.base_url
+    if args.region:
+        return REGIONS[args.region]
+    return os.environ.get("BUDDY_BASE_URL") or DEFAULT_BASE_URL
+
+
+def plan_options(args: argparse.Namespace) -> Options:
+    """The diff's options from plan's or apply's arguments (the environment included)."""
+    return Options(
+        prune=getattr(args, "prune", False),
+        update_secrets=getattr(args, "update_secrets", False),
+        sandbox=args.sandbox,
+        env=dict(os.environ),
+        dedupe=args.dedupe,
+        limits=Limits(args.max_delete_percent, args.max_update_percent),
+    )

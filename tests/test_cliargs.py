@@ -1,0 +1,93 @@
+"""The command line's arguments: every command's help and its example, options and their checks,
+and the hint for an option written before the command."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.cliargs import build_parser
+
+COMMANDS = ["validate", "plan", "apply", "import", "schema", "sandbox"]
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_of_every_command_ends_with_an_example_that_parses(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    assert re.search(r"^examples?: reconcile ", text, re.M)
+    examples = re.findall(r"^(?:examples?:)?\s+(reconcile .+)$", text, re.M)
+    assert examples
+    for example in examples:
+        argv = example.split()[1:]
+        argv = argv[: argv.index(">")] if ">" in argv else argv
+        build_parser().parse_args(argv)
+
+
+def test_the_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for command in COMMANDS:
+        assert re.search(rf"^\s+{command}\s", text, re.M), command
+
+
+def test_the_fault_examples_in_sandbox_help_are_accepted(capsys: pytest.CaptureFixture[str]) -> None:
+    from reconciler.sandbox.faults import parse_fault_spec
+
+    with pytest.raises(SystemExit):
+        main(["sandbox", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    examples = re.search(r"e\.g\. (.+?) \(kinds", help_text)
+    assert examples
+    for spec in examples.group(1).split(" or "):
+        parse_fault_spec(spec)
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply", "import"])
+def test_quiet_with_verbose_is_a_usage_error(command: str) -> None:
+    code, out, err = run(command, "-q", "-v")
+    assert code == 1
+    assert "not allowed with argument" in err and out == ""
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply"])
+def test_every_command_reading_files_documents_path_and_its_default(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "PATH" in text and "(default: the current directory)" in text
+
+
+@pytest.mark.parametrize("bad", ["101", "-1", "ten"])
+def test_the_safety_limits_are_whole_percentages(bad: str) -> None:
+    code, _out, err = run("plan", "--max-delete-percent", bad)
+    assert code == 1 and "--max-delete-percent" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["-q", "plan", "examples"], "options go after the command: reconcile plan -q …"),
+        (["--sandbox", "plan"], "options go after the command: reconcile plan --sandbox …"),
+        (["--base-url", "http://127.0.0.1:1", "apply"], "reconcile apply --base-url http://127.0.0.1:1 …"),
+    ],
+)
+def test_an_option_before_the_command_gets_a_hint_to_put_it_after(argv: list[str], hint: str) -> None:
+    code, _, err = run(*argv)
+    assert code == 1 and hint in err
