@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from deepdiff import DeepDiff
+
 Op = Literal["change", "add", "remove"]
 #: A line of a field's diff: its marker (``~`` a change, ``-`` removed, ``+`` added, `` `` unchanged
 #: context, ``…`` an elision note) and its text, relative to the field (no indentation).
@@ -68,46 +70,61 @@ def _plain_list(value: Any) -> bool:
 # -- the walk ---------------------------------------------------------------------------------------
 
 
+#: DeepDiff's report kinds, as the ops a reader sees
+_OPS: dict[str, Op] = {
+    "values_changed": "change",
+    "type_changes": "change",
+    "dictionary_item_added": "add",
+    "iterable_item_added": "add",
+    "dictionary_item_removed": "remove",
+    "iterable_item_removed": "remove",
+}
+
+
 def changes(path: str, before: Any, after: Any) -> list[PathChange]:
-    """Every difference between ``before`` and ``after``, below ``path`` (the field's name)."""
+    """Every difference between ``before`` and ``after``, below ``path`` (the field's name), in the
+    order of the paths. DeepDiff does the walk; it aligns list elements (an element inserted in the
+    middle is one addition, not a change of every later element)."""
     if _key(before) == _key(after):
         return []
-    if isinstance(before, Mapping) and isinstance(after, Mapping):
-        out: list[PathChange] = []
-        for key in [*after, *(k for k in before if k not in after)]:
-            sub = f"{path}.{key}"
-            old, new = before.get(key, _MISSING), after.get(key, _MISSING)
-            if old is _MISSING:
-                out.append(PathChange(sub, "add", after=new))
-            elif new is _MISSING:
-                out.append(PathChange(sub, "remove", before=old))
-            else:
-                out.extend(changes(sub, old, new))
-        return out
-    if isinstance(before, (list, tuple)) and isinstance(after, (list, tuple)):
-        return _list_changes(path, list(before), list(after))
-    return [PathChange(path, "change", before, after)]
+    if not (is_container(before) and is_container(after)) or isinstance(before, Mapping) != isinstance(after, Mapping):
+        return [PathChange(path, "change", before, after)]
+    found: list[tuple[tuple[Any, ...], PathChange]] = []
+    tree = DeepDiff(before, after, view="tree", verbose_level=2)
+    for report, op in _OPS.items():
+        for level in tree.get(report, ()):
+            steps = tuple(level.path(output_format="list"))
+            old = None if op == "add" else level.t1
+            new = None if op == "remove" else level.t2
+            found.append((steps, PathChange(_spelled(path, steps), op, old, new)))
+    found.sort(key=lambda item: _position(before, after, item[0]))
+    return [change for _steps, change in found]
 
 
-def _list_changes(path: str, before: list[Any], after: list[Any]) -> list[PathChange]:
-    """Elements matched by equality (difflib); a replaced run of equal length is compared pairwise
-    when its elements are objects, so a change deep inside keeps its own path."""
-    out: list[PathChange] = []
-    matcher = difflib.SequenceMatcher(None, [_key(v) for v in before], [_key(v) for v in after], autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        if tag == "replace" and i2 - i1 == j2 - j1:
-            for offset in range(i2 - i1):
-                old, new = before[i1 + offset], after[j1 + offset]
-                if is_container(old) and is_container(new):
-                    out.extend(changes(f"{path}[{j1 + offset}]", old, new))
-                else:
-                    out.append(PathChange(f"{path}[{j1 + offset}]", "change", old, new))
-            continue
-        out.extend(PathChange(f"{path}[{i}]", "remove", before=before[i]) for i in range(i1, i2))
-        out.extend(PathChange(f"{path}[{j}]", "add", after=after[j]) for j in range(j1, j2))
-    return out
+def _position(before: Any, after: Any, steps: Sequence[Any]) -> tuple[int, ...]:
+    """Where a path stands when the declared value is read top down: list elements by index, keys in
+    the declared order, keys only the live side has after them."""
+    position: list[int] = []
+    for step in steps:
+        if isinstance(step, int):
+            position.append(step)
+        else:
+            keys = list(after) if isinstance(after, Mapping) else []
+            keys += [k for k in before if k not in keys] if isinstance(before, Mapping) else []
+            position.append(keys.index(step) if step in keys else len(keys))
+        before, after = _child(before, step), _child(after, step)
+    return tuple(position)
+
+
+def _child(value: Any, step: Any) -> Any:
+    if isinstance(step, int):
+        return value[step] if isinstance(value, (list, tuple)) and step < len(value) else None
+    return value.get(step) if isinstance(value, Mapping) else None
+
+
+def _spelled(path: str, steps: Sequence[Any]) -> str:
+    """``permissions`` + ``("users", 1, "access_level")`` → ``permissions.users[1].access_level``."""
+    return path + "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in steps)
 
 
 # -- lines for a reader ------------------------------------------------------------------------------
