@@ -56,10 +56,10 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sandbox-reset", action="store_true", help="start the simulator's state afresh")
 
 
-def _verbosity(parser: argparse.ArgumentParser) -> None:
+def _verbosity(parser: argparse.ArgumentParser, verbose: str = "log each request to stderr") -> None:
     """``-v`` and ``-q``, which exclude each other (argparse makes both together a usage error)."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("-v", "--verbose", action="store_true", help="log each request to stderr")
+    group.add_argument("-v", "--verbose", action="store_true", help=verbose)
     group.add_argument("-q", "--quiet", action="store_true", help="print only errors and refusals")
 
 
@@ -154,7 +154,7 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "validate", "check files against the schema and the rules (no network)")
     _paths_argument(p)
     p.add_argument("--format", choices=["text", "github"], default="text")
-    _verbosity(p)
+    _verbosity(p, verbose="name every YAML file skipped as not a config file")  # validate sends no request
 
 
 def _add_plan(sub: argparse._SubParsersAction) -> None:

@@ -181,7 +181,10 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[Change], list[Line]]]:
 
 
 def plan_lines(plan: Plan) -> list[Line]:
-    lines: list[Line] = []
+    # warnings first (the safety check among them), so a reviewer reads them before the details
+    lines: list[Line] = [("w", f"warning: {warning}") for warning in plan.warnings]
+    if lines:
+        lines.append(("", ""))
     for _title, _changes, section in plan_sections(plan):
         lines.extend(section)
     for skipped in plan.skipped:
@@ -197,8 +200,6 @@ def plan_lines(plan: Plan) -> list[Line]:
         lines.append(("e", f"error: {error}"))
     lines.append(("", ""))
     lines.append(("h", _summary_line(plan)))
-    for warning in plan.warnings:
-        lines.append(("w", f"warning: {warning}"))
     return lines
 
 

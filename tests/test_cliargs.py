@@ -91,3 +91,10 @@ def test_the_safety_limits_are_whole_percentages(bad: str) -> None:
 def test_an_option_before_the_command_gets_a_hint_to_put_it_after(argv: list[str], hint: str) -> None:
     code, _, err = run(*argv)
     assert code == 1 and hint in err
+
+
+def test_validate_help_says_what_verbose_does_there(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["validate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "skipped as not a config file" in text and "log each request" not in text

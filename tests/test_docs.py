@@ -245,3 +245,44 @@ def test_troubleshooting_covers_the_errors_users_meet() -> None:
         "plain http",
     ):
         assert needle in text, needle
+
+
+def test_every_environment_variable_the_tool_reads_is_documented_in_the_connection_section() -> None:
+    read = set()
+    for path in (ROOT / "reconciler").glob("*.py"):
+        read |= set(re.findall(r"""environ\.get\(["']([A-Z_]+)["']""", path.read_text(encoding="utf-8")))
+    assert {"BUDDY_TOKEN", "BUDDY_TIMEOUT", "BUDDY_WORKSPACE"} <= read
+    text = readme().split("### Connection and environment variables")[1].split("\n### ")[0]
+    assert not [name for name in sorted(read) if f"`{name}`" not in text]
+
+
+def test_every_option_the_readme_names_is_an_option_of_some_command() -> None:
+    parser = build_parser()
+    options = {o for a in parser._actions for o in a.option_strings}
+    for sub in next(a for a in parser._actions if a.dest == "command").choices.values():
+        options |= {o for a in sub._actions for o in a.option_strings}
+    others = {"--check", "--mount", "--rate-limit", "--rate-window"}  # a script's, Docker's, a benchmark's
+    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", readme()))
+    assert named - options <= others, named - options - others
+
+
+def test_every_fault_kind_of_the_sandbox_is_in_the_readme() -> None:
+    text = section("The sandbox")
+    kinds = re.search(r"\(kinds: ([^)]*)\)", " ".join(_help("sandbox").split()))
+    assert kinds
+    for kind in kinds.group(1).split(", "):
+        assert f"`{kind}`" in text, kind
+
+
+def test_the_contents_line_links_every_section() -> None:
+    contents = readme().split("**Contents:**")[1].split("\n\n")[0]
+    for title in re.findall(r"^## (.+)$", readme(), re.M):
+        anchor = "#" + re.sub(r"[^a-z0-9 -]", "", title.lower()).replace(" ", "-")
+        assert f"]({anchor})" in contents, title
+
+
+def _help(command: str) -> str:
+    out = io.StringIO()
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices[command]
+    sub.print_help(out)
+    return out.getvalue()

@@ -250,6 +250,14 @@ def test_secrets_stay_masked_at_every_path_of_an_element_diff():
     assert "secrets[1].key  B -> C" in text
 
 
+def test_the_text_plan_shows_its_warnings_before_the_details_as_the_spec_says():
+    plan = sample()
+    plan.warnings.append("apply would refuse this without --force: too many deletes")
+    text = text_of(plan)
+    assert text.index("warning: apply would refuse") < text.index('acme/web  pipeline "Release images"')
+    assert text.rstrip().endswith("Plan: 1 to create, 1 to update, 1 to delete in 1 pipeline.")
+
+
 def test_markdown_puts_warnings_and_errors_under_the_table_before_the_details():
     plan = sample()
     plan.warnings.append("apply would refuse this without --force: too many deletes")
