@@ -296,7 +296,9 @@ def _update(
             raw = action.fields[name]
             sent[name] = raw
             sensitive = fields.is_sensitive(name, raw)
-            shown_from = SENSITIVE if sensitive else live_as_declared(name, value, detail.get(name))
+            # an unset live value tells nothing secret: shown as it is
+            masked_from = sensitive and detail.get(name) is not None
+            shown_from = SENSITIVE if masked_from else live_as_declared(name, value, detail.get(name))
             entry: dict[str, Any] = {"from": shown_from, "to": fields.masked(name, raw)}
             paths = [] if sensitive else describe(name, value, detail.get(name))
             if paths:

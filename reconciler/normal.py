@@ -94,7 +94,7 @@ def match_actions(desired: DesiredPipeline, live_actions: Sequence[ActionSummary
                 raise PipelineError(
                     desired.label,
                     f'{len(found)} live actions are named "{name}" ({ids}); rename all but one in Buddy '
-                    "so the file can say which it manages",
+                    "so the file can say which it manages, or run apply with --dedupe to keep the first",
                 )
             live = found[0]
             if live.type != action.type:

@@ -133,6 +133,12 @@ def test_a_value_from_the_environment_is_compared_resolved_and_shown_masked():
     assert change.diff == {"login": {"from": "(sensitive)", "to": "(sensitive)"}}
 
 
+def test_a_value_from_the_environment_replacing_an_unset_live_value_shows_the_live_null():
+    desired = pipeline(action("Build", login="${env:USER_NAME}"))
+    [change] = run(desired, live((40, "Build", MULTI_ARCH)), {40: {"login": None}}, env={"USER_NAME": "new"}).changes
+    assert change.diff == {"login": {"from": None, "to": "(sensitive)"}}
+
+
 def test_an_unset_variable_in_a_compared_field_fails_the_plan():
     desired = pipeline(action("Build", login="${env:NOPE}"))
     with pytest.raises(EnvError, match="NOPE"):
