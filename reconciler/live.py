@@ -170,6 +170,7 @@ def _match_pipelines(
     or that it is left alone (``state.skipped``). One live pipeline claimed by two declarations is an
     error for the second."""
     claimed: dict[tuple[str, str, int], DesiredPipeline] = {}
+    new: list[PipelineState] = []
     for state in states:
         desired = state.desired
         summaries = listed[(desired.workspace, desired.project)]
@@ -182,8 +183,7 @@ def _match_pipelines(
             state.error = exc.reason
             continue
         if summary is None:
-            if desired.name is not None:
-                state.nearby = suggest.near(desired.name, [str(s.get("name")) for s in summaries])
+            new.append(state)
             continue
         other = claimed.setdefault((desired.workspace, desired.project, int(summary["id"])), desired)
         if other is not desired:
@@ -195,6 +195,23 @@ def _match_pipelines(
         state.live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
         if state.live.yaml_defined:
             state.skipped = state.live.yaml_reason
+    _suggest_pipelines(new, listed, claimed)
+
+
+def _suggest_pipelines(
+    new: Sequence[PipelineState],
+    listed: Mapping[tuple[str, str], list[dict[str, Any]] | str],
+    claimed: Mapping[tuple[str, str, int], DesiredPipeline],
+) -> None:
+    """For each declared pipeline that will be created, the closest live name (``state.nearby``)
+    among the live pipelines no other declaration manages: a slip, not a second declaration."""
+    for state in new:
+        desired = state.desired
+        summaries = listed[(desired.workspace, desired.project)]
+        if desired.name is None or isinstance(summaries, str):
+            continue
+        free = [s for s in summaries if (desired.workspace, desired.project, int(s["id"])) not in claimed]
+        state.nearby = suggest.near(desired.name, [str(s.get("name")) for s in free])
 
 
 # -- apply: re-reading a saved plan's pipelines -------------------------------------------------------
