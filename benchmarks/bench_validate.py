@@ -78,7 +78,7 @@ def action_yaml(n: int, *, defaults: bool = False) -> str:
         lines += [
             "        secrets:",
             "          - id: npmrc",
-            "            value: .npmrc",
+            "            value: ${env:NPMRC}",
             "            type: FILE",
         ]
     return "\n".join(lines) + "\n"

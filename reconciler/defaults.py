@@ -53,6 +53,8 @@ def _directory_layers(doc: Document, defaults_files: list[Document]) -> list[_La
     here = Path(doc.file).resolve().parent
     reaching: list[tuple[int, str, Document]] = []
     for candidate in defaults_files:
+        if not _block(candidate, ("defaults",)):
+            continue  # not a mapping (the schema reports it at the file) or empty: nothing to give
         folder = Path(candidate.file).resolve().parent
         if here == folder or folder in here.parents:
             reaching.append((len(folder.parts), candidate.file, candidate))

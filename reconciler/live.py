@@ -170,6 +170,7 @@ def _match_pipelines(
     or that it is left alone (``state.skipped``). One live pipeline claimed by two declarations is an
     error for the second."""
     claimed: dict[tuple[str, str, int], DesiredPipeline] = {}
+    new: list[PipelineState] = []
     for state in states:
         desired = state.desired
         summaries = listed[(desired.workspace, desired.project)]
@@ -182,8 +183,7 @@ def _match_pipelines(
             state.error = exc.reason
             continue
         if summary is None:
-            if desired.name is not None:
-                state.nearby = suggest.near(desired.name, [str(s.get("name")) for s in summaries])
+            new.append(state)
             continue
         other = claimed.setdefault((desired.workspace, desired.project, int(summary["id"])), desired)
         if other is not desired:
@@ -195,6 +195,23 @@ def _match_pipelines(
         state.live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
         if state.live.yaml_defined:
             state.skipped = state.live.yaml_reason
+    _suggest_pipelines(new, listed, claimed)
+
+
+def _suggest_pipelines(
+    new: Sequence[PipelineState],
+    listed: Mapping[tuple[str, str], list[dict[str, Any]] | str],
+    claimed: Mapping[tuple[str, str, int], DesiredPipeline],
+) -> None:
+    """For each declared pipeline that will be created, the closest live name (``state.nearby``)
+    among the live pipelines no other declaration manages: a slip, not a second declaration."""
+    for state in new:
+        desired = state.desired
+        summaries = listed[(desired.workspace, desired.project)]
+        if desired.name is None or isinstance(summaries, str):
+            continue
+        free = [s for s in summaries if (desired.workspace, desired.project, int(s["id"])) not in claimed]
+        state.nearby = suggest.near(desired.name, [str(s.get("name")) for s in free])
 
 
 # -- apply: re-reading a saved plan's pipelines -------------------------------------------------------
@@ -216,11 +233,12 @@ def read_keys(
     declared: Mapping[PipelineKey, Mapping[int, Sequence[str]]],
     pipeline_fields: Mapping[PipelineKey, Sequence[str]] | None = None,
 ) -> list[KeyState]:
-    """Re-read each pipeline of ``keys`` (its action list, one GET per declared action still there,
-    and its own declared fields as the plan read them) and fingerprint it with the declared fields of
-    ``declared`` and ``pipeline_fields``, as the plan did."""
+    """Re-read each pipeline of ``keys`` (its project's pipeline list for its live name, its action
+    list, one GET per declared action still there, and its own declared fields as the plan read them)
+    and fingerprint it with the declared fields of ``declared`` and ``pipeline_fields``, as the plan
+    did."""
     own = pipeline_fields or {}
-    projects = sorted({k.project_key for k in keys if k.id is None or own.get(k)})
+    projects = sorted({k.project_key for k in keys})
     listed = dict(zip(projects, client.map(lambda p: client.list_pipelines(*p), projects), strict=True))
 
     def read(key: PipelineKey) -> KeyState:
@@ -228,13 +246,11 @@ def read_keys(
             exists = any(p.get("name") == key.name for p in listed[key.project_key])
             return KeyState(key, PRESENT if exists else ABSENT)
         names = own.get(key, ())
-        summary: dict[str, Any] = {}
         detail: dict[str, Any] | None = None
-        if names:
-            found = [p for p in listed[key.project_key] if p.get("id") == key.id]
-            if not found:
-                return KeyState(key, None)
-            summary = found[0]
+        found = [p for p in listed[key.project_key] if p.get("id") == key.id]
+        if not found:
+            return KeyState(key, None)
+        summary: dict[str, Any] = found[0]
         try:
             actions = tuple(summary_of(a) for a in client.list_actions(key.workspace, key.project, key.id))
             if needs_detail(names, summary):
@@ -244,7 +260,7 @@ def read_keys(
         wanted = declared.get(key, {})
         live_ids = {a.id for a in actions}
         details = {i: client.get_action(key.workspace, key.project, key.id, i) for i in wanted if i in live_ids}
-        live = LivePipeline(key.id, key.name or "", summary, actions, detail)
+        live = LivePipeline(key.id, summary.get("name") or "", summary, actions, detail)
         return KeyState(key, live_fingerprint(live, details, wanted, names), len(actions))
 
     return list(client.map(read, keys))

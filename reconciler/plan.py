@@ -133,12 +133,12 @@ def live_fingerprint(
     pipeline_fields: Sequence[str] = (),
 ) -> str:
     """SPEC.md's fingerprint of a live pipeline, given which fields of which actions, and which of the
-    pipeline's own fields, are declared."""
+    pipeline's own fields, are declared. The live name is always covered: the file matches by it."""
     values = {
         action_id: {k: details.get(action_id, {}).get(k) for k in names if not fields.is_write_only(k)}
         for action_id, names in declared.items()
     }
-    own = {name: live.value(name) for name in pipeline_fields}
+    own = {"name": live.name} | {name: live.value(name) for name in pipeline_fields}
     return fingerprint([(a.id, a.name, a.type) for a in live.actions], values, own)
 
 

@@ -11,8 +11,9 @@ import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+from reconciler.elements import Op
 from reconciler.errors import PlanError, UsageError
 from reconciler.model import PipelineKey
 from reconciler.plan import (
@@ -189,9 +190,18 @@ class Checker:
         for key, entry in self.object(value, where).items():
             entry = self.object(entry, f"{where}.{key}")
             paths = entry.get("paths", [])
-            if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-                raise self.fail(f"{where}.{key}.paths", "a list of strings", paths)
+            if not isinstance(paths, list):
+                raise self.fail(f"{where}.{key}.paths", "a list", paths)
+            for i, step in enumerate(paths):
+                self.path_change(step, f"{where}.{key}.paths[{i}]")
         return value
+
+    def path_change(self, value: Any, where: str) -> None:
+        """One element-level entry of a diff, as ``elements.PathChange.to_json`` writes it."""
+        step = self.object(value, where)
+        self.text(step, "path", where)
+        if step.get("op") not in get_args(Op):
+            raise self.fail(f"{where}.op", "one of " + ", ".join(get_args(Op)), step.get("op"))
 
     def anchors(self, changes: Sequence[Change]) -> None:
         """Every change has a pipeline to act on, and every anchor by name is created before it."""

@@ -173,16 +173,17 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[Change], list[Line]]]:
     """Per pipeline with changes: (title, changes, lines)."""
     sections = []
     for _key, changes in plan.pipelines():
-        lines: list[Line] = [("h", _pipeline_header(changes[0]))]
+        title = printable(_pipeline_header(changes[0]))
+        lines: list[Line] = [("h", title)]
         for change in changes:
-            lines.extend(change_lines(change))
-        sections.append((_pipeline_header(changes[0]), changes, lines))
+            lines.extend((style, printable(text)) for style, text in change_lines(change))
+        sections.append((title, changes, lines))
     return sections
 
 
 def plan_lines(plan: Plan) -> list[Line]:
     # warnings first (the safety check among them), so a reviewer reads them before the details
-    lines: list[Line] = [("w", f"warning: {warning}") for warning in plan.warnings]
+    lines: list[Line] = [("w", printable(f"warning: {warning}")) for warning in plan.warnings]
     if lines:
         lines.append(("", ""))
     for _title, _changes, section in plan_sections(plan):
@@ -192,12 +193,14 @@ def plan_lines(plan: Plan) -> list[Line]:
         lines.append(
             (
                 "h",
-                f'{skipped.workspace}/{skipped.project}  pipeline "{skipped.pipeline}" ({where})  '
-                f"skipped: {skipped.reason}",
+                printable(
+                    f'{skipped.workspace}/{skipped.project}  pipeline "{skipped.pipeline}" ({where})  '
+                    f"skipped: {skipped.reason}"
+                ),
             )
         )
     for error in plan.errors:
-        lines.append(("e", f"error: {error}"))
+        lines.append(("e", printable(f"error: {error}")))
     lines.append(("", ""))
     lines.append(("h", _summary_line(plan)))
     return lines
@@ -243,16 +246,19 @@ def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -
         head += ["| pipeline | create | update | delete |", "|---|---:|---:|---:|"]
         for title, changes, _lines in sections:
             counts = {k: sum(1 for c in changes if c.kind == k) for k in ("create", "update", "delete")}
-            label = title.replace("|", "\\|")
+            label = _escape_html(title).replace("|", "\\|")
             if any(c.kind == "update_pipeline" for c in changes):
                 label += " (pipeline updated)"  # its own fields or name: not an action count
             head.append(f"| {label} | {counts['create']} | {counts['update']} | {counts['delete']} |")
         head.append("")
-    notes = [f"- :x: error: {error}" for error in plan.errors]
-    notes += [f"- :warning: {warning}" for warning in plan.warnings]
+    notes = [f"- :x: error: {_escape_html(printable(error))}" for error in plan.errors]
+    notes += [f"- :warning: {_escape_html(printable(warning))}" for warning in plan.warnings]
     if notes:  # right under the table, before the details: what a reviewer must not miss
         head += [*notes, ""]
-    tail = [f'- skipped `{s.workspace}/{s.project}` "{s.pipeline}": {s.reason}' for s in plan.skipped]
+    tail = [
+        _escape_html(printable(f'- skipped `{s.workspace}/{s.project}` "{s.pipeline}": {s.reason}'))
+        for s in plan.skipped
+    ]
     if tail:
         tail.insert(0, "")
     blocks = []
@@ -300,7 +306,7 @@ def _cut_note(titles: list[str], limit: int) -> str:
         return ""
     return (
         f"_Detail cut to stay under {limit:,} characters; not shown: "
-        + ", ".join(titles)
+        + ", ".join(_escape_html(t) for t in titles)
         + ". Run `reconcile plan` for the full plan._\n"
     )
 

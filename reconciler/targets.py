@@ -51,7 +51,8 @@ class Targeting:
 
     def select(self, pipelines: Sequence[DesiredPipeline]) -> tuple[list[DesiredPipeline], Targeting]:
         """The declared pipelines these patterns keep, and this targeting with its counts. A pattern
-        that matches no declared pipeline is a ``UsageError`` naming it (a typo plans nothing)."""
+        that matches no declared pipeline is a ``UsageError`` naming it (a typo plans nothing), and so are
+        patterns that keep none."""
         if not self.active:
             return list(pipelines), self
         every = [a for p in pipelines for a in addresses(p)]
@@ -63,6 +64,11 @@ class Targeting:
                 "workspace/project/pipeline (the pipeline by name, or #id), e.g. acme/web/Release*"
             )
         kept = [p for p in pipelines if self.covers(addresses(p))]
+        if not kept:
+            raise UsageError(
+                f"--target/--exclude leave none of the {len(pipelines)} declared pipelines: there is nothing to "
+                "plan (an empty plan would claim that Buddy matches the files)"
+            )
         return kept, Targeting(self.targets, self.excludes, len(pipelines), len(kept))
 
     def note(self) -> str:

@@ -154,6 +154,17 @@ def test_a_saved_plan_is_stale_when_an_undeclared_action_appears(config: Path) -
             engine.apply_saved(engine.given(client), saved, OPTIONS)
 
 
+def test_a_saved_plan_is_stale_when_its_pipeline_was_renamed_in_buddy(config: Path) -> None:
+    # the file matches "Release" by name: once renamed in Buddy, the file no longer names that pipeline
+    with served(copy.deepcopy(SEED)) as (app, client):
+        saved = Plan.from_json(json.loads(json.dumps(engine.plan(engine.given(client), [config], OPTIONS).to_json())))
+        client.update_pipeline("acme", "web", 7, {"name": "Release (old)"})
+        app.reset_stats()
+        with pytest.raises(StalePlanError, match='pipeline "Release"'):
+            engine.apply_saved(engine.given(client), saved, OPTIONS)
+        assert writes(app) == 0
+
+
 def test_a_fresh_saved_plan_applies_exactly(config: Path) -> None:
     with served(copy.deepcopy(SEED)) as (app, client):
         saved = Plan.from_json(json.loads(json.dumps(engine.plan(engine.given(client), [config], OPTIONS).to_json())))

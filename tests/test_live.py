@@ -103,6 +103,19 @@ def test_one_live_pipeline_claimed_by_two_declarations_is_an_error_for_the_secon
     assert made.changes == []
 
 
+@pytest.mark.parametrize("by", ["{name: Nightly builds", "{id: 8, name: Nightly builds"])
+def test_a_new_pipeline_is_not_told_to_mean_a_live_one_another_declaration_manages(tmp_path: Path, by: str) -> None:
+    (tmp_path / "a.yml").write_text(
+        "workspace: acme\nproject: web\npipelines:\n"
+        "  - {name: Nightly build, actions: []}\n"  # a genuinely new pipeline, one letter short
+        f"  - {by}, actions: []}}\n"
+    )
+    with served(SEED) as (_app, client):
+        made = engine.plan(engine.given(client), [tmp_path], OPTIONS)
+    assert [c.pipeline for c in made.changes if c.kind == "create_pipeline"] == ["Nightly build"]
+    assert not [w for w in made.warnings if "did you mean" in w]
+
+
 def test_a_pipeline_is_read_in_full_only_for_a_declared_field_the_summary_lacks() -> None:
     summary = {"id": 7, "name": "Release", "refs": ["refs/heads/main"], "events": None, "disabled": False}
     assert not needs_detail(["refs", "events", "disabled"], summary)

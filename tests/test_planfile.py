@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from support import change, plan_with
 
+from reconciler import elements
 from reconciler.errors import PlanError, UsageError
 from reconciler.plan import Change, Plan, Target
 from reconciler.planfile import read_plan_file, write_plan_file
@@ -40,6 +41,22 @@ def test_the_plan_file_keeps_references_and_reads_back(tmp_path: Path):
     assert json.loads(path.read_text())["changes"][0]["fields"]["password"] == "${env:DOCKERHUB_TOKEN}"
     assert read_plan_file(path).changes == made.changes
     assert not (tmp_path / "out" / "plan.json.tmp").exists()
+
+
+def test_a_plan_whose_updates_carry_element_paths_reads_back(tmp_path: Path):
+    before, after = ["A=1", "B=2"], ["A=1", "B=3"]
+    paths = [c.to_json() for c in elements.changes("build_args", before, after)]
+    made = plan_with(
+        change(
+            "update",
+            41,
+            diff={"build_args": {"from": before, "to": after, "paths": paths}},
+            fields={"build_args": after},
+        )
+    )
+    path = tmp_path / "plan.json"
+    write_plan_file(made, path)
+    assert read_plan_file(path).changes == made.changes
 
 
 def test_a_missing_plan_file_is_a_usage_error(tmp_path: Path):
@@ -92,6 +109,14 @@ def test_a_saved_plan_with_every_kind_of_field_reads_back():
         (
             lambda d: d["changes"][3].update(diff={"cache_mode": "MAX"}),
             "changes[3].diff.cache_mode: expected an object",
+        ),
+        (
+            lambda d: d["changes"][3]["diff"]["cache_mode"].update(paths=["cache_mode"]),
+            "changes[3].diff.cache_mode.paths[0]: expected an object",
+        ),
+        (
+            lambda d: d["changes"][3]["diff"]["cache_mode"].update(paths=[{"path": "cache_mode", "op": "move"}]),
+            "changes[3].diff.cache_mode.paths[0].op: expected one of change, add, remove",
         ),
         (lambda d: d["changes"][1].update(workspace=7), "changes[1].workspace: expected a non-empty string, got 7"),
         (lambda d: d["changes"].pop(0), "changes[0].pipeline_id: expected an integer (no earlier change creates"),

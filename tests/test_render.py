@@ -344,3 +344,43 @@ def test_a_pipeline_update_in_markdown_is_a_changed_line_and_marked_in_the_table
 def test_a_pipeline_update_is_named_in_the_apply_report():
     [change] = pipeline_update().changes
     assert render.describe_change(change) == 'update pipeline acme/web "Release" (#7)'
+
+
+def markdown_of(plan: Plan) -> str:
+    out = io.StringIO()
+    render.write_markdown(plan, out)
+    return out.getvalue()
+
+
+def test_values_with_escape_codes_neither_recolour_a_terminal_nor_reach_a_comment():
+    """A live value is what a server says: its control characters are shown as escapes."""
+    red, title = "D\x1b[31mred", "b\x1b]0;pwned\x07"
+    plan = update({"dockerfile_path": {"from": red, "to": "x"}, "target_stage": {"from": "a" * 90, "to": title}})
+    for text in (text_of(plan), markdown_of(plan)):
+        assert "\x1b" not in text and "\x07" not in text
+        assert "D\\x1b[31mred" in text
+
+
+def test_markdown_escapes_html_in_the_table_the_notes_and_the_skipped_list():
+    odd = "Rel</details><img src=x onerror=alert(1)>"
+    change = Change(
+        "update",
+        action_name="A",
+        action_id=1,
+        fields={},
+        diff={"cache_mode": {"from": "MIN", "to": "MAX"}},
+        workspace="acme",
+        project="web",
+        pipeline=odd,
+        pipeline_id=7,
+    )
+    plan = Plan(
+        Target("x"),
+        [change],
+        warnings=[f'did you mean "{odd}"?'],
+        errors=[f'pipeline "{odd}": boom'],
+        skipped=[Skipped("acme", "web", odd, 9, "defined in Buddy YAML")],
+    )
+    text = markdown_of(plan)
+    assert "<img" not in text and "</details><" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text

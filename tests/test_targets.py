@@ -75,6 +75,14 @@ def test_a_pattern_that_matches_no_declared_pipeline_is_an_error_naming_it():
         Targeting((), ("nope/*",)).select([declared("Release images")])
 
 
+def test_patterns_that_leave_no_pipeline_are_an_error_not_an_empty_plan():
+    # an empty plan would say "Buddy matches the configuration" having read nothing
+    with pytest.raises(UsageError, match="leave none of the 2 declared pipelines"):
+        Targeting((), ("*",)).select([declared("a"), declared("b")])
+    with pytest.raises(UsageError, match="leave none"):
+        Targeting(("acme/web/a",), ("*/a",)).select([declared("a"), declared("b")])
+
+
 def test_only_targeted_pipelines_are_read_so_requests_scale_with_the_target(tmp_path: Path):
     whole, all_requests = plan_with(tmp_path, None)
     one, one_request_set = plan_with(tmp_path, Targeting(("acme/web/svc-3",)))
