@@ -33,6 +33,7 @@ from reconciler.errors import (
     ApiError,
     EnvError,
     NotFoundError,
+    RateLimitedError,
     StalePlanError,
     TargetMismatchError,
 )
@@ -258,6 +259,10 @@ class _PipelineRun:
                 what = "pipeline" if change.kind == "create_pipeline" else f'"{change.action_name}"'
                 stopped = f"the create of {what} before it has an unknown outcome"
             except ApiError as exc:
+                if isinstance(exc, RateLimitedError) and self.stop.is_set() and not exc.uncertain:
+                    stopped = INTERRUPTED  # a 429 means nothing was done; the wait was cut short
+                    self.record(Outcome(change, "not tried", exc.message))
+                    continue
                 outcome = Outcome(change, "failed", exc.message)
                 if change.kind == "create_pipeline":
                     stopped = f'pipeline "{change.pipeline}" was not created'
