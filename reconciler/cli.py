@@ -279,6 +279,8 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stop: threading.E
                 stop=stop,
             )
             errors = made.errors
+    # a pipeline that could not be planned is not "complete": the summary says so again, even with -q
+    report.errors[:0] = errors
     if not args.quiet:
         out.write("\n")
         render.write_apply_report(report, out, color=color)

@@ -646,6 +646,39 @@ def test_sigint_while_a_429_asks_for_minutes_stops_at_once_with_exit_130(tmp_pat
     assert app.state.pipeline("acme", "web", 7).actions == []
 
 
+TWO_PIPELINES = """\
+workspace: acme
+project: web
+pipelines:
+  - name: Release images
+    actions:
+      - {name: Build app image, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: Dockerfile}
+  - name: Docs
+    actions:
+      - {name: Build docs image, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: Dockerfile}
+"""
+
+
+def test_an_apply_with_a_pipeline_it_cannot_plan_says_so_in_its_verdict_even_with_q(
+    workdir: Path, sandbox_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two live actions share a declared name: that pipeline is an error, the other one is applied.
+    The verdict is not "Apply complete", and -q still shows the error (exit 1 with nothing said
+    would be a silent failure)."""
+    with sandbox_server.client() as http:
+        body = {"name": "Build app image", "type": "DOCKER_BUILD_MULTI_ARCH"}
+        assert http.post("/workspaces/acme/projects/web/pipelines/7/actions", json=body).status_code == 201
+    write(workdir / "cfg" / "web.yml", TWO_PIPELINES)
+    monkeypatch.setenv("BUDDY_TOKEN", sandbox_server.token)
+    code, out, err = run("apply", "cfg", "--base-url", sandbox_server.url, "-q")
+    assert code == 1
+    assert 'error: acme/web pipeline "Release images": 2 live actions are named "Build app image"' in out + err
+    assert "Apply incomplete" in out
+    code, out, _err = run("apply", "cfg", "--base-url", sandbox_server.url)
+    assert code == 1
+    assert "Apply complete" not in out and out.rstrip().splitlines()[-1].startswith("Apply incomplete")
+
+
 # -- hostile input (issue 13) -----------------------------------------------------------------------
 
 
