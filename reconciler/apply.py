@@ -39,7 +39,7 @@ from reconciler.errors import (
 )
 from reconciler.fields import SENSITIVE
 from reconciler.model import MULTI_ARCH, PipelineKey
-from reconciler.plan import Change, Limits, Plan
+from reconciler.plan import SAFETY_SKIPPED, Change, Limits, Plan
 
 Status = Literal["applied", "failed", "uncertain", "not tried"]
 #: seconds to wait before each look for an object whose create had an unknown outcome
@@ -376,7 +376,7 @@ def apply_plan(
     bodies = resolve_fields(plan, env, sandbox=sandbox)
     skipped = plan.raise_if_unsafe(force=force, live_counts=live_counts, limits=limits)
     report = ApplyReport()
-    report.warnings.extend(f"the safety check was skipped (--force); it would refuse: {c.describe()}" for c in skipped)
+    report.warnings.extend(SAFETY_SKIPPED + c.describe() for c in skipped)
     stop = stop if stop is not None else threading.Event()
     lock = threading.Lock()
     groups: dict[str, list[tuple[Change, dict[str, Any] | None]]] = {}

@@ -18,7 +18,7 @@ from rich.text import Text
 from reconciler import elements
 from reconciler.apply import ApplyReport, Outcome
 from reconciler.fields import SENSITIVE, is_write_only, masked, strip_write_only
-from reconciler.plan import Change, Plan
+from reconciler.plan import SAFETY_REFUSES, SAFETY_SKIPPED, Change, Plan
 from reconciler.problems import Problem, split_location
 
 MARKDOWN_LIMIT = 65_000
@@ -181,7 +181,10 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[Change], list[Line]]]:
 
 
 def plan_lines(plan: Plan) -> list[Line]:
-    lines: list[Line] = []
+    """The text plan. The safety check's warnings come first, before the details (SPEC.md); the
+    other warnings after the summary line."""
+    safety = [w for w in plan.warnings if w.startswith((SAFETY_REFUSES, SAFETY_SKIPPED))]
+    lines: list[Line] = [("w", f"warning: {w}") for w in safety]
     for _title, _changes, section in plan_sections(plan):
         lines.extend(section)
     for skipped in plan.skipped:
@@ -198,7 +201,8 @@ def plan_lines(plan: Plan) -> list[Line]:
     lines.append(("", ""))
     lines.append(("h", _summary_line(plan)))
     for warning in plan.warnings:
-        lines.append(("w", f"warning: {warning}"))
+        if warning not in safety:
+            lines.append(("w", f"warning: {warning}"))
     return lines
 
 

@@ -336,3 +336,19 @@ def test_a_pipeline_update_in_markdown_is_a_changed_line_and_marked_in_the_table
 def test_a_pipeline_update_is_named_in_the_apply_report():
     [change] = pipeline_update().changes
     assert render.describe_change(change) == 'update pipeline acme/web "Release" (#7)'
+
+
+def test_text_puts_the_safety_check_before_the_details_and_other_warnings_after_the_summary():
+    plan = sample()
+    for index in (6, 7, 8):  # three deletes in a pipeline of six live actions: over 30%
+        plan.changes.append(Change("delete", action_name=f"Old {index}", action_id=index, **COMMON))
+    plan.live_counts = {"acme/web/7": 6}
+    plan.warnings.append("an ordinary warning")
+    plan.add_safety_warnings()
+    text = io.StringIO()
+    render.write_text(plan, text)
+    lines = text.getvalue().splitlines()
+    assert lines[0].startswith("warning: apply would refuse this without --force: ")
+    assert lines.index('acme/web  pipeline "Release images" (#7)') == 1
+    assert lines[-1] == "warning: an ordinary warning"
+    assert sum("would refuse" in line for line in lines) == 1
