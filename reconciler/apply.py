@@ -256,7 +256,9 @@ class _PipelineRun:
                 outcome = self.execute(change, body or {})
             except UncertainCreate as exc:
                 outcome = Outcome(change, "uncertain", str(exc))
-                what = "pipeline" if change.kind == "create_pipeline" else f'"{change.action_name}"'
+                what = (
+                    f'pipeline "{change.pipeline}"' if change.kind == "create_pipeline" else f'"{change.action_name}"'
+                )
                 stopped = f"the create of {what} before it has an unknown outcome"
             except ApiError as exc:
                 if isinstance(exc, RateLimitedError) and self.stop.is_set() and not exc.uncertain:

@@ -455,7 +455,7 @@ def describe_outcome(outcome: Outcome) -> str:
 def _outcome_row(outcome: Outcome) -> Line:
     """One line of a pipeline's group in the summary: status, change, and why."""
     change = outcome.change
-    what = "pipeline" if change.kind in _PIPELINE_KINDS else _target(change)
+    what = f'"{change.pipeline}"' if change.kind in _PIPELINE_KINDS else _target(change)
     if change.kind == "create" and outcome.object_id is not None:
         what = f'"{change.action_name}" (#{outcome.object_id})'
     kind = change.kind.replace("_pipeline", " pipeline")

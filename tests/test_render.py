@@ -352,3 +352,11 @@ def test_text_puts_the_safety_check_before_the_details_and_other_warnings_after_
     assert lines.index('acme/web  pipeline "Release images" (#7)') == 1
     assert lines[-1] == "warning: an ordinary warning"
     assert sum("would refuse" in line for line in lines) == 1
+
+
+def test_the_summary_names_a_new_pipeline_whose_create_is_uncertain_once():
+    new = Change("create_pipeline", "acme", "web", "Fresh", None, fields={"name": "Fresh"})
+    report = ApplyReport([Outcome(new, "uncertain", "outcome unknown")])
+    out = io.StringIO()
+    render.write_apply_report(report, out)
+    assert '    uncertain  create pipeline "Fresh": outcome unknown' in out.getvalue()
