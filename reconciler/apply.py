@@ -33,12 +33,13 @@ from reconciler.errors import (
     ApiError,
     EnvError,
     NotFoundError,
+    RateLimitedError,
     StalePlanError,
     TargetMismatchError,
 )
 from reconciler.fields import SENSITIVE
 from reconciler.model import MULTI_ARCH, PipelineKey
-from reconciler.plan import Change, Limits, Plan
+from reconciler.plan import SAFETY_SKIPPED, Change, Limits, Plan
 
 Status = Literal["applied", "failed", "uncertain", "not tried"]
 #: seconds to wait before each look for an object whose create had an unknown outcome
@@ -255,9 +256,15 @@ class _PipelineRun:
                 outcome = self.execute(change, body or {})
             except UncertainCreate as exc:
                 outcome = Outcome(change, "uncertain", str(exc))
-                what = "pipeline" if change.kind == "create_pipeline" else f'"{change.action_name}"'
+                what = (
+                    f'pipeline "{change.pipeline}"' if change.kind == "create_pipeline" else f'"{change.action_name}"'
+                )
                 stopped = f"the create of {what} before it has an unknown outcome"
             except ApiError as exc:
+                if isinstance(exc, RateLimitedError) and self.stop.is_set() and not exc.uncertain:
+                    stopped = INTERRUPTED  # a 429 means nothing was done; the wait was cut short
+                    self.record(Outcome(change, "not tried", exc.message))
+                    continue
                 outcome = Outcome(change, "failed", exc.message)
                 if change.kind == "create_pipeline":
                     stopped = f'pipeline "{change.pipeline}" was not created'
@@ -371,7 +378,7 @@ def apply_plan(
     bodies = resolve_fields(plan, env, sandbox=sandbox)
     skipped = plan.raise_if_unsafe(force=force, live_counts=live_counts, limits=limits)
     report = ApplyReport()
-    report.warnings.extend(f"the safety check was skipped (--force); it would refuse: {c.describe()}" for c in skipped)
+    report.warnings.extend(SAFETY_SKIPPED + c.describe() for c in skipped)
     stop = stop if stop is not None else threading.Event()
     lock = threading.Lock()
     groups: dict[str, list[tuple[Change, dict[str, Any] | None]]] = {}

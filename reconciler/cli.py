@@ -45,10 +45,15 @@ Notice = Callable[[str], None]
 
 
 def _new_client(
-    url: str, token: str, args: argparse.Namespace, target: str | None = None, notice: Notice | None = None
+    url: str,
+    token: str,
+    args: argparse.Namespace,
+    target: str | None = None,
+    notice: Notice | None = None,
+    stop: threading.Event | None = None,
 ) -> BuddyClient:
     """The client, with BUDDY_TIMEOUT and BUDDY_MAX_RATE_LIMIT_WAIT; its notices go to ``notice``
-    (the apply view), else to stderr (the log)."""
+    (the apply view), else to stderr (the log); a set ``stop`` (Ctrl-C) cuts its rate-limit waits short."""
     wait = settings.parse_max_rate_limit_wait(os.environ.get("BUDDY_MAX_RATE_LIMIT_WAIT"))
     timeout = settings.parse_timeout(os.environ.get("BUDDY_TIMEOUT"))
     retry = RetryPolicy(max_wait=wait)
@@ -61,6 +66,7 @@ def _new_client(
         notice=notice or log.warning,
         target=target,
         redactor=getattr(args, "redactor", None),
+        stop=stop,
     )
 
 
@@ -83,6 +89,7 @@ def _client(
     paths: Sequence[str],
     pipelines: Sequence[DesiredPipeline] = (),
     notice: Notice | None = None,
+    stop: threading.Event | None = None,
 ) -> Iterator[BuddyClient]:
     """A client for Buddy, or for the built-in simulator with ``--sandbox``."""
     _register_secrets(args, (a.fields for p in pipelines for a in p.actions))
@@ -98,19 +105,21 @@ def _client(
                 pipelines=pipelines,
             ) as (url, token),
             _new_client(
-                url, token, args, target=f"sandbox:{Path(args.sandbox_state).resolve()}", notice=notice
+                url, token, args, target=f"sandbox:{Path(args.sandbox_state).resolve()}", notice=notice, stop=stop
             ) as client,
         ):
             yield client
         return
     token = settings.require_token(os.environ.get("BUDDY_TOKEN"))
-    with _new_client(cliargs.base_url(args), token, args, notice=notice) as client:
+    with _new_client(cliargs.base_url(args), token, args, notice=notice, stop=stop) as client:
         yield client
 
 
-def _connect(args: argparse.Namespace, paths: Sequence[str], notice: Notice | None = None) -> engine.Connect:
+def _connect(
+    args: argparse.Namespace, paths: Sequence[str], notice: Notice | None = None, stop: threading.Event | None = None
+) -> engine.Connect:
     """The engine's client factory for these arguments (Buddy, or the sandbox with ``--sandbox``)."""
-    return lambda pipelines: _client(args, paths, pipelines, notice)
+    return lambda pipelines: _client(args, paths, pipelines, notice, stop)
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -244,7 +253,7 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stop: threading.E
                 view.reading("reading the pipelines the plan changes…")
 
             report = engine.apply_saved(
-                _connect(args, [str(path.parent)], view.notice),
+                _connect(args, [str(path.parent)], view.notice, stop),
                 saved,
                 options,
                 force=args.force,
@@ -259,7 +268,7 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stop: threading.E
             paths = cliargs.paths(args)
             view.reading("reading live state…")
             made, report = engine.apply(
-                _connect(args, paths, view.notice),
+                _connect(args, paths, view.notice, stop),
                 paths,
                 options,
                 force=args.force,
@@ -270,6 +279,8 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stop: threading.E
                 stop=stop,
             )
             errors = made.errors
+    # a pipeline that could not be planned is not "complete": the summary says so again, even with -q
+    report.errors[:0] = errors
     if not args.quiet:
         out.write("\n")
         render.write_apply_report(report, out, color=color)

@@ -1,10 +1,9 @@
 """The only module that talks to the network: the Buddy REST API over httpx.
 
-It knows the base URL and the token, pages through lists, retries what is safe to retry, waits out
-rate limits and paces itself from the API's budget (``reconciler.ratelimit``), bounds concurrency,
-checks the shape of every answer where it arrives, and turns every failure into an ``ApiError``
-subclass whose message names the method and path, never the token, a registered secret (see
-``redactor``) or a request body.
+It knows the base URL and the token, pages through lists, retries what is safe to retry, waits out rate limits
+and paces itself from the API's budget (``reconciler.ratelimit``), bounds concurrency, checks the shape of
+every answer where it arrives, and turns every failure into an ``ApiError`` subclass whose message names the
+method and path, never the token, a registered secret (see ``redactor``) or a request body.
 
 Connections: each attempt borrows one of at most ``parallelism`` httpx clients of one keep-alive
 connection each (``_Lanes``). One shared httpx pool of N connections costs O(N) to O(N²) Python work
@@ -126,7 +125,7 @@ class BuddyClient:
     requests across every caller of ``map``. ``notice`` receives one-line announcements (a long
     rate-limit wait); the library never prints. ``deadline`` bounds one attempt, body included
     (default ``DEADLINE_FACTOR`` times ``timeout``). ``redactor`` masks the token and every secret
-    registered with it (``client.redactor.add(value)``) in the messages of errors.
+    registered with it (``client.redactor.add(value)``) in the messages of errors. ``stop``: ``Pacer``'s.
     """
 
     def __init__(
@@ -138,7 +137,7 @@ class BuddyClient:
         timeout: float = 30.0,
         parallelism: int = 8,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         rng: random.Random | None = None,
         target: str | None = None,
         notice: Callable[[str], None] | None = None,
@@ -146,6 +145,7 @@ class BuddyClient:
         wall_clock: Callable[[], float] = time.time,
         deadline: float | None = None,
         redactor: Redactor | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         token = clean_token(token)
         if not token:
@@ -162,12 +162,12 @@ class BuddyClient:
         self.deadline = check_seconds(deadline, name="the request deadline") if deadline else timeout * DEADLINE_FACTOR
         self.redactor = redactor or Redactor()
         self.redactor.add(token)
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep
         self._clock = clock
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()
         self._pacer = Pacer(
-            sleep=sleep, clock=clock, wall_clock=wall_clock, notice=notice, max_wait=self.retry.max_wait
+            sleep=sleep, clock=clock, wall_clock=wall_clock, notice=notice, max_wait=self.retry.max_wait, stop=stop
         )
         headers = {
             "Authorization": f"Bearer {token}",
@@ -348,7 +348,8 @@ class BuddyClient:
         failures = limited = 0
         waited = 0.0
         while True:
-            self._pacer.depart(method)
+            if not self._pacer.depart(method):
+                raise RateLimitedError.interrupted(method, path, None, uncertain=uncertain_before)
             t0 = self._clock()
             try:
                 answer = self._send(method, path + query, json)
@@ -367,10 +368,9 @@ class BuddyClient:
             if status == 429:
                 limited += 1
                 wait = self._rate_limit_wait(method, path, answer, limited, waited)
-                self._pacer.announce(wait, f"rate limited by the API: waiting {math.ceil(wait)} s")
-                self._sleep(wait)
+                if not self._pacer.wait_out(wait, f"rate limited by the API: waiting {math.ceil(wait)} s"):
+                    raise RateLimitedError.interrupted(method, path, 429, uncertain=uncertain_before)
                 waited += wait
-                self._pacer.forget()  # waited as asked: the next answer tells the budget
                 continue
             if status >= 500 and method != "POST" and failures + 1 < policy.attempts:
                 failures += 1

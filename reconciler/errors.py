@@ -166,7 +166,16 @@ class BadRequestError(ApiError):
 
 
 class RateLimitedError(ApiError):
-    """429 after every retry."""
+    """429 after every retry, or a rate-limit wait cut short by a stop (Ctrl-C)."""
+
+    @classmethod
+    def interrupted(cls, method: str, path: str, status: int | None, *, uncertain: bool) -> RateLimitedError:
+        """A request given up while it waited for the rate limit because a stop was asked for
+        (``uncertain``: an earlier attempt of this PATCH or DELETE may have landed)."""
+        again = "not sent again" if status else "not sent"
+        error = cls(method, path, status, f"interrupted while waiting for the API's rate limit: {again}")
+        error.uncertain = uncertain
+        return error
 
 
 class ServerError(ApiError):

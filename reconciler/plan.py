@@ -32,6 +32,9 @@ DEFAULT_MAX_PERCENT = 30
 #: Updates are gated only in a pipeline with at least this many live actions (small ones are not).
 UPDATE_GATE_MIN_ACTIONS = 10
 SAFETY_KEYS = ("max_delete_percent", "max_update_percent")
+#: how the safety check's warnings begin: refused without --force, or skipped by it
+SAFETY_REFUSES = "apply would refuse this without --force: "
+SAFETY_SKIPPED = "the safety check was skipped (--force); it would refuse: "
 
 
 @dataclass(frozen=True)
@@ -290,10 +293,7 @@ class Plan:
         """The safety check of apply, shown as a warning in the plan (and kept in a saved plan);
         with ``force`` (apply --force) the warning says the check was skipped."""
         for count in self.unsafe(limits=limits):
-            if force:
-                self.warnings.append(f"the safety check was skipped (--force); it would refuse: {count.describe()}")
-            else:
-                self.warnings.append(f"apply would refuse this without --force: {count.describe()}")
+            self.warnings.append((SAFETY_SKIPPED if force else SAFETY_REFUSES) + count.describe())
 
     def check_targeting(self) -> None:
         """Refuse a (saved) plan holding a change outside its own recorded targets: a cheap

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
@@ -80,19 +81,23 @@ class Pacer:
     ``notice``, and counts it in flight and in ``sent``); ``land`` after each attempt with the
     answer's headers (or ``None`` when no answer came). ``sleep``, ``clock`` (monotonic) and
     ``wall_clock`` (epoch seconds, the unit of ``X-Rate-Limit-Reset``) make the waits testable.
-    A hold longer than ``max_wait`` is not made: the server's 429 will say how long.
+    A hold longer than ``max_wait`` is not made: the server's 429 will say how long. A set ``stop``
+    (Ctrl-C) cuts holds and 429 waits short (then ``sleep`` defaults to ``stop.wait``): ``depart`` and
+    ``wait_out`` return False, and that attempt is not sent.
     """
 
     def __init__(
         self,
         *,
-        sleep: Callable[[float], None],
+        sleep: Callable[[float], object] | None,
         clock: Callable[[], float],
         wall_clock: Callable[[], float],
         notice: Callable[[str], None] | None,
         max_wait: float,
+        stop: threading.Event | None = None,
     ) -> None:
-        self._sleep = sleep
+        self._stop = stop or threading.Event()
+        self._sleep = sleep or (self._stop.wait if stop is not None else time.sleep)
         self._clock = clock
         self._wall_clock = wall_clock
         self._notice = notice
@@ -108,10 +113,10 @@ class Pacer:
         """Attempts held until an answer in flight tells the budget."""
         return self._waiting
 
-    def depart(self, method: str) -> None:
+    def depart(self, method: str) -> bool:
         """Hold a new attempt while the budget is down to the reserve (or unknown while another attempt
         is out to learn it), then count it in flight. One lock: two threads cannot both take the last
-        request of the budget."""
+        request of the budget. False: a stop came during a hold, and the attempt is not to be sent."""
         budget, held_for = self._budget, None
         while True:
             with self._lock:
@@ -124,9 +129,11 @@ class Pacer:
                 wait = budget.hold(now)
                 # held once already for this reset: it has passed for us; the server decides now
                 if wait <= 0 or wait > self._max_wait or budget.reset == held_for:
+                    if held_for is not None and self._stop.is_set():
+                        return False
                     budget.flying += 1
                     self.sent[method] += 1
-                    return
+                    return True
                 held_for = budget.reset
             # every attempt that arrives before the reset holds too; after it, the first answer
             # tells the new window's budget
@@ -144,6 +151,16 @@ class Pacer:
                 self._budget.observe(remaining, reset)
             if self._waiting:
                 self._lock.notify_all()
+
+    def wait_out(self, wait: float, text: str) -> bool:
+        """Wait as a 429 asked (announcing ``text`` when long); after it, the next answer tells the
+        budget. False: a stop came before or during the wait, and the request is not to be sent again."""
+        if self._stop.is_set():
+            return False
+        self.announce(wait, text)
+        self._sleep(wait)
+        self.forget()
+        return not self._stop.is_set()
 
     def forget(self) -> None:
         """After a 429 waited out as asked: the next answer tells the budget."""

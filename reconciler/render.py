@@ -18,7 +18,7 @@ from rich.text import Text
 from reconciler import elements
 from reconciler.apply import ApplyReport, Outcome
 from reconciler.fields import SENSITIVE, is_write_only, masked, strip_write_only
-from reconciler.plan import Change, Plan
+from reconciler.plan import SAFETY_REFUSES, SAFETY_SKIPPED, Change, Plan
 from reconciler.problems import Problem, split_location
 
 MARKDOWN_LIMIT = 65_000
@@ -182,8 +182,11 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[Change], list[Line]]]:
 
 
 def plan_lines(plan: Plan) -> list[Line]:
-    # warnings first (the safety check among them), so a reviewer reads them before the details
-    lines: list[Line] = [("w", printable(f"warning: {warning}")) for warning in plan.warnings]
+    """The text plan. Warnings come first, before the details (SPEC.md): the safety check's first,
+    then the others; the summary line ends it."""
+    safety = [w for w in plan.warnings if w.startswith((SAFETY_REFUSES, SAFETY_SKIPPED))]
+    others = [w for w in plan.warnings if w not in safety]
+    lines: list[Line] = [("w", printable(f"warning: {w}")) for w in [*safety, *others]]
     if lines:
         lines.append(("", ""))
     for _title, _changes, section in plan_sections(plan):
@@ -458,7 +461,7 @@ def describe_outcome(outcome: Outcome) -> str:
 def _outcome_row(outcome: Outcome) -> Line:
     """One line of a pipeline's group in the summary: status, change, and why."""
     change = outcome.change
-    what = "pipeline" if change.kind in _PIPELINE_KINDS else _target(change)
+    what = f'"{change.pipeline}"' if change.kind in _PIPELINE_KINDS else _target(change)
     if change.kind == "create" and outcome.object_id is not None:
         what = f'"{change.action_name}" (#{outcome.object_id})'
     kind = change.kind.replace("_pipeline", " pipeline")

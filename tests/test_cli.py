@@ -609,6 +609,76 @@ def test_sigint_stops_a_running_apply_with_a_partial_report_and_exit_130_and_a_r
         assert [a.name for a in app.state.pipeline("acme", "web", 7).actions] == [f"Build {i}" for i in range(8)]
 
 
+def test_sigint_while_a_429_asks_for_minutes_stops_at_once_with_exit_130(tmp_path: Path) -> None:
+    """The first Ctrl-C does not sit out a long Retry-After: the waiting create is given up (a 429:
+    nothing was done), the rest is not tried, and the apply exits 130 right away."""
+    import signal
+    import threading
+
+    from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
+
+    seed = {"workspaces": {"acme": {"projects": {"web": {"pipelines": [{"id": 7, "name": "Release"}]}}}}}
+    app = SandboxApp(SandboxState.from_data(seed))
+    app.set_faults({"kind": "rate_limit", "count": 1, "retry_after": 600, "methods": ["POST"]})
+    config = write(tmp_path / "web.yml", MANY_CREATES)
+    with SandboxServer(app, poll_interval=0.005) as server:
+        env = {**os.environ, "BUDDY_BASE_URL": server.url, "BUDDY_TOKEN": DEFAULT_TOKEN, "NO_COLOR": "1"}
+        command = [sys.executable, "-m", "reconciler", "apply", str(config), "--parallelism", "1"]
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        watchdog = threading.Timer(SILENCE_S, proc.kill)  # a broken stop would wait 600 s
+        watchdog.start()
+        try:
+            assert proc.stderr is not None
+            seen = []
+            for line in proc.stderr:
+                seen.append(line)
+                if line.startswith("rate limited by the API: waiting 600 s"):
+                    proc.send_signal(signal.SIGINT)
+                    break
+            out, rest = proc.communicate()
+        finally:
+            watchdog.cancel()
+    err = "".join(seen) + rest
+    assert proc.returncode == 130, err
+    assert "interrupted again" not in err  # one signal was enough
+    assert "answered 429: interrupted while waiting for the API's rate limit: not sent again" in out
+    assert "Apply interrupted: 8 not tried." in out
+    assert app.state.pipeline("acme", "web", 7).actions == []
+
+
+TWO_PIPELINES = """\
+workspace: acme
+project: web
+pipelines:
+  - name: Release images
+    actions:
+      - {name: Build app image, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: Dockerfile}
+  - name: Docs
+    actions:
+      - {name: Build docs image, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: Dockerfile}
+"""
+
+
+def test_an_apply_with_a_pipeline_it_cannot_plan_says_so_in_its_verdict_even_with_q(
+    workdir: Path, sandbox_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two live actions share a declared name: that pipeline is an error, the other one is applied.
+    The verdict is not "Apply complete", and -q still shows the error (exit 1 with nothing said
+    would be a silent failure)."""
+    with sandbox_server.client() as http:
+        body = {"name": "Build app image", "type": "DOCKER_BUILD_MULTI_ARCH"}
+        assert http.post("/workspaces/acme/projects/web/pipelines/7/actions", json=body).status_code == 201
+    write(workdir / "cfg" / "web.yml", TWO_PIPELINES)
+    monkeypatch.setenv("BUDDY_TOKEN", sandbox_server.token)
+    code, out, err = run("apply", "cfg", "--base-url", sandbox_server.url, "-q")
+    assert code == 1
+    assert 'error: acme/web pipeline "Release images": 2 live actions are named "Build app image"' in out + err
+    assert "Apply incomplete" in out
+    code, out, _err = run("apply", "cfg", "--base-url", sandbox_server.url)
+    assert code == 1
+    assert "Apply complete" not in out and out.rstrip().splitlines()[-1].startswith("Apply incomplete")
+
+
 # -- hostile input (issue 13) -----------------------------------------------------------------------
 
 

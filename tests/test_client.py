@@ -614,3 +614,42 @@ def test_once_the_first_answer_is_in_attempts_go_out_together(headers):
     with make(handler, parallelism=4, wall_clock=lambda: 1_700_000_000.0) as client:
         client.get_action("a", "b", 1, 1)
         assert len(client.map(lambda i: client.get_action("a", "b", 1, 1), range(8))) == 8
+
+
+# -- a stop (Ctrl-C) cuts rate-limit waits short ----------------------------------------------------
+
+
+def test_a_stop_during_a_long_retry_after_ends_the_wait_at_once_and_does_not_send_again(sandbox_server):
+    """Over real HTTP: a 429 asks for 300 s; the stop comes while the client waits (its announcement
+    sets it here); the request gives up at once, says why, and is not sent again."""
+    sandbox_server.app.set_faults({"kind": "rate_limit", "count": 1, "retry_after": 300, "methods": ["POST"]})
+    stop = threading.Event()
+    client = BuddyClient(sandbox_server.url, sandbox_server.token, notice=lambda _text: stop.set(), stop=stop)
+    with client, pytest.raises(RateLimitedError) as caught:
+        client.create_action("acme", "web", 7, {"name": "x", "type": "DOCKER_BUILD_MULTI_ARCH"})
+    assert "interrupted while waiting for the API's rate limit: not sent again" in str(caught.value)
+    assert not caught.value.uncertain  # a 429: the server did nothing
+    assert client.requests["POST"] == 1
+    assert [a.name for a in sandbox_server.app.state.pipeline("acme", "web", 7).actions] == [
+        "Run tests",
+        "Build app image",
+    ]
+
+
+def test_a_stop_during_a_pacing_hold_sends_nothing():
+    headers = {"X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Reset": "1700000100"}
+    handler, seen = scripted(httpx.Response(200, json={"id": 1}, headers=headers))
+    stop = threading.Event()
+    client = BuddyClient(
+        "https://api.example.test",
+        TOKEN,
+        transport=httpx.MockTransport(handler),
+        sleep=lambda _seconds: stop.set(),  # the stop comes during the hold
+        wall_clock=lambda: 1_700_000_000.0,
+        stop=stop,
+    )
+    with client:
+        client.get_action("a", "b", 1, 1)  # its answer says the budget is spent until the reset
+        with pytest.raises(RateLimitedError, match=r"interrupted while waiting for the API's rate limit: not sent$"):
+            client.get_action("a", "b", 1, 1)
+    assert len(seen) == 1

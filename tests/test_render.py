@@ -384,3 +384,27 @@ def test_markdown_escapes_html_in_the_table_the_notes_and_the_skipped_list():
     text = markdown_of(plan)
     assert "<img" not in text and "</details><" not in text
     assert "&lt;img src=x onerror=alert(1)&gt;" in text
+
+
+def test_text_puts_the_safety_check_first_then_the_other_warnings_then_the_details():
+    plan = sample()
+    for index in (6, 7, 8):  # three deletes in a pipeline of six live actions: over 30%
+        plan.changes.append(Change("delete", action_name=f"Old {index}", action_id=index, **COMMON))
+    plan.live_counts = {"acme/web/7": 6}
+    plan.warnings.append("an ordinary warning")
+    plan.add_safety_warnings()
+    text = io.StringIO()
+    render.write_text(plan, text)
+    lines = text.getvalue().splitlines()
+    assert lines[0].startswith("warning: apply would refuse this without --force: ")
+    assert lines[1] == "warning: an ordinary warning"
+    assert lines.index('acme/web  pipeline "Release images" (#7)') == 3
+    assert sum("would refuse" in line for line in lines) == 1
+
+
+def test_the_summary_names_a_new_pipeline_whose_create_is_uncertain_once():
+    new = Change("create_pipeline", "acme", "web", "Fresh", None, fields={"name": "Fresh"})
+    report = ApplyReport([Outcome(new, "uncertain", "outcome unknown")])
+    out = io.StringIO()
+    render.write_apply_report(report, out)
+    assert '    uncertain  create pipeline "Fresh": outcome unknown' in out.getvalue()
