@@ -61,13 +61,21 @@ log = logging.getLogger("reconciler.client")
 
 
 def check_base_url(url: str) -> str:
-    """``settings.check_base_url``, then httpx's parse, stricter on hosts (``https://1.2.3.999``)."""
+    """``settings.check_base_url``, then httpx's parse, stricter on hosts (``https://1.2.3.999``), and
+    the host's labels as the resolver will check them (``a..b``, a label past 63 characters)."""
     url = settings.check_base_url(url)
+    shown = settings.show(display_url(url))
     try:
-        httpx.URL(url)
+        host = httpx.URL(url).raw_host
     except (ValueError, httpx.InvalidURL) as exc:
-        shown = settings.show(display_url(url))
         raise UsageError(f"the base URL {shown} ({BASE_URL_SOURCES}) is not a valid URL: {exc}") from None
+    try:  # what the resolver will do with it: a label empty or over 63 characters fails there, unchecked
+        host.decode("ascii").encode("idna")
+    except UnicodeError:
+        raise UsageError(
+            f"the base URL {shown} ({BASE_URL_SOURCES}) has a host name with an empty label or one longer "
+            "than 63 characters"
+        ) from None
     return url
 
 

@@ -71,6 +71,12 @@ def test_plain_http_is_refused_except_on_loopback():
     assert check_base_url("http://localhost:1") == "http://localhost:1"
 
 
+@pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "a..example.com", ".example.com"])
+def test_a_host_name_with_an_empty_or_overlong_label_is_refused_before_any_request(host: str):
+    with pytest.raises(UsageError, match="host name"):
+        check_base_url(f"https://{host}")
+
+
 def test_a_missing_token_is_a_usage_error():
     with pytest.raises(UsageError, match="BUDDY_TOKEN"):
         BuddyClient("https://api.buddy.works", "")
