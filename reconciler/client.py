@@ -13,7 +13,6 @@ idle socket); a lane of one connection costs the same at any parallelism.
 
 from __future__ import annotations
 
-import json as jsonlib
 import logging
 import math
 import random
@@ -30,6 +29,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from reconciler import __version__, settings
+from reconciler.answers import TooDeep, decode, is_id, kind, printable, server_message
 from reconciler.errors import (
     ApiError,
     AuthError,
@@ -60,13 +60,21 @@ log = logging.getLogger("reconciler.client")
 
 
 def check_base_url(url: str) -> str:
-    """``settings.check_base_url``, then httpx's parse, stricter on hosts (``https://1.2.3.999``)."""
+    """``settings.check_base_url``, then httpx's parse, stricter on hosts (``https://1.2.3.999``), and
+    the host's labels as the resolver will check them (``a..b``, a label past 63 characters)."""
     url = settings.check_base_url(url)
+    shown = settings.show(display_url(url))
     try:
-        httpx.URL(url)
+        host = httpx.URL(url).raw_host
     except (ValueError, httpx.InvalidURL) as exc:
-        shown = settings.show(display_url(url))
         raise UsageError(f"the base URL {shown} ({BASE_URL_SOURCES}) is not a valid URL: {exc}") from None
+    try:  # what the resolver will do with it: a label empty or over 63 characters fails there, unchecked
+        host.decode("ascii").encode("idna")
+    except UnicodeError:
+        raise UsageError(
+            f"the base URL {shown} ({BASE_URL_SOURCES}) has a host name with an empty label or one longer "
+            "than 63 characters"
+        ) from None
     return url
 
 
@@ -274,9 +282,9 @@ class BuddyClient:
         if body is None:
             detail = f"is empty where the {what} is due"
         elif not isinstance(body, dict):
-            detail = f"is {_kind(body)} where the {what} object is due"
-        elif not _is_id(body.get("id")):
-            detail = f"has no {what} id" + ("" if "id" not in body else f" (its id is {_kind(body['id'])})")
+            detail = f"is {kind(body)} where the {what} object is due"
+        elif not is_id(body.get("id")):
+            detail = f"has no {what} id" + ("" if "id" not in body else f" (its id is {kind(body['id'])})")
         if detail is None:
             return body  # type: ignore[no-any-return]
         if method == "POST":
@@ -292,7 +300,7 @@ class BuddyClient:
             status, body = self._exchange("GET", path, query=f"?page={page}&per_page={PER_PAGE}", page=page)
             items = body.get(key) if isinstance(body, dict) else None
             if not isinstance(items, list):
-                shape = "empty" if body is None else _kind(body)
+                shape = "empty" if body is None else kind(body)
                 raise self._bad("GET", path, status, f"has no {key!r} list (it is {shape})", page=page)
             ids = [self._item_id(path, status, key, page, index, item) for index, item in enumerate(items)]
             if previous is not None and ids and ids == previous:
@@ -311,10 +319,14 @@ class BuddyClient:
 
     def _item_id(self, path: str, status: int, key: str, page: int, index: int, item: Any) -> int:
         if not isinstance(item, dict):
-            raise self._bad("GET", path, status, f"has {_kind(item)} as item {index + 1} of {key!r}", page=page)
+            raise self._bad("GET", path, status, f"has {kind(item)} as item {index + 1} of {key!r}", page=page)
         ident = item.get("id")
-        if not _is_id(ident):
-            got = "no id" if "id" not in item else f"an id that is {_kind(ident)}"
+        if not is_id(ident):
+            got = "no id" if "id" not in item else f"an id that is {kind(ident)}"
+            raise self._bad("GET", path, status, f"has {got} in item {index + 1} of {key!r}", page=page)
+        name = item.get("name")
+        if not isinstance(name, str):  # matched by name: one without would look absent, and be created again
+            got = "no name" if "name" not in item else f"a name that is {kind(name)}"
             raise self._bad("GET", path, status, f"has {got} in item {index + 1} of {key!r}", page=page)
         return ident  # type: ignore[no-any-return]
 
@@ -434,9 +446,12 @@ class BuddyClient:
         if status == 204 or not answer.body.strip():
             return None
         try:
-            return jsonlib.loads(answer.body)
-        except (ValueError, RecursionError):
-            content_type = answer.headers.get("Content-Type", "no content type").split(";")[0]
+            return decode(answer.body)
+        except TooDeep:
+            detail = "is nested too deeply to be an answer of the API"
+            raise self._bad(method, path, status, detail, page=page) from None
+        except ValueError:
+            content_type = printable(answer.headers.get("Content-Type", "no content type").split(";")[0])[:80]
             raise self._bad(method, path, status, f"is not JSON ({content_type})", page=page) from None
 
     def _rate_limit_wait(self, method: str, path: str, answer: Answer, limited: int, waited: float) -> float:
@@ -470,7 +485,7 @@ class BuddyClient:
 
     def _api_error(self, method: str, path: str, answer: Answer) -> ApiError:
         status = answer.status
-        message = self.redactor(_server_message(answer))
+        message = self.redactor(server_message(answer.body, answer.reason))
         scopes = READ_SCOPES if method == "GET" else WRITE_SCOPES
         if status == 401:
             return AuthError(
@@ -570,31 +585,3 @@ def _lane(
 def _unused_tls() -> ssl.SSLContext:
     """For plain http on loopback: never used, cheap (no CA bundle), and failing closed if it were."""
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
-def _is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _kind(value: Any) -> str:
-    """What a JSON value is, for a message (never the value itself)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    kinds = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"}
-    return kinds.get(type(value), type(value).__name__)
-
-
-def _server_message(answer: Answer, limit: int = 500) -> str:
-    """The server's own words (``{"errors": [{"message": …}]}``), cut to ``limit`` characters."""
-    try:
-        body = jsonlib.loads(answer.body)
-    except (ValueError, RecursionError):
-        body = None
-    text = answer.reason or "no message"
-    if isinstance(body, dict) and isinstance(body.get("errors"), list):
-        messages = [str(e.get("message")) for e in body["errors"] if isinstance(e, dict)]
-        if messages:
-            text = "; ".join(messages)
-    return text if len(text) <= limit else text[:limit] + "…"

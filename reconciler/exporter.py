@@ -475,7 +475,7 @@ def layout(
 def schema_reference(directory: Path) -> str:
     """What the ``$schema`` comment of a file in ``directory`` points at: a relative path to a
     ``config.schema.json`` found in it or a parent (directly or under ``schemas/``), else ``SCHEMA_URL``."""
-    start = directory.resolve()
+    start = Path(os.path.realpath(directory))  # never raises, even on a symlink loop (resolve() does)
     for parent in (start, *start.parents):
         for candidate in (parent / SCHEMA_FILE, parent / "schemas" / SCHEMA_FILE):
             if candidate.is_file():
@@ -505,13 +505,13 @@ def declared_elsewhere(
     one of the ``found`` pipelines, by name, id or previous name: one line per declaration."""
     if not output.is_dir():
         return []
-    skip = {p.resolve() for p in written}
+    skip = {Path(os.path.realpath(p)) for p in written}
     by_name = {p.name: p for p in found}
     by_id = {p.id: p for p in found}
     lines: list[str] = []
     for doc in load_paths([output]).documents:
         data = doc.data
-        if Path(doc.file).resolve() in skip or not isinstance(data, dict):
+        if Path(os.path.realpath(doc.file)) in skip or not isinstance(data, dict):
             continue
         if (data.get("workspace"), data.get("project")) != (workspace, project):
             continue

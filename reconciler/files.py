@@ -92,12 +92,12 @@ def _is_regular(path: Path) -> bool:
         return False
 
 
-def read_config_bytes(path: Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
+def read_config_bytes(path: Path, limit: int = MAX_CONFIG_BYTES, what: str = "a config file") -> bytes:
     """The bytes of the regular file ``path`` (symlinks followed).
 
     Raises :class:`LoadError` (located at the file) when it is not a regular file, is larger than
     ``limit`` bytes, or cannot be read. Never blocks on a FIFO and never reads more than ``limit + 1``
-    bytes."""
+    bytes. ``what`` names the file's kind in messages ("a plan file")."""
     where = Location(str(path), 1, 1)
     try:
         # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
@@ -107,9 +107,9 @@ def read_config_bytes(path: Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise LoadError(f"not a regular file ({_kind(info.st_mode)}); a config file must be one", where)
+            raise LoadError(f"not a regular file ({_kind(info.st_mode)}); {what} must be one", where)
         if info.st_size > limit:
-            raise LoadError(_too_big(info.st_size, limit), where)
+            raise LoadError(_too_big(info.st_size, limit, what), where)
         chunks: list[bytes] = []
         size = 0
         while size <= limit:
@@ -119,7 +119,7 @@ def read_config_bytes(path: Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            raise LoadError(_too_big(size, limit), where)
+            raise LoadError(_too_big(size, limit, what), where)
         return b"".join(chunks)
     except OSError as exc:
         raise LoadError(f"cannot read the file: {exc.strerror}", where) from None
@@ -127,10 +127,10 @@ def read_config_bytes(path: Path, limit: int = MAX_CONFIG_BYTES) -> bytes:
         os.close(fd)
 
 
-def _too_big(size: int, limit: int) -> str:
+def _too_big(size: int, limit: int, what: str) -> str:
     return (
-        f"the file is larger than {limit // (1024 * 1024)} MiB ({size:,} bytes or more); "
-        "a config file that big is refused unread"
+        f"the file is larger than {limit / (1024 * 1024):g} MiB ({size:,} bytes or more); "
+        f"{what} that big is refused unread"
     )
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, get_args
 
 from reconciler.elements import Op
-from reconciler.errors import PlanError, UsageError
+from reconciler.errors import LoadError, PlanError, UsageError
+from reconciler.files import read_config_bytes
 from reconciler.model import PipelineKey
 from reconciler.plan import (
     DECLARED_PIPELINE,
@@ -25,6 +26,9 @@ from reconciler.plan import (
     Skipped,
 )
 from reconciler.targets import Targeting
+
+#: the largest plan file read back: a plan of the 10,000-action benchmark is a few MiB
+MAX_PLAN_BYTES = 64 * 1024 * 1024
 
 
 def plan_file_text(plan: Plan) -> str:
@@ -78,20 +82,30 @@ def _default_mode() -> int:
 
 def read_plan_file(path: Path) -> Plan:
     """A plan written by ``plan --out``, read back for ``apply --plan``."""
+    try:  # a regular file of bounded size: never blocks on a FIFO nor reads /dev/zero forever
+        data = read_config_bytes(path, limit=MAX_PLAN_BYTES, what="a plan file")
+    except LoadError as exc:
+        raise UsageError(f"cannot read the plan file {path}: {exc.reason}") from None
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read the plan file {path}: {exc.strerror}") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PlanError(f"{path} is not a plan file (not UTF-8 text)") from None
     return load_plan_file(text, str(path))
 
 
 def load_plan_file(text: str, source: str) -> Plan:
     """A plan written by ``plan --out``, read back for ``apply --plan``."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_not_json)
     except ValueError as exc:
         raise PlanError(f"{source} is not JSON ({exc})") from None
+    except RecursionError:
+        raise PlanError(f"{source} is not a plan file (nested too deeply)") from None
     return Plan.from_json(data, source=source)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 # -- checking a plan file ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from reconciler.errors import (
     BadAnswerError,
     BadRequestError,
     ForbiddenError,
+    NotFoundError,
     RateLimitedError,
     ServerError,
     TransportError,
@@ -71,6 +72,12 @@ def test_plain_http_is_refused_except_on_loopback():
     assert check_base_url("http://localhost:1") == "http://localhost:1"
 
 
+@pytest.mark.parametrize("host", ["a" * 64 + ".example.com", "a..example.com", ".example.com"])
+def test_a_host_name_with_an_empty_or_overlong_label_is_refused_before_any_request(host: str):
+    with pytest.raises(UsageError, match="host name"):
+        check_base_url(f"https://{host}")
+
+
 def test_a_missing_token_is_a_usage_error():
     with pytest.raises(UsageError, match="BUDDY_TOKEN"):
         BuddyClient("https://api.buddy.works", "")
@@ -84,8 +91,9 @@ def test_the_token_is_sent_as_a_bearer_header():
 
 
 def test_pages_are_read_until_one_is_shorter_than_per_page():
-    full = {"pipelines": [{"id": i} for i in range(PER_PAGE)]}
-    handler, seen = scripted(httpx.Response(200, json=full), httpx.Response(200, json={"pipelines": [{"id": -1}]}))
+    full = {"pipelines": [{"id": i, "name": f"p{i}"} for i in range(PER_PAGE)]}
+    last = {"pipelines": [{"id": -1, "name": "last"}]}
+    handler, seen = scripted(httpx.Response(200, json=full), httpx.Response(200, json=last))
     with make(handler) as client:
         items = client.list_pipelines("acme", "web")
     assert len(items) == PER_PAGE + 1
@@ -176,7 +184,7 @@ ACTION_PATH = "/workspaces/a/projects/b/pipelines/1/actions"
     [
         ({"pipelines": [{"name": "no id"}]}, "has no id in item 1 of 'pipelines'"),
         ({"pipelines": [{"id": None}]}, "has an id that is null in item 1"),
-        ({"pipelines": [{"id": 1}, {"id": "2"}]}, "has an id that is a string in item 2"),
+        ({"pipelines": [{"id": 1, "name": "a"}, {"id": "2"}]}, "has an id that is a string in item 2"),
         ({"pipelines": [{"id": 1.5}]}, "has an id that is a number"),
         ({"pipelines": [{"id": True}]}, "has an id that is a boolean"),
         ({"pipelines": ["Build"]}, "has a string as item 1 of 'pipelines'"),
@@ -184,7 +192,12 @@ ACTION_PATH = "/workspaces/a/projects/b/pipelines/1/actions"
         ([{"id": 1}], "has no 'pipelines' list (it is a list)"),
         (b"", "has no 'pipelines' list (it is empty)"),
         (b"<html>maintenance</html>", "is not JSON (text/html)"),
-        (b"[" * 100_000, "is not JSON"),
+        (b"[" * 100_000, "is nested too deeply"),
+        (b"[" * 65 + b"]" * 65, "is nested too deeply"),
+        (b'{"pipelines": [{"id": 1, "name": NaN}]}', "is not JSON"),
+        (b'{"pipelines": [{"id": 1, "name": "\xff"}]}', "is not JSON"),
+        ({"pipelines": [{"id": 1}]}, "has no name in item 1 of 'pipelines'"),
+        ({"pipelines": [{"id": 1, "name": 5}]}, "has a name that is an integer in item 1"),
     ],
 )
 def test_a_list_answer_that_breaks_the_contract_is_a_clear_error_naming_method_and_path(body, detail):
@@ -259,7 +272,7 @@ def test_a_redirect_is_not_followed_and_names_where_it_pointed_without_userinfo(
 
 
 def test_a_server_that_ignores_page_is_stopped_at_the_first_repeated_page():
-    full = {"actions": [{"id": i} for i in range(PER_PAGE)]}
+    full = {"actions": [{"id": i, "name": f"a{i}"} for i in range(PER_PAGE)]}
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -281,7 +294,8 @@ def test_a_server_that_sends_full_pages_forever_is_stopped_past_the_item_cap(mon
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         page = int(request.url.params["page"])
-        return httpx.Response(200, json={"pipelines": [{"id": page * 1000 + i} for i in range(PER_PAGE)]})
+        items = [{"id": page * 1000 + i, "name": f"p{i}"} for i in range(PER_PAGE)]
+        return httpx.Response(200, json={"pipelines": items})
 
     with make(handler) as client, pytest.raises(BadAnswerError, match=f"goes on past {5 * PER_PAGE} pipelines"):
         client.list_pipelines("a", "b")
@@ -414,6 +428,28 @@ def test_a_server_message_echoing_the_token_or_a_registered_secret_is_redacted()
     message = str(caught.value)
     assert TOKEN not in message and "hunter2-pw" not in message
     assert "Bearer ***" in message and "password *** refused" in message
+
+
+def test_a_server_message_cannot_send_escape_sequences_to_the_terminal():
+    shouting = {"errors": [{"message": "\x1b[2J\x1b[31mred\nalert\x07"}]}
+    gone = httpx.Response(404, extensions={"reason_phrase": b"\x1b[31mGone"})
+    handler, _ = scripted(httpx.Response(400, json=shouting), gone)
+    with make(handler) as client:
+        with pytest.raises(BadRequestError) as caught:
+            client.update_action("a", "b", 1, 2, {"name": "x"})
+        assert "\x1b" not in str(caught.value) and "[2J [31mred alert" in str(caught.value)
+        with pytest.raises(NotFoundError) as missing:
+            client.get_action("a", "b", 1, 2)
+        assert str(missing.value).endswith("answered 404: [31mGone"), missing.value
+
+
+def test_an_object_nested_too_deeply_to_be_compared_is_refused_where_it_arrives():
+    deep: object = "x"
+    for _ in range(900):
+        deep = [deep]
+    handler, _ = scripted(httpx.Response(200, json={"id": 1, "commands": deep}))
+    with make(handler) as client, pytest.raises(BadAnswerError, match="nested too deeply"):
+        client.get_action("a", "b", 1, 2)
 
 
 # -- settings reach the client too -----------------------------------------------------------------

@@ -481,3 +481,10 @@ def test_a_declaration_by_id_counts_and_other_projects_or_the_file_being_replace
     )
     with pytest.raises(UsageError, match=r'"Nightly builds" is already declared at .*by-id\.yml'):
         export(fake(), "acme", "web", output=tmp_path, force=True)
+
+
+def test_an_output_directory_that_is_a_symlink_loop_is_written_to_with_a_clear_error(tmp_path: Path):
+    loop = tmp_path / "loop"
+    loop.symlink_to("loop")
+    assert exporter.schema_reference(loop) == exporter.SCHEMA_URL  # no RuntimeError from resolve()
+    assert exporter.declared_elsewhere(loop, "acme", "web", [], [loop / "web.yml"]) == []

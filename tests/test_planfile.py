@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support import change, plan_with
 
-from reconciler import elements
+from reconciler import elements, planfile
 from reconciler.errors import PlanError, UsageError
 from reconciler.plan import Change, Plan, Target
 from reconciler.planfile import read_plan_file, write_plan_file
@@ -62,6 +62,36 @@ def test_a_plan_whose_updates_carry_element_paths_reads_back(tmp_path: Path):
 def test_a_missing_plan_file_is_a_usage_error(tmp_path: Path):
     with pytest.raises(UsageError, match="cannot read the plan file"):
         read_plan_file(tmp_path / "nope.json")
+
+
+def test_a_plan_file_that_never_ends_or_never_opens_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    fifo = tmp_path / "plan.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(UsageError, match=r"not a regular file \(a character device\); a plan file must be one"):
+        read_plan_file(Path("/dev/zero"))
+    with pytest.raises(UsageError, match="not a regular file"):
+        read_plan_file(fifo)  # opened without blocking: no writer is waited for
+    big = tmp_path / "big.json"
+    with open(big, "wb") as handle:  # sparse: costs no disk
+        handle.truncate(1024 + 1)
+    monkeypatch.setattr(planfile, "MAX_PLAN_BYTES", 1024)
+    with pytest.raises(UsageError, match=r"larger than 0\.0009765.* MiB .* a plan file that big is refused unread"):
+        read_plan_file(big)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"format_version": NaN}', "NaN is not a JSON value"),
+    ],
+)
+def test_a_damaged_plan_file_is_a_plan_error(tmp_path: Path, content: bytes, message: str):
+    path = tmp_path / "plan.json"
+    path.write_bytes(content)
+    with pytest.raises(PlanError, match=message):
+        read_plan_file(path)
 
 
 # -- edited plan files -------------------------------------------------------------------------------

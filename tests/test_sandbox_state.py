@@ -340,3 +340,18 @@ def test_reconcile_sandbox_with_a_bad_port_exits_with_a_message_not_a_traceback(
     err = io.StringIO()
     code = main(["sandbox", "--port", "99999"], out=io.StringIO(), err=err)
     assert code != 0 and "65535" in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "deep", "not_utf8"])
+def test_a_hostile_state_file_is_a_sandbox_error_without_blocking_or_filling_memory(tmp_path: Path, kind: str):
+    path = tmp_path / "state.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev_zero":
+        path = Path("/dev/zero")
+    elif kind == "deep":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        path.write_bytes(b'{"workspaces": "\xff"}')
+    with pytest.raises(SandboxError, match=str(path)):
+        SandboxState.from_file(path)

@@ -21,10 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import SandboxError
+from reconciler.errors import LoadError, SandboxError
+from reconciler.files import read_config_bytes
 from reconciler.sandbox import fields as F
 
 STATE_FORMAT = 1
+#: the largest seed or state file read (the 10,000-action benchmark's state is a few MiB)
+MAX_STATE_BYTES = 64 * 1024 * 1024
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 #: Keys a seeded action may carry besides its fields.
 _ACTION_SEED_EXTRAS = frozenset({"id", "revision", "last_execution_status"})
@@ -129,14 +132,18 @@ class SandboxState:
         cls, path: str | os.PathLike[str], *, state_file: str | os.PathLike[str] | None = None
     ) -> SandboxState:
         """Load a seed or state file (read only: it is never written to unless it is ``state_file``)."""
+        try:  # bounded, and never blocked on a FIFO
+            raw = read_config_bytes(Path(path), limit=MAX_STATE_BYTES, what="a sandbox state file")
+        except LoadError as exc:
+            raise SandboxError(f"cannot read sandbox state {path}: {exc.reason}") from None
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SandboxError(f"cannot read sandbox state {path}: {exc.strerror}") from None
-        try:
-            data = json.loads(text)
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise SandboxError(f"{path}: not valid JSON: not UTF-8 text") from None
         except json.JSONDecodeError as exc:
             raise SandboxError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise SandboxError(f"{path}: not a sandbox state: nested too deeply") from None
         return cls.from_data(data, source=str(path), state_file=state_file)
 
     def _load(self, data: Mapping[str, Any]) -> None:
