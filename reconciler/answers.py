@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 #: the deepest nesting an answer may have: the contract's objects are a few levels deep, and the
 #: code that compares and renders them recurses, so a deeper answer is refused where it arrives
@@ -51,7 +51,8 @@ def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
             stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
 
 
-def is_id(value: Any) -> bool:
+def is_id(value: Any) -> TypeGuard[int]:
+    """An object id as the API gives it: an integer, and not a boolean (JSON ``true`` is no id)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 

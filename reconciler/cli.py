@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from reconciler import cliargs, console, engine, envrefs, fields, render, settings
 from reconciler.cliargs import build_parser
@@ -340,8 +340,9 @@ def main(
     """Run one command; return its exit code. Expected failures never show a traceback. ``inp`` is
     where apply reads its approval (stdin; asked only when it is a terminal)."""
     redactor = Redactor()  # the client registers the token; the command, every secret value it reads
-    out = RedactingStream(out or sys.stdout, redactor)
-    err = RedactingStream(err or sys.stderr, redactor)
+    # A RedactingStream passes for a text stream: what it does not wrap it hands to the stream below.
+    out = cast(TextIO, RedactingStream(out or sys.stdout, redactor))
+    err = cast(TextIO, RedactingStream(err or sys.stderr, redactor))
     inp = inp if inp is not None else sys.stdin
     try:
         parser = build_parser()

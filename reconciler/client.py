@@ -328,7 +328,7 @@ class BuddyClient:
         if not isinstance(name, str):  # matched by name: one without would look absent, and be created again
             got = "no name" if "name" not in item else f"a name that is {kind(name)}"
             raise self._bad("GET", path, status, f"has {got} in item {index + 1} of {key!r}", page=page)
-        return ident  # type: ignore[no-any-return]
+        return ident
 
     def _bad(
         self, method: str, path: str, status: int | None, detail: str, *, page: int | None = None

@@ -198,9 +198,9 @@ def relocate(checked: list[tuple[Document, list[Problem]]]) -> list[Problem]:
             key = (problem.location, moved, problem.message, problem.severity)
             derived.setdefault(key, []).append(_reached(doc, path))
     out = [p for p in plain if (p.location, p.path, p.message, p.severity) not in derived]
-    for (location, path, message, severity), reached in derived.items():
+    for (location, where, message, severity), reached in derived.items():
         more = f", and {len(reached) - 1} more" if len(reached) > 1 else ""
-        out.append(Problem(location, path, f"{message} (this default reaches {reached[0]}{more})", severity))
+        out.append(Problem(location, where, f"{message} (this default reaches {reached[0]}{more})", severity))
     return out
 
 

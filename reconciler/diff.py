@@ -16,6 +16,7 @@ from typing import Any
 from reconciler import dedupe, elements, envrefs, fields, suggest
 from reconciler.errors import EnvError, PipelineError
 from reconciler.fields import SENSITIVE
+from reconciler.live import ABSENT, live_fingerprint
 from reconciler.model import (
     MULTI_ARCH,
     ActionSummary,
@@ -25,7 +26,7 @@ from reconciler.model import (
     PipelineKey,
 )
 from reconciler.normal import canonical, live_as_declared, match_actions, stored
-from reconciler.plan import ABSENT, DECLARED_PIPELINE, Change, Limits, live_fingerprint
+from reconciler.plan import DECLARED_PIPELINE, Change, Limits
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def diff_pipeline(
         kept, duplicates = dedupe.split(desired, live.actions)
         live = dataclasses.replace(live, actions=kept)
     matched = match_actions(desired, live.actions)
-    common = {
+    common: dict[str, Any] = {
         "workspace": desired.workspace,
         "project": desired.project,
         "pipeline": desired.name if desired.name is not None else live.name,  # its name once applied
@@ -219,7 +220,7 @@ def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelineDi
     if desired.name is None:
         raise PipelineError(desired.label, f"no live pipeline has id {desired.id}")
     result.fingerprint_key = str(PipelineKey.of(desired.workspace, desired.project, None, desired.name))
-    common = {
+    common: dict[str, Any] = {
         "workspace": desired.workspace,
         "project": desired.project,
         "pipeline": desired.name,

@@ -81,8 +81,8 @@ def match_actions(desired: DesiredPipeline, live_actions: Sequence[ActionSummary
 
     Raises ``PipelineError`` for a type clash or for two live actions answering to one name."""
     by_name: dict[str, list[ActionSummary]] = {}
-    for action in live_actions:
-        by_name.setdefault(action.name, []).append(action)
+    for summary in live_actions:
+        by_name.setdefault(summary.name, []).append(summary)
     matched: dict[str, ActionSummary] = {}
     for action in desired.actions:
         for name in (action.name, *action.previous_names):

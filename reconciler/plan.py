@@ -1,21 +1,20 @@
-"""The plan as a value: ordered changes, a summary, fingerprints, the safety check, JSON in and out.
+"""The plan as a value: ordered changes, a summary, fingerprints, the safety check, JSON out.
 
 ``plan`` builds it, ``render`` prints it, ``apply`` consumes it. A plan file keeps ``${env:…}``
-references, never their values; ``apply --plan`` resolves them again.
+references, never their values; ``apply --plan`` resolves them again. Reading a plan file back
+(every field checked) is ``planfile.plan_from_json``: this module does not know the file's checks.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from reconciler import __version__, fields
+from reconciler import __version__
 from reconciler.errors import PlanError, UnsafePlanError
-from reconciler.model import LivePipeline, PipelineKey
+from reconciler.model import PipelineKey
 from reconciler.targets import Targeting, address
 
 if TYPE_CHECKING:
@@ -77,15 +76,6 @@ class Change:
         data.pop("unset_sensitive")
         return data
 
-    @classmethod
-    def from_json(cls, data: Any, *, where: str = "change", source: str = "plan file") -> Change:
-        """A change read back from a plan file, every field checked (``PlanError`` naming the field)."""
-        from reconciler.planfile import Checker  # the plan file's checks; planfile imports this module
-
-        check = Checker(source)
-        check.object(data, where)
-        return cls(**check.change(data, where))
-
 
 @dataclass(frozen=True)
 class Skipped:
@@ -109,40 +99,6 @@ class Skipped:
 class Target:
     base_url: str
     tool_version: str = __version__
-
-
-def fingerprint(
-    actions: Iterable[tuple[int, str, str]],
-    declared: Mapping[int, Mapping[str, Any]],
-    pipeline: Mapping[str, Any] | None = None,
-) -> str:
-    """sha256 over what a plan depends on: the ordered (id, name, type) of every live action, per
-    declared live action the live values of its declared fields (write-only ones excluded), and the
-    live values of the declared pipeline fields (``pipeline``)."""
-    payload: dict[str, Any] = {
-        "actions": [list(a) for a in actions],
-        "declared": {str(k): dict(sorted(v.items())) for k, v in sorted(declared.items())},
-    }
-    if pipeline:
-        payload["pipeline"] = dict(sorted(pipeline.items()))
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def live_fingerprint(
-    live: LivePipeline,
-    details: Mapping[int, Mapping[str, Any]],
-    declared: Mapping[int, Sequence[str]],
-    pipeline_fields: Sequence[str] = (),
-) -> str:
-    """SPEC.md's fingerprint of a live pipeline, given which fields of which actions, and which of the
-    pipeline's own fields, are declared. The live name is always covered: the file matches by it."""
-    values = {
-        action_id: {k: details.get(action_id, {}).get(k) for k in names if not fields.is_write_only(k)}
-        for action_id, names in declared.items()
-    }
-    own = {"name": live.name} | {name: live.value(name) for name in pipeline_fields}
-    return fingerprint([(a.id, a.name, a.type) for a in live.actions], values, own)
 
 
 @dataclass(frozen=True)
@@ -210,12 +166,6 @@ class SafetyCount:
         else:
             updates += f" (limit {u}%)"
         return f"{self.pipeline}: {self.live} live actions (of any type); {deletes}; {updates}"
-
-
-#: The fingerprint of a pipeline the plan creates: it must still be absent on apply.
-ABSENT = "absent"
-#: What a re-read finds where the plan expected ``ABSENT``: a pipeline of that name now exists.
-PRESENT = "present"
 
 
 @dataclass
@@ -362,35 +312,3 @@ class Plan:
             **({"targeting": self.targeting.to_json()} if self.targeting is not None else {}),
             "safety": {k: dict(v) for k, v in self.safety.items()},
         }
-
-    @classmethod
-    def from_json(cls, data: Any, *, source: str = "plan file") -> Plan:
-        """A plan read back from a plan file: the envelope and every change checked, so that an edited
-        file is refused with a ``PlanError`` naming the field (``changes[3].pipeline_id: …``)."""
-        from reconciler.planfile import Checker  # the plan file's checks; planfile imports this module
-
-        check = Checker(source)
-        if not isinstance(data, dict) or type(data.get("format_version")) is not int:
-            raise PlanError(f"{source} is not a plan of format_version {FORMAT_VERSION}")
-        if data["format_version"] != FORMAT_VERSION:
-            raise PlanError(
-                f"{source} is a plan of format_version {data['format_version']}; this reconcile reads "
-                f"format_version {FORMAT_VERSION}: make the plan again"
-            )
-        target = check.object(data.get("target"), "target")
-        changes = [Change(**check.change(item, f"changes[{i}]")) for i, item in enumerate(check.array(data, "changes"))]
-        check.anchors(changes)
-        return cls(
-            target=Target(
-                base_url=check.text(target, "base_url", "target"),
-                tool_version=check.text(target, "tool_version", "target", optional=True) or "",
-            ),
-            changes=changes,
-            skipped=[check.skipped(item, f"skipped[{i}]") for i, item in enumerate(check.array(data, "skipped", True))],
-            warnings=check.texts(data, "warnings"),
-            errors=check.texts(data, "errors"),
-            fingerprints=check.fingerprints(data.get("fingerprints")),
-            declared=check.declared(data.get("declared", {})),
-            targeting=check.targeting(data.get("targeting")),
-            safety=check.safety(data.get("safety", {})),
-        )

@@ -11,19 +11,22 @@ import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args, overload
 
+from reconciler.answers import is_id
 from reconciler.elements import Op
 from reconciler.errors import LoadError, PlanError, UsageError
 from reconciler.files import read_config_bytes
 from reconciler.model import PipelineKey
 from reconciler.plan import (
     DECLARED_PIPELINE,
+    FORMAT_VERSION,
     KINDS,
     SAFETY_KEYS,
     Change,
     Plan,
     Skipped,
+    Target,
 )
 from reconciler.targets import Targeting
 
@@ -101,7 +104,37 @@ def load_plan_file(text: str, source: str) -> Plan:
         raise PlanError(f"{source} is not JSON ({exc})") from None
     except RecursionError:
         raise PlanError(f"{source} is not a plan file (nested too deeply)") from None
-    return Plan.from_json(data, source=source)
+    return plan_from_json(data, source=source)
+
+
+def plan_from_json(data: Any, *, source: str = "plan file") -> Plan:
+    """A plan read back from a plan file: the envelope and every change checked, so that an edited
+    file is refused with a ``PlanError`` naming the field (``changes[3].pipeline_id: …``)."""
+    check = Checker(source)
+    if not isinstance(data, dict) or type(data.get("format_version")) is not int:
+        raise PlanError(f"{source} is not a plan of format_version {FORMAT_VERSION}")
+    if data["format_version"] != FORMAT_VERSION:
+        raise PlanError(
+            f"{source} is a plan of format_version {data['format_version']}; this reconcile reads "
+            f"format_version {FORMAT_VERSION}: make the plan again"
+        )
+    target = check.object(data.get("target"), "target")
+    changes = [Change(**check.change(item, f"changes[{i}]")) for i, item in enumerate(check.array(data, "changes"))]
+    check.anchors(changes)
+    return Plan(
+        target=Target(
+            base_url=check.text(target, "base_url", "target"),
+            tool_version=check.text(target, "tool_version", "target", optional=True) or "",
+        ),
+        changes=changes,
+        skipped=[check.skipped(item, f"skipped[{i}]") for i, item in enumerate(check.array(data, "skipped", True))],
+        warnings=check.texts(data, "warnings"),
+        errors=check.texts(data, "errors"),
+        fingerprints=check.fingerprints(data.get("fingerprints")),
+        declared=check.declared(data.get("declared", {})),
+        targeting=check.targeting(data.get("targeting")),
+        safety=check.safety(data.get("safety", {})),
+    )
 
 
 def _not_json(name: str) -> Any:
@@ -132,10 +165,6 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 60 else text[:60] + "…"
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 class Checker:
     """Checks the parts of a plan file, raising a ``PlanError`` that names the file and the field."""
 
@@ -156,7 +185,12 @@ class Checker:
             raise self.fail(key, "a list", value)
         return value
 
+    @overload
+    def text(self, data: Mapping[str, Any], key: str, where: str, *, optional: Literal[False] = False) -> str: ...
+    @overload
+    def text(self, data: Mapping[str, Any], key: str, where: str, *, optional: bool) -> str | None: ...
     def text(self, data: Mapping[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
+        """``data[key]`` as a non-empty string (``None`` allowed when ``optional``)."""
         value = data.get(key)
         if (value is None and optional) or (isinstance(value, str) and value):
             return value
@@ -164,7 +198,7 @@ class Checker:
 
     def integer(self, data: Mapping[str, Any], key: str, where: str, *, optional: bool = True) -> int | None:
         value = data.get(key)
-        if (value is None and optional) or _is_int(value):
+        if (value is None and optional) or is_id(value):
             return value
         raise self.fail(f"{where}.{key}", "an integer" + (" or null" if optional else ""), value)
 

@@ -273,11 +273,11 @@ def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -
     fixed = len("\n".join(head + tail)) + 2
     body: list[str] = []
     size = fixed
-    for index, (_title, block) in enumerate(blocks):
+    for index, (_title, section) in enumerate(blocks):
         rest = [t for t, _ in blocks[index + 1 :]]
-        if size + len(block) + len(_cut_note(rest, limit)) <= limit:
-            body.append(block)
-            size += len(block)
+        if size + len(section) + len(_cut_note(rest, limit)) <= limit:
+            body.append(section)
+            size += len(section)
             continue
         body.append(_cut_note([t for t, _ in blocks[index:]], limit))
         break

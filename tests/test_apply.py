@@ -20,6 +20,7 @@ from reconciler.client import BuddyClient
 from reconciler.diff import Options
 from reconciler.errors import StalePlanError, TargetMismatchError, UnsafePlanError
 from reconciler.plan import Plan
+from reconciler.planfile import plan_from_json
 from reconciler.sandbox import DEFAULT_TOKEN, FaultRule, SandboxApp, SandboxServer, SandboxState
 
 MA = "DOCKER_BUILD_MULTI_ARCH"
@@ -138,7 +139,7 @@ def test_repeated_applies_under_faults_converge_to_one_action_per_declared_name(
 
 def test_a_stale_saved_plan_is_refused_and_changes_nothing(config: Path) -> None:
     with served(copy.deepcopy(SEED)) as (app, client):
-        saved = Plan.from_json(json.loads(json.dumps(engine.plan(engine.given(client), [config], OPTIONS).to_json())))
+        saved = plan_from_json(json.loads(json.dumps(engine.plan(engine.given(client), [config], OPTIONS).to_json())))
         client.update_action("acme", "web", 7, 43, {"dockerfile_path": "changed/Dockerfile"})  # drift after plan
         app.reset_stats()
         with pytest.raises(StalePlanError, match='pipeline "Release"'):
@@ -157,7 +158,7 @@ def test_a_saved_plan_is_stale_when_an_undeclared_action_appears(config: Path) -
 def test_a_saved_plan_is_stale_when_its_pipeline_was_renamed_in_buddy(config: Path) -> None:
     # the file matches "Release" by name: once renamed in Buddy, the file no longer names that pipeline
     with served(copy.deepcopy(SEED)) as (app, client):
-        saved = Plan.from_json(json.loads(json.dumps(engine.plan(engine.given(client), [config], OPTIONS).to_json())))
+        saved = plan_from_json(json.loads(json.dumps(engine.plan(engine.given(client), [config], OPTIONS).to_json())))
         client.update_pipeline("acme", "web", 7, {"name": "Release (old)"})
         app.reset_stats()
         with pytest.raises(StalePlanError, match='pipeline "Release"'):
@@ -167,7 +168,7 @@ def test_a_saved_plan_is_stale_when_its_pipeline_was_renamed_in_buddy(config: Pa
 
 def test_a_fresh_saved_plan_applies_exactly(config: Path) -> None:
     with served(copy.deepcopy(SEED)) as (app, client):
-        saved = Plan.from_json(json.loads(json.dumps(engine.plan(engine.given(client), [config], OPTIONS).to_json())))
+        saved = plan_from_json(json.loads(json.dumps(engine.plan(engine.given(client), [config], OPTIONS).to_json())))
         report = engine.apply_saved(engine.given(client), saved, OPTIONS)
         assert report.ok and len(report.of("applied")) == len(saved.changes)
         assert names(app, "Nightly") == ["Build N1", "Build N2"]
@@ -400,7 +401,7 @@ def test_a_saved_plan_is_stale_when_a_declared_pipeline_field_changed(
 ) -> None:
     with served(copy.deepcopy(SEED)) as (app, client):
         saved = engine.plan(engine.given(client), [pipeline_config], OPTIONS)
-        saved = Plan.from_json(json.loads(json.dumps(saved.to_json())))
+        saved = plan_from_json(json.loads(json.dumps(saved.to_json())))
         client.update_pipeline("acme", "web", 7, drift)
         app.reset_stats()
         with pytest.raises(StalePlanError, match=r'pipeline "Release images" \(#7\)'):
@@ -410,7 +411,7 @@ def test_a_saved_plan_is_stale_when_a_declared_pipeline_field_changed(
 
 def test_a_saved_plan_ignores_a_change_of_an_undeclared_pipeline_field(pipeline_config: Path) -> None:
     with served(copy.deepcopy(SEED)) as (app, client):
-        saved = Plan.from_json(
+        saved = plan_from_json(
             json.loads(json.dumps(engine.plan(engine.given(client), [pipeline_config], OPTIONS).to_json()))
         )
         client.update_pipeline("acme", "web", 7, {"paused": True, "cpu": "ARM"})

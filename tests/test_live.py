@@ -12,7 +12,7 @@ from support import served
 from reconciler import engine
 from reconciler.config import load_config
 from reconciler.diff import Options
-from reconciler.live import needs_detail, read_live
+from reconciler.live import fingerprint, needs_detail, read_live
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SEED = json.loads((EXAMPLES / "sandbox-state.json").read_text())
@@ -122,3 +122,9 @@ def test_a_pipeline_is_read_in_full_only_for_a_declared_field_the_summary_lacks(
     assert needs_detail(["refs", "priority"], summary)  # priority is not a summary field
     assert needs_detail(["identifier"], summary)  # a summary field this server left out
     assert not needs_detail([], summary)
+
+
+def test_fingerprints_depend_on_the_order_of_the_live_actions():
+    a = fingerprint([(1, "A", "X"), (2, "B", "X")], {})
+    b = fingerprint([(2, "B", "X"), (1, "A", "X")], {})
+    assert a != b and a.startswith("sha256:")

@@ -120,8 +120,8 @@ def after(mode: str, ms: float, req: Request, answer: Answer) -> Answer:
     elif mode == "empty_body":
         answer.raw = b""
     elif mode == "list_for_object":
-        key = LIST_KEYS.get(str(req.route))
-        answer.payload = payload[key] if key and isinstance(payload, dict) else [payload]
+        list_key = LIST_KEYS.get(str(req.route))
+        answer.payload = payload[list_key] if list_key and isinstance(payload, dict) else [payload]
     elif mode == "html_body":
         answer.raw, answer.content_type = HTML_PAGE, "text/html; charset=utf-8"
     elif mode == "create_204":

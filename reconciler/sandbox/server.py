@@ -132,7 +132,7 @@ class _Handler(StreamRequestHandler):
 
     def _read_body(self, headers: dict[str, str]) -> bytes:
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 try:
                     size = int(self.rfile.readline(_MAX_LINE).split(b";")[0].strip() or b"0", 16)

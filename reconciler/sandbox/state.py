@@ -171,7 +171,8 @@ class SandboxState:
                     raise F.FieldError(f"{pr_path}.pipelines", "must be a list")
                 for i, p_data in enumerate(pipes):
                     pipeline = _seed_pipeline(p_data, f"{pr_path}.pipelines[{i}]", pending)
-                    for obj in (pipeline, *pipeline.actions):
+                    objects: list[Pipeline | Action] = [pipeline, *pipeline.actions]
+                    for obj in objects:
                         if obj.id:
                             if obj.id in seen:
                                 raise F.FieldError(f"{pr_path}.pipelines[{i}]", f"id {obj.id} is used twice")
