@@ -563,40 +563,51 @@ MANY_CREATES = "workspace: acme\nproject: web\npipelines:\n  - name: Release\n  
 )
 
 
+def _apply_command(config: Path, url: str) -> tuple[list[str], dict[str, str]]:
+    """``reconcile apply`` of ``config`` in a child process against the sandbox at ``url``, one
+    change at a time."""
+    from reconciler.sandbox import DEFAULT_TOKEN
+
+    env = {**os.environ, "BUDDY_BASE_URL": url, "BUDDY_TOKEN": DEFAULT_TOKEN, "NO_COLOR": "1"}
+    return [sys.executable, "-m", "reconciler", "apply", str(config), "--parallelism", "1"], env
+
+
+def _interrupted(command: list[str], env: dict[str, str], when: str, *, wait_s: float) -> tuple[int, str, str]:
+    """Run ``command``, send it SIGINT as soon as a line of its stderr starts with ``when``, and
+    return its exit code, stdout and stderr (killed after ``wait_s`` should it never end)."""
+    import signal
+    import threading
+
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(wait_s, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stderr is not None
+        seen = []
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith(when):
+                proc.send_signal(signal.SIGINT)
+                break
+        out, rest = proc.communicate()
+    finally:
+        watchdog.cancel()
+    return proc.returncode, out, "".join(seen) + rest
+
+
 def test_sigint_stops_a_running_apply_with_a_partial_report_and_exit_130_and_a_rerun_converges(
     tmp_path: Path,
 ) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-    import threading
-
-    from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
+    from reconciler.sandbox import SandboxApp, SandboxServer, SandboxState
 
     seed = {"workspaces": {"acme": {"projects": {"web": {"pipelines": [{"id": 7, "name": "Release"}]}}}}}
     app = SandboxApp(SandboxState.from_data(seed))
     app.set_faults({"kind": "latency", "ms": 150, "methods": ["POST"]})  # each create takes a while
     config = write(tmp_path / "web.yml", MANY_CREATES)
     with SandboxServer(app, poll_interval=0.005) as server:
-        env = {**os.environ, "BUDDY_BASE_URL": server.url, "BUDDY_TOKEN": DEFAULT_TOKEN, "NO_COLOR": "1"}
-        command = [sys.executable, "-m", "reconciler", "apply", str(config), "--parallelism", "1"]
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        watchdog = threading.Timer(30, proc.kill)
-        watchdog.start()
-        try:
-            assert proc.stderr is not None
-            seen = []
-            for line in proc.stderr:
-                seen.append(line)
-                if line.startswith("[1/8] "):
-                    proc.send_signal(signal.SIGINT)
-                    break
-            out, rest = proc.communicate()
-        finally:
-            watchdog.cancel()
-        err = "".join(seen) + rest
-        assert proc.returncode == 130, err
+        command, env = _apply_command(config, server.url)
+        returncode, out, err = _interrupted(command, env, "[1/8] ", wait_s=30)
+        assert returncode == 130, err
         assert "SIGINT: stopping: no new change is started" in err
         assert "Apply interrupted:" in out and "not tried" in out
         assert "not started: the apply was interrupted" in out
@@ -612,34 +623,17 @@ def test_sigint_stops_a_running_apply_with_a_partial_report_and_exit_130_and_a_r
 def test_sigint_while_a_429_asks_for_minutes_stops_at_once_with_exit_130(tmp_path: Path) -> None:
     """The first Ctrl-C does not sit out a long Retry-After: the waiting create is given up (a 429:
     nothing was done), the rest is not tried, and the apply exits 130 right away."""
-    import signal
-    import threading
-
-    from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
+    from reconciler.sandbox import SandboxApp, SandboxServer, SandboxState
 
     seed = {"workspaces": {"acme": {"projects": {"web": {"pipelines": [{"id": 7, "name": "Release"}]}}}}}
     app = SandboxApp(SandboxState.from_data(seed))
     app.set_faults({"kind": "rate_limit", "count": 1, "retry_after": 600, "methods": ["POST"]})
     config = write(tmp_path / "web.yml", MANY_CREATES)
     with SandboxServer(app, poll_interval=0.005) as server:
-        env = {**os.environ, "BUDDY_BASE_URL": server.url, "BUDDY_TOKEN": DEFAULT_TOKEN, "NO_COLOR": "1"}
-        command = [sys.executable, "-m", "reconciler", "apply", str(config), "--parallelism", "1"]
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        watchdog = threading.Timer(SILENCE_S, proc.kill)  # a broken stop would wait 600 s
-        watchdog.start()
-        try:
-            assert proc.stderr is not None
-            seen = []
-            for line in proc.stderr:
-                seen.append(line)
-                if line.startswith("rate limited by the API: waiting 600 s"):
-                    proc.send_signal(signal.SIGINT)
-                    break
-            out, rest = proc.communicate()
-        finally:
-            watchdog.cancel()
-    err = "".join(seen) + rest
-    assert proc.returncode == 130, err
+        command, env = _apply_command(config, server.url)
+        # a broken stop would wait the 600 s out: the watchdog kills it first
+        returncode, out, err = _interrupted(command, env, "rate limited by the API: waiting 600 s", wait_s=SILENCE_S)
+    assert returncode == 130, err
     assert "interrupted again" not in err  # one signal was enough
     assert "answered 429: interrupted while waiting for the API's rate limit: not sent again" in out
     assert "Apply interrupted: 8 not tried." in out
