@@ -90,6 +90,7 @@ def _targeting_options(parser: argparse.ArgumentParser) -> None:
 
 
 def targeting(args: argparse.Namespace) -> Targeting | None:
+    """The ``--target``/``--exclude`` patterns of the command line; ``None`` when neither was given."""
     if not args.target and not args.exclude:
         return None
     return Targeting(tuple(args.target), tuple(args.exclude))

@@ -27,6 +27,7 @@ class Duplicate:
 
     @property
     def reason(self) -> str:
+        """Why the plan deletes this duplicate, as its delete change says."""
         return f'{REASON}: "{self.kept.name}" #{self.kept.id} comes first and is kept'
 
 

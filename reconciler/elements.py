@@ -56,6 +56,7 @@ _MISSING = object()
 
 
 def is_container(value: Any) -> bool:
+    """An object or a list: compared element by element rather than as one value."""
     return isinstance(value, (Mapping, list, tuple))
 
 
@@ -142,6 +143,7 @@ def _quoted(value: Any) -> str:
 
 
 def is_long(value: Any) -> bool:
+    """A string shown as a line diff rather than as ``before -> after`` (see ``LONG_STRING``)."""
     return isinstance(value, str) and (len(value) > LONG_STRING or "\n" in value)
 
 

@@ -172,6 +172,8 @@ class Checker:
         self.source = source
 
     def fail(self, where: str, expected: str, value: Any) -> PlanError:
+        """The error for a field at ``where`` that is not ``expected`` (the value shown only by its kind
+        or cut short); the caller raises it."""
         return PlanError(f"{self.source} is malformed: {where}: expected {expected}, got {_shown(value)}")
 
     def object(self, value: Any, where: str) -> dict[str, Any]:

@@ -71,6 +71,7 @@ class Budget:
         return self.remaining is None or (self.reset is not None and now >= self.reset)
 
     def forget(self) -> None:
+        """Drop what is known of the budget: the next answer's headers tell it again."""
         self.remaining = None
 
 

@@ -18,6 +18,7 @@ from reconciler.model import DesiredPipeline
 
 
 def address(workspace: str, project: str, pipeline: str) -> str:
+    """The ``workspace/project/pipeline`` string that ``--target``/``--exclude`` patterns match."""
     return f"{workspace}/{project}/{pipeline}"
 
 
@@ -40,6 +41,7 @@ class Targeting:
 
     @property
     def active(self) -> bool:
+        """Whether any pattern was given (an inactive targeting selects every declared pipeline)."""
         return bool(self.targets or self.excludes)
 
     def covers(self, names: Iterable[str]) -> bool:
