@@ -411,3 +411,39 @@ def test_a_hostile_file_named_on_the_command_line_is_refused(environment: Path, 
     run = run_cli("validate", str(entry))
     assert_clean(run)
     assert run.code == 1 and "x.yml" in run.text
+
+
+# -- names that are hard to put into a URL -----------------------------------------------------------
+
+HARD_WORKSPACE = "ws-ü"
+HARD_PROJECTS = ["prøject/a?b#c%2Fd 🚀", ".."]
+HARD_PIPELINES = ["Größe 🚀", "שלום עולם", "a/b?c#d%e", "%2e%2e/..", "  spaced  "]
+HARD_ACTIONS = ["Build/ü?#%", "🐳 image", "مرحبا"]
+
+
+def hard_config(project: str) -> str:
+    def text(value: str) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    actions = "".join(f"      - name: {text(a)}\n        type: DOCKER_BUILD_MULTI_ARCH\n" for a in HARD_ACTIONS)
+    pipelines = "".join(f"  - name: {text(p)}\n    actions:\n{actions}" for p in HARD_PIPELINES)
+    return f"workspace: {text(HARD_WORKSPACE)}\nproject: {text(project)}\npipelines:\n{pipelines}"
+
+
+@pytest.mark.parametrize("project", HARD_PROJECTS, ids=["reserved characters", "dot-dot"])
+def test_non_ascii_and_reserved_names_plan_apply_and_import_round_trip(environment: Path, project: str, tmp_path: Path):
+    (environment / "web.yml").write_text(hard_config(project), encoding="utf-8")
+    projects = {project: {"pipelines": [{"name": p} for p in HARD_PIPELINES]}, "other": {"pipelines": []}}
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(json.dumps({"workspaces": {HARD_WORKSPACE: {"projects": projects}}}), encoding="utf-8")
+    sandbox_ = ["--sandbox", "--sandbox-seed", str(seed_file)]
+    first = run_cli("plan", str(environment), *sandbox_, "--detailed-exitcode")
+    assert first.code == 2 and first.out.count("+ create") == 15, first.text
+    applied = run_cli("apply", str(environment), *sandbox_)
+    assert applied.code == 0 and "[15/15] created" in applied.err, applied.text
+    assert_clean(applied)
+    assert run_cli("plan", str(environment), *sandbox_, "--detailed-exitcode").code == 0
+    imported = run_cli("import", "--workspace", HARD_WORKSPACE, "--project", project, *sandbox_, "-o", "imported")
+    assert imported.code == 0, imported.text
+    again = run_cli("plan", "imported", *sandbox_, "--detailed-exitcode")
+    assert again.code == 0 and "No changes" in again.out, again.text
