@@ -447,3 +447,78 @@ def test_non_ascii_and_reserved_names_plan_apply_and_import_round_trip(environme
     assert imported.code == 0, imported.text
     again = run_cli("plan", "imported", *sandbox_, "--detailed-exitcode")
     assert again.code == 0 and "No changes" in again.out, again.text
+
+
+# -- secrets in every output -------------------------------------------------------------------------
+
+
+class EchoEverything(EchoBody):
+    """Refuses every write quoting its body and its Authorization header back."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] in ("POST", "PATCH"):
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(size).decode()
+            said = f"cannot parse {body} sent with {environ.get('HTTP_AUTHORIZATION')}"
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [json.dumps({"errors": [{"message": said}]}).encode()]
+        return self.app(environ, start_response)
+
+
+@pytest.mark.parametrize("echo", [False, True], ids=["plain server", "echoing server"])
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-q"]], ids=["default", "verbose", "quiet"])
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json", "github"])
+def test_no_plan_format_log_or_out_file_shows_the_token_or_a_secret(
+    environment: Path, fmt: str, verbosity: list[str], echo: bool
+):
+    app = sandbox()
+    if echo:
+        app.set_deviant("echo_authorization", route="/pipelines/:pipeline_id/actions")  # the listing passes
+    out = environment.parent / "plan.json"
+    with serving(app) as url:
+        args = ["--format", fmt, "--out", str(out), "--update-secrets", *verbosity]
+        run = run_cli("plan", str(environment), "--base-url", url, *args)
+    assert_clean(run)
+    if echo:  # a plan with errors writes no file
+        assert run.code == 1 and "Bearer ***" in run.text and not out.exists()
+        return
+    assert run.code == 0
+    written = out.read_text(encoding="utf-8")
+    assert TOKEN not in written and SECRET not in written and "${env:DOCKERHUB_TOKEN}" in written
+
+
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-q"]], ids=["default", "verbose", "quiet"])
+@pytest.mark.parametrize("saved", [False, True], ids=["apply", "apply --plan"])
+def test_apply_progress_summary_and_errors_never_show_the_token_or_a_secret(
+    environment: Path, verbosity: list[str], saved: bool
+):
+    with serving(EchoEverything(sandbox())) as url:
+        target = [str(environment)]
+        if saved:
+            assert run_cli("plan", str(environment), "--base-url", url, "--out", "p.json").code == 0
+            target = ["--plan", "p.json"]
+        run = run_cli("apply", *target, "--base-url", url, "--update-secrets", *verbosity)
+    assert_clean(run)
+    assert run.code == 1 and "cannot parse" in run.text and "Bearer ***" in run.text
+
+
+def test_a_secret_that_is_part_of_an_ordinary_word_is_masked_in_output_but_not_in_the_plan_file(
+    environment: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DOCKERHUB_TOKEN", "reat")  # as in "create"
+    app = sandbox()
+    with serving(app) as url:
+        shown = run_cli("plan", str(environment), "--base-url", url, "--out", "p.json")
+        assert shown.code == 0 and "reat" not in shown.text and "+ c***e" in shown.out
+        assert '"kind": "create"' in Path("p.json").read_text(encoding="utf-8")  # holds no value: unmasked
+        applied = run_cli("apply", "--plan", "p.json", "--base-url", url)
+    assert applied.code == 0 and "reat" not in applied.text, applied.text
+    assert "Build worker image" in [a.name for a in app.state.pipeline("acme", "web", 7).actions]
+
+
+def test_the_readme_says_why_a_secret_under_four_characters_is_not_masked():
+    from reconciler.redact import MIN_SECRET_LENGTH, Redactor
+
+    assert Redactor(["ab1"])("ab1 abc1") == "ab1 abc1"  # too short to be told from ordinary text
+    secrets = Path(__file__).parents[1].joinpath("README.md").read_text(encoding="utf-8").split("## Secrets")[1]
+    assert f"shorter than {MIN_SECRET_LENGTH} characters" in secrets.split("\n## ")[0]
