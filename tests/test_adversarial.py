@@ -522,3 +522,41 @@ def test_the_readme_says_why_a_secret_under_four_characters_is_not_masked():
     assert Redactor(["ab1"])("ab1 abc1") == "ab1 abc1"  # too short to be told from ordinary text
     secrets = Path(__file__).parents[1].joinpath("README.md").read_text(encoding="utf-8").split("## Secrets")[1]
     assert f"shorter than {MIN_SECRET_LENGTH} characters" in secrets.split("\n## ")[0]
+
+
+# -- YAML bombs and huge inputs ----------------------------------------------------------------------
+
+HEAD = "workspace: acme\nproject: web\npipelines:\n  - name: Release images\n"
+
+
+def laughs() -> str:
+    """Billion laughs: 30 levels of nine aliases each, 9^30 nodes once expanded."""
+    levels = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    levels += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 30)]
+    return "\n".join(levels) + "\n" + HEAD
+
+
+YAML_BOMBS = {
+    "billion laughs": laughs,
+    "100k aliases": lambda: "a: &a [1]\n" + HEAD + "    x: [" + ", ".join(["*a"] * 100_000) + "]\n",
+    "100k anchors": lambda: HEAD + "    x:\n" + "".join(f"      k{i}: &a{i} v\n" for i in range(100_000)),
+    "10 MB scalar": lambda: HEAD + "    refs: ['" + "r" * 10_000_000 + "']\n",
+    "10k flow nesting": lambda: HEAD + "    refs: " + "[" * 10_000 + "]" * 10_000 + "\n",
+    "10k block nesting": lambda: HEAD + "    refs:\n      " + "- " * 10_000 + "x\n",
+    "nesting through aliases": lambda: (
+        "a0: &a0 [1]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 10_000)) + HEAD + "    refs: *a9999\n"
+    ),
+    "100k keys": lambda: HEAD + "    x:\n" + "".join(f"      k{i}: v\n" for i in range(100_000)),
+    "1 MB key": lambda: HEAD + "    ? " + "k" * 1_000_000 + "\n    : v\n",
+    "1 MB plain key": lambda: HEAD + "    " + "k" * 1_000_000 + ": v\n",
+}
+
+
+@pytest.mark.parametrize("bomb", sorted(YAML_BOMBS))
+def test_a_yaml_bomb_or_huge_input_is_validated_in_bounded_time_with_a_located_error(environment: Path, bomb: str):
+    (environment / "web.yml").write_text(YAML_BOMBS[bomb](), encoding="utf-8")
+    run = run_cli("validate", str(environment))
+    assert_clean(run)
+    assert len(run.text) < 20_000, run.text[:2000]  # a located error, not the input echoed back
+    if run.code == 1:
+        assert re.search(r"web\.yml:\d+:\d+: \$", run.out), run.text
