@@ -560,3 +560,39 @@ def test_a_yaml_bomb_or_huge_input_is_validated_in_bounded_time_with_a_located_e
     assert len(run.text) < 20_000, run.text[:2000]  # a located error, not the input echoed back
     if run.code == 1:
         assert re.search(r"web\.yml:\d+:\d+: \$", run.out), run.text
+
+
+def plan_values(data: Any) -> list[Any]:
+    """Every value the plan itself holds: a field moved elsewhere is the likeliest hand edit."""
+    found: list[Any] = []
+    for path in leaf_paths(data):
+        value = data
+        for step in path:
+            value = value[step]
+        found.append(copy.deepcopy(value))
+    return found
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_apply_of_a_plan_file_with_several_edits_never_tracebacks(
+    saved_plan: SavedPlan, data: st.DataObject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("BUDDY_TOKEN", TOKEN)
+    monkeypatch.setenv("DOCKERHUB_TOKEN", SECRET)
+    monkeypatch.setattr(logging.getLogger("reconciler.sandbox"), "propagate", False)
+    values = st.sampled_from(HOSTILE_VALUES) | st.sampled_from(plan_values(saved_plan.data))
+    edited = saved_plan.data
+    for _ in range(data.draw(st.integers(2, 6), label="edits")):
+        paths = list(leaf_paths(edited))  # the paths of the file as edited so far
+        if not paths:
+            break
+        path = data.draw(st.sampled_from(paths), label="path")
+        delete = data.draw(st.booleans(), label="delete") and not isinstance(path[-1], int)
+        edited = mutated(edited, path, data.draw(values, label="value"), delete=delete)
+    assert_clean(apply_edited(saved_plan, edited, tmp_path / "plan.json"))
