@@ -36,7 +36,12 @@ def _connection_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("connection")
     group.add_argument("--base-url", help=f"API base URL (env BUDDY_BASE_URL; default {DEFAULT_BASE_URL})")
     group.add_argument("--region", choices=sorted(REGIONS), help="us or eu: the region's base URL")
-    group.add_argument("--parallelism", type=int, default=8, help="concurrent requests (default 8)")
+    group.add_argument(
+        "--parallelism",
+        type=_parallelism,
+        default=8,
+        help=f"concurrent requests, 1 to {MAX_PARALLELISM} (default 8)",
+    )
     group.add_argument(
         "--sandbox",
         action="store_true",
@@ -94,6 +99,21 @@ def targeting(args: argparse.Namespace) -> Targeting | None:
     if not args.target and not args.exclude:
         return None
     return Targeting(tuple(args.target), tuple(args.exclude))
+
+
+#: the most concurrent requests: one thread and one connection each, and Buddy's rate limit is spent
+#: by requests, not by time, so more lanes only make a burst of 429s likelier
+MAX_PARALLELISM = 64
+
+
+def _parallelism(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_PARALLELISM:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and {MAX_PARALLELISM}")
+    return value
 
 
 def _percent(text: str) -> int:

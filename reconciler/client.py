@@ -121,7 +121,14 @@ class _TooSlow(Exception):
 
 
 def project_path(workspace: str, project: str) -> str:
-    return f"/workspaces/{quote(workspace, safe='')}/projects/{quote(project, safe='')}"
+    return f"/workspaces/{_segment(workspace)}/projects/{_segment(project)}"
+
+
+def _segment(name: str) -> str:
+    """``name`` as one path segment: every reserved character escaped (a ``/`` or ``?`` stays inside
+    the name), and a name of ``.`` or ``..`` spelled ``%2E``, which URL normalisation does not remove
+    (a bare ``..`` would climb out of the workspace to another resource)."""
+    return name.replace(".", "%2E") if name in (".", "..") else quote(name, safe="")
 
 
 class BuddyClient:

@@ -9,6 +9,7 @@ read, and read with a bounded read all the same (a file may grow between the che
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass, field
@@ -125,6 +126,33 @@ def read_config_bytes(path: Path, limit: int = MAX_CONFIG_BYTES, what: str = "a 
         raise LoadError(f"cannot read the file: {exc.strerror}", where) from None
     finally:
         os.close(fd)
+
+
+def describe_missing(path: Path) -> str:
+    """What stands at a path that cannot be followed to anything: a symlink loop and a dangling symlink
+    are named as such (the OS reports both as "no such file"), anything else is missing."""
+    if is_symlink_loop(path):
+        return "a symlink loop (the link never reaches a file)"
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"a symlink to {os.readlink(path)}, which does not exist"
+    return "no such file or directory"
+
+
+def is_symlink_loop(path: Path) -> bool:
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+def not_a_regular_file(path: Path) -> str | None:
+    """``None`` for a regular file (symlinks followed); otherwise what the path is, for a message."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return describe_missing(path)
+    return None if stat.S_ISREG(mode) else f"{_kind(mode)}, not a regular file"
 
 
 def _too_big(size: int, limit: int, what: str) -> str:

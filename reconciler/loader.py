@@ -105,7 +105,7 @@ def _load_all(paths: list[str | Path], seen: set[str], result: LoadResult) -> No
         elif path.exists():
             _load_once(path, named=True, seen=seen, result=result)  # refused there unless a regular file
         else:
-            result.problems.append(_error(str(path), 1, 1, (), "no such file or directory"))
+            result.problems.append(_error(str(path), 1, 1, (), files.describe_missing(path)))
 
 
 def _load_enclosing_defaults(path: Path, seen: set[str], result: LoadResult) -> None:

@@ -53,12 +53,21 @@ class Problem:
         return f"{self.location}: {self.path}: {prefix}{self.message}"
 
 
+#: a key longer than this is shown cut short: a megabyte-long key must not make a megabyte-long message
+MAX_SHOWN_KEY = 80
+
+
 def json_path(parts: tuple[str | int, ...] | list[str | int]) -> str:
     """Render a path of keys and indexes as ``$.a.b[0].c``."""
     out = "$"
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        out += f"[{part}]" if isinstance(part, int) else f".{shown_key(part)}"
     return out
+
+
+def shown_key(key: str) -> str:
+    """``key`` for a path or a message: whole, or its start and ``…`` when longer than ``MAX_SHOWN_KEY``."""
+    return key if len(key) <= MAX_SHOWN_KEY else f"{key[:MAX_SHOWN_KEY]}…"
 
 
 def sort_problems(problems: list[Problem]) -> list[Problem]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from reconciler.errors import SandboxError, UsageError
+from reconciler.files import describe_missing, is_symlink_loop, not_a_regular_file
 from reconciler.model import DesiredPipeline
 
 SEED_NAME = "sandbox-state.json"
@@ -43,8 +44,10 @@ def open_sandbox(
     """Run a simulator for the duration of the block; yields ``(url, token)``."""
     from reconciler import sandbox
 
-    if seed is not None and not Path(seed).is_file():
-        raise UsageError(f"--sandbox-seed {seed}: no such file")
+    if seed is not None and (what := not_a_regular_file(Path(seed))) is not None:
+        raise UsageError(f"--sandbox-seed {seed}: {what}")
+    if is_symlink_loop(state_file):  # it would be replaced by a plain file
+        raise UsageError(f"--sandbox-state {state_file}: {describe_missing(state_file)}")
     seed_path = Path(seed) if seed is not None else default_seed(paths)
     names = [(p.workspace, p.project, p.name) for p in pipelines if p.name]
     try:

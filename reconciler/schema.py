@@ -33,7 +33,7 @@ from referencing.jsonschema import DRAFT202012
 
 from reconciler.defaults import NOT_DEFAULTED
 from reconciler.loader import Document, PathKey
-from reconciler.problems import Problem, json_path
+from reconciler.problems import Problem, json_path, shown_key
 
 SchemaName = Literal["config", "action"]
 
@@ -277,7 +277,8 @@ def _quote_hint(doc: Document, path: PathKey, error: ValidationError) -> str:
 def _unknown_field(key: str, allowed: list[str]) -> str:
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     hint = f"; did you mean `{close[0]}`?" if close else ""
-    return f"unknown field `{key}`{hint}"
+    length = f" (a key of {len(key):,} characters)" if shown_key(key) != key else ""
+    return f"unknown field `{shown_key(key)}`{length}{hint}"
 
 
 def _enum_hint(value: Any, allowed: list[str]) -> str:

@@ -411,3 +411,188 @@ def test_a_hostile_file_named_on_the_command_line_is_refused(environment: Path, 
     run = run_cli("validate", str(entry))
     assert_clean(run)
     assert run.code == 1 and "x.yml" in run.text
+
+
+# -- names that are hard to put into a URL -----------------------------------------------------------
+
+HARD_WORKSPACE = "ws-ü"
+HARD_PROJECTS = ["prøject/a?b#c%2Fd 🚀", ".."]
+HARD_PIPELINES = ["Größe 🚀", "שלום עולם", "a/b?c#d%e", "%2e%2e/..", "  spaced  "]
+HARD_ACTIONS = ["Build/ü?#%", "🐳 image", "مرحبا"]
+
+
+def hard_config(project: str) -> str:
+    def text(value: str) -> str:
+        return json.dumps(value, ensure_ascii=False)
+
+    actions = "".join(f"      - name: {text(a)}\n        type: DOCKER_BUILD_MULTI_ARCH\n" for a in HARD_ACTIONS)
+    pipelines = "".join(f"  - name: {text(p)}\n    actions:\n{actions}" for p in HARD_PIPELINES)
+    return f"workspace: {text(HARD_WORKSPACE)}\nproject: {text(project)}\npipelines:\n{pipelines}"
+
+
+@pytest.mark.parametrize("project", HARD_PROJECTS, ids=["reserved characters", "dot-dot"])
+def test_non_ascii_and_reserved_names_plan_apply_and_import_round_trip(environment: Path, project: str, tmp_path: Path):
+    (environment / "web.yml").write_text(hard_config(project), encoding="utf-8")
+    projects = {project: {"pipelines": [{"name": p} for p in HARD_PIPELINES]}, "other": {"pipelines": []}}
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(json.dumps({"workspaces": {HARD_WORKSPACE: {"projects": projects}}}), encoding="utf-8")
+    sandbox_ = ["--sandbox", "--sandbox-seed", str(seed_file)]
+    first = run_cli("plan", str(environment), *sandbox_, "--detailed-exitcode")
+    assert first.code == 2 and first.out.count("+ create") == 15, first.text
+    applied = run_cli("apply", str(environment), *sandbox_)
+    assert applied.code == 0 and "[15/15] created" in applied.err, applied.text
+    assert_clean(applied)
+    assert run_cli("plan", str(environment), *sandbox_, "--detailed-exitcode").code == 0
+    imported = run_cli("import", "--workspace", HARD_WORKSPACE, "--project", project, *sandbox_, "-o", "imported")
+    assert imported.code == 0, imported.text
+    again = run_cli("plan", "imported", *sandbox_, "--detailed-exitcode")
+    assert again.code == 0 and "No changes" in again.out, again.text
+
+
+# -- secrets in every output -------------------------------------------------------------------------
+
+
+class EchoEverything(EchoBody):
+    """Refuses every write quoting its body and its Authorization header back."""
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] in ("POST", "PATCH"):
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(size).decode()
+            said = f"cannot parse {body} sent with {environ.get('HTTP_AUTHORIZATION')}"
+            start_response("400 Bad Request", [("Content-Type", "application/json")])
+            return [json.dumps({"errors": [{"message": said}]}).encode()]
+        return self.app(environ, start_response)
+
+
+@pytest.mark.parametrize("echo", [False, True], ids=["plain server", "echoing server"])
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-q"]], ids=["default", "verbose", "quiet"])
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json", "github"])
+def test_no_plan_format_log_or_out_file_shows_the_token_or_a_secret(
+    environment: Path, fmt: str, verbosity: list[str], echo: bool
+):
+    app = sandbox()
+    if echo:
+        app.set_deviant("echo_authorization", route="/pipelines/:pipeline_id/actions")  # the listing passes
+    out = environment.parent / "plan.json"
+    with serving(app) as url:
+        args = ["--format", fmt, "--out", str(out), "--update-secrets", *verbosity]
+        run = run_cli("plan", str(environment), "--base-url", url, *args)
+    assert_clean(run)
+    if echo:  # a plan with errors writes no file
+        assert run.code == 1 and "Bearer ***" in run.text and not out.exists()
+        return
+    assert run.code == 0
+    written = out.read_text(encoding="utf-8")
+    assert TOKEN not in written and SECRET not in written and "${env:DOCKERHUB_TOKEN}" in written
+
+
+@pytest.mark.parametrize("verbosity", [[], ["-v"], ["-q"]], ids=["default", "verbose", "quiet"])
+@pytest.mark.parametrize("saved", [False, True], ids=["apply", "apply --plan"])
+def test_apply_progress_summary_and_errors_never_show_the_token_or_a_secret(
+    environment: Path, verbosity: list[str], saved: bool
+):
+    with serving(EchoEverything(sandbox())) as url:
+        target = [str(environment)]
+        if saved:
+            assert run_cli("plan", str(environment), "--base-url", url, "--out", "p.json").code == 0
+            target = ["--plan", "p.json"]
+        run = run_cli("apply", *target, "--base-url", url, "--update-secrets", *verbosity)
+    assert_clean(run)
+    assert run.code == 1 and "cannot parse" in run.text and "Bearer ***" in run.text
+
+
+def test_a_secret_that_is_part_of_an_ordinary_word_is_masked_in_output_but_not_in_the_plan_file(
+    environment: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("DOCKERHUB_TOKEN", "reat")  # as in "create"
+    app = sandbox()
+    with serving(app) as url:
+        shown = run_cli("plan", str(environment), "--base-url", url, "--out", "p.json")
+        assert shown.code == 0 and "reat" not in shown.text and "+ c***e" in shown.out
+        assert '"kind": "create"' in Path("p.json").read_text(encoding="utf-8")  # holds no value: unmasked
+        applied = run_cli("apply", "--plan", "p.json", "--base-url", url)
+    assert applied.code == 0 and "reat" not in applied.text, applied.text
+    assert "Build worker image" in [a.name for a in app.state.pipeline("acme", "web", 7).actions]
+
+
+def test_the_readme_says_why_a_secret_under_four_characters_is_not_masked():
+    from reconciler.redact import MIN_SECRET_LENGTH, Redactor
+
+    assert Redactor(["ab1"])("ab1 abc1") == "ab1 abc1"  # too short to be told from ordinary text
+    secrets = Path(__file__).parents[1].joinpath("README.md").read_text(encoding="utf-8").split("## Secrets")[1]
+    assert f"shorter than {MIN_SECRET_LENGTH} characters" in secrets.split("\n## ")[0]
+
+
+# -- YAML bombs and huge inputs ----------------------------------------------------------------------
+
+HEAD = "workspace: acme\nproject: web\npipelines:\n  - name: Release images\n"
+
+
+def laughs() -> str:
+    """Billion laughs: 30 levels of nine aliases each, 9^30 nodes once expanded."""
+    levels = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    levels += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 30)]
+    return "\n".join(levels) + "\n" + HEAD
+
+
+YAML_BOMBS = {
+    "billion laughs": laughs,
+    "100k aliases": lambda: "a: &a [1]\n" + HEAD + "    x: [" + ", ".join(["*a"] * 100_000) + "]\n",
+    "100k anchors": lambda: HEAD + "    x:\n" + "".join(f"      k{i}: &a{i} v\n" for i in range(100_000)),
+    "10 MB scalar": lambda: HEAD + "    refs: ['" + "r" * 10_000_000 + "']\n",
+    "10k flow nesting": lambda: HEAD + "    refs: " + "[" * 10_000 + "]" * 10_000 + "\n",
+    "10k block nesting": lambda: HEAD + "    refs:\n      " + "- " * 10_000 + "x\n",
+    "nesting through aliases": lambda: (
+        "a0: &a0 [1]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 10_000)) + HEAD + "    refs: *a9999\n"
+    ),
+    "100k keys": lambda: HEAD + "    x:\n" + "".join(f"      k{i}: v\n" for i in range(100_000)),
+    "1 MB key": lambda: HEAD + "    ? " + "k" * 1_000_000 + "\n    : v\n",
+    "1 MB plain key": lambda: HEAD + "    " + "k" * 1_000_000 + ": v\n",
+}
+
+
+@pytest.mark.parametrize("bomb", sorted(YAML_BOMBS))
+def test_a_yaml_bomb_or_huge_input_is_validated_in_bounded_time_with_a_located_error(environment: Path, bomb: str):
+    (environment / "web.yml").write_text(YAML_BOMBS[bomb](), encoding="utf-8")
+    run = run_cli("validate", str(environment))
+    assert_clean(run)
+    assert len(run.text) < 20_000, run.text[:2000]  # a located error, not the input echoed back
+    if run.code == 1:
+        assert re.search(r"web\.yml:\d+:\d+: \$", run.out), run.text
+
+
+def plan_values(data: Any) -> list[Any]:
+    """Every value the plan itself holds: a field moved elsewhere is the likeliest hand edit."""
+    found: list[Any] = []
+    for path in leaf_paths(data):
+        value = data
+        for step in path:
+            value = value[step]
+        found.append(copy.deepcopy(value))
+    return found
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_apply_of_a_plan_file_with_several_edits_never_tracebacks(
+    saved_plan: SavedPlan, data: st.DataObject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("BUDDY_TOKEN", TOKEN)
+    monkeypatch.setenv("DOCKERHUB_TOKEN", SECRET)
+    monkeypatch.setattr(logging.getLogger("reconciler.sandbox"), "propagate", False)
+    values = st.sampled_from(HOSTILE_VALUES) | st.sampled_from(plan_values(saved_plan.data))
+    edited = saved_plan.data
+    for _ in range(data.draw(st.integers(2, 6), label="edits")):
+        paths = list(leaf_paths(edited))  # the paths of the file as edited so far
+        if not paths:
+            break
+        path = data.draw(st.sampled_from(paths), label="path")
+        delete = data.draw(st.booleans(), label="delete") and not isinstance(path[-1], int)
+        edited = mutated(edited, path, data.draw(values, label="value"), delete=delete)
+    assert_clean(apply_edited(saved_plan, edited, tmp_path / "plan.json"))

@@ -247,6 +247,31 @@ def test_plan_detailed_exitcode_is_1_when_a_pipeline_cannot_be_planned(workdir: 
     assert "is of type BUILD" in out
 
 
+@pytest.mark.parametrize(
+    ("seed", "said"),
+    [
+        ("/dev/zero", "a character device, not a regular file"),
+        ("fifo", "a FIFO, not a regular file"),
+        ("examples", "a directory, not a regular file"),
+        ("loop", "a symlink loop (the link never reaches a file)"),
+        ("nope.json", "no such file or directory"),
+    ],
+)
+def test_a_sandbox_seed_that_is_not_a_file_is_named_for_what_it_is(workdir: Path, seed: str, said: str) -> None:
+    os.mkfifo(workdir / "fifo")
+    (workdir / "loop").symlink_to(workdir / "loop")
+    code, out, err = run("plan", "examples", "--sandbox", "--sandbox-seed", seed)
+    assert code == 1 and out == ""
+    assert err == f"error: --sandbox-seed {seed}: {said}\n"
+
+
+def test_a_sandbox_state_file_that_is_a_symlink_loop_is_refused_not_replaced(workdir: Path) -> None:
+    (workdir / "loop").symlink_to(workdir / "loop")
+    code, _, err = run("plan", "examples", "--sandbox", "--sandbox-state", "loop")
+    assert code == 1 and "--sandbox-state loop: a symlink loop" in err
+    assert (workdir / "loop").is_symlink()
+
+
 def test_plan_markdown_and_json_formats_and_the_out_file(workdir: Path) -> None:
     code, out, _ = run("plan", "examples", "--sandbox", "--format", "markdown", "--out", "plans/plan.json")
     assert code == 0

@@ -98,3 +98,17 @@ def test_validate_help_says_what_verbose_does_there(capsys: pytest.CaptureFixtur
         build_parser().parse_args(["validate", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "skipped as not a config file" in text and "log each request" not in text
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "65", "100000000000000000000"])
+@pytest.mark.parametrize("command", ["plan", "apply", "import"])
+def test_parallelism_outside_1_to_64_is_a_usage_error_naming_the_range(command: str, value: str) -> None:
+    code, out, err = run(command, "--parallelism", value)
+    assert code == 1 and out == ""
+    assert err.startswith("error: reconcile") and "--parallelism" in err and "between 1 and 64" in err
+
+
+@pytest.mark.parametrize("value", ["1", "64"])
+def test_parallelism_at_either_end_of_its_range_parses(value: str) -> None:
+    args = build_parser().parse_args(["plan", "--parallelism", value])
+    assert args.parallelism == int(value)

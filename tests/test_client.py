@@ -689,3 +689,19 @@ def test_a_stop_during_a_pacing_hold_sends_nothing():
         with pytest.raises(RateLimitedError, match=r"interrupted while waiting for the API's rate limit: not sent$"):
             client.get_action("a", "b", 1, 1)
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    ("workspace", "project", "raw"),
+    [
+        ("ws-ü", "a/b?c#d%e f", b"/workspaces/ws-%C3%BC/projects/a%2Fb%3Fc%23d%25e%20f/pipelines"),
+        ("..", ".", b"/workspaces/%2E%2E/projects/%2E/pipelines"),
+        ("...", "a..b", b"/workspaces/.../projects/a..b/pipelines"),
+    ],
+    ids=["reserved characters", "dot segments", "dots inside a name"],
+)
+def test_a_name_is_one_escaped_path_segment_whatever_it_holds(workspace: str, project: str, raw: bytes):
+    handler, seen = scripted(httpx.Response(200, json={"pipelines": []}))
+    with make(handler) as client:
+        assert client.list_pipelines(workspace, project) == []
+    assert seen[0].url.raw_path.split(b"?")[0] == raw  # a '..' would otherwise climb out of the project

@@ -89,3 +89,19 @@ def test_validate_names_the_special_files_it_skipped_with_verbose(hostile: Path)
     code = without_hanging(lambda: main(["validate", "-v", str(hostile)], out=out, err=err))
     assert code == 0
     assert str(hostile / "fifo.yml") in err.getvalue() and str(hostile / "zero.yaml") in err.getvalue()
+
+
+def test_a_path_that_is_not_a_regular_file_is_described_as_what_it_is(tmp_path: Path) -> None:
+    from reconciler.files import describe_missing, not_a_regular_file
+
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "dangling").symlink_to("gone")
+    assert describe_missing(tmp_path / "nope") == "no such file or directory"
+    assert describe_missing(tmp_path / "loop") == "a symlink loop (the link never reaches a file)"
+    assert describe_missing(tmp_path / "dangling") == "a symlink to gone, which does not exist"
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    assert not_a_regular_file(tmp_path / "fifo") == "a FIFO, not a regular file"
+    assert not_a_regular_file(tmp_path) == "a directory, not a regular file"
+    assert not_a_regular_file(tmp_path / "loop") == describe_missing(tmp_path / "loop")
+    assert not_a_regular_file(tmp_path / "file") is None

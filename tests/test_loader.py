@@ -304,3 +304,16 @@ def test_every_file_level_problem_is_reported_in_one_result(tmp_path: Path) -> N
 def test_load_file_reads_one_file(tmp_path: Path) -> None:
     config = write(tmp_path / "web.yml", "workspace: acme\n")
     assert load_file(config).documents[0].file == str(config)
+
+
+def test_a_symlink_loop_is_named_as_one_not_as_a_missing_file(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").symlink_to(tmp_path / "b.yml")
+    (tmp_path / "b.yml").symlink_to(tmp_path / "a.yml")
+    result = load_paths([tmp_path / "a.yml"])
+    assert [p.message for p in result.problems] == ["a symlink loop (the link never reaches a file)"]
+
+
+def test_a_dangling_symlink_names_the_missing_target(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").symlink_to(tmp_path / "gone.yml")
+    result = load_paths([tmp_path / "a.yml"])
+    assert [p.message for p in result.problems] == [f"a symlink to {tmp_path / 'gone.yml'}, which does not exist"]

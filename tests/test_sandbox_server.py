@@ -235,3 +235,22 @@ def test_non_ascii_workspace_project_and_pipeline_names_work_over_http() -> None
         assert created.status_code == 201 and created.json()["name"] == "Déploiement ✓"
         assert client.get("/workspaces/ws-u/projects/prøject/pipelines").status_code == 404
     assert [p.name for _w, _p, p in app.state.iter_pipelines()] == ["Größe", "Déploiement ✓"]
+
+
+def test_an_escaped_slash_or_question_mark_in_a_name_stays_inside_its_path_segment_over_http() -> None:
+    from reconciler.sandbox import SandboxState
+
+    project = "a/b?c#d%2Fe"
+    seed = {"workspaces": {"w/s": {"projects": {project: {"pipelines": [{"id": 3, "name": "P"}]}}}}}
+    app = SandboxApp(SandboxState.from_data(seed))
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    with (
+        SandboxServer(app, poll_interval=0.005) as server,
+        httpx.Client(base_url=server.url, headers=headers, verify=tls_context()) as client,
+    ):
+        listed = client.get("/workspaces/w%2Fs/projects/a%2Fb%3Fc%23d%252Fe/pipelines")
+        assert listed.status_code == 200, listed.text
+        assert "/workspaces/w%2Fs/projects/a%2Fb%3Fc%23d%252Fe/pipelines/3" in listed.json()["pipelines"][0]["url"]
+        one = client.get("/workspaces/w%2Fs/projects/a%2Fb%3Fc%23d%252Fe/pipelines/3")
+        assert one.status_code == 200 and one.json()["name"] == "P"
+        assert client.get("/workspaces/w/s/projects/a%2Fb%3Fc%23d%252Fe/pipelines").status_code == 404

@@ -509,3 +509,14 @@ def test_check_jsonschema_and_our_check_agree_on_each_example(path: Path) -> Non
     theirs = check_jsonschema(str(path))
     assert theirs.returncode in (0, 1), theirs.stdout + theirs.stderr
     assert (theirs.returncode == 0) == (ours == []), (messages(ours), theirs.stdout)
+
+
+def test_an_unknown_key_of_a_megabyte_is_named_cut_short_in_the_path_and_the_message() -> None:
+    from reconciler.problems import MAX_SHOWN_KEY, json_path, shown_key
+
+    key = "k" * 1_000_000
+    assert shown_key(key) == "k" * MAX_SHOWN_KEY + "…"
+    assert shown_key("cache_mode") == "cache_mode"
+    assert json_path(["pipelines", 0, key]) == f"$.pipelines[0].{shown_key(key)}"
+    message = schema._unknown_field(key, ["cache_mode"])
+    assert message == f"unknown field `{shown_key(key)}` (a key of 1,000,000 characters)"

@@ -34,6 +34,7 @@ from reconciler.sandbox.wsgi import (
     StartResponse,
     base_url,
     error_body,
+    path_segments,
     render,
 )
 
@@ -158,7 +159,7 @@ class SandboxApp:
         path = str(environ.get("PATH_INFO") or "/")
         if path.startswith("/__sandbox"):
             return control.handle(self, environ, start_response, method, path)
-        route, params = match(path)
+        route, params = match(path, path_segments(environ, path))
         decision = self.faults.decide(method, route or path)
         if decision.delay_s > 0:
             self._sleep(decision.delay_s)  # per request: the server runs each request on its own thread

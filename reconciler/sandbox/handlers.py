@@ -40,9 +40,10 @@ ALLOWED = {
 LIST_KEYS = {ROUTE_PIPELINES: "pipelines", ROUTE_ACTIONS: "actions"}
 
 
-def match(path: str) -> tuple[str | None, dict[str, str]]:
-    """The route template of ``path`` and its parameters (``(None, {})`` when nothing matches)."""
-    parts = path.strip("/").split("/")
+def match(path: str, segments: list[str] | None = None) -> tuple[str | None, dict[str, str]]:
+    """The route template of ``path`` and its parameters (``(None, {})`` when nothing matches);
+    ``segments``: the path's segments, each decoded on its own (``wsgi.path_segments``)."""
+    parts = segments if segments is not None else path.strip("/").split("/")
     if len(parts) < 5 or parts[0] != "workspaces" or parts[2] != "projects" or parts[4] != "pipelines":
         return None, {}
     params = {"workspace": parts[1], "project": parts[3]}

@@ -31,6 +31,7 @@ from urllib.parse import unquote_to_bytes
 from reconciler.errors import SandboxError
 from reconciler.loopback import is_loopback_host
 from reconciler.sandbox.faults import ConnectionDropped
+from reconciler.sandbox.wsgi import RAW_PATH
 
 log = logging.getLogger("reconciler.sandbox")
 
@@ -164,6 +165,7 @@ class _Handler(StreamRequestHandler):
             "REQUEST_METHOD": method.upper(),
             "SCRIPT_NAME": "",
             "PATH_INFO": _decode_path(path),
+            RAW_PATH: path,  # still escaped: routing splits it before decoding, so a %2F stays in its name
             "QUERY_STRING": query,
             "SERVER_NAME": str(host),
             "SERVER_PORT": str(port),

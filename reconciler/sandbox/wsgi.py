@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from reconciler.sandbox.fields import FieldError
 
@@ -122,6 +122,19 @@ def page_window(query: Mapping[str, list[str]], *, refuse_over_max: bool) -> tup
             raise ApiProblem(400, f"per_page must be at most {MAX_PER_PAGE}")
         per_page = MAX_PER_PAGE
     return page, per_page
+
+
+#: the environ key of the request path as sent, percent-escapes and all (our server sets it; a WSGI
+#: server that does not leaves routing to the decoded PATH_INFO, where an escaped ``/`` splits a name)
+RAW_PATH = "reconciler.raw_path"
+
+
+def path_segments(environ: Mapping[str, object], path: str) -> list[str]:
+    """The segments of the request path, each decoded as UTF-8 on its own when the raw path is known."""
+    raw = environ.get(RAW_PATH)
+    if not isinstance(raw, str):
+        return path.strip("/").split("/")
+    return [unquote(part, errors="replace") for part in raw.strip("/").split("/")]
 
 
 def quote_segment(segment: str) -> str:
