@@ -20,21 +20,27 @@ script also prints how many requests were answered 429 (sandbox stats), their sh
 notices, and the budget's own floor (requests / limit x window).
 
 Figures (2-core machine shared with other work, one run each; wall times are noisy, CPU less so),
-200 pipelines x 10 actions, 20 ms latency, 2,203 requests:
+200 pipelines x 10 actions, 20 ms latency. "Landed" is the code before this round of work (1ceb897,
+no pacing; its CPU is the whole process's, config loading included, over 2,203 requests); "now" is
+the current client (shape checks, deadlines, redaction, connection lanes, pacing) with this script:
 
-| run                         | before: wall / floor, CPU per request | after: wall / floor, CPU per request |
-|-----------------------------|---------------------------------------|--------------------------------------|
-| plan, parallelism 8         | 5.92 s / 5.51 s = 1.08x, 0.58 ms      | 5.90 s / 5.51 s = 1.07x, 0.47 ms     |
-| plan, parallelism 32        | 1.67 s / 1.38 s = 1.21x, 0.56 ms      | 1.68 s / 1.38 s = 1.22x, 0.46 ms     |
-| apply, parallelism 8        | 5.93 s / 5.51 s = 1.08x, 0.54 ms      | 5.86 s / 5.51 s = 1.06x, 0.45 ms     |
-| apply, parallelism 32       | 1.92 s / 1.38 s = 1.39x, 0.68 ms      | 1.81 s / 1.38 s = 1.31x, 0.48 ms     |
-| plan, 300 per 5 s, par. 8   | 41.6 s, 0 answered 429 (0%), 7 notices | 42.2 s, 0 answered 429 (0%), 7 notices |
-| plan, 300 per 5 s, par. 32  | 42.0 s, 0 answered 429 (0%), 7 notices | 41.4 s, 0 answered 429 (0%), 7 notices |
+| run                        | landed: wall / floor, CPU per request | now: wall / floor, CPU per request   |
+|----------------------------|---------------------------------------|--------------------------------------|
+| plan, parallelism 8        | 6.00 s / 5.51 s = 1.09x, 0.74 ms      | 5.87 s / 5.51 s = 1.07x, 0.54 ms     |
+| plan, parallelism 32       | 1.63 s / 1.38 s = 1.19x, 0.70 ms      | 1.64 s / 1.38 s = 1.19x, 0.55 ms     |
+| apply, parallelism 8       | 5.90 s / 5.51 s = 1.07x, 0.64 ms      | 6.69 s / 6.01 s = 1.11x, 0.60 ms     |
+| apply, parallelism 32      | 1.79 s / 1.38 s = 1.30x, 0.67 ms      | 2.12 s / 1.50 s = 1.41x, 0.56 ms     |
+| plan, 300 per 5 s, par. 8  | 41.3 s, 56 of 2,259 answered 429 (2.5%) | 41.4 s, 0 answered 429 (0%), 7 notices |
+| plan, 300 per 5 s, par. 32 | 36.8 s, 224 of 2,427 answered 429 (9.2%) | 41.4 s, 0 answered 429 (0%), 7 notices |
 
-Under the budget the floor is 2,203 / 300 x 5 s = 36.7 s; the rest is waiting for resets that the
-API rounds up to whole seconds. "Before" is the client as merged at d2011fa (already past the
-issue's first figures); "after" adds connection lanes, the pacer of ``reconciler/ratelimit.py`` and
-learning an unknown budget with one request first.
+Apply now makes 2,403 requests: after the creates it reads every pipeline it touched once more (its
+check for duplicates left by another apply), so its floor is higher. Under the budget the floor is
+2,203 / 300 x 5 s = 36.7 s; the rest is waiting for resets that the API rounds up to whole seconds.
+The client's time went to httpx's shared connection pool (a scan of every connection per checkout,
+growing with the parallelism), request building and cookie handling, and the hand-offs of finished
+requests to the planning thread; connection lanes (one keep-alive connection each), page queries
+built as strings, one TLS context per client and fewer lock takes per attempt pay for the checks the
+client gained (shapes, deadlines, redaction).
 """
 
 from __future__ import annotations
