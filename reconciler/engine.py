@@ -76,6 +76,7 @@ def build_plan(
                 f'{desired.location}: pipeline "{desired.name}" does not exist in {desired.workspace}/'
                 f"{desired.project} and will be created{suggest.hint(state.nearby)}"
             )
+        made.warnings.extend(state.warnings)
         if state.error:
             made.add_error(desired.workspace, desired.project, desired.label, state.error)
         elif state.skipped and state.live is not None:

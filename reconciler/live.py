@@ -92,6 +92,8 @@ class PipelineState:
     skipped: str | None = None
     #: a live pipeline of the project whose name is close to a declared one that is absent (a typo?)
     nearby: str | None = None
+    #: plan warnings of what was found, e.g. a rename onto the name of another live pipeline
+    warnings: list[str] = field(default_factory=list)
 
 
 def summary_of(action: dict[str, Any]) -> ActionSummary:
@@ -239,6 +241,7 @@ def _match_pipelines(
         if state.live.yaml_defined:
             state.skipped = state.live.yaml_reason
     _suggest_pipelines(new, listed, claimed)
+    _warn_shared_names(states, listed, claimed)
 
 
 def _suggest_pipelines(
@@ -255,6 +258,32 @@ def _suggest_pipelines(
             continue
         free = [s for s in summaries if (desired.workspace, desired.project, int(s["id"])) not in claimed]
         state.nearby = suggest.near(desired.name, [str(s.get("name")) for s in free])
+
+
+def _warn_shared_names(
+    states: Sequence[PipelineState],
+    listed: Mapping[tuple[str, str], list[dict[str, Any]] | str],
+    claimed: Mapping[tuple[str, str, int], DesiredPipeline],
+) -> None:
+    """Warn of a rename (by ``id``; by ``previous_names`` only when no live pipeline has the name)
+    onto the name of another live pipeline of the project that keeps it: two pipelines would then
+    share one name. Another pipeline that a declaration renames away frees the name."""
+    for state in states:
+        desired, live = state.desired, state.live
+        if live is None or state.error or state.skipped or desired.name in (None, live.name):
+            continue
+        summaries = listed[(desired.workspace, desired.project)]
+        assert not isinstance(summaries, str)  # the pipeline was found in them
+        for other in summaries:
+            if other.get("name") != desired.name or other.get("id") == live.id:
+                continue
+            owner = claimed.get((desired.workspace, desired.project, int(other["id"])))
+            if owner is not None and owner.name not in (None, desired.name):
+                continue  # renamed away in the same plan
+            state.warnings.append(
+                f'{desired.location}: renaming pipeline #{live.id} to "{desired.name}", the name of live '
+                f"pipeline #{other['id']}: two pipelines will share it, and name matching will need ids"
+            )
 
 
 # -- apply: re-reading a saved plan's pipelines -------------------------------------------------------

@@ -90,6 +90,33 @@ def test_pipelines_are_matched_by_id_and_one_named_otherwise_is_renamed(tmp_path
     assert error.startswith('acme/web pipeline "#999": no live pipeline has id 999')
 
 
+def test_a_rename_onto_the_name_of_another_live_pipeline_is_a_warning_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text(
+        "workspace: acme\nproject: web\npipelines:\n  - {id: 7, name: Nightly builds, actions: []}\n"
+    )
+    with served(SEED) as (_app, client):
+        made = engine.plan(engine.given(client), [tmp_path], OPTIONS)
+    [rename] = [c for c in made.changes if c.kind == "update_pipeline"]
+    assert rename.fields == {"name": "Nightly builds"}  # still planned: ids keep the two apart
+    [warning] = made.warnings
+    assert warning.endswith(
+        'renaming pipeline #7 to "Nightly builds", the name of live pipeline #8: two pipelines will share it, '
+        "and name matching will need ids"
+    )
+
+
+def test_a_rename_onto_a_name_another_declaration_renames_away_is_no_warning(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text(
+        "workspace: acme\nproject: web\npipelines:\n"
+        "  - {id: 7, name: Nightly builds, actions: []}\n"
+        "  - {id: 8, name: Release images, actions: []}\n"  # the two swap names
+    )
+    with served(SEED) as (_app, client):
+        made = engine.plan(engine.given(client), [tmp_path], OPTIONS)
+    assert len([c for c in made.changes if c.kind == "update_pipeline"]) == 2
+    assert made.warnings == []
+
+
 def test_one_live_pipeline_claimed_by_two_declarations_is_an_error_for_the_second(tmp_path: Path) -> None:
     (tmp_path / "a.yml").write_text(
         "workspace: acme\nproject: web\npipelines:\n"
