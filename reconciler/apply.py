@@ -8,6 +8,8 @@ matched just before it), updates, deletes.
   never sent again in the same run: the pipeline is read again a few times, with backoff; if the
   object is there, apply goes on with its id, else that pipeline stops and the create is reported
   ``uncertain`` (it may still land; the next run sees whether it did).
+* A PATCH or DELETE that got no answer on its last attempt (a timeout, a dropped connection) is
+  ``uncertain`` too, not failed: the server may have committed it late; the next plan shows it.
 * A ``stop`` event (the CLI sets it on the first Ctrl-C or SIGTERM) stops starting new changes; the
   ones in flight finish, the rest are ``not tried``, and ``report.interrupted`` says why.
 * After the changes, every pipeline they touched is read again: two live multi-arch actions with one
@@ -36,6 +38,7 @@ from reconciler.errors import (
     RateLimitedError,
     StalePlanError,
     TargetMismatchError,
+    TransportError,
 )
 from reconciler.fields import SENSITIVE
 from reconciler.model import MULTI_ARCH, PipelineKey
@@ -207,6 +210,24 @@ def create_once(
     )
 
 
+#: what apply says of a PATCH or DELETE that no attempt saw answered (a late commit lands it anyway)
+UNANSWERED_WRITE = "the server did not answer in time; it may have landed: run plan to see"
+_PATCH_OR_DELETE = ("update_pipeline", "update", "delete")
+
+
+def _unanswered(change: Change, exc: ApiError) -> bool:
+    """True for a PATCH or DELETE whose last attempt got no answer after one may have been sent."""
+    return change.kind in _PATCH_OR_DELETE and isinstance(exc, TransportError) and exc.uncertain
+
+
+def _write_status(change: Change, exc: ApiError) -> Status:
+    return "uncertain" if _unanswered(change, exc) else "failed"
+
+
+def _write_message(change: Change, exc: ApiError) -> str:
+    return f"{UNANSWERED_WRITE} ({exc.message})" if _unanswered(change, exc) else exc.message
+
+
 class _PipelineRun:
     """The changes of one pipeline, strictly in order."""
 
@@ -265,7 +286,7 @@ class _PipelineRun:
                     stopped = INTERRUPTED  # a 429 means nothing was done; the wait was cut short
                     self.record(Outcome(change, "not tried", exc.message))
                     continue
-                outcome = Outcome(change, "failed", exc.message)
+                outcome = Outcome(change, _write_status(change, exc), _write_message(change, exc))
                 if change.kind == "create_pipeline":
                     stopped = f'pipeline "{change.pipeline}" was not created'
                 elif change.kind == "create":

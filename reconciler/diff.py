@@ -206,7 +206,8 @@ def _update_pipeline(
         sent[name] = raw
         sensitive = fields.is_sensitive(name, raw)
         shown_from = SENSITIVE if sensitive else live_as_declared(name, stored(name, value), current)
-        entry: dict[str, Any] = {"from": shown_from, "to": fields.masked(name, raw)}
+        # shown as the server will store it (a declared null leaves the default), sent as written
+        entry: dict[str, Any] = {"from": shown_from, "to": fields.masked(name, stored(name, raw))}
         paths = [] if sensitive else describe(name, stored(name, value), stored(name, current))
         if paths:
             entry["paths"] = paths

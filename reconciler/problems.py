@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,6 +55,9 @@ class Problem:
         return f"{self.location}: {self.path}: {prefix}{self.message}"
 
 
+#: validate shows at most this many problems of one file, then how many more there are (the count is kept)
+MAX_PROBLEMS_PER_FILE = 200
+
 #: a key longer than this is shown cut short: a megabyte-long key must not make a megabyte-long message
 MAX_SHOWN_KEY = 80
 
@@ -73,3 +78,17 @@ def shown_key(key: str) -> str:
 def sort_problems(problems: list[Problem]) -> list[Problem]:
     """Order by file, line, column; stable for ties so related messages stay together."""
     return sorted(problems, key=lambda p: (p.location.file, p.location.line, p.location.col))
+
+
+def cap_per_file(problems: list[Problem], cap: int = MAX_PROBLEMS_PER_FILE) -> Iterator[Problem | tuple[str, int]]:
+    """``problems`` in their order, at most ``cap`` of each file; right after a file's last one shown,
+    ``(file, how many more)`` when some of it were left out."""
+    totals = Counter(p.location.file for p in problems)
+    counts: Counter[str] = Counter()
+    for problem in problems:
+        file = problem.location.file
+        counts[file] += 1
+        if counts[file] <= cap:
+            yield problem
+        if counts[file] == cap and totals[file] > cap:
+            yield file, totals[file] - cap

@@ -19,7 +19,7 @@ from reconciler import elements
 from reconciler.apply import ApplyReport, Outcome
 from reconciler.fields import SENSITIVE, is_write_only, masked, strip_write_only
 from reconciler.plan import SAFETY_REFUSES, SAFETY_SKIPPED, Change, Plan
-from reconciler.problems import Problem, split_location
+from reconciler.problems import Problem, cap_per_file, split_location
 
 MARKDOWN_LIMIT = 65_000
 STYLES = {
@@ -368,9 +368,14 @@ def problem_summary(problems: list[Problem], files: int) -> str:
 
 
 def write_problems(problems: list[Problem], stream: TextIO, *, files: int, fmt: str = "text") -> None:
-    """Every problem as ``file:line:col: $.path: message`` (or a GitHub annotation), then a summary."""
-    for problem in problems:
-        if fmt == "github":
+    """Each problem as ``file:line:col: $.path: message`` (or a GitHub annotation), at most
+    ``MAX_PROBLEMS_PER_FILE`` of a file and then how many more it has, then a summary that counts all."""
+    for problem in cap_per_file(problems):
+        if isinstance(problem, tuple):
+            file, more = problem
+            note = f"… and {more:,} more problem{'s' if more != 1 else ''} in {file} (fix these first)"
+            stream.write((github_annotation("notice", note, file=file) if fmt == "github" else note) + "\n")
+        elif fmt == "github":
             loc = problem.location
             stream.write(
                 github_annotation(

@@ -33,7 +33,7 @@ from referencing.jsonschema import DRAFT202012
 
 from reconciler.defaults import NOT_DEFAULTED
 from reconciler.loader import Document, PathKey
-from reconciler.problems import Problem, json_path, shown_key
+from reconciler.problems import MAX_PROBLEMS_PER_FILE, Problem, json_path, shown_key
 
 SchemaName = Literal["config", "action"]
 
@@ -187,7 +187,7 @@ def check_document(doc: Document) -> list[Problem]:
     for prefix, error in errors:
         if error.validator != "type" and (*prefix, *error.absolute_path) in mistyped:
             continue
-        for where, message, on_key in _describe(error, prefix):
+        for where, message, on_key in _describe(error, prefix, suggest=lambda: len(problems) < MAX_PROBLEMS_PER_FILE):
             if error.validator == "type" and where == (*prefix, *error.absolute_path):
                 message += _quote_hint(doc, where, error)
             if (where, message) in seen:
@@ -222,9 +222,12 @@ def _skeleton(data: Any) -> Any:
 # From jsonschema errors to messages
 
 
-def _describe(error: ValidationError, prefix: PathKey) -> Iterator[tuple[PathKey, str, bool]]:
+def _describe(
+    error: ValidationError, prefix: PathKey, suggest: Callable[[], bool] = lambda: True
+) -> Iterator[tuple[PathKey, str, bool]]:
     """(path, message, whether the path names a key) for each problem ``error`` stands for; ``prefix``
-    is the path of the value the validator was given."""
+    is the path of the value the validator was given. An unknown key is matched against the known ones
+    (``did you mean``) only while ``suggest()``: past the problems validate shows, it is not worth the time."""
     path: PathKey = (*prefix, *error.absolute_path)
     kind = error.validator
     if kind == "additionalProperties":
@@ -234,7 +237,7 @@ def _describe(error: ValidationError, prefix: PathKey) -> Iterator[tuple[PathKey
             if error.schema.get("title") == DEFAULTS_TITLE and key in NOT_DEFAULTED:
                 yield (*path, key), f"`{key}` cannot be given a default: it is each action's own identity", True
             else:
-                yield (*path, key), _unknown_field(key, allowed), True
+                yield (*path, key), _unknown_field(key, allowed if suggest() else []), True
     elif kind == "required":
         for key in error.validator_value:
             if isinstance(error.instance, dict) and key not in error.instance:

@@ -16,7 +16,7 @@ from support import FAST_RETRY, served, writes
 
 from reconciler import engine
 from reconciler.apply import INTERRUPTED, ApplyReport, Looks
-from reconciler.client import BuddyClient
+from reconciler.client import BuddyClient, RetryPolicy
 from reconciler.diff import Options
 from reconciler.errors import StalePlanError, TargetMismatchError, UnsafePlanError
 from reconciler.plan import Plan
@@ -436,16 +436,18 @@ pipelines:
 
 
 @contextlib.contextmanager
-def held_writes(seed: dict[str, Any]) -> Iterator[tuple[SandboxApp, BuddyClient, threading.Event]]:
-    """A sandbox whose first POST is held (``late_commit``) until the event is set, then committed,
-    and an impatient client (0.2 s timeout) that has given up on it long before."""
+def held_writes(
+    seed: dict[str, Any], method: str = "POST", retry: RetryPolicy = FAST_RETRY
+) -> Iterator[tuple[SandboxApp, BuddyClient, threading.Event]]:
+    """A sandbox whose first ``method`` request is held (``late_commit``) until the event is set, then
+    committed, and an impatient client (0.2 s timeout) that has given up on it long before."""
     release = threading.Event()
     app = SandboxApp(SandboxState.from_data(seed), sleep=lambda _s: release.wait(10))
-    app.set_late_commit(1000, methods=["POST"], count=1)
+    app.set_late_commit(1000, methods=[method], count=1)
     try:
         with (
             SandboxServer(app, poll_interval=0.005) as server,
-            BuddyClient(server.url, DEFAULT_TOKEN, retry=FAST_RETRY, timeout=0.2, parallelism=1) as client,
+            BuddyClient(server.url, DEFAULT_TOKEN, retry=retry, timeout=0.2, parallelism=1) as client,
         ):
             yield app, client, release
     finally:
@@ -458,6 +460,19 @@ def landed(app: SandboxApp, pipeline: str, name: str) -> bool:
     while name not in names(app, pipeline) and time.monotonic() < deadline:
         time.sleep(0.01)
     return name in names(app, pipeline)
+
+
+def landed_field(app: SandboxApp, pipeline_id: int, action_id: int, name: str, value: Any) -> bool:
+    """Wait (bounded) until the held PATCH has set ``name`` of the action to ``value``."""
+    deadline = time.monotonic() + 5
+    while True:
+        for _ws, _pr, live in app.state.iter_pipelines():
+            found = live.action(action_id) if live.id == pipeline_id else None
+            if found is not None and found.fields.get(name) == value:
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
 
 
 def test_an_uncertain_create_not_seen_again_stops_its_pipeline_and_the_next_run_converges(tmp_path: Path) -> None:
@@ -498,6 +513,23 @@ def test_an_uncertain_create_found_on_a_later_look_goes_on_with_its_id(tmp_path:
         assert (first.change.action_name, first.status) == ("Build N1", "applied")
         assert names(app, "Nightly") == ["Build N1", "Build N2"]
         assert client.requests["POST"] == 2  # N1 once, then N2
+
+
+def test_an_update_whose_every_attempt_timed_out_is_uncertain_not_failed(tmp_path: Path) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(CONFIG.split("  - name: Nightly")[0].replace("b/Dockerfile", "b2/Dockerfile"))
+    with held_writes(copy.deepcopy(SEED), "PATCH", RetryPolicy(attempts=1)) as (app, client, release):
+        _plan, report = apply_files(client, path)
+        patched, later = [o for o in report.outcomes if o.change.kind == "update"]
+        assert (patched.change.action_name, patched.status) == ("Build B", "uncertain")
+        assert (later.change.action_name, later.status) == ("Build D", "applied")  # the pipeline went on
+        assert (patched.message or "").startswith(
+            "the server did not answer in time; it may have landed: run plan to see"
+        )
+        assert not report.ok and not report.of("failed")  # the CLI exits 1
+        assert client.requests["PATCH"] == 2  # once each: no retry was left
+        release.set()
+        assert landed_field(app, 7, 41, "dockerfile_path", "b2/Dockerfile")  # it had landed after all
 
 
 # -- interrupts ----------------------------------------------------------------------------------------

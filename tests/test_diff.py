@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 
+from reconciler import render
 from reconciler.diff import Options, diff_pipeline, field_differs
 from reconciler.errors import EnvError
 from reconciler.model import MULTI_ARCH, ActionSummary, DesiredAction, DesiredPipeline, LivePipeline
+from reconciler.plan import Plan, Target
 from reconciler.problems import Location
 
 LOC = Location("web.yml", 1, 1)
@@ -247,7 +250,13 @@ def settings(fields: dict[str, Any], live_fields: dict[str, Any], *, detail: boo
 def test_a_declared_null_on_a_defaulted_pipeline_field_equals_the_default_the_server_stores():
     assert settings({"disabled": None}, {"disabled": False}) == []
     [change] = settings({"disabled": None}, {"disabled": True})
-    assert change.fields == {"disabled": None} and change.diff == {"disabled": {"from": True, "to": None}}
+    # sent as written, shown as what the server will store: `true -> null` would read as clearing it
+    assert change.fields == {"disabled": None} and change.diff == {"disabled": {"from": True, "to": False}}
+    plan = Plan(Target("https://api.buddy.works"), [change])
+    for write in (render.write_text, render.write_markdown):
+        out = io.StringIO()
+        write(plan, out)
+        assert "true -> false" in out.getvalue() or "`true` → `false`" in out.getvalue(), out.getvalue()
 
 
 def test_pipeline_lists_compare_as_stored_and_objects_on_their_declared_keys():

@@ -22,7 +22,7 @@ import yaml
 from reconciler import schema
 from reconciler.defaults import apply_defaults
 from reconciler.loader import Document, load_paths
-from reconciler.problems import Location, Problem
+from reconciler.problems import MAX_PROBLEMS_PER_FILE, Location, Problem
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO.parent / "shared" / "api-docs"
@@ -225,6 +225,16 @@ def test_a_misspelt_field_is_reported_with_a_suggestion_at_the_key() -> None:
             "unknown field `dokerfile_path`; did you mean `dockerfile_path`?",
         )
     ]
+
+
+def test_past_the_shown_problems_of_a_file_unknown_fields_are_still_counted_but_not_matched() -> None:
+    # Matching a key against every field is what made 100k unknown keys slow; validate shows the first
+    # MAX_PROBLEMS_PER_FILE problems of a file only, so past them a suggestion would never be read.
+    typos = {f"dockerfile_path{i}": "x" for i in range(MAX_PROBLEMS_PER_FILE + 3)}
+    found = messages(check(with_action(**typos)))
+    assert len(found) == MAX_PROBLEMS_PER_FILE + 3
+    assert all("did you mean `dockerfile_path`?" in m for m in found[:MAX_PROBLEMS_PER_FILE])
+    assert found[-1].endswith(f"unknown field `dockerfile_path{MAX_PROBLEMS_PER_FILE + 2}`")
 
 
 def test_an_unknown_field_like_no_other_gets_no_suggestion() -> None:
