@@ -358,7 +358,8 @@ class BuddyClient:
         messages name ``path`` (and ``page``, the page of a list).
 
         Retries: 429 always (the server did nothing), waiting as long as it asks up to the total cap;
-        5xx and lost connections only for GET, PATCH and DELETE. A DELETE that answers 404 after an
+        5xx and lost connections only for GET, PATCH and DELETE, a connection never made for every
+        method (nothing was sent). A DELETE that answers 404 after an
         earlier attempt whose outcome was unknown has succeeded. A POST with an unknown outcome
         raises with ``uncertain=True``.
         """
@@ -375,11 +376,12 @@ class BuddyClient:
             except (httpx.TransportError, _TooSlow) as exc:
                 self._log(method, path, None, t0, failures + limited)
                 failures += 1
+                unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))  # it never left
                 error = TransportError(method, path, None, self._describe_transport(exc))
-                error.uncertain = method != "GET"
-                if method == "POST" or failures >= policy.attempts:
+                error.uncertain = method != "GET" and (uncertain_before or not unsent)
+                if (method == "POST" and not unsent) or failures >= policy.attempts:
                     raise error from None
-                uncertain_before = uncertain_before or method != "GET"
+                uncertain_before = uncertain_before or (method != "GET" and not unsent)
                 self._sleep(self._backoff(failures))
                 continue
             self._log(method, path, answer.status, t0, failures + limited)

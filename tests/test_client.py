@@ -479,6 +479,18 @@ def test_cannot_connect_names_the_url_it_tried():
     assert f"cannot connect to the API at {url} " in str(caught.value)
 
 
+def test_a_write_that_never_reached_the_server_is_retried_and_its_outcome_is_known():
+    """A refused connection sent nothing: even a POST may be tried again, and failing is certain."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+        client = BuddyClient(url, TOKEN, sleep=lambda s: None, retry=RetryPolicy(attempts=3))
+        with client, pytest.raises(TransportError) as caught:
+            client.create_action("acme", "web", 7, {"name": "Build", "type": "DOCKER_BUILD_MULTI_ARCH"})
+    assert caught.value.uncertain is False
+    assert client.requests["POST"] == 3
+
+
 def test_a_sandbox_rate_limit_storm_is_waited_out_and_announced(sandbox_server):
     sandbox_server.app.set_faults({"kind": "rate_limit", "count": 3, "retry_after": 30})
     sleeps: list[float] = []
