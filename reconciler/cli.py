@@ -41,6 +41,39 @@ def _setup_logging(args: argparse.Namespace, err: TextIO) -> None:
     root.propagate = False
 
 
+class _LineHandler(logging.Handler):
+    """Log records as lines handed to a callable (a terminal view prints them above its bar)."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        super().__init__()
+        self.write = write
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.write(self.format(record))
+        except Exception:  # a log line must never break the command: logging's own fallback
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _logs_through(view: object) -> Iterator[None]:
+    """While a terminal view draws a status line or a bar, log lines go through it (written straight
+    to stderr they would tear the bar apart); other views leave logging as it is."""
+    write = getattr(view, "log", None)
+    root = logging.getLogger("reconciler")
+    if write is None or not root.handlers:
+        yield
+        return
+    previous = root.handlers[:]
+    handler = _LineHandler(write)
+    handler.setFormatter(previous[0].formatter)
+    root.handlers[:] = [handler]
+    try:
+        yield
+    finally:
+        root.handlers[:] = previous
+
+
 Notice = Callable[[str], None]
 
 
@@ -152,7 +185,8 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths = cliargs.paths(args)
-    with console.view_for(err, quiet=args.quiet) as view:  # on a terminal, a status line while live state is read
+    # on a terminal, a status line while live state is read
+    with console.view_for(err, quiet=args.quiet) as view, _logs_through(view):
         view.reading("reading live state…")
         plan = engine.plan(
             _connect(args, paths, view.notice), paths, cliargs.plan_options(args), cliargs.targeting(args)
@@ -242,7 +276,7 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stop: threading.E
         if asking and not console.ask_approval(inp, out):  # type: ignore[arg-type]
             raise ApplyCancelled(console.CANCELLED)
 
-    with view:
+    with view, _logs_through(view):
         if args.plan_file:
             path = Path(args.plan_file)
             saved = read_plan_file(path)

@@ -152,6 +152,11 @@ class TerminalView(QuietView):
                 return
         self.console.print(self._text(text, "yellow"))
 
+    def log(self, text: str) -> None:
+        """A log line (``-v``) printed above the status line or the bar, never through them."""
+        with self.lock:
+            self.console.print(self._text(text, "dim"))
+
     def start(self, total: int) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import io
 import json
@@ -742,3 +743,27 @@ def test_everything_the_cli_writes_is_redacted_even_when_written_in_pieces() -> 
     stream.flush()
     assert sink.getvalue() == "token *** here\nand a tail ***"
     assert not stream.isatty()
+
+
+def test_while_a_terminal_view_is_open_log_lines_go_through_it_and_logging_is_restored_after() -> None:
+    import logging
+
+    from reconciler.cli import _logs_through, _setup_logging
+
+    err = io.StringIO()
+    _setup_logging(argparse.Namespace(verbose=True, quiet=False), err)
+    seen: list[str] = []
+
+    class View:
+        def log(self, text: str) -> None:
+            seen.append(text)
+
+    logger = logging.getLogger("reconciler.client")
+    with _logs_through(View()):
+        logger.debug("GET /pipelines 200 3ms")
+    logger.debug("GET /actions 200 2ms")
+    assert seen == ["GET /pipelines 200 3ms"]
+    assert err.getvalue() == "GET /actions 200 2ms\n"
+    with _logs_through(object()):  # a view that draws nothing leaves logging alone
+        logger.debug("plain")
+    assert err.getvalue().endswith("plain\n")

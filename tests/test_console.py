@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -117,3 +118,12 @@ def test_on_a_terminal_a_status_line_shows_while_live_state_is_read_and_clears_f
     view.pause()
     assert view.status is None
     view.close()
+
+
+def test_on_a_terminal_a_log_line_is_printed_whole_above_the_bar() -> None:
+    err = Terminal()
+    with console.TerminalView(err) as view:
+        view.start(2)
+        view.log("GET /workspaces/acme/projects/web/pipelines 200 3ms")
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err.getvalue())  # colours and cursor moves aside
+    assert "GET /workspaces/acme/projects/web/pipelines 200 3ms\n" in shown
