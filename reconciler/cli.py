@@ -129,6 +129,10 @@ def _client(
     if args.sandbox:
         from reconciler import sandbox_session
 
+        if args.base_url or args.region:
+            flag = "--base-url" if args.base_url else "--region"
+            raise UsageError(f"{flag} names a Buddy API, --sandbox the built-in simulator: give one of the two")
+
         with (
             sandbox_session.open_sandbox(
                 state_file=Path(args.sandbox_state),

@@ -767,3 +767,10 @@ def test_while_a_terminal_view_is_open_log_lines_go_through_it_and_logging_is_re
     with _logs_through(object()):  # a view that draws nothing leaves logging alone
         logger.debug("plain")
     assert err.getvalue().endswith("plain\n")
+
+
+@pytest.mark.parametrize("flag", [["--region", "eu"], ["--base-url", "https://api.eu.buddy.works"]])
+def test_sandbox_with_a_real_api_named_too_is_a_usage_error(workdir: Path, flag: list[str]) -> None:
+    code, _, err = run("plan", "examples", "--sandbox", *flag)
+    assert code == 1
+    assert "--sandbox the built-in simulator: give one of the two" in err
