@@ -261,13 +261,7 @@ class BuddyApi:
         for key, value in action.fields.items():
             if key not in view and key not in hide:
                 view[key] = value
-        purls = self._pipeline_urls(req, pipeline)
-        view["pipeline"] = {
-            "url": purls["url"],
-            "html_url": purls["html_url"],
-            "id": pipeline.id,
-            "name": pipeline.name,
-        }
+        view["pipeline"] = self._pipeline_summary(req, pipeline)  # CONTRACT.md: "with a pipeline summary"
         return view
 
     def _create_action(self, req: Request, state: SandboxState, pipeline: Pipeline) -> dict[str, Any]:
