@@ -435,6 +435,29 @@ def test_patch_password_is_encrypted_too(sandbox_http: httpx.Client) -> None:
     assert body["password"] == encrypt("rotated")
 
 
+def test_secret_values_of_any_action_type_are_encrypted_and_integration_tokens_never_returned(
+    sandbox_server: SandboxHandle, sandbox_http: httpx.Client
+) -> None:
+    payload = {
+        "name": "Deploy",
+        "type": "SSH_COMMAND",
+        "secrets": [{"id": "key", "value": "plain-ssh-secret"}],
+        "integration": {"identifier": "ssh-int", "token": "plain-integration-token"},
+    }
+    created = sandbox_http.post(ACTIONS, json=payload).json()
+    assert created["secrets"] == [{"id": "key", "value": encrypt("plain-ssh-secret")}]
+    assert created["integration"] == {"identifier": "ssh-int"}
+    patched = sandbox_http.patch(
+        f"{ACTIONS}/{created['id']}",
+        json={"secrets": [{"id": "key", "value": "rotated-ssh-secret"}], "integration": {"token": "rotated-token"}},
+    ).json()
+    assert patched["secrets"] == [{"id": "key", "value": encrypt("rotated-ssh-secret")}]
+    assert patched["integration"] == {}
+    dumped = str(sandbox_server.app.state.to_data()) + sandbox_http.get(f"{ACTIONS}/{created['id']}").text
+    for plaintext in ("plain-ssh-secret", "plain-integration-token", "rotated-ssh-secret", "rotated-token"):
+        assert plaintext not in dumped
+
+
 # -- lookups, methods ------------------------------------------------------------------------------
 
 

@@ -393,6 +393,26 @@ def _check_object(value: Any, spec: Obj, path: str, *, encrypt_secrets: bool) ->
     return out
 
 
+#: Keys of an ``integration`` object that hold its credential: never stored, never returned.
+INTEGRATION_TOKEN_KEYS = frozenset({"token", "access_token"})
+
+
+def unmodelled_field(key: str, value: Any, *, encrypt_secrets: bool = True) -> Any:
+    """The stored form of a field of an action type the sandbox does not model: kept as sent, except
+    that CONTRACT.md's secrets rules hold for every type (``secrets[].value`` encrypted, integration
+    tokens dropped)."""
+    if key == "secrets" and isinstance(value, list):
+        return [
+            {**item, "value": seal(item["value"], encrypt_secrets=encrypt_secrets)}
+            if isinstance(item, dict) and isinstance(item.get("value"), str)
+            else item
+            for item in value
+        ]
+    if key == "integration" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k not in INTEGRATION_TOKEN_KEYS}
+    return value
+
+
 def seal(value: str, *, encrypt_secrets: bool = True) -> str:
     """Encrypt a write-only value; with ``encrypt_secrets=False`` an already encrypted one is kept."""
     if not encrypt_secrets and is_encrypted(value):

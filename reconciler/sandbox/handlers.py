@@ -383,7 +383,7 @@ def _checked_updates(body: Mapping[str, Any], table: Mapping[str, F.Spec]) -> di
     for key, value in body.items():
         try:
             # a field outside the table belongs to a type the sandbox does not model: kept as sent
-            updates[key] = F.check(value, table[key], key) if key in table else value
+            updates[key] = F.check(value, table[key], key) if key in table else F.unmodelled_field(key, value)
         except F.FieldError as exc:
             raise field_problem(exc) from None
         if key in F.SECRET_ACTION_FIELDS and isinstance(updates[key], str):

@@ -350,7 +350,7 @@ def stored_action_fields(body: Mapping[str, Any], *, encrypt_secrets: bool = Tru
         stored[key] = F.check(body.get(key), spec, key, encrypt_secrets=encrypt_secrets)
     for key, value in body.items():
         if key not in table:
-            stored[key] = value
+            stored[key] = F.unmodelled_field(key, value, encrypt_secrets=encrypt_secrets)
     for key in F.SECRET_ACTION_FIELDS:
         if isinstance(stored.get(key), str):
             stored[key] = F.seal(stored[key], encrypt_secrets=encrypt_secrets)
