@@ -95,6 +95,19 @@ def test_control_state_reset_switches_tokens(sandbox_server: SandboxHandle, sand
         assert ctl.get("/__sandbox/nothing").status_code == 404
 
 
+def test_control_api_turns_a_workspace_api_off_and_on(
+    sandbox_server: SandboxHandle, sandbox_http: httpx.Client
+) -> None:
+    with control(sandbox_server) as ctl:
+        assert ctl.post("/__sandbox/api-disabled", json={"workspace": "acme"}).json() == {"acme": True}
+        assert sandbox_http.get(ACTIONS).status_code == 403
+        off = ctl.post("/__sandbox/api-disabled", json={"workspace": "acme", "disabled": False})
+        assert off.json() == {"acme": False}
+        assert sandbox_http.get(ACTIONS).status_code == 200
+        assert ctl.post("/__sandbox/api-disabled", json={"workspace": "nope"}).status_code == 400
+        assert ctl.post("/__sandbox/api-disabled", json={"workspace": "acme", "disabled": "no"}).status_code == 400
+
+
 @pytest.mark.parametrize("remote", ["10.1.2.3", "192.168.0.7", "2001:db8::1", ""])
 def test_control_api_is_loopback_only(sandbox_app: SandboxApp, remote: str) -> None:
     transport = httpx.WSGITransport(app=sandbox_app, remote_addr=remote)

@@ -561,6 +561,28 @@ def test_missing_scope_is_403_naming_it(sandbox_server: SandboxHandle) -> None:
     assert sandbox_server.app.state.pipeline("acme", "web", 7) is not None
 
 
+def test_a_workspace_with_the_api_disabled_answers_403_to_every_request(sandbox_server: SandboxHandle) -> None:
+    sandbox_server.app.set_api_disabled("acme")
+    with sandbox_server.client() as client:
+        for response in (client.get(f"{P}/pipelines"), client.get(ACTIONS), client.post(ACTIONS, json=new_action())):
+            assert response.status_code == 403
+            assert errors(response) == "API is disabled in this workspace"
+            assert "X-Rate-Limit-Remaining" in response.headers
+        with httpx.Client(base_url=sandbox_server.url, verify=tls_context()) as anonymous:
+            assert anonymous.get(ACTIONS).status_code == 401  # the token is checked first
+        sandbox_server.app.set_api_disabled("acme", disabled=False)
+        assert client.get(ACTIONS).status_code == 200
+    assert len(sandbox_server.app.state.pipeline("acme", "web", 7).actions) == 2  # nothing was written
+
+
+def test_the_old_media_type_header_is_ignored(sandbox_http: httpx.Client) -> None:
+    plain = sandbox_http.get(f"{P}/pipelines/7").json()
+    for value in ("buddy.v1.1.0", "something-else"):
+        assert sandbox_http.get(f"{P}/pipelines/7", headers={"X-Buddy-Media-Type": value}).json() == plain
+    created = sandbox_http.post(ACTIONS, json=new_action(), headers={"X-Buddy-Media-Type": "buddy.v1.1.0"})
+    assert created.status_code == 201
+
+
 def test_auth_comes_before_lookups(sandbox_server: SandboxHandle) -> None:
     with httpx.Client(base_url=sandbox_server.url, verify=tls_context()) as anonymous:
         assert anonymous.get("/workspaces/nope/projects/x/pipelines").status_code == 401

@@ -231,6 +231,23 @@ def test_a_failed_write_leaves_the_old_file_intact(
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
 
 
+def test_a_workspace_with_the_api_disabled_is_seeded_and_persisted(
+    tmp_path: Path, sandbox_seed: dict[str, Any]
+) -> None:
+    sandbox_seed["workspaces"]["acme"]["api_disabled"] = True
+    state = SandboxState.from_data(sandbox_seed, state_file=tmp_path / "state.json")
+    assert state.to_data()["workspaces"]["acme"]["api_disabled"] is True
+    app = SandboxApp(state)
+    with wsgi_client(app) as client:
+        assert client.get(ACTIONS).status_code == 403
+        app.set_api_disabled("acme", disabled=False)
+        assert client.get(ACTIONS).status_code == 200
+    saved = json.loads((tmp_path / "state.json").read_text(encoding="utf-8"))
+    assert "api_disabled" not in saved["workspaces"]["acme"]  # only a disabled API is written down
+    with pytest.raises(SandboxError, match="api_disabled"):
+        SandboxState.from_data({"workspaces": {"acme": {"api_disabled": "yes"}}})
+
+
 def test_ensure_helpers_are_idempotent() -> None:
     state = SandboxState()
     first = state.ensure_pipeline("acme", "web", "Release images")

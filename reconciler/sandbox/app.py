@@ -133,6 +133,11 @@ class SandboxApp:
     def clear_faults(self) -> None:
         self.faults.clear()
 
+    def set_api_disabled(self, workspace: str, *, disabled: bool = True) -> None:
+        """Answer every request into ``workspace`` with 403 "API is disabled in this workspace" (or
+        stop doing so); kept in the state (the seed key ``api_disabled``)."""
+        self._state.set_api_disabled(workspace, disabled)
+
     def set_switches(self, **values: Any) -> None:
         self.switches.update(values)
 

@@ -139,6 +139,16 @@ def _tokens(call: _Call) -> Any:
     return {"scopes": sorted(call.app.token_scopes(token))}  # the token itself is never echoed
 
 
+def _api_disabled(call: _Call) -> Any:
+    call.only("POST")
+    data = call.body()
+    workspace, disabled = data.get("workspace"), data.get("disabled", True)
+    if not isinstance(workspace, str) or not isinstance(disabled, bool):
+        raise ApiProblem(400, 'expected {"workspace": str, "disabled": bool}')
+    call.app.set_api_disabled(workspace, disabled=disabled)  # an unknown workspace: ValueError, a 400
+    return {workspace: disabled}
+
+
 _ENDPOINTS: dict[str, Callable[[_Call], Any]] = {
     "/__sandbox/health": _health,
     "/__sandbox/stats": _stats,
@@ -150,4 +160,5 @@ _ENDPOINTS: dict[str, Callable[[_Call], Any]] = {
     "/__sandbox/switches": _switches,
     "/__sandbox/rate-limit": _rate_limit,
     "/__sandbox/tokens": _tokens,
+    "/__sandbox/api-disabled": _api_disabled,
 }

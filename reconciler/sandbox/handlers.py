@@ -111,6 +111,8 @@ class BuddyApi:
     def _project(state: SandboxState, workspace: str, project: str) -> Project:
         if not state.has_workspace(workspace):
             raise ApiProblem(404, f"Workspace {workspace!r} not found")
+        if state.api_disabled(workspace):
+            raise ApiProblem(403, "API is disabled in this workspace")
         found = state.project(workspace, project)
         if found is None:
             raise ApiProblem(404, f"Project {project!r} not found")

@@ -93,6 +93,8 @@ class Project:
 class Workspace:
     name: str
     projects: dict[str, Project] = field(default_factory=dict)
+    #: the workspace's owner turned the API off: every request into it is a 403
+    api_disabled: bool = False
 
 
 class SandboxState:
@@ -159,8 +161,9 @@ class SandboxState:
         for ws_name, ws_data in workspaces.items():
             ws_path = f"$.workspaces.{ws_name}"
             ws_obj = _obj(ws_data, ws_path)
-            _only(ws_obj, {"projects"}, ws_path)
+            _only(ws_obj, {"projects", "api_disabled"}, ws_path)
             workspace = self.workspaces.setdefault(ws_name, Workspace(ws_name))
+            workspace.api_disabled = F.check(ws_obj.get("api_disabled"), "bool", f"{ws_path}.api_disabled") or False
             for pr_name, pr_data in _obj(ws_obj.get("projects", {}), f"{ws_path}.projects").items():
                 pr_path = f"{ws_path}.projects.{pr_name}"
                 pr_obj = _obj(pr_data, pr_path)
@@ -208,6 +211,18 @@ class SandboxState:
 
     def has_workspace(self, workspace: str) -> bool:
         return workspace in self.workspaces
+
+    def api_disabled(self, workspace: str) -> bool:
+        ws = self.workspaces.get(workspace)
+        return ws is not None and ws.api_disabled
+
+    def set_api_disabled(self, workspace: str, disabled: bool = True) -> None:
+        """Turn the API of a known workspace off (every request into it: 403) or back on."""
+        with self.lock:
+            if workspace not in self.workspaces:
+                raise ValueError(f"unknown workspace {workspace!r}")
+            self.workspaces[workspace].api_disabled = disabled
+            self.save()
 
     def pipeline(self, workspace: str, project: str, pipeline_id: int) -> Pipeline | None:
         found = self._pipelines_by_id.get(pipeline_id)
@@ -283,7 +298,7 @@ class SandboxState:
                             for p in proj.pipelines
                         ]
                     }
-                workspaces[ws_name] = {"projects": projects}
+                workspaces[ws_name] = {"projects": projects, **({"api_disabled": True} if ws.api_disabled else {})}
             return {"format": STATE_FORMAT, "next_id": self.next_id, "workspaces": workspaces}
 
     def save(self) -> None:
