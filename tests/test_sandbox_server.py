@@ -148,6 +148,19 @@ def test_an_app_crash_is_a_500_and_the_server_goes_on() -> None:
         assert client.get("/").text == "fine"
 
 
+def test_a_sandbox_crash_is_a_500_with_the_rate_limit_headers(
+    sandbox_server: SandboxHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(_request: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sandbox_server.app.api, "dispatch", crash)
+    with sandbox_server.client() as client:
+        crashed = client.get(ACTIONS)
+    assert crashed.status_code == 500 and crashed.json() == {"errors": [{"message": "Internal sandbox error"}]}
+    assert all(h in crashed.headers for h in ("X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"))
+
+
 def test_the_network_guard_refuses_non_loopback() -> None:
     from conftest import NetworkAccessError
 
@@ -201,6 +214,8 @@ def test_malformed_requests_are_400_and_closed(sandbox_server: SandboxHandle) ->
     assert answer.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in answer
     answer = _raw_exchange(sandbox_server, b"GET / HTTP/1.1\r\nno colon here\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"X-Rate-Limit-Limit: " in answer and b"X-Rate-Limit-Reset: " in answer  # on every answer
+    assert answer.endswith(b'"}]}')  # the usual error body
 
 
 def test_http_1_0_closes_and_expect_continue_is_answered(sandbox_server: SandboxHandle) -> None:

@@ -97,7 +97,7 @@ class _Handler(StreamRequestHandler):
             except (ConnectionError, TimeoutError, OSError):
                 return
             except _BadRequest as exc:
-                self._write("400 Bad Request", [("Content-Type", "application/json")], _error_json(str(exc)), True)
+                self._write("400 Bad Request", self._error_headers(), _error_json(str(exc)), True)
                 return
 
     def _handle_one(self) -> None:
@@ -203,9 +203,19 @@ class _Handler(StreamRequestHandler):
             return
         except Exception:
             log.exception("sandbox app failed on %s %s", method, target.partition("?")[0])
-            captured = {"status": "500 Internal Server Error", "headers": [("Content-Type", "application/json")]}
+            captured = {"status": "500 Internal Server Error", "headers": self._error_headers()}
             payload = _error_json("Internal sandbox error")
         self._write(captured["status"], captured["headers"], payload, not keep_alive)
+
+    def _error_headers(self) -> list[tuple[str, str]]:
+        """Headers of an answer the server gives on its own (a malformed request, a crash): JSON, and
+        the app's rate-limit headers, which CONTRACT.md puts on every response."""
+        headers = [("Content-Type", "application/json")]
+        limiter = getattr(self.server.app, "rate_limiter", None)  # a plain WSGI app has none
+        with contextlib.suppress(Exception):  # the answer of last resort must not fail in turn
+            if limiter is not None:
+                headers.extend(limiter.peek().items())
+        return headers
 
     def _write(self, status: str, headers: list[tuple[str, str]], payload: bytes, close: bool) -> None:
         self.wfile.write(self._head(status, headers, len(payload), close) + payload)  # one write: see above
