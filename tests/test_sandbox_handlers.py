@@ -510,6 +510,14 @@ def test_pipeline_list_paginates(sandbox_http: httpx.Client) -> None:
     page = sandbox_http.get(f"{P}/pipelines", params={"per_page": 2, "page": 2}).json()["pipelines"]
     assert [p["name"] for p in page] == ["p0", "p1"]
     assert sandbox_http.get(f"{P}/pipelines", params={"per_page": 2, "page": 4}).json()["pipelines"] == []
+    for i in range(3, 20):
+        sandbox_http.post(f"{P}/pipelines", json={"name": f"p{i}"})
+    first = sandbox_http.get(f"{P}/pipelines").json()
+    assert len(first["pipelines"]) == 20 and set(first) == {"url", "html_url", "pipelines"}  # per_page 20, no totals
+    assert [p["name"] for p in sandbox_http.get(f"{P}/pipelines", params={"page": 2}).json()["pipelines"]] == [
+        "p18",
+        "p19",
+    ]
 
 
 def test_per_page_is_clamped_to_100_or_refused_by_switch(
