@@ -351,7 +351,7 @@ def render_pipeline(
             )
         where = f'{project} / "{pipeline.name}" / "{action.name}"'
         rendered = render_action(pipeline.name, cleaned, env, where)
-        used.extend(_referenced(rendered))
+        used.extend(envrefs.referenced_names(rendered))
         entries.append(rendered)
 
     written = [entry for entry in entries if isinstance(entry, dict)]
@@ -378,22 +378,11 @@ def shared_defaults(actions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     first, rest = actions[0], actions[1:]
     shared: dict[str, Any] = {}
     for key, value in first.items():
-        if key in NOT_DEFAULTED or value is None or _referenced(value):
+        if key in NOT_DEFAULTED or value is None or envrefs.referenced_names(value):
             continue
         if all(key in other and other[key] == value and type(other[key]) is type(value) for other in rest):
             shared[key] = value
     return shared
-
-
-def _referenced(value: Any) -> list[str]:
-    """The variables ``value`` references; after ``escape`` only the generated references remain."""
-    if isinstance(value, str):
-        return [ref.name for ref in envrefs.find_refs(value)]
-    if isinstance(value, Mapping):
-        return [name for item in value.values() for name in _referenced(item)]
-    if isinstance(value, list):
-        return [name for item in value for name in _referenced(item)]
-    return []
 
 
 def render_file(
@@ -529,6 +518,20 @@ def declared_elsewhere(
     return lines
 
 
+def referenced_elsewhere(output: Path, written: Sequence[Path]) -> set[str]:
+    """The variables config files under ``output`` (other than those about to be ``written``) already
+    reference: an earlier import's names, which stand for other values and must not be reused."""
+    if not output.is_dir():
+        return set()
+    skip = {Path(os.path.realpath(p)) for p in written}
+    return {
+        name
+        for doc in load_paths([output]).documents
+        if Path(os.path.realpath(doc.file)) not in skip
+        for name in envrefs.referenced_names(doc.data)
+    }
+
+
 def export(
     client: BuddyClient,
     workspace: str,
@@ -555,10 +558,11 @@ def export(
     if not found:
         result.notes.append(f"{workspace}/{project}: no pipeline to import; nothing was written")
         return result
-    env = EnvNames()
+    files = layout(output, project, found, split=split)
+    env = EnvNames(taken=referenced_elsewhere(output, [path for path, _ in files]))
     shared = _shared_names(found)
     planned: list[tuple[Path, str]] = []
-    for path, group in layout(output, project, found, split=split):
+    for path, group in files:
         text, file_notes = render_file(
             workspace,
             project,

@@ -367,6 +367,33 @@ def test_an_unknown_project_is_an_error_naming_it(generated_server: tuple[str, s
     assert not list(tmp_path.iterdir())
 
 
+def _two_projects_one_action_name() -> dict[str, Any]:
+    def build(action_id: int, login: str, registry: str) -> dict[str, Any]:
+        secret = {"id": "npmrc", "type": "FILE", "value": f"npmrc of {login}"}
+        return _multi(action_id, "Build", login=login, registry=registry, password=login, secrets=[secret])
+
+    def pipeline(pipeline_id: int, name: str, action: dict[str, Any]) -> dict[str, Any]:
+        return {"id": pipeline_id, "name": name, "actions": [action]}
+
+    web = [pipeline(1, "Release", build(10, "alice", "r1.test")), pipeline(2, "Nightly", build(20, "bob", "r2.test"))]
+    api = [pipeline(3, "Release", build(30, "carol", "r1.test"))]
+    return {"workspaces": {"w": {"projects": {"web": {"pipelines": web}, "api": {"pipelines": api}}}}}
+
+
+def test_imports_into_one_directory_never_reuse_a_variable_for_another_value(tmp_path: Path):
+    app = SandboxApp(SandboxState.from_data(_two_projects_one_action_name()))
+    names: list[str] = []
+    with SandboxServer(app) as server, BuddyClient(server.url, DEFAULT_TOKEN) as client:
+        for project, pipelines in (("web", ["Release"]), ("web", ["Nightly"]), ("api", [])):
+            result = export(client, "w", project, pipelines=pipelines, output=tmp_path, split=bool(pipelines))
+            names.extend(result.env)
+        again = export(client, "w", "api", output=tmp_path, force=True)  # its own file's names are its own
+        plan = engine.plan(engine.given(client), [tmp_path], Options())
+    assert_no_changes(plan)
+    assert len(names) == len(set(names)) == 6, names  # three secrets and three logins: six values
+    assert list(again.env) == names[4:]
+
+
 # -- the conftest sandbox and (a) the examples' live state ------------------------------------------
 
 
