@@ -167,7 +167,7 @@ def clean_action(detail: Mapping[str, Any]) -> dict[str, Any]:
         value = detail[key]
         if key == "integration":
             value = _integration(value)
-        value = clean_value(value)
+        value = clean_value(fields.known_part(key, value)[0])
         if is_empty(value) or fields.is_server_default(key, value):
             continue
         out[key] = value
@@ -186,9 +186,11 @@ def _written_order() -> list[str]:
 
 
 def unknown_action_fields(detail: Mapping[str, Any]) -> list[str]:
-    """Keys the live action has a value for that the file format does not know (not written)."""
+    """Keys the live action has a value for that the file format does not know (not written), also
+    inside its fields' objects (``variables[].id``)."""
     known = set(fields.action_fields())
-    return sorted(k for k, v in detail.items() if k not in known and not is_empty(v))
+    nested = [path for k in known if k in detail for path in fields.known_part(k, detail[k])[1]]
+    return sorted([k for k, v in detail.items() if k not in known and not is_empty(v)] + nested)
 
 
 def clean_pipeline(name: str, live: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,7 +200,7 @@ def clean_pipeline(name: str, live: Mapping[str, Any]) -> dict[str, Any]:
     for key in fields.pipeline_fields():
         if key in fields.PIPELINE_NOT_IMPORTED:
             continue
-        value = clean_value(live.get(key))
+        value = clean_value(fields.known_part(key, live.get(key), on="pipeline")[0])
         if is_empty(value) or fields.is_server_default(key, value, on="pipeline"):
             continue
         if key == "identifier" and value == slug(name):

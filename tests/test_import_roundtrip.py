@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -392,6 +393,43 @@ def test_imports_into_one_directory_never_reuse_a_variable_for_another_value(tmp
     assert_no_changes(plan)
     assert len(names) == len(set(names)) == 6, names  # three secrets and three logins: six values
     assert list(again.env) == names[4:]
+
+
+class _ServerExtras:
+    """The sandbox, answering GETs with keys a real server may add inside nested objects."""
+
+    def __init__(self, app: SandboxApp) -> None:
+        self.app = app
+
+    @staticmethod
+    def _add(value: Any) -> Any:
+        if isinstance(value, dict):
+            extra = {"id": 99} if {"trigger_condition", "key", "access_level"} & set(value) else {}
+            extra |= {"created": "2026-01-01"} if "value" in value and "key" not in value else {}
+            extra |= {"html_url": "https://x"} if value.get("type") == "PUSH" else {}
+            return extra | {k: _ServerExtras._add(v) for k, v in value.items()}  # never changes a key
+        if isinstance(value, list):
+            return [_ServerExtras._add(v) for v in value]
+        return value
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        answer: dict[str, Any] = {}
+        body = b"".join(self.app(environ, lambda status, headers, *_: answer.update(status=status)))
+        if environ["REQUEST_METHOD"] == "GET" and answer["status"].startswith("200"):
+            body = json.dumps(self._add(json.loads(body))).encode()
+        start_response(answer["status"], [("Content-Type", "application/json")])
+        return [body]
+
+
+def test_keys_a_server_adds_inside_nested_objects_are_not_written(tmp_path: Path):
+    app = SandboxApp(SandboxState.from_data(copy.deepcopy(GENERATED_SEED)))
+    transport = httpx.WSGITransport(app=_ServerExtras(app))
+    with BuddyClient("http://127.0.0.1", DEFAULT_TOKEN, transport=transport) as client:
+        result = export(client, "gen", "everything", output=tmp_path)
+        load_config(list(result.files))  # valid: no key the schema does not know
+        plan = engine.plan(engine.given(client), [tmp_path], Options())
+    assert_no_changes(plan)
+    assert any("variables[].id" in n and "permissions.users[].id" not in n for n in result.notes), result.notes
 
 
 # -- the conftest sandbox and (a) the examples' live state ------------------------------------------
