@@ -398,9 +398,13 @@ def render_file(
     defaults: bool = False,
 ) -> tuple[str, list[str]]:
     """The text of one config file holding ``pipelines``, and the notes writing it produced.
-    Pipelines named in ``shared_names`` (or twice in ``pipelines``) are declared by ``id``."""
+    Pipelines named in ``shared_names`` (or twice in ``pipelines``, or whose name another live
+    pipeline has: ``shares_name``) are declared by ``id``."""
     shared = set(shared_names) | _shared_names(pipelines)
-    parts = [render_pipeline(workspace, project, p, env, by_id=p.name in shared, defaults=defaults) for p in pipelines]
+    parts = [
+        render_pipeline(workspace, project, p, env, by_id=p.shares_name or p.name in shared, defaults=defaults)
+        for p in pipelines
+    ]
     names = [n for part in parts for n in part.env_names]
     head = [
         f"# yaml-language-server: $schema={schema}",

@@ -432,6 +432,19 @@ def test_keys_a_server_adds_inside_nested_objects_are_not_written(tmp_path: Path
     assert any("variables[].id" in n and "permissions.users[].id" not in n for n in result.notes), result.notes
 
 
+@pytest.mark.parametrize("only", [[], ["Release"]], ids=["all", "named"])
+def test_a_pipeline_named_like_a_yaml_defined_one_is_declared_by_id(tmp_path: Path, only: list[str]):
+    yaml_defined = {"id": 1, "name": "Release", "git_config_ref": "FIXED", "actions": []}
+    ours = {"id": 2, "name": "Release", "actions": [_multi(20, "Build")]}
+    seed = {"workspaces": {"w": {"projects": {"p": {"pipelines": [yaml_defined, ours]}}}}}
+    app = SandboxApp(SandboxState.from_data(seed))
+    with SandboxServer(app) as server, BuddyClient(server.url, DEFAULT_TOKEN) as client:
+        result = export(client, "w", "p", pipelines=only, output=tmp_path)
+        plan = engine.plan(engine.given(client), [tmp_path], Options())
+    assert_no_changes(plan)
+    assert [p.id for p in load_config(result.files).pipelines] == [2]
+
+
 # -- the conftest sandbox and (a) the examples' live state ------------------------------------------
 
 
