@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,9 +69,13 @@ class EnvNames:
       taken, ``<PIPELINE>_<ACTION>_SECRET_<ID>``.
     * As a last resort a number is appended (``_2``, ``_3`` …). Every name matches
       ``[A-Z_][A-Z0-9_]*``.
+
+    ``taken``: names other files already reference (an earlier import into the same directory); they
+    stand for other values, so none of them is handed out.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, taken: Collection[str] = ()) -> None:
+        self._taken = frozenset(taken)
         self._uses: dict[str, _Use] = {}
         self._by_key: dict[tuple[Any, ...], str] = {}
 
@@ -131,13 +135,16 @@ class EnvNames:
 
     def _claim(self, candidates: Sequence[str], what: str, where: str) -> str:
         for candidate in candidates:
-            if candidate not in self._uses:
+            if not self._is_taken(candidate):
                 return self._take(candidate, what, where)
         base = candidates[0]
         number = 2
-        while f"{base}_{number}" in self._uses:
+        while self._is_taken(f"{base}_{number}"):
             number += 1
         return self._take(f"{base}_{number}", what, where)
+
+    def _is_taken(self, name: str) -> bool:
+        return name in self._uses or name in self._taken
 
     def _take(self, name: str, what: str, where: str) -> str:
         self._uses[name] = _Use(name, what, [where])

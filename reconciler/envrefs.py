@@ -105,6 +105,18 @@ def has_refs(value: Any) -> bool:
     return False
 
 
+def referenced_names(value: Any) -> list[str]:
+    """The names of the well-formed references in ``value`` (a string, or dicts/lists holding
+    strings), in order, repeats kept."""
+    if isinstance(value, str):
+        return [ref.name for ref in find_refs(value)]
+    if isinstance(value, dict):
+        return [name for item in value.values() for name in referenced_names(item)]
+    if isinstance(value, list | tuple):
+        return [name for item in value for name in referenced_names(item)]
+    return []
+
+
 def mentions_env(value: Any) -> bool:
     """True when ``value`` (a string, or dicts/lists holding strings) holds an ``${env:`` reference,
     well-formed or malformed.

@@ -167,7 +167,7 @@ def clean_action(detail: Mapping[str, Any]) -> dict[str, Any]:
         value = detail[key]
         if key == "integration":
             value = _integration(value)
-        value = clean_value(value)
+        value = clean_value(fields.known_part(key, value)[0])
         if is_empty(value) or fields.is_server_default(key, value):
             continue
         out[key] = value
@@ -186,9 +186,11 @@ def _written_order() -> list[str]:
 
 
 def unknown_action_fields(detail: Mapping[str, Any]) -> list[str]:
-    """Keys the live action has a value for that the file format does not know (not written)."""
+    """Keys the live action has a value for that the file format does not know (not written), also
+    inside its fields' objects (``variables[].id``)."""
     known = set(fields.action_fields())
-    return sorted(k for k, v in detail.items() if k not in known and not is_empty(v))
+    nested = [path for k in known if k in detail for path in fields.known_part(k, detail[k])[1]]
+    return sorted([k for k, v in detail.items() if k not in known and not is_empty(v)] + nested)
 
 
 def clean_pipeline(name: str, live: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,7 +200,7 @@ def clean_pipeline(name: str, live: Mapping[str, Any]) -> dict[str, Any]:
     for key in fields.pipeline_fields():
         if key in fields.PIPELINE_NOT_IMPORTED:
             continue
-        value = clean_value(live.get(key))
+        value = clean_value(fields.known_part(key, live.get(key), on="pipeline")[0])
         if is_empty(value) or fields.is_server_default(key, value, on="pipeline"):
             continue
         if key == "identifier" and value == slug(name):
@@ -351,7 +353,7 @@ def render_pipeline(
             )
         where = f'{project} / "{pipeline.name}" / "{action.name}"'
         rendered = render_action(pipeline.name, cleaned, env, where)
-        used.extend(_referenced(rendered))
+        used.extend(envrefs.referenced_names(rendered))
         entries.append(rendered)
 
     written = [entry for entry in entries if isinstance(entry, dict)]
@@ -378,22 +380,11 @@ def shared_defaults(actions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     first, rest = actions[0], actions[1:]
     shared: dict[str, Any] = {}
     for key, value in first.items():
-        if key in NOT_DEFAULTED or value is None or _referenced(value):
+        if key in NOT_DEFAULTED or value is None or envrefs.referenced_names(value):
             continue
         if all(key in other and other[key] == value and type(other[key]) is type(value) for other in rest):
             shared[key] = value
     return shared
-
-
-def _referenced(value: Any) -> list[str]:
-    """The variables ``value`` references; after ``escape`` only the generated references remain."""
-    if isinstance(value, str):
-        return [ref.name for ref in envrefs.find_refs(value)]
-    if isinstance(value, Mapping):
-        return [name for item in value.values() for name in _referenced(item)]
-    if isinstance(value, list):
-        return [name for item in value for name in _referenced(item)]
-    return []
 
 
 def render_file(
@@ -407,9 +398,13 @@ def render_file(
     defaults: bool = False,
 ) -> tuple[str, list[str]]:
     """The text of one config file holding ``pipelines``, and the notes writing it produced.
-    Pipelines named in ``shared_names`` (or twice in ``pipelines``) are declared by ``id``."""
+    Pipelines named in ``shared_names`` (or twice in ``pipelines``, or whose name another live
+    pipeline has: ``shares_name``) are declared by ``id``."""
     shared = set(shared_names) | _shared_names(pipelines)
-    parts = [render_pipeline(workspace, project, p, env, by_id=p.name in shared, defaults=defaults) for p in pipelines]
+    parts = [
+        render_pipeline(workspace, project, p, env, by_id=p.shares_name or p.name in shared, defaults=defaults)
+        for p in pipelines
+    ]
     names = [n for part in parts for n in part.env_names]
     head = [
         f"# yaml-language-server: $schema={schema}",
@@ -529,6 +524,20 @@ def declared_elsewhere(
     return lines
 
 
+def referenced_elsewhere(output: Path, written: Sequence[Path]) -> set[str]:
+    """The variables config files under ``output`` (other than those about to be ``written``) already
+    reference: an earlier import's names, which stand for other values and must not be reused."""
+    if not output.is_dir():
+        return set()
+    skip = {Path(os.path.realpath(p)) for p in written}
+    return {
+        name
+        for doc in load_paths([output]).documents
+        if Path(os.path.realpath(doc.file)) not in skip
+        for name in envrefs.referenced_names(doc.data)
+    }
+
+
 def export(
     client: BuddyClient,
     workspace: str,
@@ -555,10 +564,11 @@ def export(
     if not found:
         result.notes.append(f"{workspace}/{project}: no pipeline to import; nothing was written")
         return result
-    env = EnvNames()
+    files = layout(output, project, found, split=split)
+    env = EnvNames(taken=referenced_elsewhere(output, [path for path, _ in files]))
     shared = _shared_names(found)
     planned: list[tuple[Path, str]] = []
-    for path, group in layout(output, project, found, split=split):
+    for path, group in files:
         text, file_notes = render_file(
             workspace,
             project,

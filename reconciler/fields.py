@@ -272,6 +272,38 @@ def masked(name: str, value: Any) -> Any:
     )
 
 
+def known_part(name: str, value: Any, *, on: Literal["action", "pipeline"] = "action") -> tuple[Any, list[str]]:
+    """``value`` of field ``name`` without the keys its schema does not name inside its objects (a
+    server may add some: an ``id`` to each variable, an ``email`` to each user), and the paths of the
+    keys left out (``variables[].id``), sorted. Import writes only what a file may hold."""
+    from reconciler.schema import load_schema  # loads the schema package only when first asked
+
+    schemas = {"action": load_schema("action"), "config": load_schema("config")}
+    doc = schemas["action"] if on == "action" else schemas["config"]
+    props = doc["properties"] if on == "action" else doc["$defs"]["pipeline"]["properties"]
+    dropped: set[str] = set()
+
+    def shape(node: Any, doc: Mapping[str, Any], value: Any, path: tuple[Step, ...]) -> Any:
+        if not isinstance(node, Mapping):
+            return value
+        ref = str(node.get("$ref", ""))
+        if "#" in ref:  # "#/$defs/X" here, or "action.schema.json#/$defs/X" in the other schema
+            file, pointer = ref.split("#", 1)
+            doc = schemas[file.removesuffix(".schema.json")] if file else doc
+            node = doc
+            for part in pointer.strip("/").split("/"):
+                node = node[part]
+        known = node.get("properties")
+        if isinstance(value, Mapping) and isinstance(known, Mapping):
+            dropped.update(join_path((*path, k)) for k in value if k not in known)
+            return {k: shape(known[k], doc, v, (*path, k)) for k, v in value.items() if k in known}
+        if isinstance(value, list) and isinstance(node.get("items"), Mapping):
+            return [shape(node["items"], doc, item, (*path, LIST)) for item in value]
+        return value
+
+    return shape(props.get(name), doc, value, (name,)), sorted(dropped)
+
+
 def label(name: str, parts: Parts) -> str:
     """A value's path as the README names it: ``secrets[].value`` for ``("secrets", 0, "value")``."""
     return join_path((name, *(LIST if isinstance(p, int) else p for p in parts)))

@@ -398,8 +398,8 @@ def read_project(
             f"workspace {workspace!r} or project {project!r} not found ({exc.detail}); --workspace is the "
             "workspace's URL handle and --project the project's name ID"
         ) from None
+    live_names = [str(s.get("name")) for s in summaries]
     if names:
-        live_names = [str(s.get("name")) for s in summaries]
         missing = [n for n in dict.fromkeys(names) if n not in live_names]
         if missing:
             raise PipelineNotFoundError(workspace, project, missing, live_names)
@@ -448,5 +448,6 @@ def read_project(
             )
             for a in answers[("actions", pipeline_id)]
         )
-        pipelines.append(ImportedPipeline(pipeline_id, str(summary.get("name")), full, actions))
+        name = str(summary.get("name"))
+        pipelines.append(ImportedPipeline(pipeline_id, name, full, actions, shares_name=live_names.count(name) > 1))
     return pipelines, notes

@@ -150,3 +150,6 @@ class ImportedPipeline:
     name: str
     fields: Mapping[str, Any]
     actions: tuple[ImportedAction, ...] = ()
+    #: another live pipeline of the project has this name (imported or not: one defined in YAML
+    #: counts too), so a file must declare this one by ``id``
+    shares_name: bool = False

@@ -72,3 +72,12 @@ def test_another_write_only_field_is_named_after_the_action_and_the_field():
     assert env.for_write_only("Release", action, "login", "x", (), "w") == "BUILD_APP_LOGIN"
     secrets = [{"id": "npmrc", "value": "x"}]
     assert env.for_write_only("Release", action, "secrets", secrets, (0, "value"), "w") == "BUILD_APP_SECRET_NPMRC"
+
+
+def test_names_taken_by_other_files_are_never_handed_out():
+    env = EnvNames(taken={"BUILD_SECRET_NPMRC", "R1_TEST_PASSWORD"})
+    assert env.secret("Release", "Build", "npmrc", "w") == "RELEASE_BUILD_SECRET_NPMRC"
+    assert env.password("Release", {"name": "Build", "registry": "r1.test", "login": "carol"}, "w") == (
+        "R1_TEST_CAROL_PASSWORD"
+    )
+    assert "BUILD_SECRET_NPMRC" not in env.described()

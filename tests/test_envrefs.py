@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.envrefs import EnvRef, find_refs, has_refs, mentions_env, resolve, syntax_errors
+from reconciler.envrefs import EnvRef, find_refs, has_refs, mentions_env, referenced_names, resolve, syntax_errors
 from reconciler.errors import EnvError
 from reconciler.problems import Location
 
@@ -128,3 +128,8 @@ def test_resolve_unescapes_the_literal_form() -> None:
 
 def test_resolve_leaves_keys_alone() -> None:
     assert resolve({"${env:K}": "v"}, {"K": "x"}) == {"${env:K}": "v"}
+
+
+def test_referenced_names_walks_nested_values_and_skips_escaped_references():
+    value = {"a": "${env:ONE}-$${env:NOT}", "b": [{"c": "${env:TWO}${env:ONE}"}, 3, None]}
+    assert referenced_names(value) == ["ONE", "TWO", "ONE"]

@@ -23,6 +23,7 @@ from reconciler.exporter import (
     escape,
     export,
     render_file,
+    unknown_action_fields,
 )
 from reconciler.loader import load_text
 from reconciler.model import MULTI_ARCH, ImportedAction, ImportedPipeline
@@ -104,6 +105,41 @@ def test_nested_objects_lose_their_null_and_empty_keys():
         {"trigger_condition": "ON_CHANGE_AT_PATH", "trigger_condition_paths": ["src/"]}
     ]
     assert cleaned["permissions"] == {"others": "READ_ONLY", "users": [{"id": 3}]}
+
+
+def test_keys_the_server_adds_inside_nested_objects_are_left_out_and_named():
+    detail = live_action(
+        1,
+        "a",
+        secrets=[{"id": "npmrc", "type": "FILE", "value": "encrypted:1", "created": "2026-01-01"}],
+        variables=[{"key": "K", "value": "v", "id": 77, "binary": False}],
+        trigger_conditions=[{"trigger_condition": "ALWAYS", "id": 5}],
+        permissions={"others": "READ_ONLY", "users": [{"id": 3, "access_level": "READ_WRITE", "email": "a@x"}]},
+    )
+    cleaned = clean_action(detail)
+    assert cleaned["secrets"] == [{"id": "npmrc", "type": "FILE", "value": "encrypted:1"}]
+    assert cleaned["variables"] == [{"key": "K", "value": "v"}]
+    assert cleaned["trigger_conditions"] == [{"trigger_condition": "ALWAYS"}]
+    assert cleaned["permissions"] == {"others": "READ_ONLY", "users": [{"id": 3, "access_level": "READ_WRITE"}]}
+    assert unknown_action_fields(detail) == [
+        "permissions.users[].email",
+        "secrets[].created",
+        "trigger_conditions[].id",
+        "variables[].binary",
+        "variables[].id",
+    ]
+
+
+def test_keys_the_server_adds_inside_pipeline_events_and_conditions_are_left_out():
+    live = {
+        "events": [{"type": "PUSH", "refs": ["refs/heads/main"], "id": 3}],
+        "trigger_conditions": [{"trigger_condition": "ON_CHANGE", "id": 4}],
+    }
+    assert clean_pipeline("P", live) == {
+        "name": "P",
+        "events": [{"type": "PUSH", "refs": ["refs/heads/main"]}],
+        "trigger_conditions": [{"trigger_condition": "ON_CHANGE"}],
+    }
 
 
 def test_a_permissions_object_with_nothing_set_is_left_out():

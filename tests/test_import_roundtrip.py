@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -365,6 +366,83 @@ def test_an_unknown_project_is_an_error_naming_it(generated_server: tuple[str, s
     with BuddyClient(url, token) as client, pytest.raises(ProjectNotFoundError, match="'nowhere'"):
         export(client, "gen", "nowhere", output=tmp_path)
     assert not list(tmp_path.iterdir())
+
+
+def _two_projects_one_action_name() -> dict[str, Any]:
+    def build(action_id: int, login: str, registry: str) -> dict[str, Any]:
+        secret = {"id": "npmrc", "type": "FILE", "value": f"npmrc of {login}"}
+        return _multi(action_id, "Build", login=login, registry=registry, password=login, secrets=[secret])
+
+    def pipeline(pipeline_id: int, name: str, action: dict[str, Any]) -> dict[str, Any]:
+        return {"id": pipeline_id, "name": name, "actions": [action]}
+
+    web = [pipeline(1, "Release", build(10, "alice", "r1.test")), pipeline(2, "Nightly", build(20, "bob", "r2.test"))]
+    api = [pipeline(3, "Release", build(30, "carol", "r1.test"))]
+    return {"workspaces": {"w": {"projects": {"web": {"pipelines": web}, "api": {"pipelines": api}}}}}
+
+
+def test_imports_into_one_directory_never_reuse_a_variable_for_another_value(tmp_path: Path):
+    app = SandboxApp(SandboxState.from_data(_two_projects_one_action_name()))
+    names: list[str] = []
+    with SandboxServer(app) as server, BuddyClient(server.url, DEFAULT_TOKEN) as client:
+        for project, pipelines in (("web", ["Release"]), ("web", ["Nightly"]), ("api", [])):
+            result = export(client, "w", project, pipelines=pipelines, output=tmp_path, split=bool(pipelines))
+            names.extend(result.env)
+        again = export(client, "w", "api", output=tmp_path, force=True)  # its own file's names are its own
+        plan = engine.plan(engine.given(client), [tmp_path], Options())
+    assert_no_changes(plan)
+    assert len(names) == len(set(names)) == 6, names  # three secrets and three logins: six values
+    assert list(again.env) == names[4:]
+
+
+class _ServerExtras:
+    """The sandbox, answering GETs with keys a real server may add inside nested objects."""
+
+    def __init__(self, app: SandboxApp) -> None:
+        self.app = app
+
+    @staticmethod
+    def _add(value: Any) -> Any:
+        if isinstance(value, dict):
+            extra = {"id": 99} if {"trigger_condition", "key", "access_level"} & set(value) else {}
+            extra |= {"created": "2026-01-01"} if "value" in value and "key" not in value else {}
+            extra |= {"html_url": "https://x"} if value.get("type") == "PUSH" else {}
+            return extra | {k: _ServerExtras._add(v) for k, v in value.items()}  # never changes a key
+        if isinstance(value, list):
+            return [_ServerExtras._add(v) for v in value]
+        return value
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        answer: dict[str, Any] = {}
+        body = b"".join(self.app(environ, lambda status, headers, *_: answer.update(status=status)))
+        if environ["REQUEST_METHOD"] == "GET" and answer["status"].startswith("200"):
+            body = json.dumps(self._add(json.loads(body))).encode()
+        start_response(answer["status"], [("Content-Type", "application/json")])
+        return [body]
+
+
+def test_keys_a_server_adds_inside_nested_objects_are_not_written(tmp_path: Path):
+    app = SandboxApp(SandboxState.from_data(copy.deepcopy(GENERATED_SEED)))
+    transport = httpx.WSGITransport(app=_ServerExtras(app))
+    with BuddyClient("http://127.0.0.1", DEFAULT_TOKEN, transport=transport) as client:
+        result = export(client, "gen", "everything", output=tmp_path)
+        load_config(list(result.files))  # valid: no key the schema does not know
+        plan = engine.plan(engine.given(client), [tmp_path], Options())
+    assert_no_changes(plan)
+    assert any("variables[].id" in n and "permissions.users[].id" not in n for n in result.notes), result.notes
+
+
+@pytest.mark.parametrize("only", [[], ["Release"]], ids=["all", "named"])
+def test_a_pipeline_named_like_a_yaml_defined_one_is_declared_by_id(tmp_path: Path, only: list[str]):
+    yaml_defined = {"id": 1, "name": "Release", "git_config_ref": "FIXED", "actions": []}
+    ours = {"id": 2, "name": "Release", "actions": [_multi(20, "Build")]}
+    seed = {"workspaces": {"w": {"projects": {"p": {"pipelines": [yaml_defined, ours]}}}}}
+    app = SandboxApp(SandboxState.from_data(seed))
+    with SandboxServer(app) as server, BuddyClient(server.url, DEFAULT_TOKEN) as client:
+        result = export(client, "w", "p", pipelines=only, output=tmp_path)
+        plan = engine.plan(engine.given(client), [tmp_path], Options())
+    assert_no_changes(plan)
+    assert [p.id for p in load_config(result.files).pipelines] == [2]
 
 
 # -- the conftest sandbox and (a) the examples' live state ------------------------------------------
