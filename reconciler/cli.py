@@ -277,6 +277,16 @@ def _check_saved_plan_args(args: argparse.Namespace, targeting: object) -> None:
             f"apply --plan applies exactly the saved plan and takes no PATH (got {' '.join(args.paths)}); "
             "run either `reconcile apply PATH…` or `reconcile apply --plan FILE`"
         )
+    given = [
+        flag
+        for flag, on in (("--prune", args.prune), ("--update-secrets", args.update_secrets), ("--dedupe", args.dedupe))
+        if on
+    ]
+    if given:
+        raise UsageError(
+            f"{given[0]} changes what is planned: give it to `reconcile plan --out`; apply --plan applies the "
+            "saved plan as it was made"
+        )
 
 
 def _apply(

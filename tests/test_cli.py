@@ -850,3 +850,13 @@ def test_sigint_while_live_state_is_read_stops_the_reads_and_exits_130(tmp_path:
     assert "Traceback" not in err and out == ""
     assert gets < 1 + len(names)  # the pipeline list, then one read per pipeline: not all were made
     assert [p.actions for _ws, _pr, p in app.state.iter_pipelines()] == [[] for _ in names]
+
+
+@pytest.mark.parametrize("flag", ["--prune", "--update-secrets", "--dedupe"])
+def test_apply_of_a_saved_plan_refuses_an_option_that_would_have_changed_the_plan(workdir: Path, flag: str) -> None:
+    """A plan option given to `apply --plan` would be silently ignored: the saved plan is applied as made."""
+    run("plan", "examples", "--sandbox", "--out", "plan.json", "-q")
+    code, out, err = run("apply", "--plan", "plan.json", "--sandbox", flag)
+    assert (code, out) == (1, "")
+    assert f"{flag} changes what is planned: give it to `reconcile plan --out`" in err
+    assert run("plan", "examples", "--sandbox", "--detailed-exitcode")[0] == 2  # nothing was changed
