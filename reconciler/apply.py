@@ -11,7 +11,8 @@ matched just before it), updates, deletes.
 * A PATCH or DELETE that got no answer on its last attempt (a timeout, a dropped connection) is
   ``uncertain`` too, not failed: the server may have committed it late; the next plan shows it.
 * A ``stop`` event (the CLI sets it on the first Ctrl-C or SIGTERM) stops starting new changes; the
-  ones in flight finish, the rest are ``not tried``, and ``report.interrupted`` says why.
+  ones in flight finish, the rest are ``not tried``, and ``report.interrupted`` says why; the check
+  after the changes starts no further read, and the report says it was not done.
 * After the changes, every pipeline they touched is read again: two live multi-arch actions with one
   declared name, or two pipelines with the name of one this apply created, are errors naming them
   (two applies ran at once; ``--dedupe`` repairs the actions).
@@ -22,6 +23,7 @@ uncertain and what was not tried.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -424,18 +426,28 @@ def apply_plan(
     report.outcomes.sort(key=lambda o: order[id(o.change)])
     report.interrupted = stop.is_set()
     if not report.interrupted:
-        report.errors.extend(check_duplicates(client, report, declared))
+        with contextlib.suppress(live.ReadsStopped):  # an interrupt cut the check short
+            report.errors.extend(check_duplicates(client, report, declared, stop))
+        report.interrupted = stop.is_set()
+    if report.interrupted and report.of("applied"):
+        report.warnings.append(UNCHECKED)
     return report
+
+
+#: said of an interrupted apply that changed something: the check after the changes was cut short or skipped
+UNCHECKED = "the check for duplicates after the changes was not done (interrupted): run `reconcile plan` to see"
 
 
 def check_duplicates(
     client: BuddyClient,
     report: ApplyReport,
     declared: Mapping[tuple[str, str, str], Collection[str]] | None = None,
+    stop: threading.Event | None = None,
 ) -> list[str]:
     """Read again every pipeline the applied changes touched (through ``live``): two live multi-arch
     actions with one declared name, or two pipelines named as one this apply created, are errors
-    (another apply ran at the same time). A read that fails is an error too: nothing was checked."""
+    (another apply ran at the same time). A read that fails is an error too: nothing was checked.
+    A set ``stop`` starts no further read (``live.ReadsStopped``)."""
     touched: dict[tuple[str, str, int], tuple[str, set[str]]] = {}
     created: dict[tuple[str, str], set[str]] = {}
     for outcome in report.of("applied"):
@@ -450,7 +462,7 @@ def check_duplicates(
         if change.action_name is not None and change.kind != "delete":
             entry[1].add(change.action_name)
     try:
-        found = live.read_touched(client, sorted(touched), sorted(created))
+        found = live.read_touched(client, sorted(touched), sorted(created), stop)
     except ApiError as exc:
         return [f"could not read the changed pipelines again to check for duplicates: {exc.message}"]
     errors: list[str] = []

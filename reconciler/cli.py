@@ -16,7 +16,13 @@ from typing import Any, TextIO, cast
 from reconciler import cliargs, console, engine, envrefs, fields, render, settings
 from reconciler.cliargs import build_parser
 from reconciler.client import BuddyClient, RetryPolicy
-from reconciler.errors import ApplyCancelled, ReconcilerError, UsageError, ValidationFailed
+from reconciler.errors import (
+    ApplyCancelled,
+    InterruptedBeforeChanges,
+    ReconcilerError,
+    UsageError,
+    ValidationFailed,
+)
 from reconciler.model import DesiredPipeline
 from reconciler.plan import Plan
 from reconciler.planfile import read_plan_file, write_plan_file
@@ -217,15 +223,21 @@ INTERRUPTED_EXIT = 130
 
 
 @contextlib.contextmanager
-def _stop_on_signals(err: TextIO) -> Iterator[threading.Event]:
-    """The first SIGINT or SIGTERM sets the event (apply starts no new change, lets those in flight
-    finish, then reports); a second one exits at once with 130. Handlers are restored after."""
+def _stop_on_signals(err: TextIO, writing: threading.Event) -> Iterator[threading.Event]:
+    """Until ``writing`` is set (the first write is next), the first SIGINT or SIGTERM stops at once:
+    ``InterruptedBeforeChanges`` is raised in the main thread (reading live state, at the question).
+    After it, the first one sets the event (apply starts no new change, lets those in flight finish,
+    then reports); a second one exits at once with 130. Handlers are restored after."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop  # signals reach only the main thread: nothing to install (a library caller)
         return
 
     def handle(signum: int, _frame: object) -> None:
+        if not writing.is_set() and not stop.is_set():
+            stop.set()
+            name = signal.Signals(signum).name
+            raise InterruptedBeforeChanges(f"{name}: interrupted before any change was made: nothing was changed")
         if stop.is_set():
             with contextlib.suppress(Exception):
                 err.write("interrupted again: exiting now; changes in flight may or may not have been made\n")
@@ -251,23 +263,47 @@ def _stop_on_signals(err: TextIO) -> Iterator[threading.Event]:
 def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO, inp: TextIO | None = None) -> int:
     """The plan first (flushed, before any write), the question on a terminal, progress, the summary;
     the first SIGINT or SIGTERM stops starting changes (exit 130)."""
-    with _stop_on_signals(err) as stop:
-        return _apply(args, out, err, stop, inp)
+    writing = threading.Event()  # set right before the first write: from then on a signal only stops
+    with _stop_on_signals(err, writing) as stop:
+        return _apply(args, out, err, stop, inp, writing)
 
 
-def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stop: threading.Event, inp: TextIO | None) -> int:
+def _check_saved_plan_args(args: argparse.Namespace, targeting: object) -> None:
+    """``apply --plan FILE`` takes nothing that would have changed the plan it applies."""
+    if targeting is not None:
+        raise UsageError("--target/--exclude go with `apply PATH…`; a saved plan keeps the patterns it was made with")
+    if args.paths:
+        raise UsageError(
+            f"apply --plan applies exactly the saved plan and takes no PATH (got {' '.join(args.paths)}); "
+            "run either `reconcile apply PATH…` or `reconcile apply --plan FILE`"
+        )
+    given = [
+        flag
+        for flag, on in (("--prune", args.prune), ("--update-secrets", args.update_secrets), ("--dedupe", args.dedupe))
+        if on
+    ]
+    if given:
+        raise UsageError(
+            f"{given[0]} changes what is planned: give it to `reconcile plan --out`; apply --plan applies the "
+            "saved plan as it was made"
+        )
+
+
+def _apply(
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    stop: threading.Event,
+    inp: TextIO | None,
+    writing: threading.Event,
+) -> int:
     options = cliargs.plan_options(args)
     color = _is_terminal(out)
     asking = not args.auto_approve and console.is_terminal(inp)
     view = console.view_for(err, quiet=args.quiet)
     targeting = cliargs.targeting(args)
-    if args.plan_file and targeting is not None:
-        raise UsageError("--target/--exclude go with `apply PATH…`; a saved plan keeps the patterns it was made with")
-    if args.plan_file and args.paths:
-        raise UsageError(
-            f"apply --plan applies exactly the saved plan and takes no PATH (got {' '.join(args.paths)}); "
-            "run either `reconcile apply PATH…` or `reconcile apply --plan FILE`"
-        )
+    if args.plan_file:
+        _check_saved_plan_args(args, targeting)
 
     def show(plan: Plan) -> None:
         view.pause()
@@ -277,8 +313,13 @@ def _apply(args: argparse.Namespace, out: TextIO, err: TextIO, stop: threading.E
         out.flush()
 
     def approve(_plan: Plan) -> None:
-        if asking and not console.ask_approval(inp, out):  # type: ignore[arg-type]
-            raise ApplyCancelled(console.CANCELLED)
+        try:
+            if asking and not console.ask_approval(inp, out):  # type: ignore[arg-type]
+                raise ApplyCancelled(console.CANCELLED)
+        except InterruptedBeforeChanges:
+            out.write("\n")  # Ctrl-C leaves the cursor after the question
+            raise
+        writing.set()
 
     with view, _logs_through(view):
         if args.plan_file:

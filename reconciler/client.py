@@ -205,7 +205,8 @@ class BuddyClient:
         return self._pacer.sent
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        # reads still queued when the caller gives up (an interrupt) are not made; those running finish
+        self._pool.shutdown(wait=True, cancel_futures=True)
         self._lanes.close()
 
     def __enter__(self) -> BuddyClient:

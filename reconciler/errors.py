@@ -236,6 +236,13 @@ class ApplyCancelled(ReconcilerError):
     """Apply asked for approval on a terminal and did not get ``yes``: nothing was changed."""
 
 
+class InterruptedBeforeChanges(ReconcilerError):
+    """SIGINT or SIGTERM reached apply before its first write (while reading, at the question):
+    nothing was changed, so it stops at once (exit 130, as shells report Ctrl-C)."""
+
+    exit_code = 130
+
+
 class ExportWriteError(ReconcilerError):
     """``reconcile import`` could not write a file."""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import queue
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -365,19 +366,36 @@ class Touched:
     actions: dict[tuple[str, str, int], tuple[ActionSummary, ...] | None] = field(default_factory=dict)
 
 
+class ReadsStopped(Exception):
+    """``read_touched`` was asked to stop (an interrupt): not every list was read."""
+
+
 def read_touched(
-    client: BuddyClient, pipelines: Sequence[tuple[str, str, int]], projects: Sequence[tuple[str, str]]
+    client: BuddyClient,
+    pipelines: Sequence[tuple[str, str, int]],
+    projects: Sequence[tuple[str, str]],
+    stop: threading.Event | None = None,
 ) -> Touched:
-    """The action lists of ``pipelines`` (workspace, project, id) and the pipeline lists of ``projects``."""
+    """The action lists of ``pipelines`` (workspace, project, id) and the pipeline lists of ``projects``.
+    Once ``stop`` is set no further read is started (those running finish): ``ReadsStopped``."""
+
+    def check() -> None:
+        if stop is not None and stop.is_set():
+            raise ReadsStopped
+
+    def summaries(key: tuple[str, str]) -> list[dict[str, Any]]:
+        check()
+        return client.list_pipelines(*key)
 
     def actions(key: tuple[str, str, int]) -> tuple[ActionSummary, ...] | None:
+        check()
         try:
             return tuple(summary_of(a) for a in client.list_actions(*key))
         except NotFoundError:
             return None
 
     found = Touched()
-    found.pipelines = dict(zip(projects, client.map(lambda p: client.list_pipelines(*p), projects), strict=True))
+    found.pipelines = dict(zip(projects, client.map(summaries, projects), strict=True))
     found.actions = dict(zip(pipelines, client.map(actions, pipelines), strict=True))
     return found
 

@@ -653,3 +653,37 @@ def test_dedupe_keeps_the_first_updates_it_and_leaves_other_types_an_error(tmp_p
         made = engine.plan(engine.given(client), [path], Options(env=OPTIONS.env, dedupe=True))
         nightly = [(c.kind, c.action_id) for c in made.changes if c.pipeline == "Nightly"]
         assert nightly == [("update", 60), ("delete", 62)]
+
+
+class FinishSeen(StopAfterFirst):
+    """Progress that notes when every change has an outcome (the check after the changes is next)."""
+
+    def done(self, outcome: Any) -> None:
+        self.seen.append(outcome.status)
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+def test_a_stop_during_the_check_after_the_changes_ends_the_check_and_says_it_was_not_done(config: Path) -> None:
+    """Ctrl-C while the touched pipelines are read again: no further read is started; the apply is
+    reported interrupted (exit 130), with every change applied and the check named as not done."""
+    with served(copy.deepcopy(SEED), parallelism=1) as (_app, client):
+        stop = threading.Event()
+        progress = FinishSeen(stop)
+        progress.finished = False
+        reads_after: list[int] = []
+        real = client.list_actions
+
+        def list_actions(workspace: str, project: str, pipeline_id: int) -> Any:
+            if progress.finished:
+                reads_after.append(pipeline_id)
+                stop.set()  # the signal arrives during the first read of the check
+            return real(workspace, project, pipeline_id)
+
+        client.list_actions = list_actions  # type: ignore[method-assign]
+        plan, report = apply_files(client, config, stop=stop, progress=progress)
+    assert len(report.of("applied")) == len(plan.changes)
+    assert report.interrupted and not report.ok
+    assert len(reads_after) == 1  # two pipelines were touched: the second read was not started
+    assert any("the check for duplicates after the changes was not done" in w for w in report.warnings)

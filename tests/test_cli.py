@@ -774,3 +774,89 @@ def test_sandbox_with_a_real_api_named_too_is_a_usage_error(workdir: Path, flag:
     code, _, err = run("plan", "examples", "--sandbox", *flag)
     assert code == 1
     assert "--sandbox the built-in simulator: give one of the two" in err
+
+
+# -- interrupts before the first write: nothing to wait for ------------------------------------------
+
+
+def _until(child: subprocess.Popen[bytes], master: int, text: bytes) -> bytes:
+    """What the child shows on its terminal up to ``text`` (a hang fails after ``SILENCE_S``)."""
+    seen = b""
+    while text not in seen:
+        ready, _, _ = select.select([master], [], [], SILENCE_S)
+        assert ready, f"the child said nothing for {SILENCE_S} s:\n{seen.decode(errors='replace')}"
+        seen += os.read(master, 4096)
+    return seen
+
+
+def _rest(child: subprocess.Popen[bytes], master: int) -> bytes:
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], SILENCE_S)
+        assert ready, f"the child said nothing for {SILENCE_S} s:\n{seen.decode(errors='replace')}"
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child has closed the terminal
+            return seen
+        if not chunk:
+            return seen
+        seen += chunk
+
+
+def test_ctrl_c_at_the_question_cancels_at_once_with_exit_130_and_changes_nothing(workdir: Path) -> None:
+    """The first Ctrl-C at "Enter a value:" does not leave the question waiting for an answer."""
+    import signal
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    argv = [sys.executable, "-m", "reconciler", "apply", "examples", "--sandbox"]
+    child = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, cwd=workdir, env=child_env())
+    os.close(slave)
+    try:
+        _until(child, master, b"Enter a value:")
+        child.send_signal(signal.SIGINT)
+        shown = ANSI.sub("", _rest(child, master).decode(errors="replace"))
+        code = child.wait(timeout=SILENCE_S)
+    finally:
+        os.close(master)
+        if child.poll() is None:
+            child.kill()
+    assert code == 130, shown
+    assert "SIGINT: interrupted before any change was made: nothing was changed" in shown
+    assert "no new change is started" not in shown
+    assert run("plan", "examples", "--sandbox", "--detailed-exitcode")[0] == 2  # nothing was changed
+
+
+def test_sigint_while_live_state_is_read_stops_the_reads_and_exits_130(tmp_path: Path) -> None:
+    """Before the first write there is nothing to let finish: the reads still queued are not made."""
+    from reconciler.sandbox import SandboxApp, SandboxServer, SandboxState
+
+    names = [f"P{i}" for i in range(6)]
+    seed = {"workspaces": {"acme": {"projects": {"web": {"pipelines": [{"name": n} for n in names]}}}}}
+    app = SandboxApp(SandboxState.from_data(seed))
+    app.set_faults({"kind": "latency", "ms": 300, "methods": ["GET"]})
+    config = write(
+        tmp_path / "web.yml",
+        "workspace: acme\nproject: web\npipelines:\n"
+        + "".join(f"  - name: {n}\n    actions:\n      - {{name: B, type: DOCKER_BUILD_MULTI_ARCH}}\n" for n in names),
+    )
+    with SandboxServer(app, poll_interval=0.005) as server:
+        command, env = _apply_command(config, server.url)
+        app.reset_stats()
+        returncode, out, err = _interrupted([*command, "-v"], env, "GET ", wait_s=SILENCE_S)
+        gets = app.stats()["by_method"].get("GET", 0)
+    assert returncode == 130, err
+    assert "SIGINT: interrupted before any change was made: nothing was changed" in err
+    assert "Traceback" not in err and out == ""
+    assert gets < 1 + len(names)  # the pipeline list, then one read per pipeline: not all were made
+    assert [p.actions for _ws, _pr, p in app.state.iter_pipelines()] == [[] for _ in names]
+
+
+@pytest.mark.parametrize("flag", ["--prune", "--update-secrets", "--dedupe"])
+def test_apply_of_a_saved_plan_refuses_an_option_that_would_have_changed_the_plan(workdir: Path, flag: str) -> None:
+    """A plan option given to `apply --plan` would be silently ignored: the saved plan is applied as made."""
+    run("plan", "examples", "--sandbox", "--out", "plan.json", "-q")
+    code, out, err = run("apply", "--plan", "plan.json", "--sandbox", flag)
+    assert (code, out) == (1, "")
+    assert f"{flag} changes what is planned: give it to `reconcile plan --out`" in err
+    assert run("plan", "examples", "--sandbox", "--detailed-exitcode")[0] == 2  # nothing was changed
