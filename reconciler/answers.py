@@ -66,7 +66,7 @@ def kind(value: Any) -> str:
     return kinds.get(type(value), type(value).__name__)
 
 
-def printable(text: str) -> str:
+def without_controls(text: str) -> str:
     """``text`` with every run of control characters (escape sequences' lead-in included) as a space."""
     return _CONTROL.sub(" ", text).strip()
 
@@ -83,5 +83,5 @@ def server_message(body: bytes, reason: str, limit: int = 500) -> str:
         messages = [str(e.get("message")) for e in data["errors"] if isinstance(e, dict)]
         if messages:
             text = "; ".join(messages)
-    text = printable(text) or "no message"
+    text = without_controls(text) or "no message"
     return text if len(text) <= limit else text[:limit] + "…"

@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from reconciler import __version__, settings
-from reconciler.answers import TooDeep, decode, is_id, kind, printable, server_message
+from reconciler.answers import TooDeep, decode, is_id, kind, server_message, without_controls
 from reconciler.errors import (
     ApiError,
     AuthError,
@@ -461,7 +461,7 @@ class BuddyClient:
             detail = "is nested too deeply to be an answer of the API"
             raise self._bad(method, path, status, detail, page=page) from None
         except ValueError:
-            content_type = printable(answer.headers.get("Content-Type", "no content type").split(";")[0])[:80]
+            content_type = without_controls(answer.headers.get("Content-Type", "no content type").split(";")[0])[:80]
             raise self._bad(method, path, status, f"is not JSON ({content_type})", page=page) from None
 
     def _rate_limit_wait(self, method: str, path: str, answer: Answer, limited: int, waited: float) -> float:

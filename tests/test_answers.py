@@ -1,10 +1,10 @@
-"""Answers read without trusting them: strict JSON, a nesting cap, the server's words printable."""
+"""Answers read without trusting them: strict JSON, a nesting cap, the server's words without control characters."""
 
 from __future__ import annotations
 
 import pytest
 
-from reconciler.answers import MAX_DEPTH, TooDeep, check_depth, decode, printable, server_message
+from reconciler.answers import MAX_DEPTH, TooDeep, check_depth, decode, server_message, without_controls
 
 
 def nested(depth: int) -> object:
@@ -30,7 +30,7 @@ def test_what_json_does_not_allow_is_not_json(body: bytes):
 
 
 def test_the_servers_words_lose_their_control_characters_and_are_cut_short():
-    assert printable("\x1b[31mred\r\n\x9bbold\x00") == "[31mred bold"
+    assert without_controls("\x1b[31mred\r\n\x9bbold\x00") == "[31mred bold"
     assert server_message(b'{"errors": [{"message": "a\\u001b]0;title\\u0007b"}]}', "Bad") == "a ]0;title b"
     assert server_message(b"", "\x1b") == "no message"
     assert server_message(b'{"errors": [{"message": "' + b"x" * 600 + b'"}]}', "", limit=10) == "x" * 10 + "…"
