@@ -306,7 +306,7 @@ class _PipelineRun:
         assert pipeline_id is not None
         if change.kind == "update_pipeline":
             answer = c.update_pipeline(ws, project, pipeline_id, body)
-            self.verify_pipeline(change, body, answer)
+            self.verify(change, body, answer)
             return Outcome(change, "applied", object_id=pipeline_id)
         if change.kind == "create":
             send = dict(body)
@@ -351,26 +351,19 @@ class _PipelineRun:
 
     def verify(self, change: Change, body: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
         """The server's answer is what it stored: a declared field that still differs is a
-        normalisation the diff does not know yet, worth a warning."""
+        normalisation the diff does not know yet, worth a warning. An action's fields compare as the
+        diff compares them; a pipeline's as the server stores them (a ``null`` is its default)."""
+        own = change.kind in ("create_pipeline", "update_pipeline")
+        differs = pipeline_field_differs if own else field_differs
+        where = f'pipeline "{change.pipeline}"' + ("" if own else f', action "{change.action_name}"')
         for name, value in body.items():
-            if name in ("name", "type") or fields.has_write_only(name, value):
+            if name == "name" or (not own and (name == "type" or fields.has_write_only(name, value))):
                 continue
-            if field_differs(name, value, answer.get(name)):
+            if differs(name, value, answer.get(name)):
                 raw = (change.fields or {}).get(name)
                 shown = SENSITIVE if fields.is_sensitive(name, raw) else repr(answer.get(name))
                 self.warn(
-                    f'pipeline "{change.pipeline}", action "{change.action_name}": field {name} still differs '
-                    f"after apply (Buddy has {shown}); the diff may need to learn this normalisation"
-                )
-
-    def verify_pipeline(self, change: Change, body: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
-        """``verify`` for the pipeline's own fields."""
-        for name, value in body.items():
-            if name != "name" and pipeline_field_differs(name, value, answer.get(name)):
-                raw = (change.fields or {}).get(name)
-                shown = SENSITIVE if fields.is_sensitive(name, raw) else repr(answer.get(name))
-                self.warn(
-                    f'pipeline "{change.pipeline}": field {name} still differs after apply (Buddy has {shown}); '
+                    f"{where}: field {name} still differs after apply (Buddy has {shown}); "
                     "the diff may need to learn this normalisation"
                 )
 
