@@ -6,7 +6,7 @@ or removed (``build_args[2]``). ``field_lines`` turns the same walk into the lin
 changed list of plain values with its removed elements ``-`` and added ones ``+`` on their own lines
 (long runs of unchanged ones elided with a count), a nested change as its path and ``old -> new``, a
 long or multi-line string as a line diff. Nothing here knows which fields are secret: callers mask
-first (``render`` asks ``fields``), and ``masked_changes`` masks path entries after the fact.
+first (``render`` and ``diff`` ask ``fields``).
 """
 
 from __future__ import annotations
@@ -50,9 +50,6 @@ class PathChange:
         if self.op != "remove":
             data["to"] = self.after
         return data
-
-
-_MISSING = object()
 
 
 def is_container(value: Any) -> bool:
@@ -234,8 +231,3 @@ def _as_text_lines(value: Any) -> list[str]:
     for line in text.split("\n"):
         out.extend(textwrap.wrap(line, WRAP, break_long_words=True, drop_whitespace=False) or [""])
     return out
-
-
-def masked_changes(items: Sequence[PathChange], mask: Callable[[str, Any], Any]) -> list[PathChange]:
-    """``items`` with each side passed through ``mask(path, value)`` (e.g. ``fields``' masking)."""
-    return [PathChange(c.path, c.op, mask(c.path, c.before), mask(c.path, c.after)) for c in items]
