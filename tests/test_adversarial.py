@@ -103,16 +103,21 @@ def assert_clean(run: Run) -> None:
 @pytest.fixture
 def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """The token and the secret set, a short timeout, a config directory as the current directory."""
-    monkeypatch.setenv("BUDDY_TOKEN", TOKEN)
-    monkeypatch.setenv("DOCKERHUB_TOKEN", SECRET)
+    token_and_secret_set(monkeypatch)
     monkeypatch.setenv("BUDDY_TIMEOUT", "0.2")
     monkeypatch.delenv("BUDDY_BASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "web.yml").write_text(CONFIG, encoding="utf-8")
-    # the server runs in this process only for the test: its own log is not the CLI's output
-    monkeypatch.setattr(logging.getLogger("reconciler.sandbox"), "propagate", False)
     return tmp_path / "config"
+
+
+def token_and_secret_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """BUDDY_TOKEN and the registry secret in the environment, the sandbox's own log kept out of the
+    CLI's output (the server runs in this process only for the test)."""
+    monkeypatch.setenv("BUDDY_TOKEN", TOKEN)
+    monkeypatch.setenv("DOCKERHUB_TOKEN", SECRET)
+    monkeypatch.setattr(logging.getLogger("reconciler.sandbox"), "propagate", False)
 
 
 def seed(pipelines: int = 0) -> dict[str, Any]:
@@ -278,25 +283,27 @@ def saved_plan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SavedPlan]:
         yield SavedPlan(url, app, saved, list(leaf_paths(saved)))
 
 
+#: how the hypothesis tests over edited plan files run: deterministic, bounded, against one sandbox
+PLAN_EDITS = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
 def apply_edited(saved: SavedPlan, data: Any, where: Path) -> Run:
     where.write_text(json.dumps(data), encoding="utf-8")
     saved.app.reset()
     return run_cli("apply", "--plan", str(where), "--base-url", saved.url, "--force")
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@PLAN_EDITS
 @given(data=st.data())
 def test_apply_of_an_edited_plan_file_never_tracebacks(
     saved_plan: SavedPlan, data: st.DataObject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setenv("BUDDY_TOKEN", TOKEN)
-    monkeypatch.setenv("DOCKERHUB_TOKEN", SECRET)
-    monkeypatch.setattr(logging.getLogger("reconciler.sandbox"), "propagate", False)
+    token_and_secret_set(monkeypatch)
     path = data.draw(st.sampled_from(saved_plan.paths), label="path")
     delete = data.draw(st.booleans(), label="delete") and not isinstance(path[-1], int)
     value = data.draw(st.sampled_from(HOSTILE_VALUES), label="value")
@@ -573,19 +580,12 @@ def plan_values(data: Any) -> list[Any]:
     return found
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@PLAN_EDITS
 @given(data=st.data())
 def test_apply_of_a_plan_file_with_several_edits_never_tracebacks(
     saved_plan: SavedPlan, data: st.DataObject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setenv("BUDDY_TOKEN", TOKEN)
-    monkeypatch.setenv("DOCKERHUB_TOKEN", SECRET)
-    monkeypatch.setattr(logging.getLogger("reconciler.sandbox"), "propagate", False)
+    token_and_secret_set(monkeypatch)
     values = st.sampled_from(HOSTILE_VALUES) | st.sampled_from(plan_values(saved_plan.data))
     edited = saved_plan.data
     for _ in range(data.draw(st.integers(2, 6), label="edits")):
