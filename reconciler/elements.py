@@ -18,8 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from deepdiff import DeepDiff
-
 Op = Literal["change", "add", "remove"]
 #: A line of a field's diff: its marker (``~`` a change, ``-`` removed, ``+`` added, `` `` unchanged
 #: context, ``…`` an elision note) and its text, relative to the field (no indentation).
@@ -87,6 +85,8 @@ def changes(path: str, before: Any, after: Any) -> list[PathChange]:
         return []
     if not (is_container(before) and is_container(after)) or isinstance(before, Mapping) != isinstance(after, Mapping):
         return [PathChange(path, "change", before, after)]
+    from deepdiff import DeepDiff  # here, not at import: validate and most plans never need it
+
     found: list[tuple[tuple[Any, ...], PathChange]] = []
     tree = DeepDiff(before, after, view="tree", verbose_level=2)
     for report, op in _OPS.items():
