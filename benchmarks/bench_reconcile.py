@@ -61,9 +61,9 @@ from typing import Any
 import httpx
 
 from reconciler import engine
-from reconciler.client import PER_PAGE, BuddyClient
-from reconciler.config import load_config
-from reconciler.diff import Options
+from reconciler.buddy.client import PER_PAGE, BuddyClient
+from reconciler.config.build import load_config
+from reconciler.plan.diff import Options
 from reconciler.sandbox import DEFAULT_TOKEN
 
 MA = "DOCKER_BUILD_MULTI_ARCH"

@@ -121,7 +121,7 @@ def run_process(argv: list[str]) -> None:
 
 def compare_layouts(files: int, actions: int, repeat: int) -> int:
     """``load_config`` on the same effective actions written without and with defaults."""
-    from reconciler.config import load_config
+    from reconciler.config.build import load_config
 
     models = []
     for defaults in (False, True):
@@ -150,7 +150,7 @@ def main() -> int:
     if args.both:
         return compare_layouts(args.files, args.actions, args.repeat)
 
-    from reconciler.config import load_config
+    from reconciler.config.build import load_config
 
     with tempfile.TemporaryDirectory(prefix="bench-validate-") as tmp:
         directory = Path(tmp)

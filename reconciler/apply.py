@@ -30,9 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from reconciler import envrefs, fields, live, settings
-from reconciler.client import BuddyClient
-from reconciler.diff import field_differs, pipeline_field_differs
+from reconciler import envrefs, fields
+from reconciler.buddy import live, settings
+from reconciler.buddy.client import BuddyClient
 from reconciler.errors import (
     ApiError,
     EnvError,
@@ -44,7 +44,8 @@ from reconciler.errors import (
 )
 from reconciler.fields import SENSITIVE
 from reconciler.model import MULTI_ARCH, PipelineKey
-from reconciler.plan import SAFETY_SKIPPED, Change, Limits, Plan
+from reconciler.plan.diff import field_differs, pipeline_field_differs
+from reconciler.plan.plan import SAFETY_SKIPPED, Change, Limits, Plan
 
 Status = Literal["applied", "failed", "uncertain", "not tried"]
 #: seconds to wait before each look for an object whose create had an unknown outcome

@@ -14,17 +14,18 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler import config as config_module
-from reconciler import exporter, suggest
+from reconciler import suggest
 from reconciler.apply import ApplyReport, Looks, Progress, apply_plan, check_target, refresh, resolve_fields
-from reconciler.client import BuddyClient
-from reconciler.diff import Options, check_variables, diff_pipeline
+from reconciler.buddy.client import BuddyClient
+from reconciler.buddy.live import read_live
+from reconciler.config import build as config_module
 from reconciler.errors import PipelineError
-from reconciler.live import read_live
+from reconciler.importer import exporter
 from reconciler.model import DesiredPipeline
-from reconciler.plan import Plan, Skipped, Target
+from reconciler.plan.diff import Options, check_variables, diff_pipeline
+from reconciler.plan.plan import Plan, Skipped, Target
+from reconciler.plan.targets import Targeting
 from reconciler.problems import Problem
-from reconciler.targets import Targeting
 
 #: Opens a client for the declared pipelines (the sandbox seeds empty ones for them).
 Connect = Callable[[Sequence[DesiredPipeline]], AbstractContextManager[BuddyClient]]

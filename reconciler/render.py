@@ -15,10 +15,10 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.text import Text
 
-from reconciler import elements
 from reconciler.apply import ApplyReport, Outcome
 from reconciler.fields import SENSITIVE, is_write_only, masked, strip_write_only
-from reconciler.plan import SAFETY_REFUSES, SAFETY_SKIPPED, Change, Plan
+from reconciler.plan import elements
+from reconciler.plan.plan import SAFETY_REFUSES, SAFETY_SKIPPED, Change, Plan
 from reconciler.problems import Problem, cap_per_file, split_location
 
 MARKDOWN_LIMIT = 65_000

@@ -20,8 +20,8 @@ from typing import Any
 
 from reconciler import engine
 from reconciler.apply import Looks
-from reconciler.client import BuddyClient, RetryPolicy
-from reconciler.diff import Options
+from reconciler.buddy.client import BuddyClient, RetryPolicy
+from reconciler.plan.diff import Options
 from reconciler.sandbox import DEFAULT_TOKEN, FaultRule, SandboxApp, SandboxServer, SandboxState
 
 MA = "DOCKER_BUILD_MULTI_ARCH"

@@ -6,8 +6,8 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from reconciler.client import BuddyClient, RetryPolicy
-from reconciler.plan import Change, Plan, Target
+from reconciler.buddy.client import BuddyClient, RetryPolicy
+from reconciler.plan.plan import Change, Plan, Target
 from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
 
 #: fast retries: the sandbox answers in microseconds, tests should not sleep for real

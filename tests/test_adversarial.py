@@ -1,6 +1,6 @@
 """Hostile and deviant input, end to end through the CLI: no traceback, no hang, no leak.
 
-Three sources of hostility, each driven through ``reconciler.cli.main`` as a user would meet it:
+Three sources of hostility, each driven through ``reconciler.cli.main.main`` as a user would meet it:
 
 * a server that breaks the contract: the sandbox over real HTTP in each of its deviant modes, for
   ``plan`` and ``apply``;
@@ -32,7 +32,7 @@ from conftest import SANDBOX_SEED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.sandbox import ALL_SCOPES, DEVIANT_MODES, SandboxApp, SandboxServer, SandboxState
 
 #: distinctive, so that a leak cannot hide: any of these in any output is a failure
@@ -314,7 +314,7 @@ def test_apply_of_an_edited_plan_file_never_tracebacks(
 def test_every_single_field_mutation_of_a_plan_file_loads_or_is_refused_naming_it(saved_plan: SavedPlan):
     """Exhaustive, at the loader: each path × each hostile value (and each deletion)."""
     from reconciler.errors import PlanError
-    from reconciler.planfile import plan_from_json
+    from reconciler.plan.planfile import plan_from_json
 
     tried = refused = 0
     for path in saved_plan.paths:
@@ -343,7 +343,7 @@ def test_the_unedited_plan_file_applies(saved_plan: SavedPlan, tmp_path: Path, m
 def _scan_skips_special_files() -> bool:
     """Whether a directory scan passes over a FIFO named like a config file (issue 13.5, the loader's
     part). Probed in a thread; a stuck probe is released by opening the FIFO for writing."""
-    from reconciler.loader import load_paths
+    from reconciler.config.loader import load_paths
 
     root = Path(os.environ.get("TMPDIR", "/tmp")) / f"reconcile-probe-{os.getpid()}"
     root.mkdir(exist_ok=True)

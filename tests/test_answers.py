@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.answers import MAX_DEPTH, TooDeep, check_depth, decode, server_message, without_controls
+from reconciler.buddy.answers import MAX_DEPTH, TooDeep, check_depth, decode, server_message, without_controls
 
 
 def nested(depth: int) -> object:

@@ -16,11 +16,11 @@ from support import FAST_RETRY, served, writes
 
 from reconciler import engine
 from reconciler.apply import INTERRUPTED, ApplyReport, Looks
-from reconciler.client import BuddyClient, RetryPolicy
-from reconciler.diff import Options
+from reconciler.buddy.client import BuddyClient, RetryPolicy
 from reconciler.errors import StalePlanError, TargetMismatchError, UnsafePlanError
-from reconciler.plan import Plan
-from reconciler.planfile import plan_from_json
+from reconciler.plan.diff import Options
+from reconciler.plan.plan import Plan
+from reconciler.plan.planfile import plan_from_json
 from reconciler.sandbox import DEFAULT_TOKEN, FaultRule, SandboxApp, SandboxServer, SandboxState
 
 MA = "DOCKER_BUILD_MULTI_ARCH"

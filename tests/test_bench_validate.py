@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import load_config
+from reconciler.config.build import load_config
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_validate.py"
 

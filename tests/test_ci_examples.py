@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import envrefs, fields, loader
-from reconciler.cli import main
-from reconciler.config import load_config
+from reconciler import envrefs, fields
+from reconciler.cli.main import main
+from reconciler.config import loader
+from reconciler.config.build import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from reconciler import __version__
-from reconciler.cli import main
+from reconciler.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -748,7 +748,7 @@ def test_everything_the_cli_writes_is_redacted_even_when_written_in_pieces() -> 
 def test_while_a_terminal_view_is_open_log_lines_go_through_it_and_logging_is_restored_after() -> None:
     import logging
 
-    from reconciler.cli import _logs_through, _setup_logging
+    from reconciler.cli.main import _logs_through, _setup_logging
 
     err = io.StringIO()
     _setup_logging(argparse.Namespace(verbose=True, quiet=False), err)
@@ -758,7 +758,7 @@ def test_while_a_terminal_view_is_open_log_lines_go_through_it_and_logging_is_re
         def log(self, text: str) -> None:
             seen.append(text)
 
-    logger = logging.getLogger("reconciler.client")
+    logger = logging.getLogger("reconciler.buddy.client")
     with _logs_through(View()):
         logger.debug("GET /pipelines 200 3ms")
     logger.debug("GET /actions 200 2ms")

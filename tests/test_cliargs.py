@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from reconciler.cli import main
-from reconciler.cliargs import build_parser
+from reconciler.cli.args import build_parser
+from reconciler.cli.main import main
 
 COMMANDS = ["validate", "plan", "apply", "import", "schema", "sandbox"]
 

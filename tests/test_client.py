@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler import client as client_module
-from reconciler.client import PER_PAGE, BuddyClient, RetryPolicy, check_base_url
+from reconciler.buddy import client as client_module
+from reconciler.buddy.client import PER_PAGE, BuddyClient, RetryPolicy, check_base_url
 from reconciler.errors import (
     AuthError,
     BadAnswerError,

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
-from reconciler.config import Config, load_config
+from reconciler.cli.main import main
+from reconciler.config.build import Config, load_config
+from reconciler.config.loader import Document
 from reconciler.errors import NoConfigFiles, ValidationFailed
-from reconciler.loader import Document
 from reconciler.model import DesiredPipeline
 from reconciler.problems import Location, Problem
 
@@ -26,15 +26,15 @@ def schema_available(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The real schema check when it exists; until then a stand-in that finds nothing, so these tests
     exercise the composition either way."""
     try:
-        import reconciler.schema  # noqa: F401
+        import reconciler.config.schema  # noqa: F401
     except ImportError:
-        stub = types.ModuleType("reconciler.schema")
+        stub = types.ModuleType("reconciler.config.schema")
 
         def check_document(doc: Document) -> list[Problem]:
             return []
 
         stub.check_document = check_document  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "reconciler.schema", stub)
+        monkeypatch.setitem(sys.modules, "reconciler.config.schema", stub)
     yield
 
 

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from reconciler import console
 from reconciler.apply import Outcome
-from reconciler.plan import Change
+from reconciler.cli import console
+from reconciler.plan.plan import Change
 
 COMMON = {"workspace": "acme", "project": "web", "pipeline": "Release images", "pipeline_id": 7}
 CREATE = Change("create", action_name="Build app image", **COMMON)

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.config import load_config
-from reconciler.defaults import apply_defaults, is_defaults_file
+from reconciler.config.build import load_config
+from reconciler.config.defaults import apply_defaults, is_defaults_file
+from reconciler.config.loader import load_text
 from reconciler.errors import NoConfigFiles, ValidationFailed
-from reconciler.loader import load_text
 
 CASES = Path(__file__).resolve().parent / "cases" / "defaults"
 CASE_NAMES = sorted(p.name for p in CASES.iterdir() if p.is_dir())

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from reconciler import render
-from reconciler.diff import Options, diff_pipeline, field_differs
 from reconciler.errors import EnvError
 from reconciler.model import MULTI_ARCH, ActionSummary, DesiredAction, DesiredPipeline, LivePipeline
-from reconciler.plan import Plan, Target
+from reconciler.plan.diff import Options, diff_pipeline, field_differs
+from reconciler.plan.plan import Plan, Target
 from reconciler.problems import Location
 
 LOC = Location("web.yml", 1, 1)

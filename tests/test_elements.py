@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.elements import PathChange, changes, field_lines, split_change
+from reconciler.plan.elements import PathChange, changes, field_lines, split_change
 
 
 def test_a_change_deep_inside_an_object_keeps_its_path_and_nothing_else():

@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.envnames import EnvNames
+from reconciler.importer.envnames import EnvNames
 
 
 def test_passwords_are_named_after_the_registry_people_know():

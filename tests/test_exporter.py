@@ -11,11 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler import envrefs, exporter
-from reconciler.config import load_config
-from reconciler.envnames import EnvNames
+from reconciler import envrefs
+from reconciler.config.build import load_config
+from reconciler.config.loader import load_text
 from reconciler.errors import OutputExistsError, PipelineNotFoundError, UsageError
-from reconciler.exporter import (
+from reconciler.importer import exporter
+from reconciler.importer.envnames import EnvNames
+from reconciler.importer.exporter import (
     ACTION_ORDER,
     SCHEMA_URL,
     clean_action,
@@ -25,7 +27,6 @@ from reconciler.exporter import (
     render_file,
     unknown_action_fields,
 )
-from reconciler.loader import load_text
 from reconciler.model import MULTI_ARCH, ImportedAction, ImportedPipeline
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"

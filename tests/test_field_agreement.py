@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 
-from reconciler import config
 from reconciler import fields as field_table
+from reconciler.config import build as config
+from reconciler.config.schema import load_schema
 from reconciler.sandbox import action_field_errors, pipeline_field_errors
-from reconciler.schema import load_schema
 
 MULTI = "DOCKER_BUILD_MULTI_ARCH"
 #: A whole env reference: how a file gives a write-only value (validate refuses plaintext).

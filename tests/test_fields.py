@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from reconciler import engine, fields, render
-from reconciler.diff import Options, diff_pipeline
 from reconciler.fields import SENSITIVE, FieldTable
 from reconciler.model import MULTI_ARCH, ActionSummary, DesiredAction, DesiredPipeline, LivePipeline
-from reconciler.plan import Plan, Target
+from reconciler.plan.diff import Options, diff_pipeline
+from reconciler.plan.plan import Plan, Target
 from reconciler.problems import Location
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"

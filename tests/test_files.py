@@ -11,10 +11,10 @@ from typing import TypeVar
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
+from reconciler.config.files import MAX_CONFIG_BYTES, read_config_bytes, scan
+from reconciler.config.loader import LoadResult, load_paths
 from reconciler.errors import LoadError
-from reconciler.files import MAX_CONFIG_BYTES, read_config_bytes, scan
-from reconciler.loader import LoadResult, load_paths
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and /dev/zero")
 
@@ -92,7 +92,7 @@ def test_validate_names_the_special_files_it_skipped_with_verbose(hostile: Path)
 
 
 def test_a_path_that_is_not_a_regular_file_is_described_as_what_it_is(tmp_path: Path) -> None:
-    from reconciler.files import describe_missing, not_a_regular_file
+    from reconciler.config.files import describe_missing, not_a_regular_file
 
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     (tmp_path / "dangling").symlink_to("gone")

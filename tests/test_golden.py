@@ -20,7 +20,7 @@ import pytest
 from support import served
 
 from reconciler import engine, render
-from reconciler.diff import Options
+from reconciler.plan.diff import Options
 
 CASES = Path(__file__).parent / "cases" / "plan"
 

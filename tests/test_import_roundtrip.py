@@ -15,12 +15,12 @@ import pytest
 import yaml
 
 from reconciler import engine
-from reconciler.client import BuddyClient
-from reconciler.config import load_config
-from reconciler.diff import Options
+from reconciler.buddy.client import BuddyClient
+from reconciler.config.build import load_config
 from reconciler.errors import ProjectNotFoundError
-from reconciler.exporter import ExportResult, export
+from reconciler.importer.exporter import ExportResult, export
 from reconciler.model import MULTI_ARCH
+from reconciler.plan.diff import Options
 from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
 
 EXAMPLES_STATE = Path(__file__).resolve().parent.parent / "examples" / "sandbox-state.json"

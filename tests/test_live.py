@@ -10,9 +10,9 @@ import pytest
 from support import served
 
 from reconciler import engine
-from reconciler.config import load_config
-from reconciler.diff import Options
-from reconciler.live import fingerprint, needs_detail, read_live
+from reconciler.buddy.live import fingerprint, needs_detail, read_live
+from reconciler.config.build import load_config
+from reconciler.plan.diff import Options
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SEED = json.loads((EXAMPLES / "sandbox-state.json").read_text())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.loader import MAX_ALIAS_EXPANSION, Document, load_file, load_paths, load_text
+from reconciler.config.loader import MAX_ALIAS_EXPANSION, Document, load_file, load_paths, load_text
 from reconciler.problems import Location
 
 CONFIG = """\

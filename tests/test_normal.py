@@ -7,7 +7,7 @@ import pytest
 
 from reconciler.errors import PipelineError
 from reconciler.model import MULTI_ARCH, ActionSummary, DesiredAction, DesiredPipeline
-from reconciler.normal import canonical, is_empty, live_as_declared, match_actions, platforms
+from reconciler.plan.normal import canonical, is_empty, live_as_declared, match_actions, platforms
 from reconciler.problems import Location
 
 LOC = Location("web.yml", 1, 1)

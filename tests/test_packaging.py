@@ -72,8 +72,8 @@ def test_the_installed_package_loads_its_schemas_without_the_source_tree(wheel: 
     elsewhere.mkdir()
     program = """
 import json
-import reconciler.schema as s
-from reconciler.loader import Document
+import reconciler.config.schema as s
+from reconciler.config.loader import Document
 action = {"name": "n", "type": "DOCKER_BUILD_MULTI_ARCH", "cache_mode": "X"}
 doc = Document("x.yaml", {"workspace": "a", "project": "b", "pipelines": [{"name": "p", "actions": [action]}]})
 print(json.dumps({

@@ -8,8 +8,8 @@ import pytest
 from support import change, plan_with
 
 from reconciler.errors import UnsafePlanError
-from reconciler.plan import Limits
-from reconciler.planfile import plan_from_json
+from reconciler.plan.plan import Limits
+from reconciler.plan.planfile import plan_from_json
 
 
 def test_the_summary_counts_each_kind():

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from support import change, plan_with
 
-from reconciler import elements, planfile
 from reconciler.errors import PlanError, UsageError
-from reconciler.plan import Change, Plan, Target
-from reconciler.planfile import plan_from_json, read_plan_file, write_plan_file
+from reconciler.plan import elements, planfile
+from reconciler.plan.plan import Change, Plan, Target
+from reconciler.plan.planfile import plan_from_json, read_plan_file, write_plan_file
 
 
 def test_a_file_that_is_not_a_plan_is_refused_with_a_message():
@@ -211,7 +211,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path
     def full(*_args: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("reconciler.planfile.os.replace", full)
+    monkeypatch.setattr("reconciler.plan.planfile.os.replace", full)
     with pytest.raises(UsageError, match=r"cannot write the plan to .*plan\.json: No space left on device"):
         write_plan_file(plan_with(change("delete")), path)
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["plan.json"]

@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.config import load_config
+from reconciler.config.build import load_config
 from reconciler.errors import ValidationFailed
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler.ratelimit import BUDGET_RESERVE, Budget, Pacer, asked_wait
+from reconciler.buddy.ratelimit import BUDGET_RESERVE, Budget, Pacer, asked_wait
 
 NOW = 1_700_000_000.0
 

@@ -6,7 +6,7 @@ import io
 
 from reconciler import render
 from reconciler.apply import ApplyReport, Outcome
-from reconciler.plan import Change, Plan, Skipped, Target
+from reconciler.plan.plan import Change, Plan, Skipped, Target
 from reconciler.problems import MAX_PROBLEMS_PER_FILE, Location, Problem
 
 COMMON = {"workspace": "acme", "project": "web", "pipeline": "Release images", "pipeline_id": 7}

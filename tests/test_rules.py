@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.loader import Document, load_text
+from reconciler.config.loader import Document, load_text
+from reconciler.config.rules import KNOWN_PLATFORMS, check_documents
 from reconciler.problems import Problem
-from reconciler.rules import KNOWN_PLATFORMS, check_documents
 
 HEAD = "workspace: acme\nproject: web\npipelines:\n  - name: Release images\n    actions:\n"
 GOOD_ACTION = {

@@ -352,7 +352,7 @@ def test_a_port_outside_0_to_65535_is_a_usage_error(port: int) -> None:
 def test_reconcile_sandbox_with_a_bad_port_exits_with_a_message_not_a_traceback() -> None:
     import io
 
-    from reconciler.cli import main
+    from reconciler.cli.main import main
 
     err = io.StringIO()
     code = main(["sandbox", "--port", "99999"], out=io.StringIO(), err=err)

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import schema
-from reconciler.defaults import apply_defaults
-from reconciler.loader import Document, load_paths
+from reconciler.config import schema
+from reconciler.config.defaults import apply_defaults
+from reconciler.config.loader import Document, load_paths
 from reconciler.problems import MAX_PROBLEMS_PER_FILE, Location, Problem
 
 REPO = Path(__file__).resolve().parent.parent

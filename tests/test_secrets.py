@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main
+from reconciler.cli.main import main
 from reconciler.sandbox import ALL_SCOPES, SandboxApp, SandboxServer, SandboxState
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

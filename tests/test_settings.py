@@ -6,9 +6,7 @@ import io
 
 import pytest
 
-from reconciler import cli
-from reconciler.errors import UsageError
-from reconciler.settings import (
+from reconciler.buddy.settings import (
     DEFAULT_MAX_RATE_LIMIT_WAIT,
     check_base_url,
     clean_token,
@@ -17,6 +15,8 @@ from reconciler.settings import (
     parse_timeout,
     require_token,
 )
+from reconciler.cli import main as cli
+from reconciler.errors import UsageError
 
 TOKEN = "tok-ABC123-secret"
 

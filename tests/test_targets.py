@@ -10,12 +10,12 @@ import pytest
 from support import served
 
 from reconciler import engine
-from reconciler.diff import Options
 from reconciler.errors import PlanError, UsageError
 from reconciler.model import DesiredPipeline
-from reconciler.planfile import load_plan_file, plan_file_text
+from reconciler.plan.diff import Options
+from reconciler.plan.planfile import load_plan_file, plan_file_text
+from reconciler.plan.targets import Targeting
 from reconciler.problems import Location
-from reconciler.targets import Targeting
 
 COUNT = 8
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.loader import Document, load_text
+from reconciler.config.loader import Document, load_text
+from reconciler.config.translate import translate_2024
 from reconciler.problems import Location, Problem
-from reconciler.translate import translate_2024
 
 
 def translated(text: str, file: str = "c.yml") -> tuple[Document, list[Problem]]:

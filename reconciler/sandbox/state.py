@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.config.files import read_config_bytes
 from reconciler.errors import LoadError, SandboxError
-from reconciler.files import read_config_bytes
 from reconciler.sandbox import fields as F
 
 STATE_FORMAT = 1

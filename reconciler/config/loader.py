@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from reconciler import files
+from reconciler.config import files
 from reconciler.errors import LoadError
 from reconciler.located import Document, PathKey, drop_locations, move_locations
 from reconciler.problems import Location, Problem, json_path

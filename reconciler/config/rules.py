@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from reconciler import envrefs, fields
-from reconciler.loader import Document, PathKey
+from reconciler.config.loader import Document, PathKey
 from reconciler.model import PipelineKey
 from reconciler.problems import Location, Problem, Severity, json_path
 

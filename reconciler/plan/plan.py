@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from reconciler import __version__
 from reconciler.errors import PlanError, UnsafePlanError
 from reconciler.model import PipelineKey
-from reconciler.targets import Targeting, address
+from reconciler.plan.targets import Targeting, address
 
 if TYPE_CHECKING:
-    from reconciler.diff import PipelineDiff
+    from reconciler.plan.diff import PipelineDiff
 
 FORMAT_VERSION = 1
 ChangeKind = Literal["create_pipeline", "update_pipeline", "create", "update", "delete"]

@@ -9,11 +9,11 @@ import sys
 from collections.abc import Sequence
 
 from reconciler import __version__
-from reconciler.client import DEFAULT_BASE_URL, REGIONS
-from reconciler.diff import Options
+from reconciler.buddy.client import DEFAULT_BASE_URL, REGIONS
 from reconciler.errors import UsageError
-from reconciler.plan import DEFAULT_MAX_PERCENT, UPDATE_GATE_MIN_ACTIONS, Limits
-from reconciler.targets import Targeting
+from reconciler.plan.diff import Options
+from reconciler.plan.plan import DEFAULT_MAX_PERCENT, UPDATE_GATE_MIN_ACTIONS, Limits
+from reconciler.plan.targets import Targeting
 
 EXAMPLES = {
     "validate": "example: reconcile validate examples/ --format github",

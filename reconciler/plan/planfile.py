@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args, overload
 
-from reconciler.answers import is_id
-from reconciler.elements import Op
+from reconciler.buddy.answers import is_id
+from reconciler.config.files import read_config_bytes
 from reconciler.errors import LoadError, PlanError, UsageError
-from reconciler.files import read_config_bytes
 from reconciler.model import PipelineKey
-from reconciler.plan import (
+from reconciler.plan.elements import Op
+from reconciler.plan.plan import (
     DECLARED_PIPELINE,
     FORMAT_VERSION,
     KINDS,
@@ -28,7 +28,7 @@ from reconciler.plan import (
     Skipped,
     Target,
 )
-from reconciler.targets import Targeting
+from reconciler.plan.targets import Targeting
 
 #: the largest plan file read back: a plan of the 10,000-action benchmark is a few MiB
 MAX_PLAN_BYTES = 64 * 1024 * 1024

@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler import dedupe, elements, envrefs, fields, suggest
+from reconciler import envrefs, fields, suggest
+from reconciler.buddy.live import ABSENT, live_fingerprint
 from reconciler.errors import EnvError, PipelineError
 from reconciler.fields import SENSITIVE
-from reconciler.live import ABSENT, live_fingerprint
 from reconciler.model import (
     MULTI_ARCH,
     ActionSummary,
@@ -25,8 +25,9 @@ from reconciler.model import (
     LivePipeline,
     PipelineKey,
 )
-from reconciler.normal import canonical, live_as_declared, match_actions, stored
-from reconciler.plan import DECLARED_PIPELINE, Change, Limits
+from reconciler.plan import dedupe, elements
+from reconciler.plan.normal import canonical, live_as_declared, match_actions, stored
+from reconciler.plan.plan import DECLARED_PIPELINE, Change, Limits
 
 
 @dataclass(frozen=True)

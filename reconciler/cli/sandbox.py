@@ -15,8 +15,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from reconciler.config.files import describe_missing, is_symlink_loop, not_a_regular_file
 from reconciler.errors import SandboxError, UsageError
-from reconciler.files import describe_missing, is_symlink_loop, not_a_regular_file
 from reconciler.model import DesiredPipeline
 
 SEED_NAME = "sandbox-state.json"

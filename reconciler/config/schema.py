@@ -31,8 +31,8 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from reconciler.defaults import NOT_DEFAULTED
-from reconciler.loader import Document, PathKey
+from reconciler.config.defaults import NOT_DEFAULTED
+from reconciler.config.loader import Document, PathKey
 from reconciler.problems import MAX_PROBLEMS_PER_FILE, Problem, json_path, shown_key
 
 SchemaName = Literal["config", "action"]
@@ -50,7 +50,7 @@ DEFAULTS_TITLE = "Action defaults"
 ACTION_DEF = CONFIG_URI + "#/$defs/action"
 
 _FILES: dict[str, str] = {"config": "config.schema.json", "action": "action.schema.json"}
-_SOURCE_TREE = Path(__file__).resolve().parent.parent / "schemas"
+_SOURCE_TREE = Path(__file__).resolve().parents[2] / "schemas"
 
 #: Lists whose items' ``value`` may be a secret (write-only, or an encrypted variable).
 _SECRET_LISTS = frozenset({"secrets", "variables"})

@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO, cast
 
-from reconciler import cliargs, console, engine, envrefs, fields, render, settings
-from reconciler.cliargs import build_parser
-from reconciler.client import BuddyClient, RetryPolicy
+from reconciler import engine, envrefs, fields, render
+from reconciler.buddy import settings
+from reconciler.buddy.client import BuddyClient, RetryPolicy
+from reconciler.cli import args as cliargs
+from reconciler.cli import console
+from reconciler.cli.args import build_parser
 from reconciler.errors import (
     ApplyCancelled,
     InterruptedBeforeChanges,
@@ -24,8 +27,8 @@ from reconciler.errors import (
     ValidationFailed,
 )
 from reconciler.model import DesiredPipeline
-from reconciler.plan import Plan
-from reconciler.planfile import read_plan_file, write_plan_file
+from reconciler.plan.plan import Plan
+from reconciler.plan.planfile import read_plan_file, write_plan_file
 from reconciler.redact import RedactingStream, Redactor
 
 __all__ = ["INTERRUPTED_EXIT", "build_parser", "main"]
@@ -133,7 +136,7 @@ def _client(
     """A client for Buddy, or for the built-in simulator with ``--sandbox``."""
     _register_secrets(args, (a.fields for p in pipelines for a in p.actions))
     if args.sandbox:
-        from reconciler import sandbox_session
+        from reconciler.cli import sandbox as sandbox_session
 
         if args.base_url or args.region:
             flag = "--base-url" if args.base_url else "--region"
@@ -187,7 +190,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from reconciler.schema import standalone_text
+    from reconciler.config.schema import standalone_text
 
     out.write(standalone_text(args.which))
     return 0
@@ -395,7 +398,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from reconciler import sandbox_session
+    from reconciler.cli import sandbox as sandbox_session
 
     return sandbox_session.serve(args, err)
 

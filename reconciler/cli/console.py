@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from reconciler import render
 from reconciler.apply import Outcome
-from reconciler.plan import Change
+from reconciler.plan.plan import Change
 
 QUESTION = (
     "\nDo you want to perform these actions?\n"

@@ -24,7 +24,7 @@ otherwise it gives the published URL, the base of ``action.schema.json``'s ``$id
 
 Write-only values (the field table's: ``password``, ``secrets[].value``) come back encrypted and are
 never written: they become ``${env:NAME}`` references, and ``ExportResult.env`` lists each name with
-what it is for. ``reconciler.envnames.EnvNames`` makes the names.
+what it is for. ``reconciler.importer.envnames.EnvNames`` makes the names.
 """
 
 from __future__ import annotations
@@ -43,14 +43,14 @@ from typing import Any
 import yaml
 
 from reconciler import envrefs, fields
-from reconciler.client import BuddyClient
-from reconciler.defaults import NOT_DEFAULTED
-from reconciler.envnames import EnvNames
+from reconciler.buddy.client import BuddyClient
+from reconciler.buddy.live import read_project
+from reconciler.config.defaults import NOT_DEFAULTED
+from reconciler.config.loader import load_paths
 from reconciler.errors import ExportWriteError, OutputExistsError, UsageError
-from reconciler.live import read_project
-from reconciler.loader import load_paths
+from reconciler.importer.envnames import EnvNames
 from reconciler.model import MULTI_ARCH, ImportedAction, ImportedPipeline
-from reconciler.normal import is_empty, unify
+from reconciler.plan.normal import is_empty, unify
 
 #: Where editors find the config schema when no local copy is near the output (the directory of
 #: ``action.schema.json``'s ``$id``; the config schema itself has no ``$id`` on purpose).

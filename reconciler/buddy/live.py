@@ -26,8 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler import fields, suggest
-from reconciler.client import BuddyClient
-from reconciler.dedupe import split
+from reconciler.buddy.client import BuddyClient
 from reconciler.errors import NotFoundError, PipelineError, PipelineNotFoundError, ProjectNotFoundError
 from reconciler.model import (
     MULTI_ARCH,
@@ -38,7 +37,8 @@ from reconciler.model import (
     LivePipeline,
     PipelineKey,
 )
-from reconciler.normal import match_actions
+from reconciler.plan.dedupe import split
+from reconciler.plan.normal import match_actions
 
 # -- fingerprints: what a plan depends on of the live state, to tell on apply whether it changed ------
 

@@ -1,7 +1,7 @@
 """The only module that talks to the network: the Buddy REST API over httpx.
 
 It knows the base URL and the token, pages through lists, retries what is safe to retry, waits out rate limits
-and paces itself from the API's budget (``reconciler.ratelimit``), bounds concurrency, checks the shape of
+and paces itself from the API's budget (``reconciler.buddy.ratelimit``), bounds concurrency, checks the shape of
 every answer where it arrives, and turns every failure into an ``ApiError`` subclass whose message names the
 method and path, never the token, a registered secret (see ``redactor``) or a request body.
 
@@ -28,8 +28,19 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from reconciler import __version__, settings
-from reconciler.answers import TooDeep, decode, is_id, kind, server_message, without_controls
+from reconciler import __version__
+from reconciler.buddy import settings
+from reconciler.buddy.answers import TooDeep, decode, is_id, kind, server_message, without_controls
+from reconciler.buddy.ratelimit import Pacer, asked_wait
+from reconciler.buddy.settings import (
+    BASE_URL_SOURCES,
+    DEFAULT_MAX_RATE_LIMIT_WAIT,
+    RATE_LIMIT_WAIT_VAR,
+    TIMEOUT_VAR,
+    check_seconds,
+    clean_token,
+    display_url,
+)
 from reconciler.errors import (
     ApiError,
     AuthError,
@@ -42,21 +53,11 @@ from reconciler.errors import (
     TransportError,
     UsageError,
 )
-from reconciler.ratelimit import Pacer, asked_wait
 from reconciler.redact import Redactor
-from reconciler.settings import (
-    BASE_URL_SOURCES,
-    DEFAULT_MAX_RATE_LIMIT_WAIT,
-    RATE_LIMIT_WAIT_VAR,
-    TIMEOUT_VAR,
-    check_seconds,
-    clean_token,
-    display_url,
-)
 
 __all__ = ["BuddyClient", "RetryPolicy", "check_base_url", "project_path"]
 
-log = logging.getLogger("reconciler.client")
+log = logging.getLogger("reconciler.buddy.client")
 
 
 def check_base_url(url: str) -> str:

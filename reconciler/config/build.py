@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler import defaults, rules, translate
 from reconciler import fields as field_table
+from reconciler.config import defaults, rules, translate
+from reconciler.config.loader import Document, PathKey, collector_paused, load_paths
 from reconciler.errors import NoConfigFiles, ValidationFailed
-from reconciler.loader import Document, PathKey, collector_paused, load_paths
 from reconciler.model import DesiredAction, DesiredPipeline
 from reconciler.problems import Location, Problem, sort_problems
 
@@ -34,7 +34,7 @@ def check_paths(paths: list[str | Path]) -> tuple[list[Document], list[Problem],
     skipped files. Bad input is reported as problems, not raised; only paths that hold no config file
     at all (and nothing wrong besides) raise :class:`NoConfigFiles`, so that managing nothing never
     passes for success."""
-    from reconciler import schema  # imported here: it loads and compiles the schemas on first use
+    from reconciler.config import schema  # imported here: it loads and compiles the schemas on first use
 
     loaded = load_paths(paths)
     problems = list(loaded.problems)

@@ -1,0 +1,1 @@
+"""The command line: arguments, the engine's results printed, exceptions mapped to exit codes."""

@@ -1,0 +1,1 @@
+"""``reconcile import``: live pipelines → config files, and the names of their environment variables."""
