@@ -39,8 +39,15 @@ PIPELINE_SUMMARY_FIELDS = frozenset({"identifier", "refs", "events", "definition
 #: Pipeline keys that are ours but never imported: only pipelines defined here are imported, and for
 #: them these hold their defaults.
 PIPELINE_NOT_IMPORTED = frozenset({"definition_source", "git_config_ref"})
-#: What a new pipeline gets when a field is unset (CONTRACT.md: ``disabled`` is false by default).
-PIPELINE_DEFAULTS: Mapping[str, Any] = {"disabled": False}
+# What a new pipeline gets when a field is unset: the pipeline schema's ``default`` annotations
+# (``FieldTable.pipeline_defaults``), generated from schemas/pipeline-model.json, whose
+# ``default_source`` says for each whether Buddy states it. Stated by Buddy's clients (SDK/Terraform):
+# ``refs``/``tags``/``events``/``trigger_conditions`` ``[]``, ``execution_message_template``
+# ``$BUDDY_EXECUTION_REVISION_SUBJECT``, ``git_config_ref`` ``NONE``, ``definition_source`` ``LOCAL``.
+# Assumed (not stated; the usual value, the Go zero value): ``priority`` ``NORMAL``, ``cpu`` ``X64``,
+# ``clone_depth`` ``0`` and ``false`` for every boolean flag (``disabled`` is also CONTRACT.md's).
+# ``pause_on_repeated_failures``, ``git_changeset_base``, ``filesystem_changeset_base`` and the
+# strings and objects have none.
 CompareRule = Literal["value", "platforms", "integration"]
 #: Fields that compare by a rule of their own rather than value for value (see ``compare_rule``).
 COMPARE_RULES: Mapping[str, CompareRule] = {"target_platform": "platforms", "integration": "integration"}
@@ -77,6 +84,8 @@ class FieldTable:
     pipeline_fields: tuple[str, ...]
     #: what the server fills in on create when an action field is unset: the schema's ``default``s
     action_defaults: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    #: what the server fills in on create when a pipeline field is unset: the schema's ``default``s
+    pipeline_defaults: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @classmethod
     def from_schemas(cls, action: Mapping[str, Any], config: Mapping[str, Any]) -> FieldTable:
@@ -86,13 +95,17 @@ class FieldTable:
         for name, node in action["properties"].items():
             write_only |= {join_path((name, *steps)) for steps in _write_only_steps(node, defs)}
         own = config["$defs"]["action"]["properties"]
+        pipeline = config["$defs"]["pipeline"]["properties"]
         return cls(
             action_fields=tuple(action["properties"]),
             write_only=frozenset(write_only),
             read_only=frozenset(k for k, v in action["properties"].items() if v.get("readOnly")),
             action_keys=frozenset(k for k, v in own.items() if not str(v.get("$ref", "")).startswith("action.schema")),
-            pipeline_fields=tuple(k for k in config["$defs"]["pipeline"]["properties"] if k not in PIPELINE_KEYS),
+            pipeline_fields=tuple(k for k in pipeline if k not in PIPELINE_KEYS),
             action_defaults={k: v["default"] for k, v in action["properties"].items() if "default" in v},
+            pipeline_defaults={
+                k: v["default"] for k, v in pipeline.items() if "default" in v and k not in PIPELINE_KEYS
+            },
         )
 
     @classmethod
@@ -173,7 +186,7 @@ def compare_rule(name: str) -> CompareRule:
 
 def is_server_default(name: str, value: Any, *, on: Literal["action", "pipeline"] = "action") -> bool:
     """True when ``value`` is what the server fills in for ``name`` when it is unset."""
-    defaults = table().action_defaults if on == "action" else PIPELINE_DEFAULTS
+    defaults = table().action_defaults if on == "action" else table().pipeline_defaults
     return name in defaults and value == defaults[name]
 
 
@@ -184,7 +197,7 @@ def in_pipeline_summary(name: str) -> bool:
 
 def server_default(name: str, *, on: Literal["action", "pipeline"] = "action") -> Any:
     """What the server stores for ``name`` when it is unset (or sent as ``null``); ``None`` when nothing."""
-    return (table().action_defaults if on == "action" else PIPELINE_DEFAULTS).get(name)
+    return (table().action_defaults if on == "action" else table().pipeline_defaults).get(name)
 
 
 def action_fields() -> tuple[str, ...]:

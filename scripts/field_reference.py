@@ -82,6 +82,9 @@ def rows(
             description += "."
         if name in required:
             description = f"**Required.** {description}"
+        if "x-default-source" in node:
+            shown = json.dumps(node["default"]).strip(chr(34))
+            description += f" Buddy's default: `{shown}` ({node['x-default-source']})."
         if path in write_only and "write-only" not in description:
             description += " Write-only: sent to Buddy, never compared."
         yield [f"`{path}`", type_name(node), allowed_values(node), description]

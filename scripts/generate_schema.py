@@ -160,39 +160,9 @@ SERVER_DEFAULTS: dict[str, Any] = {
     "target_platform": "linux/amd64",
 }
 
-# Pipeline fields, from CONTRACT.md "Pipeline fields (from Buddy's Go SDK and Terraform provider; used
-# when creating a pipeline)". Same notation as NESTED.
-_PIPELINE_BOOLEANS = [
-    "disabled",
-    "paused",
-    "always_from_scratch",
-    "auto_clear_cache",
-    "no_skip_to_most_recent",
-    "fetch_all_refs",
-    "fail_on_prepare_env_warning",
-    "do_not_create_commit_status",
-    "ignore_fail_on_project_status",
-    "concurrent_pipeline_runs",
-    "description_required",
-]
-PIPELINE_FIELDS: dict[str, tuple[Any, str]] = {
-    "identifier": ("string", "URL-safe ID; Buddy derives one from the name when unset"),
-    "refs": (["string"], 'The refs that trigger the pipeline, e.g. ["refs/heads/main"]'),
-    "events": ("PipelineEvent[]", "The events that trigger the pipeline"),
-    "trigger_conditions": ("TriggerConditionView[]", "Conditions that must hold for the pipeline to run"),
-    "priority": (["HIGH", "NORMAL", "LOW"], "The pipeline's priority in the run queue"),
-    "cpu": (["X64", "ARM"], "The CPU architecture of the runner"),
-    **{name: ("boolean", f"The pipeline's `{name}` setting") for name in _PIPELINE_BOOLEANS},
-    "clone_depth": ("integer", "How many commits to fetch (0: all)"),
-    "tags": (["string"], "The pipeline's tags"),
-    "execution_message_template": ("string", "The template of a run's title"),
-    "target_site_url": ("string", "The URL of the site the pipeline deploys"),
-    "definition_source": (["LOCAL", "REMOTE"], "Where the pipeline is defined; REMOTE pipelines are left alone"),
-    "git_config_ref": (
-        ["NONE", "DYNAMIC", "FIXED"],
-        "Whether the pipeline is defined in Buddy YAML; anything but NONE is left alone",
-    ),
-}
+# The pipeline's fields, event keys, exclusions and objects: schemas/pipeline-model.json, Buddy's model
+# restated from PIPELINE-MODEL.md (its Go SDK and Terraform provider) as data.
+MODEL = REPO / "schemas" / "pipeline-model.json"
 # A defaults block (SPEC.md, "Defaults") may give any action field but the action's identity.
 NOT_DEFAULTED = ("name", "after", "previous_names")
 DEFAULTS_TITLE = "Action defaults"
@@ -205,10 +175,6 @@ SAFETY_KEYS = {
         "(default 30)."
     ),
 }
-
-# The event types: the four CONTRACT.md names, and the two more its "…" stands for in Buddy's Terraform
-# provider (the sandbox refuses any other, as the API does: a typo must fail validate, not apply).
-EVENT_TYPES = ["PUSH", "CREATE_REF", "DELETE_REF", "SCHEDULE", "WEBHOOK", "EMAIL"]
 
 
 @dataclass
@@ -439,8 +405,8 @@ def _action_props(action: dict[str, Any]) -> dict[str, Any]:
     return action_props
 
 
-def _pipeline_props() -> dict[str, Any]:
-    """A pipeline's keys: ours, then CONTRACT.md's pipeline fields."""
+def _pipeline_props(model: dict[str, Any]) -> dict[str, Any]:
+    """A pipeline's keys: ours, then the model's pipeline fields."""
     pipeline_props: dict[str, Any] = {
         "name": {
             "description": "The pipeline's name: matched to the live pipeline by name.",
@@ -482,11 +448,8 @@ def _pipeline_props() -> dict[str, Any]:
             "items": {"$ref": "#/$defs/action"},
         },
     }
-    for name, (kind, description) in PIPELINE_FIELDS.items():
-        schema = {"description": f"{description}. Compared and updated.", **_type_schema(kind, "")}
-        if kind == "TriggerConditionView[]":
-            schema["items"]["$ref"] = f"{ACTION_REF}#/$defs/TriggerConditionView"
-        pipeline_props[name] = _nullable(schema)
+    for name, spec in model["fields"].items():
+        pipeline_props[name] = _nullable(_model_schema(spec, "Compared and updated."))
     return pipeline_props
 
 
@@ -520,10 +483,10 @@ def _defaults_defs(action_props: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
+def build_config_schema(action: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
     """The JSON Schema of a config file (or of a defaults file, which has `defaults` and no `pipelines`)."""
     action_props = _action_props(action)
-    pipeline_props = _pipeline_props()
+    pipeline_props = _pipeline_props(model)
     return {
         "$schema": DRAFT,
         "title": "reconcile config file",
@@ -564,6 +527,7 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
                 "type": "object",
                 "properties": pipeline_props,
                 "anyOf": [{"required": ["name"]}, {"required": ["id"]}],
+                "allOf": _excludes(model["excludes"]),
                 "additionalProperties": False,
             },
             "action": {
@@ -577,29 +541,82 @@ def build_config_schema(action: dict[str, Any]) -> dict[str, Any]:
                 "properties": action_props,
                 "additionalProperties": False,
             },
-            "PipelineEvent": {
-                # Other keys (a schedule's timing) are not documented in CONTRACT.md, so an event stays
-                # open beyond `type` and `refs`.
-                "description": "A pipeline trigger event.",
-                "type": "object",
-                "required": ["type"],
-                "properties": {
-                    "type": {
-                        "description": "What triggers the pipeline.",
-                        "type": "string",
-                        "enum": EVENT_TYPES,
-                    },
-                    "refs": _nullable(
-                        {
-                            "description": "The refs the event applies to.",
-                            "type": "array",
-                            "items": {"type": "string"},
-                        }
-                    ),
-                },
-            },
+            **_model_defs(model),
         },
     }
+
+
+def _model_schema(spec: dict[str, Any], note: str = "") -> dict[str, Any]:
+    """The schema of one field of the model: its type (``string``, ``string[]``, ``Name``, ``Name[]``),
+    enum, pattern, limits and default, with its description (and ``note``) for editors."""
+    kind = spec["type"]
+    array = kind.endswith("[]")
+    item_kind = kind.removesuffix("[]")
+    if item_kind in SCALARS:
+        item: dict[str, Any] = {"type": item_kind}
+    elif item_kind == "PermissionEntry":
+        item = {"type": "object", "$ref": f"{ACTION_REF}#/$defs/PermissionEntry"}
+    elif item_kind == "PullRequestEvent":
+        item = {"type": "string", "$ref": "#/$defs/PullRequestEvent"}
+    else:
+        item = {"type": "object", "$ref": f"#/$defs/{item_kind}"}
+    for key in ("enum", "pattern", "minimum", "maximum"):
+        if key in spec:
+            item[key] = spec[key]
+    schema = {"type": "array", "items": item} if array else item
+    description = spec["description"].rstrip(".") + "."
+    out = {"description": f"{description} {note}".strip(), **schema}
+    if "default" in spec:
+        out["default"] = spec["default"]
+        out["x-default-source"] = spec["default_source"]  # "stated" by Buddy's clients, or "assumed"
+    return out
+
+
+def _excludes(pairs: list[list[str]]) -> list[dict[str, Any]]:
+    """Keys that exclude each other: each pair may not both be given."""
+    return [{"not": {"required": pair}} for pair in pairs]
+
+
+def _model_defs(model: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's own objects: its events, its trigger conditions (the pipeline's 12 kinds, without
+    the action's ``ALWAYS``) and the model's objects."""
+    event_props = {
+        "type": {"description": "What starts a run.", "type": "string", "enum": model["event_types"]},
+        **{key: _nullable(_model_schema(spec)) for key, spec in model["event_keys"].items()},
+    }
+    condition = _nested_defs(ACTION_REF)["TriggerConditionView"]
+    condition = {**condition, "description": "A condition that must hold for the pipeline to run."}
+    condition["properties"] = {
+        **condition["properties"],
+        "trigger_condition": {
+            "description": "The kind of condition (a pipeline's; `ALWAYS` is for actions only)",
+            "type": "string",
+            "enum": model["trigger_conditions"],
+        },
+    }
+    defs: dict[str, Any] = {
+        "PipelineEvent": {
+            "description": "An event that starts a run: `type`, and the keys of that type.",
+            "type": "object",
+            "required": ["type"],
+            "properties": event_props,
+            "allOf": _excludes(model["event_excludes"]),
+            "dependentRequired": {a: [b] for pair in model["event_together"] for a, b in (pair, pair[::-1])},
+            "additionalProperties": False,
+        },
+        "PullRequestEvent": {"description": "A pull-request event.", "enum": model["pull_request_events"]},
+        "PipelineTriggerCondition": condition,
+    }
+    for name, spec in model["objects"].items():
+        props = {
+            key: (_model_schema(sub) if key in spec.get("required", ()) else _nullable(_model_schema(sub)))
+            for key, sub in spec["properties"].items()
+        }
+        definition: dict[str, Any] = {"description": spec["description"], "properties": props}
+        if spec.get("required"):
+            definition["required"] = spec["required"]
+        defs[name] = {**definition, "additionalProperties": False}
+    return defs
 
 
 def render(schema: dict[str, Any]) -> str:
@@ -614,7 +631,7 @@ def generate(docs: Path) -> dict[str, str]:
     action = build_action_schema(post, response, post_2024)
     return {
         "action.schema.json": render(action),
-        "config.schema.json": render(build_config_schema(action)),
+        "config.schema.json": render(build_config_schema(action, json.loads(MODEL.read_text(encoding="utf-8")))),
     }
 
 

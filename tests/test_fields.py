@@ -146,4 +146,12 @@ def test_a_pipelines_previous_names_are_ours_and_only_contract_summary_fields_co
     assert not fields.in_pipeline_summary("priority") and not fields.in_pipeline_summary("tags")
     assert fields.PIPELINE_SUMMARY_FIELDS.issubset(fields.pipeline_fields())
     assert fields.server_default("disabled", on="pipeline") is False
-    assert fields.server_default("priority", on="pipeline") is None
+    assert fields.server_default("priority", on="pipeline") == "NORMAL"  # assumed: Buddy states none
+    assert fields.server_default("pause_on_repeated_failures", on="pipeline") is None
+
+
+def test_every_field_of_the_pipeline_model_is_a_pipeline_field_with_the_models_default():
+    model = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "pipeline-model.json").read_text())
+    assert set(fields.pipeline_fields()) == set(model["fields"])
+    for name, spec in model["fields"].items():
+        assert fields.server_default(name, on="pipeline") == spec.get("default"), name

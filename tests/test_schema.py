@@ -396,17 +396,74 @@ def test_an_empty_after_is_reported_in_the_rule_s_words() -> None:
     ]
 
 
-def test_pipeline_fields_are_checked_and_events_stay_open() -> None:
+def test_pipeline_fields_are_checked_and_an_unknown_event_key_gets_a_did_you_mean() -> None:
     data = with_action()
     data["pipelines"][0].update(
         priority="URGENT",
-        events=[{"type": "SCHEDULE", "cron": "0 3 * * *"}],
-        trigger_conditions=[{"trigger_condition": "ALWAYS", "trigger_dayz": [1]}],
+        events=[{"type": "SCHEDULE", "cron": "0 3 * * *", "timezon": "UTC"}],
+        trigger_conditions=[{"trigger_condition": "VAR_IS", "trigger_dayz": [1]}],
     )
     assert sorted(messages(check(data))) == [
+        "$.pipelines[0].events[0].timezon: unknown field `timezon`; did you mean `timezone`?",
         "$.pipelines[0].priority: `URGENT` is not one of the allowed values: HIGH, NORMAL, LOW",
         "$.pipelines[0].trigger_conditions[0].trigger_dayz: unknown field `trigger_dayz`; did you mean `trigger_days`?",
     ]
+
+
+def test_a_pipeline_refuses_always_a_digit_first_identifier_and_zero_repeated_failures() -> None:
+    data = with_action()
+    data["pipelines"][0].update(
+        identifier="1release", pause_on_repeated_failures=0, trigger_conditions=[{"trigger_condition": "ALWAYS"}]
+    )
+    found = sorted(messages(check(data)))
+    assert found[0].startswith("$.pipelines[0].identifier: `1release` does not fit `identifier`: URL-safe ID: a letter")
+    assert found[1] == (
+        "$.pipelines[0].pause_on_repeated_failures: `pause_on_repeated_failures` must be between 1 and 100, not `0`"
+    )
+    assert found[2].startswith("$.pipelines[0].trigger_conditions[0].trigger_condition: `ALWAYS` is not one of")
+    assert len(found) == 3
+
+
+def test_event_keys_that_exclude_each_other_or_go_together_are_named() -> None:
+    data = with_action()
+    data["pipelines"][0]["events"] = [
+        {"type": "SCHEDULE", "cron": "0 3 * * *", "delay": 5, "start_date": "2026-01-01T00:00:00Z"},
+        {"type": "PULL_REQUEST", "refs": ["main"], "branches": ["main"]},
+        {"type": "SCHEDULE", "delay": 60},
+    ]
+    assert messages(check(data)) == [
+        "$.pipelines[0].events[0]: `cron` and `start_date` exclude each other: give one of them",
+        "$.pipelines[0].events[0]: `cron` and `delay` exclude each other: give one of them",
+        "$.pipelines[0].events[1]: `refs` and `branches` exclude each other: give one of them",
+        "$.pipelines[0].events[2]: `delay` needs `start_date` as well",
+    ]
+
+
+def test_every_field_of_the_pipeline_model_is_accepted() -> None:
+    data = with_action()
+    data["pipelines"][0].update(
+        identifier="release_2", refs=["refs/heads/main"], tags=["web"], priority="HIGH", cpu="ARM",
+        always_from_scratch=True, fail_on_prepare_env_warning=True, fetch_all_refs=True, auto_clear_cache=True,
+        no_skip_to_most_recent=True, do_not_create_commit_status=True, ignore_fail_on_project_status=True,
+        concurrent_pipeline_runs=True, description_required=True, paused=True, disabled=True,
+        disabled_reason="frozen", manage_variables_by_yaml=True, manage_permissions_by_yaml=True, clone_depth=1,
+        pause_on_repeated_failures=100, execution_message_template="$BUDDY_EXECUTION_REVISION", worker="w1",
+        target_site_url="https://acme.test", loop=["REGION"], git_config_ref="FIXED",
+        git_config={"path": "buddy.yml", "branch": "main", "project": "web"}, definition_source="REMOTE",
+        remote_path="p.yml", remote_ref="refs/heads/main", remote_project_name="web",
+        remote_parameters=[{"key": "K", "value": "v"}], git_changeset_base="PULL_REQUEST",
+        filesystem_changeset_base="CONTENTS",
+        permissions={"others": "READ_ONLY", "users": [{"id": 1, "access_level": "READ_WRITE"}], "groups": []},
+        events=[
+            {"type": "SCHEDULE", "cron": "0 3 * * *", "timezone": "Europe/Warsaw", "refs": ["main"]},
+            {"type": "SCHEDULE", "start_date": "2026-01-01T00:00:00Z", "delay": 60},
+            {"type": "PULL_REQUEST", "events": ["opened", "synchronize"], "branches": ["main"]},
+            {"type": "EMAIL", "prefix": "ci", "whitelist": ["a@acme.test"]},
+            {"type": "WEBHOOK", "totp": True},
+        ],
+        trigger_conditions=[{"trigger_condition": "DATETIME", "trigger_hours": [1], "timezone": "UTC"}],
+    )  # fmt: skip
+    assert messages(check(data)) == []
 
 
 def test_a_document_that_is_not_a_mapping_is_one_problem() -> None:

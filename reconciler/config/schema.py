@@ -10,7 +10,7 @@ a value that could be a secret.
 
 Speed: jsonschema walks a schema interpretively, at about a millisecond per action here, which is too
 slow for a repository of thousands of actions. So every action is first checked by a small compiled
-predicate (``_compile``) that knows exactly the keywords these schemas use and is at least as strict as
+predicate (``fastcheck``) that knows exactly the keywords these schemas use and is at least as strict as
 jsonschema; only an action it refuses is handed to jsonschema, to find out what is wrong. The rest of a
 document (top level and pipelines, with their actions left out) is small and always goes to jsonschema.
 """
@@ -24,13 +24,13 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urldefrag, urljoin
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from reconciler.config import fastcheck
 from reconciler.config.defaults import NOT_DEFAULTED
 from reconciler.config.loader import Document, PathKey
 from reconciler.problems import MAX_PROBLEMS_PER_FILE, Problem, json_path, shown_key
@@ -163,8 +163,8 @@ def _action_is_valid() -> Callable[[Any], bool]:
     """The fast predicate for one action; jsonschema's own when the schema uses a keyword the compiler
     does not know (so a new keyword can never make the check laxer)."""
     try:
-        return _compile_node(_effective_action(), CONFIG_URI, {})
-    except _Unsupported:
+        return fastcheck.compile_schema(_effective_action(), CONFIG_URI, _registry())
+    except fastcheck.Unsupported:
         return _action_validator().is_valid
 
 
@@ -258,6 +258,21 @@ def _describe(
             f"between {low} and {high}" if None not in (low, high) else f"at {kind[:3]}imum {error.validator_value}"
         )
         yield path, f"`{path[-1]}` must be {bounds}, not {_shown(path, error.instance)}", False
+    elif kind == "pattern":
+        what = str(error.schema.get("description", "")).split(";")[0]
+        yield path, f"{_shown(path, error.instance)} does not fit `{path[-1]}`: {what}", False
+    elif kind == "not" and set(error.validator_value) == {"required"}:
+        first, second = error.validator_value["required"]
+        yield path, f"`{first}` and `{second}` exclude each other: give one of them", False
+    elif kind == "dependentRequired":
+        for key, needs in error.validator_value.items():
+            lacking = [
+                k
+                for k in needs
+                if isinstance(error.instance, dict) and key in error.instance and k not in error.instance
+            ]
+            if lacking:
+                yield path, f"`{key}` needs `{lacking[0]}` as well", False
     elif kind in ("anyOf", "oneOf"):
         yield from _alternatives(error, path, prefix)
     else:
@@ -371,145 +386,3 @@ def _shown(path: PathKey, value: Any, *, quote: bool = True) -> str:
     if len(text) > 60:
         text = text[:57] + "..."
     return f"`{text}`" if quote else text
-
-
-# ---------------------------------------------------------------------------------------------------
-# The fast predicate
-#
-# Each schema node becomes one closure. The rule that keeps it safe: it may refuse what jsonschema
-# accepts (that only costs time: jsonschema then finds nothing), never the reverse. So `type` and `enum`
-# test exact Python types (what a YAML or JSON parser produces; a subclass such as an OrderedDict fails
-# and goes to jsonschema), while the keywords that apply only to some kinds of value (`properties`,
-# `items`, `minLength`, ...) use isinstance, so that no subclass can slip past them. Objects are checked
-# in one pass over their keys (required, properties, additionalProperties together).
-
-
-class _Unsupported(Exception):
-    """The schema uses a keyword the compiler does not implement."""
-
-
-Check = Callable[[Any], bool]
-
-# Keywords that only annotate: they never make an instance invalid.
-_ANNOTATIONS = frozenset(
-    {"$schema", "$id", "$defs", "$comment", "title", "description", "readOnly", "writeOnly", "examples", "default"}
-)
-_KEYWORDS = frozenset(
-    {"type", "enum", "minLength", "required", "properties", "additionalProperties", "items", "$ref", "not", "anyOf"}
-)
-_PY_TYPES: dict[str, tuple[type, ...]] = {
-    "null": (type(None),),
-    "boolean": (bool,),
-    "integer": (int,),  # not a float with no fraction: see _StrictValidator
-    "number": (int, float),
-    "string": (str,),
-    "array": (list,),
-    "object": (dict,),
-}
-
-
-def _true(value: Any) -> bool:
-    return True
-
-
-def _false(value: Any) -> bool:
-    return False
-
-
-def _compile(uri: str, memo: dict[str, Check]) -> Check:
-    """A predicate equivalent to validating against the schema at ``uri`` (absolute, with a JSON pointer
-    fragment), for the keywords these schemas use; anything else raises ``_Unsupported``."""
-    if uri in memo:
-        return memo[uri]
-    # A placeholder first, so that a reference cycle compiles (bound late) instead of recursing forever.
-    compiled: list[Check] = []
-    memo[uri] = lambda value: compiled[0](value)
-    document = urldefrag(uri).url
-    compiled.append(_compile_node(_registry().resolver().lookup(uri).contents, document, memo))
-    memo[uri] = compiled[0]
-    return compiled[0]
-
-
-def _compile_node(schema: Any, base: str, memo: dict[str, Check]) -> Check:
-    if schema is True:
-        return _true
-    if schema is False:
-        return _false
-    if not isinstance(schema, dict):
-        raise _Unsupported(repr(schema))
-    unknown = set(schema) - _ANNOTATIONS - _KEYWORDS
-    if unknown or "patternProperties" in schema or "prefixItems" in schema:
-        raise _Unsupported(", ".join(sorted(unknown)))
-    if schema.get("$id", base) != base:
-        raise _Unsupported("an embedded $id")  # it would change the base of the references below it
-
-    checks: list[Check] = []
-    if "type" in schema:
-        checks.append(_type_check(schema["type"]))
-    if "enum" in schema:
-        checks.append(_enum_check(schema["enum"]))
-    if "minLength" in schema:
-        least = schema["minLength"]
-        checks.append(lambda v: not isinstance(v, str) or len(v) >= least)
-    if {"required", "properties", "additionalProperties"} & set(schema):
-        checks.append(_object_check(schema, base, memo))
-    if "items" in schema:
-        item = _compile_node(schema["items"], base, memo)
-        checks.append(lambda v: not isinstance(v, list) or all(map(item, v)))
-    if "$ref" in schema:
-        target = urljoin(base, schema["$ref"])
-        checks.append(_compile(target if "#" in target else target + "#", memo))
-    if "not" in schema:
-        negated = _compile_node(schema["not"], base, memo)
-        checks.append(lambda v: not negated(v))
-    if "anyOf" in schema:
-        options = [_compile_node(sub, base, memo) for sub in schema["anyOf"]]
-        checks.append(lambda v: any(option(v) for option in options))
-    return _all(checks)
-
-
-def _all(checks: list[Check]) -> Check:
-    # Unrolled for the common short cases: a generator per call costs more than the checks themselves.
-    if not checks:
-        return _true
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:
-        first, second = checks
-        return lambda v: first(v) and second(v)
-    return lambda v: all(check(v) for check in checks)
-
-
-def _type_check(kind: str | list[str]) -> Check:
-    kinds = [kind] if isinstance(kind, str) else kind
-    exact = frozenset(t for k in kinds for t in _PY_TYPES[k])
-    return lambda v: type(v) in exact
-
-
-def _enum_check(values: list[Any]) -> Check:
-    if not all(v is None or isinstance(v, str) for v in values):
-        raise _Unsupported("an enum of other than strings and null")
-    strings = frozenset(v for v in values if isinstance(v, str))
-    if None in values:
-        return lambda v: v is None or (type(v) is str and v in strings)
-    return lambda v: type(v) is str and v in strings
-
-
-def _object_check(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> Check:
-    """``required``, ``properties`` and ``additionalProperties`` in one pass; true for a non-object."""
-    required = tuple(schema.get("required", ()))
-    props = {key: _compile_node(sub, base, memo) for key, sub in schema.get("properties", {}).items()}
-    extra = _compile_node(schema.get("additionalProperties", True), base, memo)
-
-    def check(value: Any) -> bool:
-        if not isinstance(value, dict):
-            return True
-        for key in required:
-            if key not in value:
-                return False
-        for key, item in value.items():  # noqa: SIM110 - a plain loop; all() with a generator is slower
-            if not props.get(key, extra)(item):
-                return False
-        return True
-
-    return check

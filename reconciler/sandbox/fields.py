@@ -16,6 +16,7 @@ A spec is one of:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -40,9 +41,19 @@ class Obj:
     open: bool = False
     #: keys whose string values are write-only: stored and returned encrypted
     secret_keys: frozenset[str] = field(default_factory=frozenset)
+    required: frozenset[str] = field(default_factory=frozenset)
 
 
-Spec = Union[str, Enum, ListOf, Obj]  # noqa: UP007 - a runtime alias used before 3.12 "type"
+@dataclass(frozen=True)
+class Limited:  # an integer between ``low`` and ``high``, or a string matching ``pattern`` (said in ``words``)
+    kind: str
+    low: int | None = None
+    high: int | None = None
+    pattern: str = ""
+    words: str = ""
+
+
+Spec = Union[str, Enum, ListOf, Obj, Limited]  # noqa: UP007 - a runtime alias used before 3.12 "type"
 
 
 def enum(*values: str) -> Enum:
@@ -68,30 +79,15 @@ def is_encrypted(value: object) -> bool:
 
 
 TRIGGER_TIMES = enum(
-    "ON_EVERY_EXECUTION",
-    "ON_SUCCESS",
-    "ON_FAILURE",
-    "ON_BACK_TO_SUCCESS",
-    "ON_WARNING",
-    "ON_WAIT_FOR_APPROVE",
+    "ON_EVERY_EXECUTION", "ON_SUCCESS", "ON_FAILURE", "ON_BACK_TO_SUCCESS", "ON_WARNING", "ON_WAIT_FOR_APPROVE",
     "ON_TERMINATE",
-)
+)  # fmt: skip
 ACCESS_LEVEL = enum("DEFAULT", "DENIED", "READ_ONLY", "RUN_ONLY", "READ_WRITE")
 EXECUTION_STATUS = enum(
-    "INPROGRESS",
-    "ENQUEUED",
-    "TERMINATED",
-    "SUCCESSFUL",
-    "FAILED",
-    "INITIAL",
-    "NOT_EXECUTED",
-    "SKIPPED",
-    "TERMINATING",
-    "WAITING_FOR_APPLY",
-    "WAITING_FOR_VARIABLES",
-    "WAITING_FOR_SETTABLE_VARIABLES",
+    "INPROGRESS", "ENQUEUED", "TERMINATED", "SUCCESSFUL", "FAILED", "INITIAL", "NOT_EXECUTED", "SKIPPED",
+    "TERMINATING", "WAITING_FOR_APPLY", "WAITING_FOR_VARIABLES", "WAITING_FOR_SETTABLE_VARIABLES",
     "WAITING_FOR_VT_SESSION",
-)
+)  # fmt: skip
 
 TRIGGER_CONDITION = Obj(
     "TriggerConditionView",
@@ -123,6 +119,14 @@ TRIGGER_CONDITION = Obj(
         "trigger_group": "str",
     },
 )
+#: A pipeline's trigger conditions: the action's kinds but ``ALWAYS`` (PIPELINE-MODEL.md).
+PIPELINE_TRIGGER_CONDITION = Obj(
+    "PipelineTriggerConditionView",
+    {
+        **TRIGGER_CONDITION.fields,
+        "trigger_condition": Enum(TRIGGER_CONDITION.fields["trigger_condition"].values - {"ALWAYS"}),  # type: ignore[union-attr]
+    },
+)
 VARIABLE = Obj(
     "EnvironmentVariableView",
     {
@@ -140,15 +144,33 @@ SECRET = Obj(
     secret_keys=frozenset({"value"}),
 )
 INTEGRATION = Obj("DockerIntegrationRef", {"identifier": "str", "hash_id": "str"})
-PERMISSION_ENTRY = Obj("PermissionEntry", {"id": "int", "access_level": ACCESS_LEVEL})
+PERMISSION_ENTRY = Obj("PermissionEntry", {"id": "int", "access_level": ACCESS_LEVEL}, required=frozenset({"id"}))
 PERMISSIONS = Obj(
     "PermissionsView",
     {"others": ACCESS_LEVEL, "users": ListOf(PERMISSION_ENTRY), "groups": ListOf(PERMISSION_ENTRY)},
 )
 #: CONTRACT.md names PUSH, CREATE_REF, DELETE_REF, SCHEDULE "…"; Buddy's Terraform provider adds these two.
-EVENT_TYPES = enum("PUSH", "CREATE_REF", "DELETE_REF", "SCHEDULE", "WEBHOOK", "EMAIL")
-# Events carry more keys for some types (a schedule has its own); the contract leaves them open.
-EVENT = Obj("EventView", {"type": EVENT_TYPES, "refs": ListOf("str")}, open=True)
+EVENT_TYPES = enum("PUSH", "CREATE_REF", "DELETE_REF", "SCHEDULE", "PULL_REQUEST", "WEBHOOK", "EMAIL")
+#: The pull-request events Buddy's Go SDK names (PIPELINE-MODEL.md, ``events[]``).
+PULL_REQUEST_EVENTS = enum(
+    "assigned", "unassigned", "labeled", "unlabeled", "opened", "edited", "closed", "reopened", "synchronize",
+    "converted_to_draft", "locked", "unlocked", "enqueued", "dequeued", "milestoned", "demilestoned",
+    "ready_for_review", "review_requested", "review_request_removed", "auto_merge_enabled", "auto_merge_disabled",
+)  # fmt: skip
+#: An event's keys (PIPELINE-MODEL.md); Buddy does not refuse a key on another event type.
+EVENT = Obj(
+    "EventView",
+    {
+        "type": EVENT_TYPES,
+        "events": ListOf(PULL_REQUEST_EVENTS),
+        "delay": "int",
+        "totp": "bool",
+        **dict.fromkeys(("refs", "branches", "whitelist"), ListOf("str")),
+        **dict.fromkeys(("cron", "timezone", "start_date", "prefix"), "str"),
+    },
+)
+EVENT_EXCLUDES = (("cron", "start_date"), ("cron", "delay"), ("refs", "branches"), ("refs", "events"))
+EVENT_TOGETHER = ("start_date", "delay")  # Terraform: the interval form's two keys go together
 
 MULTI_ARCH = "DOCKER_BUILD_MULTI_ARCH"
 
@@ -225,32 +247,44 @@ ACTION_READ_ONLY = frozenset({"url", "html_url", "id", "last_execution_status", 
 ACTION_DEFAULTS: dict[str, Any] = {"trigger_time": "ON_EVERY_EXECUTION", "disabled": False}
 MULTI_ARCH_DEFAULTS: dict[str, Any] = {**ACTION_DEFAULTS, "target_platform": "linux/amd64"}
 
+PIPELINE_FLAGS = (
+    "disabled", "paused", "always_from_scratch", "auto_clear_cache", "no_skip_to_most_recent", "fetch_all_refs",
+    "fail_on_prepare_env_warning", "do_not_create_commit_status", "ignore_fail_on_project_status",
+    "concurrent_pipeline_runs", "description_required", "manage_variables_by_yaml", "manage_permissions_by_yaml",
+)  # fmt: skip
 PIPELINE_FIELDS: dict[str, Spec] = {
     "name": "str",
-    "identifier": "str",
+    "identifier": Limited("str", pattern=r"[a-zA-Z][\w-]*", words="a letter, then letters, digits, _ or -"),
     "refs": ListOf("str"),
     "events": ListOf(EVENT),
-    "trigger_conditions": ListOf(TRIGGER_CONDITION),
+    "trigger_conditions": ListOf(PIPELINE_TRIGGER_CONDITION),
     "priority": enum("HIGH", "NORMAL", "LOW"),
     "cpu": enum("X64", "ARM"),
-    "disabled": "bool",
-    "paused": "bool",
-    "always_from_scratch": "bool",
-    "auto_clear_cache": "bool",
-    "no_skip_to_most_recent": "bool",
-    "fetch_all_refs": "bool",
-    "fail_on_prepare_env_warning": "bool",
-    "do_not_create_commit_status": "bool",
-    "ignore_fail_on_project_status": "bool",
-    "concurrent_pipeline_runs": "bool",
-    "description_required": "bool",
+    **dict.fromkeys(PIPELINE_FLAGS, "bool"),
+    "disabled_reason": "str",
     "clone_depth": "int",
+    "pause_on_repeated_failures": Limited("int", low=1, high=100),
     "tags": ListOf("str"),
     "execution_message_template": "str",
+    "worker": "str",
     "target_site_url": "str",
+    "loop": ListOf("str"),
     "definition_source": enum("LOCAL", "REMOTE"),
     "git_config_ref": enum("NONE", "DYNAMIC", "FIXED"),
+    "git_config": Obj("GitConfigView", {"path": "str", "branch": "str", "project": "str"}),
+    "remote_path": "str",
+    "remote_branch": "str",
+    "remote_ref": "str",
+    "remote_project_name": "str",
+    "remote_parameters": ListOf(
+        Obj("RemoteParameterView", {"key": "str", "value": "str"}, required=frozenset({"key"}))
+    ),
+    "git_changeset_base": enum("LATEST_RUN", "LATEST_RUN_MATCHING_REF", "PULL_REQUEST"),
+    "filesystem_changeset_base": enum("DATE_MODIFIED", "CONTENTS"),
+    "permissions": PERMISSIONS,
 }
+#: A seed may hold what a newer server returns: an event key the sandbox does not know, kept as given.
+SEED_PIPELINE_FIELDS = {**PIPELINE_FIELDS, "events": ListOf(Obj(EVENT.name, EVENT.fields, open=True))}
 PIPELINE_READ_ONLY = frozenset(
     {
         "url",
@@ -347,6 +381,8 @@ def check(value: Any, spec: Spec, path: str, *, encrypt_secrets: bool = True) ->
             allowed = ", ".join(sorted(spec.values))
             raise FieldError(path, f"must be one of {allowed}, not {_show(value)}")
         return value
+    if isinstance(spec, Limited):
+        return _check_limited(value, spec, path)
     if isinstance(spec, ListOf):
         if not isinstance(value, list):
             raise FieldError(path, f"must be a list, not {_kind(value)}")
@@ -370,6 +406,24 @@ def _check_scalar(value: Any, kind: str, path: str) -> Any:
     return value
 
 
+def _check_limited(value: Any, spec: Limited, path: str) -> Any:  # an integer's range, a string's pattern
+    _check_scalar(value, spec.kind, path)
+    if spec.pattern and not re.fullmatch(spec.pattern, value):
+        raise FieldError(path, f"must be {spec.words}, not {_show(value)}")
+    if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
+        raise FieldError(path, f"must be between {spec.low} and {spec.high}, not {value}")
+    return value
+
+
+def _check_event(event: Mapping[str, Any], path: str) -> None:
+    given = set(event)  # Terraform's exclusions; a key given as null counts, as it does for validate
+    for first, second in EVENT_EXCLUDES:
+        if {first, second} <= given:
+            raise FieldError(path, f"{first} and {second} exclude each other")
+    if len(given & set(EVENT_TOGETHER)) == 1:
+        raise FieldError(path, f"{' and '.join(EVENT_TOGETHER)} go together")
+
+
 def _check_object(value: Any, spec: Obj, path: str, *, encrypt_secrets: bool) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise FieldError(path, f"must be an object ({spec.name}), not {_kind(value)}")
@@ -384,6 +438,11 @@ def _check_object(value: Any, spec: Obj, path: str, *, encrypt_secrets: bool) ->
         out[key] = checked
     for key in unknown:  # only reached for open objects
         out[key] = value[key]
+    if missing := sorted(k for k in spec.required if value.get(k) is None):
+        raise FieldError(f"{path}.{missing[0]}", "is required")
+    if spec.name == EVENT.name:  # returned with the keys given only, as Buddy answers an event
+        _check_event(value, path)
+        out = {k: v for k, v in out.items() if v is not None}
     if spec is INTEGRATION:
         # either spelling names the integration; answer with both, as the contract allows
         ident = out["identifier"] if out["identifier"] is not None else out["hash_id"]

@@ -329,7 +329,7 @@ def format_date(epoch: float) -> str:
 
 def slugify(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return slug or "pipeline"
+    return slug if slug[:1].isalpha() else f"pipeline-{slug}".rstrip("-")  # an identifier starts with a letter
 
 
 def new_pipeline_fields(body: Mapping[str, Any], project: Project, *, now: float) -> dict[str, Any]:
@@ -406,7 +406,7 @@ def _seed_pipeline(data: Any, path: str, pending: list[Pipeline | Action]) -> Pi
     unknown = sorted(set(p) - allowed)
     if unknown:
         raise F.FieldError(f"{path}.{unknown[0]}", "unknown pipeline field")
-    stored = {key: F.check(p.get(key), spec, f"{path}.{key}") for key, spec in F.PIPELINE_FIELDS.items()}
+    stored = {key: F.check(p.get(key), spec, f"{path}.{key}") for key, spec in F.SEED_PIPELINE_FIELDS.items()}
     if not isinstance(stored["name"], str) or not stored["name"]:
         raise F.FieldError(f"{path}.name", "is required")
     fill_defaults(stored, F.PIPELINE_DEFAULTS)
