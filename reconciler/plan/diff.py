@@ -25,7 +25,7 @@ from reconciler.model import (
     LivePipeline,
     PipelineKey,
 )
-from reconciler.plan import dedupe, elements
+from reconciler.plan import dedupe, elements, merge
 from reconciler.plan.normal import canonical, live_as_declared, match_actions, stored
 from reconciler.plan.plan import DECLARED_PIPELINE, Change, Limits
 
@@ -204,6 +204,7 @@ def _update_pipeline(
         current = live.value(name)
         if not pipeline_field_differs(name, value, current):
             continue
+        raw = merge.merged(name, raw, current)  # a partial item keeps its live keys (Buddy replaces lists whole)
         sent[name] = raw
         sensitive = fields.is_sensitive(name, raw)
         shown_from = SENSITIVE if sensitive else live_as_declared(name, stored(name, value), current)
