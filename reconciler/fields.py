@@ -48,6 +48,11 @@ PIPELINE_NOT_IMPORTED = frozenset({"definition_source", "git_config_ref"})
 # ``clone_depth`` ``0`` and ``false`` for every boolean flag (``disabled`` is also CONTRACT.md's).
 # ``pause_on_repeated_failures``, ``git_changeset_base``, ``filesystem_changeset_base`` and the
 # strings and objects have none.
+#: What Buddy returns on a pipeline that no file sets (PIPELINE-MODEL.md "read-only", the model's
+#: ``read_only``; tests/test_fields.py checks the two agree), and the actions it may embed.
+PIPELINE_READ_ONLY = frozenset(
+    {"url", "html_url", "id", "create_date", "creator", "project", "last_execution_status", "last_execution_revision"}
+)
 CompareRule = Literal["value", "platforms", "integration"]
 #: Fields that compare by a rule of their own rather than value for value (see ``compare_rule``).
 COMPARE_RULES: Mapping[str, CompareRule] = {"target_platform": "platforms", "integration": "integration"}

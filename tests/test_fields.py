@@ -155,3 +155,8 @@ def test_every_field_of_the_pipeline_model_is_a_pipeline_field_with_the_models_d
     assert set(fields.pipeline_fields()) == set(model["fields"])
     for name, spec in model["fields"].items():
         assert fields.server_default(name, on="pipeline") == spec.get("default"), name
+
+
+def test_the_pipelines_read_only_keys_are_the_models():
+    model = json.loads((Path(__file__).resolve().parent.parent / "schemas" / "pipeline-model.json").read_text())
+    assert set(model["read_only"]) == fields.PIPELINE_READ_ONLY

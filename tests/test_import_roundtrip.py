@@ -541,3 +541,44 @@ def test_the_examples_live_state_round_trips(tmp_path: Path):
                 plan = engine.plan(engine.given(client), result.files, Options(env=dict.fromkeys(result.env, "x")))
             assert_no_changes(plan)
     assert written, "the examples' live state has no pipeline to import"
+
+
+class _NewerServer(_ServerExtras):
+    """A newer server: every pipeline answered with a setting the model does not know."""
+
+    @staticmethod
+    def _add(value: Any) -> Any:
+        value = _ServerExtras._add(value)
+        if isinstance(value, dict) and "definition_source" in value:
+            value = {**value, "future_setting": "on"}
+        return value
+
+
+def test_live_keys_the_model_does_not_know_are_named_and_the_file_stays_valid(tmp_path: Path):
+    app = SandboxApp(SandboxState.from_data(copy.deepcopy(GENERATED_SEED)))
+    transport = httpx.WSGITransport(app=_NewerServer(app))
+    with BuddyClient("http://127.0.0.1", DEFAULT_TOKEN, transport=transport) as client:
+        result = export(client, "gen", "everything", output=tmp_path)
+        load_config(list(result.files))  # valid: nothing unknown written
+        plan = engine.plan(engine.given(client), [tmp_path], Options())
+    assert_no_changes(plan)
+    every = 'gen/everything pipeline "Every field"'
+    assert f"{every}: future_setting: not managed: edit it in Buddy" in result.notes, result.notes
+    assert f"{every}: events[].html_url: not managed: edit it in Buddy" in result.notes
+    assert f"{every}: trigger_conditions[].id: not managed: edit it in Buddy" in result.notes
+
+
+def test_a_pipeline_with_only_buddys_defaults_is_imported_as_its_name_and_actions(tmp_path: Path):
+    defaults = {name: False for name in ("paused", "disabled", "fetch_all_refs", "manage_variables_by_yaml")}
+    live = {
+        "id": 3, "name": "Plain", "priority": "NORMAL", "cpu": "X64", "clone_depth": 0, "refs": [], "tags": [],
+        "execution_message_template": "$BUDDY_EXECUTION_REVISION_SUBJECT", **defaults,
+        "actions": [_multi(30, "Build")],
+    }  # fmt: skip
+    app = SandboxApp(SandboxState.from_data({"workspaces": {"w": {"projects": {"p": {"pipelines": [live]}}}}}))
+    with SandboxServer(app) as server, BuddyClient(server.url, DEFAULT_TOKEN) as client:
+        result = export(client, "w", "p", output=tmp_path)
+        plan = engine.plan(engine.given(client), [tmp_path], Options())
+    assert_no_changes(plan)
+    (pipeline,) = yaml.safe_load(result.files[0].read_text(encoding="utf-8"))["pipelines"]
+    assert list(pipeline) == ["name", "actions"]
