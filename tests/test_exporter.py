@@ -525,3 +525,14 @@ def test_an_output_directory_that_is_a_symlink_loop_is_written_to_with_a_clear_e
     loop.symlink_to("loop")
     assert exporter.schema_reference(loop) == exporter.SCHEMA_URL  # no RuntimeError from resolve()
     assert exporter.declared_elsewhere(loop, "acme", "web", [], [loop / "web.yml"]) == []
+
+
+def test_a_variable_whose_key_is_empty_keeps_its_key_and_the_written_file_validates(tmp_path: Path) -> None:
+    from reconciler.importer.cleaning import clean_action
+
+    cleaned = clean_action({"name": "B", "type": "DOCKER_BUILD_MULTI_ARCH", "variables": [{"key": "", "value": "v"}]})
+    assert cleaned["variables"] == [{"key": "", "value": "v"}]
+    path = tmp_path / "c.yml"
+    action = json.dumps(cleaned)
+    path.write_text(f"workspace: w\nproject: p\npipelines:\n  - name: P\n    actions: [{action}]\n")
+    assert not [w for w in load_config([path]).warnings if w.severity == "error"]

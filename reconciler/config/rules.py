@@ -214,6 +214,7 @@ def _check_action(report: _Report, path: PathKey, action: dict[str, Any]) -> Non
         report.add(
             path if "region" not in action else (*path, "region"),
             "`docker_registry: AMAZON_ECR` needs a `region` (for example `region: eu-west-1`)",
+            "warning",  # beyond the reference page, which does not state it
         )
     if action.get("use_image_from_action") is True and not (
         _present(action.get("docker_build_action_id")) or _present(action.get("docker_build_action_name"))
@@ -221,6 +222,7 @@ def _check_action(report: _Report, path: PathKey, action: dict[str, Any]) -> Non
         report.add(
             (*path, "use_image_from_action"),
             "`use_image_from_action: true` needs `docker_build_action_name` (or `docker_build_action_id`)",
+            "warning",  # beyond the reference page, which does not state it
         )
     if action.get("retry_interval") is not None and action.get("retry_count") is None:
         report.add(

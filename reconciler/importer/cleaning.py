@@ -65,14 +65,19 @@ _ENV_ESCAPED = "$${env:"
 # -- cleaning ----------------------------------------------------------------------------------------
 
 
+#: Keys an item of a list requires (``variables[].key``, ``remote_parameters[].key``): written even as "".
+REQUIRED_ITEM_KEYS = frozenset({"key"})
+
+
 def clean_value(value: Any) -> Any:
     """``value`` with every null, empty string, empty list and empty mapping removed from mappings,
-    recursively. Items of a list are cleaned but kept, since lists are compared item by item."""
+    recursively. Items of a list are cleaned but kept, since lists are compared item by item. A
+    variable's or parameter's ``key`` is kept even when empty: the schema requires it."""
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():
             cleaned = clean_value(item)
-            if not is_empty(cleaned):
+            if not is_empty(cleaned) or (key in REQUIRED_ITEM_KEYS and cleaned == ""):
                 out[key] = cleaned
         return out
     if isinstance(value, list):
