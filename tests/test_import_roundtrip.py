@@ -582,3 +582,36 @@ def test_a_pipeline_with_only_buddys_defaults_is_imported_as_its_name_and_action
     assert_no_changes(plan)
     (pipeline,) = yaml.safe_load(result.files[0].read_text(encoding="utf-8"))["pipelines"]
     assert list(pipeline) == ["name", "actions"]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"events": [{"type": "SCHEDULE", "cron": "0 3 * * *", "timezone": "Europe/Warsaw", "refs": ["main"]}]},
+        {"events": [{"type": "SCHEDULE", "start_date": "2026-01-01T00:00:00Z", "delay": 60}], "paused": True},
+        {"events": [{"type": "PULL_REQUEST", "events": ["opened", "synchronize"], "branches": ["main"]}]},
+        {"permissions": {"others": "READ_ONLY", "users": [{"id": 1, "access_level": "READ_WRITE"}]}},
+        {
+            "pause_on_repeated_failures": 3,
+            "worker": "w1",
+            "loop": ["REGION"],
+            "disabled_reason": "frozen",
+            "git_changeset_base": "PULL_REQUEST",
+            "filesystem_changeset_base": "CONTENTS",
+            "trigger_conditions": [{"trigger_condition": "DATETIME", "trigger_hours": [1], "timezone": "UTC"}],
+        },
+    ],
+    ids=["schedule-cron", "schedule-interval", "pull-request", "permissions", "other-settings"],
+)
+def test_a_pipeline_of_the_whole_model_imports_to_a_valid_file_and_an_empty_plan(
+    tmp_path: Path, settings: dict[str, Any]
+):
+    live = {"id": 3, "name": "Modelled", **settings, "actions": [_multi(30, "Build")]}
+    app = SandboxApp(SandboxState.from_data({"workspaces": {"w": {"projects": {"p": {"pipelines": [live]}}}}}))
+    with SandboxServer(app) as server, BuddyClient(server.url, DEFAULT_TOKEN) as client:
+        result = export(client, "w", "p", output=tmp_path)
+        load_config(list(result.files))
+        plan = engine.plan(engine.given(client), [tmp_path], Options())
+    assert_no_changes(plan)
+    (pipeline,) = yaml.safe_load(result.files[0].read_text(encoding="utf-8"))["pipelines"]
+    assert {k: pipeline[k] for k in settings} == settings
