@@ -25,6 +25,32 @@ EXAMPLES = {
 }
 
 
+#: the distribution's name on the package index (the command is `reconcile`, the import package `reconciler`)
+DISTRIBUTION = "buddy-reconcile"
+
+
+def installed_version() -> str:
+    """The installed distribution's version (its package metadata); ``__version__`` when the package runs
+    from a source tree without being installed. Read only for ``--version`` (importing metadata costs)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the version read from the package metadata when asked, not at every start-up."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kwargs: object) -> None:
+        sys.stdout.write(f"reconcile {installed_version()}\n")
+        parser.exit()
+
+
 class _Parser(argparse.ArgumentParser):
     """A usage error exits 1 (as Terraform does), so that 2 always means "changes pending"."""
 
@@ -245,7 +271,7 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``reconcile`` and its commands; a usage error raises ``UsageError`` (exit 1)."""
     parser = _Parser(prog="reconcile", description="Plan and apply Buddy.works pipelines kept as YAML in Git.")
-    parser.add_argument("--version", action="version", version=f"reconcile {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in (_add_validate, _add_plan, _add_apply, _add_import, _add_schema, _add_sandbox):
         add(sub)
