@@ -101,14 +101,6 @@ def _command(tokens: list[str]) -> Command:
     return Command(tuple(argv), stdout)
 
 
-def github_scripts(job: str) -> list[str]:
-    return [step["run"] for step in read_yaml(GITHUB)["jobs"][job]["steps"] if "run" in step]
-
-
-def drift_scripts() -> list[str]:
-    return [step["run"] for step in read_yaml(DRIFT)["jobs"]["drift"]["steps"] if "run" in step]
-
-
 def gitlab_scripts(job: str) -> list[str]:
     return list(read_yaml(GITLAB)[job]["script"])
 
@@ -152,8 +144,9 @@ def run_all(commands: list[Command]) -> list[int]:
     return [run(command) for command in commands]
 
 
+# The GitHub recipes run reconcile through the action (action.yml): tests/test_action.py runs its
+# scripts with the recipes' inputs against the sandbox.
 REVIEW_AND_APPLY = {
-    "github": (lambda: commands_of(github_scripts("plan")), lambda: commands_of(github_scripts("apply"))),
     "gitlab": (
         lambda: commands_of(gitlab_scripts("reconcile-validate") + gitlab_scripts("reconcile-plan")),
         lambda: commands_of(gitlab_scripts("reconcile-apply")),
@@ -190,7 +183,7 @@ def test_buddy_pipeline_command_applies_and_a_second_run_changes_nothing(repo: P
 def test_the_plan_files_hold_no_secret_values(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKERHUB_TOKEN", "hunter2-dockerhub")
     monkeypatch.setenv("GHCR_TOKEN", "hunter2-ghcr")
-    run_all(commands_of(github_scripts("plan")))
+    run_all(commands_of(gitlab_scripts("reconcile-plan")))
     for name in ("plan.md", "plan.json"):
         text = (repo / name).read_text(encoding="utf-8")
         assert "hunter2" not in text
@@ -223,35 +216,21 @@ def test_github_workflow_runs_on_pull_requests_and_on_pushes_to_main() -> None:
     assert "push" in workflow["jobs"]["apply"]["if"] and "refs/heads/main" in workflow["jobs"]["apply"]["if"]
 
 
-def test_github_workflow_checks_out_sets_up_python_and_installs_reconcile_in_both_jobs() -> None:
-    for job in ("plan", "apply"):
+def test_github_workflow_checks_out_then_runs_the_action_pinned_to_a_tag_in_both_jobs() -> None:
+    for job, command in (("plan", "plan"), ("apply", "apply")):
         steps = read_yaml(GITHUB)["jobs"][job]["steps"]
-        uses = [step.get("uses", "") for step in steps]
-        assert any(u.startswith("actions/checkout@") for u in uses)
-        assert any(u.startswith("actions/setup-python@") for u in uses)
-        assert any("pip install" in step.get("run", "") and "reconcile" in step["run"] for step in steps)
+        assert steps[0]["uses"].startswith("actions/checkout@")
+        (ours,) = [step for step in steps if step.get("uses", "").startswith("YOUR-ORG/reconcile@")]
+        assert re.fullmatch(r"YOUR-ORG/reconcile@v\d+\.\d+\.\d+", ours["uses"])
+        assert ours["with"]["command"] == command
 
 
-def test_github_plan_does_not_fail_on_pending_changes_but_does_on_errors() -> None:
-    steps = read_yaml(GITHUB)["jobs"]["plan"]["steps"]
-    plan_step = next(step for step in steps if step.get("id") == "plan")
-    (plan,) = reconcile_commands(plan_step["run"])
-    assert {"--detailed-exitcode", "--format", "markdown", "--out", "plan.json"} <= set(plan.argv)
-    assert plan.stdout == "plan.md"
-    assert "|| code=$?" in plan_step["run"]
-    assert 'cat plan.md >> "$GITHUB_STEP_SUMMARY"' in plan_step["run"]
-    last = steps[-1]
-    assert last["if"] == "steps.plan.outputs.exitcode == '1'" and last["run"] == "exit 1"
-
-
-def test_github_plan_is_one_pull_request_comment_found_again_by_its_marker() -> None:
+def test_github_plan_job_may_post_the_plan_comment_the_action_keeps_current() -> None:
     job = read_yaml(GITHUB)["jobs"]["plan"]
     assert job["permissions"]["pull-requests"] == "write"
-    (step,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/github-script@")]
-    script = step["with"]["script"]
-    assert MARKER in script
-    assert "listComments" in script and "updateComment" in script and "createComment" in script
-    assert script.index("updateComment") < script.index("createComment")  # update first, create only if none
+    (ours,) = [step for step in job["steps"] if step.get("uses", "").startswith("YOUR-ORG/reconcile@")]
+    assert ours["with"].get("comment", "true") == "true"
+    assert MARKER in (ROOT / "action.yml").read_text(encoding="utf-8")
 
 
 def test_github_applies_never_overlap_nor_cancel_each_other() -> None:
@@ -373,7 +352,6 @@ def test_pre_commit_hook_entry_validates_the_examples_with_no_token_nor_secret_s
 # -- drift detection -------------------------------------------------------------------------------
 
 DRIFT_CHECKS = {
-    "github": lambda: commands_of(drift_scripts()),
     "gitlab": lambda: commands_of(gitlab_scripts("reconcile-drift")),
 }
 
@@ -411,8 +389,8 @@ def test_github_drift_check_keeps_one_issue_found_by_its_marker_and_closes_it_wh
     assert DRIFT_MARKER in script and "listForRepo" in script
     assert "issues.update" in script and "issues.create(" in script and "state: 'closed'" in script
     assert script.index("issues.update") < script.index("issues.create(")  # update first, open only if none
-    last = steps[-1]
-    assert last["if"] == "steps.plan.outputs.exitcode == '1'" and last["run"] == "exit 1"
+    (plan,) = [s for s in steps if s.get("id") == "plan"]
+    assert plan["uses"].startswith("YOUR-ORG/reconcile@") and plan["with"] == {"command": "plan", "comment": "false"}
 
 
 def test_gitlab_drift_job_runs_only_on_schedules_and_fails_only_on_errors() -> None:
