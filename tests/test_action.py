@@ -169,7 +169,11 @@ def test_the_recipes_plan_shows_changes_apply_makes_them_and_the_next_plan_shows
 
 
 def test_path_and_args_are_split_as_a_shell_would_and_reach_the_command(repo: Path) -> None:
-    inputs = {"command": "plan", "path": "acme", "args": "--sandbox --sandbox-seed 'sandbox-state.json' --target 'acme/web/*'"}
+    inputs = {
+        "command": "plan",
+        "path": "acme",
+        "args": "--sandbox --sandbox-seed 'sandbox-state.json' --target 'acme/web/*'",
+    }
     done = run_step("run", inputs, repo)
     assert done.outputs["exitcode"] == "2", done.stdout
     markdown = Path(done.outputs["plan-markdown"]).read_text(encoding="utf-8")

@@ -21,6 +21,7 @@ EXAMPLES = {
     "apply": "examples: reconcile apply examples/ --sandbox\n          reconcile apply --plan plan.json",
     "import": "example: reconcile import --workspace acme --project web -o pipelines/ --sandbox",
     "schema": "example: reconcile schema config > config.schema.json",
+    "env": "example: reconcile env examples/ --format github",
     "sandbox": "example: reconcile sandbox --port 8080 --seed examples/sandbox-state.json",
 }
 
@@ -248,6 +249,17 @@ def _add_schema(sub: argparse._SubParsersAction) -> None:
     p.add_argument("which", nargs="?", choices=["config", "action"], default="config")
 
 
+def _add_env(sub: argparse._SubParsersAction) -> None:
+    p = _command(sub, "env", "list the ${env:…} variables the files use, and whether each is set (no network)")
+    _paths_argument(p)
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "github"],
+        default="text",
+        help="text, json (for scripts) or github (an env: block for a workflow, values from secrets)",
+    )
+
+
 def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "sandbox", "serve the local Buddy API simulator")
     p.add_argument("--port", type=int, default=8080)
@@ -273,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reconcile", description="Plan and apply Buddy.works pipelines kept as YAML in Git.")
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (_add_validate, _add_plan, _add_apply, _add_import, _add_schema, _add_sandbox):
+    for add in (_add_validate, _add_plan, _add_apply, _add_import, _add_schema, _add_env, _add_sandbox):
         add(sub)
     return parser
 

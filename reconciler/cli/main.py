@@ -403,6 +403,12 @@ def cmd_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return sandbox_session.serve(args, err)
 
 
+def cmd_env(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from reconciler.cli import envcmd
+
+    return envcmd.cmd_env(args, out, err)
+
+
 COMMANDS = {
     "validate": cmd_validate,
     "plan": cmd_plan,
@@ -410,6 +416,7 @@ COMMANDS = {
     "import": cmd_import,
     "schema": cmd_schema,
     "sandbox": cmd_sandbox,
+    "env": cmd_env,
 }
 
 
