@@ -201,7 +201,12 @@ def _planning_options(parser: argparse.ArgumentParser) -> None:
 def _add_validate(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "validate", "check files against the schema and the rules (no network)")
     _paths_argument(p)
-    p.add_argument("--format", choices=["text", "github"], default="text")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "github"],
+        default="text",
+        help="text, json (every problem as data) or github (annotations on the pull request's diff)",
+    )
     _verbosity(p, verbose="name every YAML file skipped as not a config file")  # validate sends no request
 
 

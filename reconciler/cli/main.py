@@ -184,7 +184,9 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     problems = result.problems
     if args.quiet:
         problems = [p for p in problems if p.severity == "error"]
-    if problems or not args.quiet:
+    if args.format == "json":
+        render.write_problems_json(problems, out, files=len(result.files))
+    elif problems or not args.quiet:
         render.write_problems(problems, out, files=len(result.files), fmt=args.format)
     return 0 if result.ok else 1
 
