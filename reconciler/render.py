@@ -392,39 +392,6 @@ def write_problems(problems: list[Problem], stream: TextIO, *, files: int, fmt: 
     stream.write(problem_summary(problems, files) + "\n")
 
 
-#: a did-you-mean at the end of a message, as the schema and rule checks word it
-_SUGGESTION = re.compile(r"; did you mean [`\"](?P<word>.+?)[`\"]\?$")
-
-
-def problem_json(problem: Problem) -> dict[str, Any]:
-    """One problem as data; a did-you-mean is taken off the message into ``suggestion``."""
-    found = _SUGGESTION.search(problem.message)
-    message = problem.message[: found.start()] if found else problem.message
-    loc = problem.location
-    return {
-        "file": loc.file,
-        "line": loc.line,
-        "column": loc.col,
-        "path": problem.path,
-        "severity": problem.severity,
-        "message": message,
-        "suggestion": found["word"] if found else None,
-    }
-
-
-def write_problems_json(problems: list[Problem], stream: TextIO, *, files: int) -> None:
-    """Every problem as JSON (none left out: a script wants them all), with the counts."""
-    errors = sum(1 for p in problems if p.severity == "error")
-    data = {
-        "valid": not errors,
-        "files": files,
-        "errors": errors,
-        "warnings": len(problems) - errors,
-        "problems": [problem_json(p) for p in problems],
-    }
-    stream.write(json.dumps(data, indent=2) + "\n")
-
-
 # -- apply ------------------------------------------------------------------------------------------
 
 #: how each outcome status is styled in the apply summary

@@ -105,8 +105,9 @@ def gitlab_scripts(job: str) -> list[str]:
     return list(read_yaml(GITLAB)[job]["script"])
 
 
-def buddy_scripts() -> list[str]:
-    return [cmd for action in read_yaml(BUDDY)[0]["actions"] for cmd in action.get("execute_commands", [])]
+def buddy_scripts(index: int = 0) -> list[str]:
+    """The commands of the Buddy recipe's pipeline ``index`` (0 applies main, 1 plans pull requests)."""
+    return [cmd for action in read_yaml(BUDDY)[index]["actions"] for cmd in action.get("execute_commands", [])]
 
 
 def commands_of(scripts: list[str]) -> list[Command]:
@@ -288,6 +289,7 @@ def test_gitlab_plans_merge_requests_and_keeps_the_plan_as_an_artifact() -> None
     assert {"plan.md", "plan.json"} <= set(plan["artifacts"]["paths"])
     assert plan["artifacts"]["when"] == "always"
     assert plan["script"][-1] == 'test "$code" -ne 1'  # exit 2 passes, exit 1 fails
+    assert plan["script"][-2] == 'python ci/plan_note.py "$code" plan.md'  # posted before it may fail
     assert ci["stages"] == ["validate", "plan", "apply"]
 
 
@@ -298,8 +300,19 @@ def test_gitlab_applies_main_one_at_a_time() -> None:
     assert "pip install" in " ".join(read_yaml(GITLAB)["default"]["before_script"])
 
 
+def test_buddy_plan_pipeline_plans_pull_requests_to_main_and_fails_only_on_errors(repo: Path) -> None:
+    _, pipeline = read_yaml(BUDDY)
+    (event,) = pipeline["events"]
+    assert event["type"] == "PULL_REQUEST" and event["branches"] == ["main"]
+    assert {"opened", "synchronize"} <= set(event["events"])
+    commands = commands_of(buddy_scripts(1))
+    assert [c.argv for c in commands] == [("validate",), ("plan", "--detailed-exitcode")]
+    assert buddy_scripts(1)[-1].endswith('|| code=$?; test "$code" -ne 1')
+    assert run_all(commands) == [0, 2]
+
+
 def test_buddy_pipeline_runs_a_build_action_on_pushes_to_main_one_run_at_a_time() -> None:
-    (pipeline,) = read_yaml(BUDDY)
+    pipeline, _plan = read_yaml(BUDDY)
     assert pipeline["events"] == [{"type": "PUSH", "refs": ["refs/heads/main"]}]
     assert pipeline["concurrent_pipeline_runs"] is False
     (action,) = pipeline["actions"]
@@ -451,3 +464,62 @@ def test_gitlab_drift_issue_is_opened_on_drift_updated_on_more_drift_and_closed_
     assert gitlab.issues[1]["state"] == "closed" and gitlab.issues[0]["state"] == "opened"
     assert drift_issue.sync("0", "No changes") == "nothing to do"
     assert drift_issue.sync("1", "") == "nothing to do"
+
+
+# -- the GitLab merge-request plan note ----------------------------------------------------------------
+
+
+class _FakeNotes:
+    """The merge-request notes endpoints plan_note.py calls, in memory."""
+
+    def __init__(self, notes: list[dict[str, Any]]) -> None:
+        self.notes = notes
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        self.calls.append((method, path))
+        if method == "GET":
+            page = int(re.search(r"&page=(\d+)", path)[1])  # type: ignore[index]
+            return self.notes[(page - 1) * 100 : page * 100]
+        if method == "POST":
+            note = {"id": 1000 + len(self.notes), **(body or {})}
+            self.notes.append(note)
+            return note
+        note = next(n for n in self.notes if n["id"] == int(path.split("/")[2]))
+        note.update(body or {})
+        return note
+
+
+@pytest.fixture
+def plan_note(monkeypatch: pytest.MonkeyPatch) -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("plan_note", EXAMPLES / "ci" / "gitlab" / "plan_note.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setenv("PLAN_NOTE_TOKEN", "glpat-never-shown")
+    return module
+
+
+def test_gitlab_plan_note_is_posted_once_then_updated_in_place_found_by_its_marker(
+    plan_note: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    others = [{"id": i, "body": f"review comment {i}"} for i in range(150)]  # the marker is on page 2
+    notes = _FakeNotes(others)
+    monkeypatch.setattr(plan_note, "call", notes)
+    assert plan_note.sync("2", "plan one") == "posted plan note 1150"
+    assert plan_note.sync("2", "plan two") == "updated plan note 1150"
+    (ours,) = [n for n in notes.notes if MARKER in n["body"]]
+    assert ours["body"] == f"{MARKER}\nplan two"
+    assert ("GET", "/notes?per_page=100&page=2&sort=asc") in notes.calls
+    assert plan_note.sync("1", "plan three").startswith("updated")
+    assert "**reconcile plan failed**" in ours["body"]
+
+
+def test_gitlab_plan_note_without_its_token_posts_nothing_and_says_so(
+    plan_note: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PLAN_NOTE_TOKEN")
+    monkeypatch.setattr(plan_note, "call", _FakeNotes([]))
+    assert plan_note.sync("2", "plan") == "PLAN_NOTE_TOKEN is not set: the plan is not posted on the merge request"

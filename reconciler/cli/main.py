@@ -177,15 +177,19 @@ def _is_terminal(stream: TextIO) -> bool:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from reconciler.cli import validateout
+
     result = engine.validate(cliargs.paths(args))
     if args.verbose:
         for skipped in result.skipped:
             err.write(f"skipped (not a config file): {skipped}\n")
+    elif result.skipped and not args.quiet:
+        err.write(validateout.skipped_note(result.skipped) + "\n")
     problems = result.problems
     if args.quiet:
         problems = [p for p in problems if p.severity == "error"]
     if args.format == "json":
-        render.write_problems_json(problems, out, files=len(result.files))
+        validateout.write_problems_json(problems, out, files=len(result.files))
     elif problems or not args.quiet:
         render.write_problems(problems, out, files=len(result.files), fmt=args.format)
     return 0 if result.ok else 1
@@ -245,14 +249,16 @@ def _stop_on_signals(err: TextIO, writing: threading.Event) -> Iterator[threadin
             raise InterruptedBeforeChanges(f"{name}: interrupted before any change was made: nothing was changed")
         if stop.is_set():
             with contextlib.suppress(Exception):
-                err.write("interrupted again: exiting now; changes in flight may or may not have been made\n")
+                fresh = "\n" if console.is_terminal(err) else ""
+                err.write(f"{fresh}interrupted again: exiting now; changes in flight may or may not have been made\n")
                 err.flush()
             os._exit(INTERRUPTED_EXIT)  # at once: the threads in flight are not waited for
         stop.set()
         name = signal.Signals(signum).name
+        fresh = "\n" if console.is_terminal(err) else ""  # a progress bar or ^C ends the line on a terminal
         with contextlib.suppress(Exception):
             err.write(
-                f"{name}: stopping: no new change is started; the requests in flight finish "
+                f"{fresh}{name}: stopping: no new change is started; the requests in flight finish "
                 "(send it again to exit at once)\n"
             )
             err.flush()
