@@ -108,3 +108,12 @@ def test_the_stopping_message_starts_on_a_fresh_line_on_a_terminal_only(err: io.
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.wait(5)
     assert err.getvalue().startswith(start)
+
+
+def test_plan_counts_the_files_of_an_invalid_configuration_as_validate_does(tmp_path: Path) -> None:
+    (tmp_path / "good.yml").write_text(config("acme", "web"), encoding="utf-8")
+    (tmp_path / "bad.yml").write_text("workspace: acme\nproject: api\npipelines: 3\n", encoding="utf-8")
+    code, _, err = run("plan", str(tmp_path), "--sandbox", "--sandbox-state", str(tmp_path / "state.json"))
+    assert code == 1
+    _, validated, _ = run("validate", str(tmp_path))
+    assert err.splitlines()[-1] == validated.splitlines()[-1] == "2 file(s) invalid: 1 error(s), 0 warning(s)."

@@ -456,7 +456,8 @@ def main(
         out.write(f"\n{cancelled.message}\n")
         return 1
     except ValidationFailed as failed:
-        render.write_problems(failed.problems, err, files=len({p.location.file for p in failed.problems}))
+        files = failed.files if failed.files is not None else {p.location.file for p in failed.problems}
+        render.write_problems(failed.problems, err, files=len(files))
         return 1
     except ReconcilerError as exc:
         err.write(f"error: {exc.message}\n")
