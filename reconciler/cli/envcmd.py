@@ -32,7 +32,7 @@ def cmd_env(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _need(variable: envlist.Variable) -> str:
     if variable.needed_by_plan:
         return "needed by plan and apply"
-    if variable.needed:
+    if variable.needed_by_apply:
         return "needed by apply only (write-only: plan never compares it)"
     return "optional (every use has a default)"
 

@@ -57,7 +57,7 @@ class Variable:
         return any(not u.write_only and not u.default for u in self.uses)
 
     @property
-    def needed(self) -> bool:
+    def needed_by_apply(self) -> bool:
         """Some use has no default: apply needs it set."""
         return any(not u.default for u in self.uses)
 
@@ -66,7 +66,7 @@ class Variable:
             "name": self.name,
             "set": self.is_set,
             "needed_by_plan": self.needed_by_plan,
-            "needed_by_apply": self.needed,
+            "needed_by_apply": self.needed_by_apply,
             "uses": [use.to_json() for use in self.uses],
         }
 
