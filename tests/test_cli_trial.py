@@ -117,3 +117,11 @@ def test_plan_counts_the_files_of_an_invalid_configuration_as_validate_does(tmp_
     assert code == 1
     _, validated, _ = run("validate", str(tmp_path))
     assert err.splitlines()[-1] == validated.splitlines()[-1] == "2 file(s) invalid: 1 error(s), 0 warning(s)."
+
+
+def test_plan_names_a_skipped_yaml_file_as_validate_does_and_q_silences_it(with_oops: Path) -> None:
+    state = str(with_oops.parent / "state.json")
+    code, _, err = run("plan", str(with_oops), "--sandbox", "--sandbox-state", state)
+    assert code == 0
+    assert f"1 YAML file skipped: {with_oops / 'pipelines' / 'oops.yml'}: not a reconcile config\n" in err
+    assert "skipped" not in run("plan", str(with_oops), "--sandbox", "--sandbox-state", state, "-q")[2]

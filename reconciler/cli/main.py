@@ -210,6 +210,10 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         plan = engine.plan(
             _connect(args, paths, view.notice), paths, cliargs.plan_options(args), cliargs.targeting(args)
         )
+    if plan.skipped_files and not args.quiet:
+        from reconciler.cli.validateout import skipped_note
+
+        err.write(skipped_note(plan.skipped_files) + "\n")
     if args.out:
         write_plan_file(plan, Path(args.out))
     if args.format == "json":
