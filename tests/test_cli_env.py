@@ -121,6 +121,17 @@ SECRETS = """\
 """
 
 
+def test_github_format_marks_what_only_apply_needs_and_what_has_a_default(config: Path) -> None:
+    _, out, _ = run("env", str(config), "--format", "github")
+    assert out.splitlines() == [
+        "env:",
+        "  BUDDY_TOKEN: ${{ secrets.BUDDY_TOKEN }}",
+        "  DOCKERHUB_TOKEN: ${{ secrets.DOCKERHUB_TOKEN }}  # write-only: the apply job only",
+        "  DOCKERHUB_USER: ${{ secrets.DOCKERHUB_USER }}",
+        "  TAG: ${{ secrets.TAG }}  # optional: every use has a default",
+    ]
+
+
 def test_a_secrets_value_is_named_by_its_path_and_a_pipeline_field_as_such(tmp_path: Path) -> None:
     text = CONFIG.replace("  - name: Release\n", "  - name: Release\n    target_site_url: ${env:SITE}\n") + SECRETS
     (tmp_path / "p.yml").write_text(text, encoding="utf-8")

@@ -53,11 +53,15 @@ def write_text(found: list[envlist.Variable], out: TextIO, *, files: int) -> Non
 
 def write_github(found: list[envlist.Variable], out: TextIO) -> None:
     """An `env:` block for a workflow job, each variable from the repository secret of the same name.
-    The write-only ones are marked: only the apply job needs them."""
+    The write-only ones are marked (only the apply job needs them), and those every use has a default for."""
     out.write("env:\n")
     out.write(f"  {TOKEN}: ${{{{ secrets.{TOKEN} }}}}\n")
     for variable in found:
         if variable.name == TOKEN:
             continue
-        note = "  # write-only: the apply job only" if not variable.needed_by_plan else ""
+        note = ""
+        if not variable.needed_by_apply:
+            note = "  # optional: every use has a default"
+        elif not variable.needed_by_plan:
+            note = "  # write-only: the apply job only"
         out.write(f"  {variable.name}: ${{{{ secrets.{variable.name} }}}}{note}\n")
