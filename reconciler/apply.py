@@ -33,6 +33,7 @@ from typing import Any, Literal, Protocol
 from reconciler import envrefs, fields
 from reconciler.buddy import live, settings
 from reconciler.buddy.client import BuddyClient
+from reconciler.config import envlist
 from reconciler.errors import (
     ApiError,
     EnvError,
@@ -113,6 +114,7 @@ def resolve_fields(plan: Plan, env: Mapping[str, str], *, sandbox: bool) -> dict
     stops the apply before the first write."""
     bodies: dict[int, dict[str, Any]] = {}
     missing: list[str] = []
+    names: list[str] = []
     for index, change in enumerate(plan.changes):
         if change.fields is None:
             continue
@@ -122,9 +124,12 @@ def resolve_fields(plan: Plan, env: Mapping[str, str], *, sandbox: bool) -> dict
                 body[name] = envrefs.resolve(value, env, sandbox=sandbox)
             except EnvError as exc:
                 missing.append(f"{change.pipeline} / {change.action_name or '(pipeline)'} field {name}: {exc}")
+                names += envlist.unset_names(value, env)
         bodies[index] = body
+    if names:
+        raise EnvError(envlist.unset_report(names, missing, doing="cannot apply (nothing was changed)"))
     if missing:
-        raise EnvError("cannot apply, variables are not set (nothing was changed): " + "; ".join(missing))
+        raise EnvError("cannot apply (nothing was changed): " + "; ".join(missing))
     return bodies
 
 

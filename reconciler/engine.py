@@ -110,6 +110,7 @@ def plan(connect: Connect, paths: Sequence[str | Path], options: Options, target
         check_variables(pipelines, options)  # every unset variable at once, before any request
         made = build_plan(client, pipelines, options, warnings)
     made.targeting = counted
+    made.skipped_files = list(cfg.skipped)
     return made
 
 

@@ -119,10 +119,12 @@ class NoConfigFiles(ConfigError):
 class ValidationFailed(ConfigError):
     """Schema or semantic checks failed; ``problems`` holds every one (errors and warnings)."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], files: list[str] | None = None) -> None:
         errors = [p for p in problems if p.severity == "error"]
         super().__init__(f"{len(errors)} problem(s) in the configuration")
         self.problems = problems
+        #: every config file read (with or without problems), when known: counted as validate counts them
+        self.files = files
 
 
 class EnvError(ConfigError):

@@ -101,20 +101,13 @@ def _command(tokens: list[str]) -> Command:
     return Command(tuple(argv), stdout)
 
 
-def github_scripts(job: str) -> list[str]:
-    return [step["run"] for step in read_yaml(GITHUB)["jobs"][job]["steps"] if "run" in step]
-
-
-def drift_scripts() -> list[str]:
-    return [step["run"] for step in read_yaml(DRIFT)["jobs"]["drift"]["steps"] if "run" in step]
-
-
 def gitlab_scripts(job: str) -> list[str]:
     return list(read_yaml(GITLAB)[job]["script"])
 
 
-def buddy_scripts() -> list[str]:
-    return [cmd for action in read_yaml(BUDDY)[0]["actions"] for cmd in action.get("execute_commands", [])]
+def buddy_scripts(index: int = 0) -> list[str]:
+    """The commands of the Buddy recipe's pipeline ``index`` (0 applies main, 1 plans pull requests)."""
+    return [cmd for action in read_yaml(BUDDY)[index]["actions"] for cmd in action.get("execute_commands", [])]
 
 
 def commands_of(scripts: list[str]) -> list[Command]:
@@ -152,8 +145,9 @@ def run_all(commands: list[Command]) -> list[int]:
     return [run(command) for command in commands]
 
 
+# The GitHub recipes run reconcile through the action (action.yml): tests/test_action.py runs its
+# scripts with the recipes' inputs against the sandbox.
 REVIEW_AND_APPLY = {
-    "github": (lambda: commands_of(github_scripts("plan")), lambda: commands_of(github_scripts("apply"))),
     "gitlab": (
         lambda: commands_of(gitlab_scripts("reconcile-validate") + gitlab_scripts("reconcile-plan")),
         lambda: commands_of(gitlab_scripts("reconcile-apply")),
@@ -190,7 +184,7 @@ def test_buddy_pipeline_command_applies_and_a_second_run_changes_nothing(repo: P
 def test_the_plan_files_hold_no_secret_values(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKERHUB_TOKEN", "hunter2-dockerhub")
     monkeypatch.setenv("GHCR_TOKEN", "hunter2-ghcr")
-    run_all(commands_of(github_scripts("plan")))
+    run_all(commands_of(gitlab_scripts("reconcile-plan")))
     for name in ("plan.md", "plan.json"):
         text = (repo / name).read_text(encoding="utf-8")
         assert "hunter2" not in text
@@ -223,35 +217,21 @@ def test_github_workflow_runs_on_pull_requests_and_on_pushes_to_main() -> None:
     assert "push" in workflow["jobs"]["apply"]["if"] and "refs/heads/main" in workflow["jobs"]["apply"]["if"]
 
 
-def test_github_workflow_checks_out_sets_up_python_and_installs_reconcile_in_both_jobs() -> None:
-    for job in ("plan", "apply"):
+def test_github_workflow_checks_out_then_runs_the_action_pinned_to_a_tag_in_both_jobs() -> None:
+    for job, command in (("plan", "plan"), ("apply", "apply")):
         steps = read_yaml(GITHUB)["jobs"][job]["steps"]
-        uses = [step.get("uses", "") for step in steps]
-        assert any(u.startswith("actions/checkout@") for u in uses)
-        assert any(u.startswith("actions/setup-python@") for u in uses)
-        assert any("pip install" in step.get("run", "") and "reconcile" in step["run"] for step in steps)
+        assert steps[0]["uses"].startswith("actions/checkout@")
+        (ours,) = [step for step in steps if step.get("uses", "").startswith("YOUR-ORG/reconcile@")]
+        assert re.fullmatch(r"YOUR-ORG/reconcile@v\d+\.\d+\.\d+", ours["uses"])
+        assert ours["with"]["command"] == command
 
 
-def test_github_plan_does_not_fail_on_pending_changes_but_does_on_errors() -> None:
-    steps = read_yaml(GITHUB)["jobs"]["plan"]["steps"]
-    plan_step = next(step for step in steps if step.get("id") == "plan")
-    (plan,) = reconcile_commands(plan_step["run"])
-    assert {"--detailed-exitcode", "--format", "markdown", "--out", "plan.json"} <= set(plan.argv)
-    assert plan.stdout == "plan.md"
-    assert "|| code=$?" in plan_step["run"]
-    assert 'cat plan.md >> "$GITHUB_STEP_SUMMARY"' in plan_step["run"]
-    last = steps[-1]
-    assert last["if"] == "steps.plan.outputs.exitcode == '1'" and last["run"] == "exit 1"
-
-
-def test_github_plan_is_one_pull_request_comment_found_again_by_its_marker() -> None:
+def test_github_plan_job_may_post_the_plan_comment_the_action_keeps_current() -> None:
     job = read_yaml(GITHUB)["jobs"]["plan"]
     assert job["permissions"]["pull-requests"] == "write"
-    (step,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/github-script@")]
-    script = step["with"]["script"]
-    assert MARKER in script
-    assert "listComments" in script and "updateComment" in script and "createComment" in script
-    assert script.index("updateComment") < script.index("createComment")  # update first, create only if none
+    (ours,) = [step for step in job["steps"] if step.get("uses", "").startswith("YOUR-ORG/reconcile@")]
+    assert ours["with"].get("comment", "true") == "true"
+    assert MARKER in (ROOT / "action.yml").read_text(encoding="utf-8")
 
 
 def test_github_applies_never_overlap_nor_cancel_each_other() -> None:
@@ -309,6 +289,7 @@ def test_gitlab_plans_merge_requests_and_keeps_the_plan_as_an_artifact() -> None
     assert {"plan.md", "plan.json"} <= set(plan["artifacts"]["paths"])
     assert plan["artifacts"]["when"] == "always"
     assert plan["script"][-1] == 'test "$code" -ne 1'  # exit 2 passes, exit 1 fails
+    assert plan["script"][-2] == 'python ci/plan_note.py "$code" plan.md'  # posted before it may fail
     assert ci["stages"] == ["validate", "plan", "apply"]
 
 
@@ -319,8 +300,19 @@ def test_gitlab_applies_main_one_at_a_time() -> None:
     assert "pip install" in " ".join(read_yaml(GITLAB)["default"]["before_script"])
 
 
+def test_buddy_plan_pipeline_plans_pull_requests_to_main_and_fails_only_on_errors(repo: Path) -> None:
+    _, pipeline = read_yaml(BUDDY)
+    (event,) = pipeline["events"]
+    assert event["type"] == "PULL_REQUEST" and event["branches"] == ["main"]
+    assert {"opened", "synchronize"} <= set(event["events"])
+    commands = commands_of(buddy_scripts(1))
+    assert [c.argv for c in commands] == [("validate",), ("plan", "--detailed-exitcode")]
+    assert buddy_scripts(1)[-1].endswith('|| code=$?; test "$code" -ne 1')
+    assert run_all(commands) == [0, 2]
+
+
 def test_buddy_pipeline_runs_a_build_action_on_pushes_to_main_one_run_at_a_time() -> None:
-    (pipeline,) = read_yaml(BUDDY)
+    pipeline, _plan = read_yaml(BUDDY)
     assert pipeline["events"] == [{"type": "PUSH", "refs": ["refs/heads/main"]}]
     assert pipeline["concurrent_pipeline_runs"] is False
     (action,) = pipeline["actions"]
@@ -373,7 +365,6 @@ def test_pre_commit_hook_entry_validates_the_examples_with_no_token_nor_secret_s
 # -- drift detection -------------------------------------------------------------------------------
 
 DRIFT_CHECKS = {
-    "github": lambda: commands_of(drift_scripts()),
     "gitlab": lambda: commands_of(gitlab_scripts("reconcile-drift")),
 }
 
@@ -411,8 +402,8 @@ def test_github_drift_check_keeps_one_issue_found_by_its_marker_and_closes_it_wh
     assert DRIFT_MARKER in script and "listForRepo" in script
     assert "issues.update" in script and "issues.create(" in script and "state: 'closed'" in script
     assert script.index("issues.update") < script.index("issues.create(")  # update first, open only if none
-    last = steps[-1]
-    assert last["if"] == "steps.plan.outputs.exitcode == '1'" and last["run"] == "exit 1"
+    (plan,) = [s for s in steps if s.get("id") == "plan"]
+    assert plan["uses"].startswith("YOUR-ORG/reconcile@") and plan["with"] == {"command": "plan", "comment": "false"}
 
 
 def test_gitlab_drift_job_runs_only_on_schedules_and_fails_only_on_errors() -> None:
@@ -473,3 +464,62 @@ def test_gitlab_drift_issue_is_opened_on_drift_updated_on_more_drift_and_closed_
     assert gitlab.issues[1]["state"] == "closed" and gitlab.issues[0]["state"] == "opened"
     assert drift_issue.sync("0", "No changes") == "nothing to do"
     assert drift_issue.sync("1", "") == "nothing to do"
+
+
+# -- the GitLab merge-request plan note ----------------------------------------------------------------
+
+
+class _FakeNotes:
+    """The merge-request notes endpoints plan_note.py calls, in memory."""
+
+    def __init__(self, notes: list[dict[str, Any]]) -> None:
+        self.notes = notes
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        self.calls.append((method, path))
+        if method == "GET":
+            page = int(re.search(r"&page=(\d+)", path)[1])  # type: ignore[index]
+            return self.notes[(page - 1) * 100 : page * 100]
+        if method == "POST":
+            note = {"id": 1000 + len(self.notes), **(body or {})}
+            self.notes.append(note)
+            return note
+        note = next(n for n in self.notes if n["id"] == int(path.split("/")[2]))
+        note.update(body or {})
+        return note
+
+
+@pytest.fixture
+def plan_note(monkeypatch: pytest.MonkeyPatch) -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("plan_note", EXAMPLES / "ci" / "gitlab" / "plan_note.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setenv("PLAN_NOTE_TOKEN", "glpat-never-shown")
+    return module
+
+
+def test_gitlab_plan_note_is_posted_once_then_updated_in_place_found_by_its_marker(
+    plan_note: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    others = [{"id": i, "body": f"review comment {i}"} for i in range(150)]  # the marker is on page 2
+    notes = _FakeNotes(others)
+    monkeypatch.setattr(plan_note, "call", notes)
+    assert plan_note.sync("2", "plan one") == "posted plan note 1150"
+    assert plan_note.sync("2", "plan two") == "updated plan note 1150"
+    (ours,) = [n for n in notes.notes if MARKER in n["body"]]
+    assert ours["body"] == f"{MARKER}\nplan two"
+    assert ("GET", "/notes?per_page=100&page=2&sort=asc") in notes.calls
+    assert plan_note.sync("1", "plan three").startswith("updated")
+    assert "**reconcile plan failed**" in ours["body"]
+
+
+def test_gitlab_plan_note_without_its_token_posts_nothing_and_says_so(
+    plan_note: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PLAN_NOTE_TOKEN")
+    monkeypatch.setattr(plan_note, "call", _FakeNotes([]))
+    assert plan_note.sync("2", "plan") == "PLAN_NOTE_TOKEN is not set: the plan is not posted on the merge request"

@@ -49,7 +49,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
         timeout=120,
     )
-    [built] = out.glob("reconcile-*.whl")
+    [built] = out.glob("buddy_reconcile-*.whl")
     return built
 
 

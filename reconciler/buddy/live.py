@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reconciler import fields, suggest
+from reconciler.buddy import settings
 from reconciler.buddy.client import BuddyClient
 from reconciler.errors import NotFoundError, PipelineError, PipelineNotFoundError, ProjectNotFoundError
 from reconciler.model import (
@@ -131,6 +132,16 @@ def needs_detail(names: Iterable[str], summary: Mapping[str, Any]) -> bool:
     return any(not fields.in_pipeline_summary(name) or name not in summary for name in names)
 
 
+def _every_project_missing(projects: list[tuple[str, str]], target: str) -> str:
+    """One line for a plan whose every project answered 404: most likely the wrong Buddy."""
+    names = ", ".join(f"{ws}/{project}" for ws, project in projects)
+    which = "the project" if len(projects) == 1 else f"all {len(projects)} projects"
+    return (
+        f"{which} the files name answered 404 not found ({names}): if the names are right, the base URL may "
+        f"be wrong: it is {settings.display_url(target)} (set BUDDY_BASE_URL, or give --base-url or --region)"
+    )
+
+
 def read_live(
     client: BuddyClient, pipelines: Iterable[DesiredPipeline], *, dedupe: bool = False
 ) -> list[PipelineState]:
@@ -148,6 +159,8 @@ def read_live(
 
     for key, result in zip(projects, client.map(list_project, projects), strict=True):
         listed[key] = result
+    if listed and all(isinstance(result, str) for result in listed.values()):
+        raise ProjectNotFoundError(_every_project_missing(list(listed), client.target))
 
     # Completions arrive on a queue (O(1) each) rather than through ``wait`` over every pending
     # future, which costs O(pending) per call and starves the request threads of the GIL.

@@ -21,8 +21,35 @@ EXAMPLES = {
     "apply": "examples: reconcile apply examples/ --sandbox\n          reconcile apply --plan plan.json",
     "import": "example: reconcile import --workspace acme --project web -o pipelines/ --sandbox",
     "schema": "example: reconcile schema config > config.schema.json",
+    "env": "example: reconcile env examples/ --format github",
     "sandbox": "example: reconcile sandbox --port 8080 --seed examples/sandbox-state.json",
 }
+
+
+#: the distribution's name on the package index (the command is `reconcile`, the import package `reconciler`)
+DISTRIBUTION = "buddy-reconcile"
+
+
+def installed_version() -> str:
+    """The installed distribution's version (its package metadata); ``__version__`` when the package runs
+    from a source tree without being installed. Read only for ``--version`` (importing metadata costs)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the version read from the package metadata when asked, not at every start-up."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kwargs: object) -> None:
+        sys.stdout.write(f"reconcile {installed_version()}\n")
+        parser.exit()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -174,7 +201,12 @@ def _planning_options(parser: argparse.ArgumentParser) -> None:
 def _add_validate(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "validate", "check files against the schema and the rules (no network)")
     _paths_argument(p)
-    p.add_argument("--format", choices=["text", "github"], default="text")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "github"],
+        default="text",
+        help="text, json (every problem as data) or github (annotations on the pull request's diff)",
+    )
     _verbosity(p, verbose="name every YAML file skipped as not a config file")  # validate sends no request
 
 
@@ -222,6 +254,17 @@ def _add_schema(sub: argparse._SubParsersAction) -> None:
     p.add_argument("which", nargs="?", choices=["config", "action"], default="config")
 
 
+def _add_env(sub: argparse._SubParsersAction) -> None:
+    p = _command(sub, "env", "list the ${env:…} variables the files use, and whether each is set (no network)")
+    _paths_argument(p)
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "github"],
+        default="text",
+        help="text, json (for scripts) or github (an env: block for a workflow, values from secrets)",
+    )
+
+
 def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "sandbox", "serve the local Buddy API simulator")
     p.add_argument("--port", type=int, default=8080)
@@ -245,9 +288,9 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``reconcile`` and its commands; a usage error raises ``UsageError`` (exit 1)."""
     parser = _Parser(prog="reconcile", description="Plan and apply Buddy.works pipelines kept as YAML in Git.")
-    parser.add_argument("--version", action="version", version=f"reconcile {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (_add_validate, _add_plan, _add_apply, _add_import, _add_schema, _add_sandbox):
+    for add in (_add_validate, _add_plan, _add_apply, _add_import, _add_schema, _add_env, _add_sandbox):
         add(sub)
     return parser
 

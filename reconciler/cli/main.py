@@ -177,14 +177,20 @@ def _is_terminal(stream: TextIO) -> bool:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from reconciler.cli import validateout
+
     result = engine.validate(cliargs.paths(args))
     if args.verbose:
         for skipped in result.skipped:
             err.write(f"skipped (not a config file): {skipped}\n")
+    elif result.skipped and not args.quiet:
+        err.write(validateout.skipped_note(result.skipped) + "\n")
     problems = result.problems
     if args.quiet:
         problems = [p for p in problems if p.severity == "error"]
-    if problems or not args.quiet:
+    if args.format == "json":
+        validateout.write_problems_json(problems, out, files=len(result.files))
+    elif problems or not args.quiet:
         render.write_problems(problems, out, files=len(result.files), fmt=args.format)
     return 0 if result.ok else 1
 
@@ -204,6 +210,10 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         plan = engine.plan(
             _connect(args, paths, view.notice), paths, cliargs.plan_options(args), cliargs.targeting(args)
         )
+    if plan.skipped_files and not args.quiet:
+        from reconciler.cli.validateout import skipped_note
+
+        err.write(skipped_note(plan.skipped_files) + "\n")
     if args.out:
         write_plan_file(plan, Path(args.out))
     if args.format == "json":
@@ -243,14 +253,16 @@ def _stop_on_signals(err: TextIO, writing: threading.Event) -> Iterator[threadin
             raise InterruptedBeforeChanges(f"{name}: interrupted before any change was made: nothing was changed")
         if stop.is_set():
             with contextlib.suppress(Exception):
-                err.write("interrupted again: exiting now; changes in flight may or may not have been made\n")
+                fresh = "\n" if console.is_terminal(err) else ""
+                err.write(f"{fresh}interrupted again: exiting now; changes in flight may or may not have been made\n")
                 err.flush()
             os._exit(INTERRUPTED_EXIT)  # at once: the threads in flight are not waited for
         stop.set()
         name = signal.Signals(signum).name
+        fresh = "\n" if console.is_terminal(err) else ""  # a progress bar or ^C ends the line on a terminal
         with contextlib.suppress(Exception):
             err.write(
-                f"{name}: stopping: no new change is started; the requests in flight finish "
+                f"{fresh}{name}: stopping: no new change is started; the requests in flight finish "
                 "(send it again to exit at once)\n"
             )
             err.flush()
@@ -403,6 +415,12 @@ def cmd_sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return sandbox_session.serve(args, err)
 
 
+def cmd_env(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from reconciler.cli import envcmd
+
+    return envcmd.cmd_env(args, out, err)
+
+
 COMMANDS = {
     "validate": cmd_validate,
     "plan": cmd_plan,
@@ -410,6 +428,7 @@ COMMANDS = {
     "import": cmd_import,
     "schema": cmd_schema,
     "sandbox": cmd_sandbox,
+    "env": cmd_env,
 }
 
 
@@ -441,7 +460,8 @@ def main(
         out.write(f"\n{cancelled.message}\n")
         return 1
     except ValidationFailed as failed:
-        render.write_problems(failed.problems, err, files=len({p.location.file for p in failed.problems}))
+        files = failed.files if failed.files is not None else {p.location.file for p in failed.problems}
+        render.write_problems(failed.problems, err, files=len(files))
         return 1
     except ReconcilerError as exc:
         err.write(f"error: {exc.message}\n")

@@ -57,7 +57,7 @@ def load_config(paths: list[str | Path]) -> Config:
     sorted, when any of them is an error; otherwise returns the pipelines and the warnings."""
     docs, problems, skipped = check_paths(paths)
     if any(p.severity == "error" for p in problems):
-        raise ValidationFailed(problems)
+        raise ValidationFailed(problems, sorted({d.file for d in docs} | {p.location.file for p in problems}))
     with collector_paused():
         pipelines = [pipeline for doc in docs for pipeline in _pipelines(doc)]
     return Config(

@@ -272,6 +272,14 @@ def _check_plaintext(report: _Report, where: PathKey, label: str, value: str) ->
             report.add(where, f"`{label}` must not have a `:-default`: a default would be a plaintext secret")
         return
     if _BUDDY_VARIABLE.fullmatch(value):
+        if value.startswith("${"):  # shell syntax, the likely slip for ${env:NAME}
+            name = value[2:-1]
+            report.add(
+                where,
+                f"`${{{name}}}` is not expanded by reconcile: Buddy receives it literally (as a Buddy variable "
+                f"of that name); for the environment variable {name}, write `${{env:{name}}}`",
+                "warning",
+            )
         return
     # Never echo the value: it is most likely the very secret that must not be in the file.
     hint = _PASSWORD_HINT if label == "password" else "write `${env:NAME}` there and set the variable in CI"

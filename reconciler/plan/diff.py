@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler import envrefs, fields, suggest
 from reconciler.buddy.live import ABSENT, live_fingerprint
+from reconciler.config import envlist
 from reconciler.errors import EnvError, PipelineError
 from reconciler.fields import SENSITIVE
 from reconciler.model import (
@@ -79,20 +80,21 @@ def check_variables(pipelines: Sequence[DesiredPipeline], options: Options) -> N
     if options.sandbox:
         return  # unset variables become placeholders there
     missing: list[str] = []
+    names: list[str] = []
     for pipeline in pipelines:
         for name, value in pipeline.fields.items():
             if not fields.is_write_only(name):
                 missing += envrefs.unset_messages(value, options.env, location=pipeline.location)
+                names += envlist.unset_names(value, options.env)
         for action in pipeline.actions:
             for name, value in action.fields.items():
                 if fields.is_compared(name):
                     where = action.field_locations.get(name, action.location)
-                    missing += envrefs.unset_messages(fields.strip_write_only(name, value), options.env, location=where)
-    missing = list(dict.fromkeys(missing))
-    if len(missing) > 1:
-        raise EnvError(f"{len(missing)} references to unset environment variables: " + "; ".join(missing))
+                    compared = fields.strip_write_only(name, value)
+                    missing += envrefs.unset_messages(compared, options.env, location=where)
+                    names += envlist.unset_names(compared, options.env)
     if missing:
-        raise EnvError(missing[0])
+        raise EnvError(envlist.unset_report(names, missing))
 
 
 def field_differs(name: str, desired: Any, live: Any) -> bool:

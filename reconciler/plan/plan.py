@@ -187,6 +187,8 @@ class Plan:
     targeting: Targeting | None = None
     #: per pipeline key: the file's ``safety:`` limits (``max_delete_percent``, ``max_update_percent``)
     safety: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: YAML files a directory scan skipped as not config files (told on stderr; not serialised)
+    skipped_files: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> dict[str, int]:
