@@ -237,12 +237,25 @@ def _match_pipelines(
                 f'the live pipeline "{summary.get("name")}" (#{summary["id"]}) is already managed by '
                 f'"{other.label}" ({other.location}): rename one of the two declarations'
             )
+            _also_claimed(states, other, state)  # a pipeline claimed twice gets no change at all
             continue
         state.live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
         if state.live.yaml_defined:
             state.skipped = state.live.yaml_reason
     _suggest_pipelines(new, listed, claimed)
     _warn_shared_names(states, listed, claimed)
+
+
+def _also_claimed(states: Sequence[PipelineState], first: DesiredPipeline, second: PipelineState) -> None:
+    """The first claimant of a live pipeline that ``second`` claims too: an error too, so that neither
+    plans a change (which of the two the files mean is not ours to guess)."""
+    for state in states:
+        if state.desired is first and state.error is None and state.live is not None:
+            state.error = (
+                f'the live pipeline "{state.live.name}" (#{state.live.id}) is also claimed by '
+                f'"{second.desired.label}" ({second.desired.location}): rename one of the two declarations'
+            )
+            state.live, state.skipped = None, None
 
 
 def _suggest_pipelines(
