@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from reconciler import envrefs, fields
+from reconciler import crash, envrefs, fields
 from reconciler.buddy import live, settings
 from reconciler.buddy.client import BuddyClient
 from reconciler.errors import (
@@ -73,6 +73,8 @@ class ApplyReport:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     interrupted: bool = False
+    #: the first bug met during a change (see ``crash``): the apply stopped; the CLI exits 3
+    crashed: BaseException | None = None
 
     def of(self, status: Status) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == status]
@@ -268,6 +270,7 @@ class _PipelineRun:
         for change, body in changes:
             if stopped is None and self.stop.is_set():
                 stopped = INTERRUPTED
+            stopped = stopped or crash.stopped(self.report)
             if stopped is not None:
                 self.record(Outcome(change, "not tried", stopped))
                 continue
@@ -294,6 +297,10 @@ class _PipelineRun:
                     stopped = f'pipeline "{change.pipeline}" was not created'
                 elif change.kind == "create":
                     creates_blocked = f'the create of "{change.action_name}" before it failed'
+            except Exception as exc:  # a bug: told as an unknown outcome, the apply stopped (crash.py)
+                if not crash.is_bug(exc):
+                    raise
+                outcome, stopped = Outcome(change, "uncertain", crash.caught(exc, self.report)), crash.STOPPED
             self.record(outcome)
 
     def execute(self, change: Change, body: dict[str, Any]) -> Outcome:
