@@ -446,7 +446,7 @@ def check_duplicates(
     stop: threading.Event | None = None,
 ) -> list[str]:
     """Read again every pipeline the applied changes touched (through ``live``): two live multi-arch
-    actions with one declared name, or two pipelines named as one this apply created, are errors
+    actions with one declared name, or two pipelines named as one this apply touched, are errors
     (another apply ran at the same time). A read that fails is an error too: nothing was checked.
     A set ``stop`` starts no further read (``live.ReadsStopped``)."""
     touched: dict[tuple[str, str, int], tuple[str, set[str]]] = {}
@@ -456,8 +456,8 @@ def check_duplicates(
         pipeline_id = outcome.object_id if change.kind == "create_pipeline" else change.pipeline_id
         if pipeline_id is None:
             continue
-        if change.kind == "create_pipeline":
-            created.setdefault((change.workspace, change.project), set()).add(change.pipeline)
+        # every pipeline touched (created, renamed, updated) is looked for under its name once applied
+        created.setdefault((change.workspace, change.project), set()).add(change.pipeline)
         names = set((declared or {}).get((change.workspace, change.project, change.pipeline), ()))
         entry = touched.setdefault((change.workspace, change.project, pipeline_id), (change.pipeline, names))
         if change.action_name is not None and change.kind != "delete":
@@ -473,8 +473,8 @@ def check_duplicates(
             if len(ids) > 1:
                 errors.append(
                     f'{ws}/{project}: {len(ids)} live pipelines are named "{name}" '
-                    f"({', '.join(f'#{i}' for i in ids)}): another apply ran at the same time; delete all but "
-                    "one in Buddy (with their actions), then run apply again"
+                    f"({', '.join(f'#{i}' for i in ids)}): another apply ran at the same time, or the name was "
+                    "taken meanwhile; rename or delete all but one in Buddy (with their actions), then run apply again"
                 )
     for (ws, project, pipeline_id), (pipeline, names) in sorted(touched.items()):
         actions = found.actions.get((ws, project, pipeline_id)) or ()

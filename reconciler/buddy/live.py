@@ -95,6 +95,9 @@ class PipelineState:
     nearby: str | None = None
     #: plan warnings of what was found, e.g. a rename onto the name of another live pipeline
     warnings: list[str] = field(default_factory=list)
+    #: the new name of a rename when no other live pipeline of the project has it: a saved plan is stale
+    #: once one has (the plan records it as a name that must stay absent)
+    free_name: str | None = None
 
 
 def summary_of(action: dict[str, Any]) -> ActionSummary:
@@ -288,6 +291,8 @@ def _warn_shared_names(
             continue
         summaries = listed[(desired.workspace, desired.project)]
         assert not isinstance(summaries, str)  # the pipeline was found in them
+        if not any(other.get("name") == desired.name for other in summaries):
+            state.free_name = desired.name
         for other in summaries:
             if other.get("name") != desired.name or other.get("id") == live.id:
                 continue
