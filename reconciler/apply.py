@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from reconciler import crash, envrefs, fields
+from reconciler import crash, envrefs, fields, uncertain
 from reconciler.buddy import live, settings
 from reconciler.buddy.client import BuddyClient
 from reconciler.errors import (
@@ -91,6 +92,7 @@ class Looks:
 
     delays: tuple[float, ...] = LOOK_DELAYS
     sleep: Callable[[float], object] | None = None
+    clock: Callable[[], float] = time.monotonic
 
 
 class UncertainCreate(Exception):
@@ -182,13 +184,16 @@ def create_once(
     *,
     looks: Looks | None = None,
     stop: threading.Event | None = None,
+    window: float = 0.0,
 ) -> dict[str, Any]:
     """POST once. After an unknown outcome, look (``find``) a few times with backoff: the object
     found is the one this POST made (the plan saw none of that name); none found raises
-    ``UncertainCreate``. Never a second POST: the API has no idempotency key. A ``stop`` cuts the
-    waits between looks short, never the looks."""
+    ``UncertainCreate``. Never a second POST: the API has no idempotency key. The looks go on until
+    ``window`` seconds after the POST was sent (``uncertain``). A ``stop`` cuts the waits between
+    looks short, never the looks."""
     looks = looks or Looks()
     stop = stop or threading.Event()
+    sent, sent_at = looks.clock(), time.time()
     try:
         return post()
     except ApiError as exc:
@@ -197,7 +202,9 @@ def create_once(
         first = exc
     wait = looks.sleep or stop.wait
     last_look: str | None = None
-    for delay in looks.delays:
+    count = 0
+    for delay in uncertain.delays(looks.delays, sent, looks.clock(), window, looks.clock):
+        count += 1
         if delay > 0 and not stop.is_set():
             wait(delay)
         try:
@@ -207,12 +214,7 @@ def create_once(
             continue
         if found is not None:
             return found
-    looked = f"{len(looks.delays)} look(s) did not find it"
-    if last_look is not None:
-        looked += f" (the last read failed: {last_look})"
-    raise UncertainCreate(
-        f"outcome unknown ({first.message}); {looked}. It may still land: run apply again to continue"
-    )
+    raise UncertainCreate(uncertain.message(first.message, count, sent_at, window, last_look))
 
 
 #: what apply says of a PATCH or DELETE that no attempt saw answered (a late commit lands it anyway)
@@ -355,7 +357,7 @@ class _PipelineRun:
     def _create_once(
         self, post: Callable[[], dict[str, Any]], find: Callable[[], dict[str, Any] | None]
     ) -> dict[str, Any]:
-        return create_once(post, find, looks=self.looks, stop=self.stop)
+        return create_once(post, find, looks=self.looks, stop=self.stop, window=uncertain.window(self.client.timeout))
 
     def verify(self, change: Change, body: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
         """The server's answer is what it stored: a declared field that still differs is a
