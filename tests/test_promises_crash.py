@@ -4,11 +4,15 @@ item 7). Against the sandbox, in a real process."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
 
 from reconciler.sandbox import ALL_SCOPES, SandboxApp, SandboxServer, SandboxState
 
@@ -88,3 +92,23 @@ def test_a_bug_prints_its_traceback_with_verbose_redacted_still(tmp_path: Path) 
     assert done.returncode == 3
     assert "internal error: ZeroDivisionError: division by zero" in done.stderr
     assert "Traceback" in done.stderr and TOKEN not in done.stderr + done.stdout
+
+
+def test_a_bug_outside_an_apply_exits_3_too_with_the_token_masked_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler import engine
+    from reconciler.cli.main import main
+
+    def broken(*_args: object, **_kw: object) -> None:
+        raise ValueError(f"bad {TOKEN}")
+
+    monkeypatch.setattr(engine, "validate", broken)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("BUDDY_TOKEN", TOKEN)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["validate", str(tmp_path)], out=out, err=err) == 3
+    said = err.getvalue()
+    assert said.startswith("internal error: ValueError: bad ***; this is a bug in reconcile") and TOKEN not in said
+    [details] = tmp_path.glob("reconcile-crash-*.txt")
+    assert "Traceback" in details.read_text() and TOKEN not in details.read_text()
