@@ -48,7 +48,8 @@ def delays(
 def message(reason: str, looks: int, sent_at: float, span: float, last_look: str | None) -> str:
     """The uncertain create's report: the reason, the looks, until when another apply could create
     the object a second time (``sent_at`` is the wall-clock time the POST was sent), and what to do."""
-    until = time.strftime("%H:%M:%S UTC", time.gmtime(sent_at + span))
+    # never a time already past when the looks ended (a POST that hung longer than the window)
+    until = time.strftime("%H:%M:%S UTC", time.gmtime(max(sent_at + span, time.time())))
     looked = f"{looks} look(s) did not find it"
     if last_look is not None:
         looked += f" (the last read failed: {last_look})"

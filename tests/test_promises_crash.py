@@ -37,19 +37,19 @@ pipelines:
 #: runs the CLI with a bug planted in the second change the apply makes (its message holds both secrets)
 PLANTED = """\
 import os, sys
-from reconciler import apply
+from reconciler.buddy.client import BuddyClient
 from reconciler.cli.main import main
 
-real = apply._PipelineRun.execute
+real = BuddyClient.create_action
 calls = []
 
-def execute(self, change, body):
-    calls.append(change)
+def create_action(self, *args, **kw):
+    calls.append(args)
     if len(calls) == 2:
         return 1 / 0 if os.environ["CRASH"] == "zero" else {}[os.environ["BUDDY_TOKEN"] + os.environ["PW"]]
-    return real(self, change, body)
+    return real(self, *args, **kw)
 
-apply._PipelineRun.execute = execute
+BuddyClient.create_action = create_action
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -80,7 +80,7 @@ def test_a_bug_in_the_middle_of_an_apply_exits_3_and_names_what_was_changed(tmp_
     assert "bug in reconcile" in done.stderr
     [name] = re.findall(r"details in (\S+?);", done.stderr)
     details = Path(name).read_text()
-    assert "Traceback" in details and "KeyError" in details and "execute" in details
+    assert "Traceback" in details and "KeyError" in details and "create_action" in details
     assert TOKEN not in details and SECRET not in details
     assert [a.name for _w, _p, p in app.state.iter_pipelines() for a in p.actions] == ["Build A"]
 

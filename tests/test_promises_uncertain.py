@@ -13,7 +13,7 @@ from typing import Any
 
 from support import FAST_RETRY, live_names
 
-from reconciler import engine
+from reconciler import engine, uncertain
 from reconciler.apply import Looks
 from reconciler.buddy.client import BuddyClient
 from reconciler.plan.diff import Options
@@ -67,3 +67,14 @@ def test_a_create_still_unseen_says_until_when_another_apply_could_duplicate_it(
             assert client.requests["GET"] >= 3  # the list read once, then looked for more than once
     finally:
         release.set()
+
+
+def test_the_looks_end_even_when_no_wait_sleeps_and_cover_the_window() -> None:
+    frozen = lambda: 10.0  # noqa: E731 - a clock that never moves: a test's wait that does not sleep
+    waits = list(uncertain.delays((0.0, 1.0), sent=10.0, failed=10.0, span=4.0, clock=frozen))
+    assert waits[:2] == [0.0, 1.0] and sum(waits) >= 4.0 and len(waits) <= 2 + uncertain.SPREAD_LOOKS
+
+
+def test_no_look_is_added_once_the_window_has_passed() -> None:
+    waits = list(uncertain.delays((0.0,), sent=0.0, failed=9.0, span=0.5, clock=lambda: 9.0))
+    assert waits == [0.0]
