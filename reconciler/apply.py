@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from reconciler import envrefs, fields
+from reconciler import crash, envrefs, fields, uncertain
 from reconciler.buddy import live, settings
 from reconciler.buddy.client import BuddyClient
 from reconciler.config import envlist
@@ -74,6 +75,8 @@ class ApplyReport:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     interrupted: bool = False
+    #: the first bug met during a change (see ``crash``): the apply stopped; the CLI exits 3
+    crashed: BaseException | None = None
 
     def of(self, status: Status) -> list[Outcome]:
         return [o for o in self.outcomes if o.status == status]
@@ -90,6 +93,7 @@ class Looks:
 
     delays: tuple[float, ...] = LOOK_DELAYS
     sleep: Callable[[float], object] | None = None
+    clock: Callable[[], float] = time.monotonic
 
 
 class UncertainCreate(Exception):
@@ -185,13 +189,16 @@ def create_once(
     *,
     looks: Looks | None = None,
     stop: threading.Event | None = None,
+    window: float = 0.0,
 ) -> dict[str, Any]:
     """POST once. After an unknown outcome, look (``find``) a few times with backoff: the object
     found is the one this POST made (the plan saw none of that name); none found raises
-    ``UncertainCreate``. Never a second POST: the API has no idempotency key. A ``stop`` cuts the
-    waits between looks short, never the looks."""
+    ``UncertainCreate``. Never a second POST: the API has no idempotency key. The looks go on until
+    ``window`` seconds after the POST was sent (``uncertain``). A ``stop`` cuts the waits between
+    looks short, never the looks."""
     looks = looks or Looks()
     stop = stop or threading.Event()
+    sent, sent_at = looks.clock(), time.time()
     try:
         return post()
     except ApiError as exc:
@@ -200,7 +207,9 @@ def create_once(
         first = exc
     wait = looks.sleep or stop.wait
     last_look: str | None = None
-    for delay in looks.delays:
+    count = 0
+    for delay in uncertain.delays(looks.delays, sent, looks.clock(), window, looks.clock):
+        count += 1
         if delay > 0 and not stop.is_set():
             wait(delay)
         try:
@@ -210,12 +219,7 @@ def create_once(
             continue
         if found is not None:
             return found
-    looked = f"{len(looks.delays)} look(s) did not find it"
-    if last_look is not None:
-        looked += f" (the last read failed: {last_look})"
-    raise UncertainCreate(
-        f"outcome unknown ({first.message}); {looked}. It may still land: run apply again to continue"
-    )
+    raise UncertainCreate(uncertain.message(first.message, count, sent_at, window, last_look))
 
 
 #: what apply says of a PATCH or DELETE that no attempt saw answered (a late commit lands it anyway)
@@ -273,6 +277,7 @@ class _PipelineRun:
         for change, body in changes:
             if stopped is None and self.stop.is_set():
                 stopped = INTERRUPTED
+            stopped = stopped or crash.stopped(self.report)
             if stopped is not None:
                 self.record(Outcome(change, "not tried", stopped))
                 continue
@@ -299,6 +304,10 @@ class _PipelineRun:
                     stopped = f'pipeline "{change.pipeline}" was not created'
                 elif change.kind == "create":
                     creates_blocked = f'the create of "{change.action_name}" before it failed'
+            except Exception as exc:  # a bug: told as an unknown outcome, the apply stopped (crash.py)
+                if not crash.is_bug(exc):
+                    raise
+                outcome, stopped = Outcome(change, "uncertain", crash.caught(exc, self.report)), crash.STOPPED
             self.record(outcome)
 
     def execute(self, change: Change, body: dict[str, Any]) -> Outcome:
@@ -353,7 +362,7 @@ class _PipelineRun:
     def _create_once(
         self, post: Callable[[], dict[str, Any]], find: Callable[[], dict[str, Any] | None]
     ) -> dict[str, Any]:
-        return create_once(post, find, looks=self.looks, stop=self.stop)
+        return create_once(post, find, looks=self.looks, stop=self.stop, window=uncertain.window(self.client.timeout))
 
     def verify(self, change: Change, body: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
         """The server's answer is what it stored: a declared field that still differs is a
@@ -444,7 +453,7 @@ def check_duplicates(
     stop: threading.Event | None = None,
 ) -> list[str]:
     """Read again every pipeline the applied changes touched (through ``live``): two live multi-arch
-    actions with one declared name, or two pipelines named as one this apply created, are errors
+    actions with one declared name, or two pipelines named as one this apply touched, are errors
     (another apply ran at the same time). A read that fails is an error too: nothing was checked.
     A set ``stop`` starts no further read (``live.ReadsStopped``)."""
     touched: dict[tuple[str, str, int], tuple[str, set[str]]] = {}
@@ -454,8 +463,8 @@ def check_duplicates(
         pipeline_id = outcome.object_id if change.kind == "create_pipeline" else change.pipeline_id
         if pipeline_id is None:
             continue
-        if change.kind == "create_pipeline":
-            created.setdefault((change.workspace, change.project), set()).add(change.pipeline)
+        # every pipeline touched (created, renamed, updated) is looked for under its name once applied
+        created.setdefault((change.workspace, change.project), set()).add(change.pipeline)
         names = set((declared or {}).get((change.workspace, change.project, change.pipeline), ()))
         entry = touched.setdefault((change.workspace, change.project, pipeline_id), (change.pipeline, names))
         if change.action_name is not None and change.kind != "delete":
@@ -471,8 +480,8 @@ def check_duplicates(
             if len(ids) > 1:
                 errors.append(
                     f'{ws}/{project}: {len(ids)} live pipelines are named "{name}" '
-                    f"({', '.join(f'#{i}' for i in ids)}): another apply ran at the same time; delete all but "
-                    "one in Buddy (with their actions), then run apply again"
+                    f"({', '.join(f'#{i}' for i in ids)}): another apply ran at the same time, or the name was "
+                    "taken meanwhile; rename or delete all but one in Buddy (with their actions), then run apply again"
                 )
     for (ws, project, pipeline_id), (pipeline, names) in sorted(touched.items()):
         actions = found.actions.get((ws, project, pipeline_id)) or ()

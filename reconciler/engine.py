@@ -17,11 +17,11 @@ from pathlib import Path
 from reconciler import suggest
 from reconciler.apply import ApplyReport, Looks, Progress, apply_plan, check_target, refresh, resolve_fields
 from reconciler.buddy.client import BuddyClient
-from reconciler.buddy.live import read_live
+from reconciler.buddy.live import ABSENT, read_live
 from reconciler.config import build as config_module
 from reconciler.errors import PipelineError
 from reconciler.importer import exporter
-from reconciler.model import DesiredPipeline
+from reconciler.model import DesiredPipeline, PipelineKey
 from reconciler.plan.diff import Options, check_variables, diff_pipeline
 from reconciler.plan.plan import Plan, Skipped, Target
 from reconciler.plan.targets import Targeting
@@ -85,6 +85,10 @@ def build_plan(
         else:
             try:
                 made.add_pipeline(diff_pipeline(desired, state.live, state.details, options))
+                if state.free_name is not None:  # a saved rename is stale once another pipeline takes the name
+                    made.fingerprints[
+                        str(PipelineKey.of(desired.workspace, desired.project, None, state.free_name))
+                    ] = ABSENT
             except PipelineError as exc:
                 made.add_error(desired.workspace, desired.project, desired.label, exc.reason)
     made.add_safety_warnings(options.limits, force=force)

@@ -71,6 +71,8 @@ def _placement(change: Change) -> str:
         return "at the end"
     if change.after_action_id is None:
         return f'after "{change.after_action_name}" (created just before)'
+    if change.after_renamed_from is not None:
+        return f'after "{change.after_action_name}" (renamed from "{change.after_renamed_from}")'
     return f'after "{change.after_action_name}" (#{change.after_action_id})'
 
 

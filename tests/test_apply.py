@@ -482,7 +482,7 @@ def test_an_uncertain_create_not_seen_again_stops_its_pipeline_and_the_next_run_
         _plan, report = apply_files(client, path)
         uncertain = report.of("uncertain")
         assert [o.change.action_name for o in uncertain] == ["Build N1"]
-        assert "may still land: run apply again" in (uncertain[0].message or "")
+        assert "Run `reconcile plan` to see whether it landed" in (uncertain[0].message or "")
         assert "timeout" in (uncertain[0].message or "")
         assert [(o.change.action_name, o.message) for o in report.of("not tried")] == [
             ("Build N2", 'the create of "Build N1" before it has an unknown outcome')

@@ -117,16 +117,16 @@ def test_a_rename_onto_a_name_another_declaration_renames_away_is_no_warning(tmp
     assert made.warnings == []
 
 
-def test_one_live_pipeline_claimed_by_two_declarations_is_an_error_for_the_second(tmp_path: Path) -> None:
+def test_one_live_pipeline_claimed_by_two_declarations_is_an_error_for_both(tmp_path: Path) -> None:
     (tmp_path / "a.yml").write_text(
         "workspace: acme\nproject: web\npipelines:\n"
-        "  - {name: Nightly builds, actions: []}\n"
-        "  - {name: Nightly, previous_names: [Nightly builds], actions: []}\n"
+        "  - {id: 8, actions: []}\n"
+        "  - {name: Nightly, previous_names: [Nightly builds], actions: []}\n"  # #8 is "Nightly builds"
     )
     with served(SEED) as (_app, client):
         made = engine.plan(engine.given(client), [tmp_path], OPTIONS)
-    assert len(made.errors) == 1
-    assert 'pipeline "Nightly"' in made.errors[0] and 'already managed by "Nightly builds"' in made.errors[0]
+    assert len(made.errors) == 2
+    assert any('pipeline "Nightly"' in e and 'already managed by "#8"' in e for e in made.errors)
     assert made.changes == []
 
 

@@ -169,6 +169,8 @@ class BuddyClient:
         if parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
         timeout = check_seconds(timeout, name=TIMEOUT_VAR)
+        #: seconds per request (BUDDY_TIMEOUT): apply looks for a late commit for twice as long (``uncertain``)
+        self.timeout = timeout
         self.retry = retry or RetryPolicy()
         check_seconds(self.retry.max_wait, name=RATE_LIMIT_WAIT_VAR, allow_zero=True)
         self.base_url = check_base_url(base_url)

@@ -96,6 +96,9 @@ class PipelineState:
     nearby: str | None = None
     #: plan warnings of what was found, e.g. a rename onto the name of another live pipeline
     warnings: list[str] = field(default_factory=list)
+    #: the new name of a rename when no other live pipeline of the project has it: a saved plan is stale
+    #: once one has (the plan records it as a name that must stay absent)
+    free_name: str | None = None
 
 
 def summary_of(action: dict[str, Any]) -> ActionSummary:
@@ -250,12 +253,25 @@ def _match_pipelines(
                 f'the live pipeline "{summary.get("name")}" (#{summary["id"]}) is already managed by '
                 f'"{other.label}" ({other.location}): rename one of the two declarations'
             )
+            _also_claimed(states, other, state)  # a pipeline claimed twice gets no change at all
             continue
         state.live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
         if state.live.yaml_defined:
             state.skipped = state.live.yaml_reason
     _suggest_pipelines(new, listed, claimed)
     _warn_shared_names(states, listed, claimed)
+
+
+def _also_claimed(states: Sequence[PipelineState], first: DesiredPipeline, second: PipelineState) -> None:
+    """The first claimant of a live pipeline that ``second`` claims too: an error too, so that neither
+    plans a change (which of the two the files mean is not ours to guess)."""
+    for state in states:
+        if state.desired is first and state.error is None and state.live is not None:
+            state.error = (
+                f'the live pipeline "{state.live.name}" (#{state.live.id}) is also claimed by '
+                f'"{second.desired.label}" ({second.desired.location}): rename one of the two declarations'
+            )
+            state.live, state.skipped = None, None
 
 
 def _suggest_pipelines(
@@ -288,6 +304,8 @@ def _warn_shared_names(
             continue
         summaries = listed[(desired.workspace, desired.project)]
         assert not isinstance(summaries, str)  # the pipeline was found in them
+        if not any(other.get("name") == desired.name for other in summaries):
+            state.free_name = desired.name
         for other in summaries:
             if other.get("name") != desired.name or other.get("id") == live.id:
                 continue

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, TextIO, cast
 
 from reconciler import engine, envrefs, fields, render
+from reconciler.apply import ApplyReport
 from reconciler.buddy import settings
 from reconciler.buddy.client import BuddyClient, RetryPolicy
 from reconciler.cli import args as cliargs
-from reconciler.cli import console
+from reconciler.cli import console, internal
 from reconciler.cli.args import build_parser
 from reconciler.errors import (
     ApplyCancelled,
@@ -380,6 +381,13 @@ def _apply(
         render.write_apply_report(report, out, color=color)
     elif not report.ok:
         render.write_apply_report(report, out, color=color, quiet=True)
+    return _apply_exit(report, bool(errors), err, args)
+
+
+def _apply_exit(report: ApplyReport, errors: bool, err: TextIO, args: argparse.Namespace) -> int:
+    """Apply's exit code, once its report is printed: 3 after a bug (told now), 130 interrupted."""
+    if report.crashed is not None:
+        return internal.report_bug(report.crashed, err, args.redactor, verbose=args.verbose)
     if report.interrupted:
         return INTERRUPTED_EXIT
     return 0 if report.ok and not errors else 1
@@ -445,6 +453,7 @@ def main(
     out = cast(TextIO, RedactingStream(out or sys.stdout, redactor))
     err = cast(TextIO, RedactingStream(err or sys.stderr, redactor))
     inp = inp if inp is not None else sys.stdin
+    args: argparse.Namespace | None = None
     try:
         parser = build_parser()
         args = cliargs.parse(parser, argv)
@@ -471,6 +480,8 @@ def main(
         return 130
     except BrokenPipeError:
         return 1
+    except Exception as exc:  # a bug in reconcile or a library: exit 3, the traceback in a file
+        return internal.report_bug(exc, err, redactor, verbose=bool(getattr(args, "verbose", False)))
     finally:
         for stream in (out, err):
             with contextlib.suppress(Exception):

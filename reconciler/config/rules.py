@@ -10,8 +10,8 @@ carries the JSON path. No message repeats a value that could be a secret.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from reconciler import envrefs, fields
 from reconciler.config.loader import Document, PathKey
@@ -38,6 +38,8 @@ _PLATFORM = re.compile(r"[a-z0-9_.-]+/[a-z0-9_.-]+(/[a-z0-9_.-]+)?")
 _BUDDY_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
 #: How every env reference starts; it also covers the escaped ``$${env:``, which is refused in names too.
 _ENV_OPEN = "${env:"
+_K = TypeVar("_K")
+_T = TypeVar("_T")
 _PASSWORD_HINT = "write `password: ${env:DOCKERHUB_TOKEN}` and set the variable in CI"
 
 
@@ -57,8 +59,8 @@ def check_document(doc: Document) -> list[Problem]:
 
 
 def check_across(docs: list[Document]) -> list[Problem]:
-    """The problems that span files: a pipeline declared twice."""
-    return _check_pipelines_declared_once(docs)
+    """The problems that span files: a pipeline declared twice, or claimable by two declarations."""
+    return _check_pipelines_declared_once(docs) + _check_pipeline_claims(docs)
 
 
 class _Report:
@@ -146,29 +148,43 @@ def _check_actions(report: _Report, base: PathKey, actions: list[Any]) -> None:
 
 
 def _check_previous_names(report: _Report, base: PathKey, actions: list[Any], declared: dict[str, PathKey]) -> None:
-    claimed: dict[str, Location] = {}
-    for j, action in enumerate(actions):
-        if not isinstance(action, dict) or not isinstance(action.get("previous_names"), list):
-            continue
-        for k, old in enumerate(action["previous_names"]):
-            if not isinstance(old, str):
-                continue
-            path = (*base, "actions", j, "previous_names", k)
-            here = report.doc.locate(path)
-            if old in declared:
-                report.add(
-                    path,
-                    f'previous name "{old}" is the name of a declared action of this pipeline; '
-                    "a rename needs an old name that no declared action uses",
-                )
-            elif old in claimed:
-                report.add(
-                    path,
-                    f'previous name "{old}" is given more than once in this pipeline '
-                    f"(first at line {claimed[old].line}); a live action can be renamed only once",
-                )
-            else:
-                claimed[old] = here
+    previous = [
+        (old, (*base, "actions", j, "previous_names", k))
+        for j, action in enumerate(actions)
+        if isinstance(action, dict) and isinstance(action.get("previous_names"), list)
+        for k, old in enumerate(action["previous_names"])
+        if isinstance(old, str)
+    ]
+    for old, path, first, is_name in clashing_previous_names(declared, previous):
+        if is_name:
+            report.add(
+                path,
+                f'previous name "{old}" is the name of a declared action of this pipeline; '
+                "a rename needs an old name that no declared action uses",
+            )
+        else:
+            report.add(
+                path,
+                f'previous name "{old}" is given more than once in this pipeline '
+                f"(first at line {report.doc.locate(first).line}); a live action can be renamed only once",
+            )
+
+
+def clashing_previous_names(
+    names: Mapping[_K, _T], previous: Iterable[tuple[_K, _T]]
+) -> Iterator[tuple[_K, _T, _T, bool]]:
+    """Each previous name by which two declarations could claim one live object (an action of a
+    pipeline, a pipeline of a project): ``(name, here, first, is_a_name)``, ``first`` being where a
+    declared name (``is_a_name``) or an earlier previous name already claims it. Shared by the action
+    and the pipeline rules."""
+    claimed: dict[_K, _T] = {}
+    for old, here in previous:
+        if old in names:
+            yield old, here, names[old], True
+        elif old in claimed:
+            yield old, here, claimed[old], False
+        else:
+            claimed[old] = here
 
 
 def _check_defaults_block(report: _Report, path: PathKey, block: Any) -> None:
@@ -319,8 +335,8 @@ def _check_target_platform(report: _Report, path: PathKey, action: dict[str, Any
 # Across files
 
 
-def _declarations(doc: Document) -> Iterator[tuple[PipelineKey, PathKey, str]]:
-    """(key, path, label) of every pipeline ``doc`` declares, by name and by id."""
+def _pipelines_of(doc: Document) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+    """(workspace, project, index, mapping) of every pipeline ``doc`` declares."""
     data = doc.data
     if not isinstance(data, dict):
         return
@@ -328,13 +344,45 @@ def _declarations(doc: Document) -> Iterator[tuple[PipelineKey, PathKey, str]]:
     if not isinstance(workspace, str) or not isinstance(project, str) or not isinstance(pipelines, list):
         return
     for i, pipeline in enumerate(pipelines):
-        if not isinstance(pipeline, dict):
-            continue
+        if isinstance(pipeline, dict):
+            yield workspace, project, i, pipeline
+
+
+def _declarations(doc: Document) -> Iterator[tuple[PipelineKey, PathKey, str]]:
+    """(key, path, label) of every pipeline ``doc`` declares, by name and by id."""
+    for workspace, project, i, pipeline in _pipelines_of(doc):
         name, ident = pipeline.get("name"), pipeline.get("id")
         if isinstance(name, str):
             yield PipelineKey(workspace, project, None, name), ("pipelines", i), f'"{name}"'
         if isinstance(ident, int) and not isinstance(ident, bool):
             yield PipelineKey(workspace, project, ident), ("pipelines", i), f"#{ident}"
+
+
+def _check_pipeline_claims(docs: list[Document]) -> list[Problem]:
+    """Two declarations that could claim one live pipeline through ``previous_names`` (one's previous
+    name is another's name, or two give one previous name), as for actions, both places named."""
+    names: dict[tuple[str, str, str], tuple[Location, str]] = {}
+    previous: list[tuple[tuple[str, str, str], tuple[Location, str]]] = []
+    for doc in docs:
+        for workspace, project, i, pipeline in _pipelines_of(doc):
+            if isinstance(pipeline.get("name"), str):
+                at: PathKey = ("pipelines", i)
+                names.setdefault((workspace, project, pipeline["name"]), (doc.locate(at), json_path(at)))
+            olds = pipeline.get("previous_names")
+            for k, old in enumerate(olds if isinstance(olds, list) else []):
+                if isinstance(old, str):
+                    path: PathKey = ("pipelines", i, "previous_names", k)
+                    previous.append(((workspace, project, old), (doc.locate(path), json_path(path))))
+    problems: list[Problem] = []
+    for (workspace, project, old), (here, where), (first, _), is_name in clashing_previous_names(names, previous):
+        clash = (
+            f"is the name of the pipeline declared at {first}: both declarations could claim one live pipeline; "
+            "a rename needs an old name that no other declaration uses"
+            if is_name
+            else f"is given by two declarations (first at {first}): a live pipeline can be renamed only once"
+        )
+        problems.append(Problem(here, where, f'previous name "{old}" of {workspace}/{project} {clash}'))
+    return problems
 
 
 def _check_pipelines_declared_once(docs: list[Document]) -> list[Problem]:

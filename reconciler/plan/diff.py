@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler import envrefs, fields, suggest
+from reconciler import envrefs, fields
 from reconciler.buddy.live import ABSENT, live_fingerprint
 from reconciler.config import envlist
 from reconciler.errors import EnvError, PipelineError
@@ -26,7 +26,7 @@ from reconciler.model import (
     LivePipeline,
     PipelineKey,
 )
-from reconciler.plan import dedupe, elements, merge
+from reconciler.plan import anchors, dedupe, elements, merge
 from reconciler.plan.normal import canonical, live_as_declared, match_actions, stored
 from reconciler.plan.plan import DECLARED_PIPELINE, Change, Limits
 
@@ -342,7 +342,6 @@ def _creates(
 ) -> list[Change]:
     """Creates in file order, each placed as SPEC.md says (``after``; after the preceding declared
     action; a leading new action before the next declared live one; the end only as a last resort)."""
-    live_by_name = {a.name: a for a in live.actions}
     position = {a.id: i for i, a in enumerate(live.actions)}
     created: set[str] = set()
     changes: list[Change] = []
@@ -352,23 +351,10 @@ def _creates(
             continue
         after_id: int | None = None
         after_name: str | None = None
+        renamed_from: str | None = None
         if action.after is not None:
-            anchor = live_by_name.get(action.after)
-            if anchor is not None and anchor.id in deleted_ids:
-                raise PipelineError(
-                    desired.label, f'"{action.name}" is to go after "{action.after}", which this plan deletes'
-                )
-            if anchor is not None:
-                after_id, after_name = anchor.id, anchor.name
-            elif action.after in created:
-                after_name = action.after
-            else:
-                raise PipelineError(
-                    desired.label,
-                    f'"{action.name}" is to go after "{action.after}" ({action.location}), but no live action '
-                    "has that name and none is created before it"
-                    + suggest.hint(suggest.closest(action.after, [a.name for a in live.actions])),
-                )
+            anchor = anchors.named(desired, action, live.actions, matched, created, deleted_ids)
+            after_id, after_name, renamed_from = anchor.id, anchor.name, anchor.renamed_from
         elif index > 0:
             previous = actions[index - 1]
             if previous.name in matched:
@@ -377,7 +363,8 @@ def _creates(
                 after_name = previous.name  # created just before this one
         else:
             after_id, after_name = _before_next_live(desired, live, matched, deleted_ids, position, warnings, action)
-        changes.append(_create(action, options, common, after_id, after_name))
+        change = _create(action, options, common, after_id, after_name)
+        changes.append(dataclasses.replace(change, after_renamed_from=renamed_from) if renamed_from else change)
         created.add(action.name)
     return changes
 

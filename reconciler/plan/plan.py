@@ -49,6 +49,8 @@ class Change:
     action_id: int | None = None
     after_action_id: int | None = None
     after_action_name: str | None = None
+    #: the anchor's live name when the same apply renames it to ``after_action_name``
+    after_renamed_from: str | None = None
     fields: Mapping[str, Any] | None = None
     diff: Mapping[str, Mapping[str, Any]] | None = None
     reason: str | None = None
@@ -74,6 +76,8 @@ class Change:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("unset_sensitive")
+        if data["after_renamed_from"] is None:
+            del data["after_renamed_from"]  # only a create whose anchor the same apply renames has it
         return data
 
 

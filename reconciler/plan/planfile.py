@@ -152,7 +152,7 @@ _NEEDS: dict[str, tuple[str, ...]] = {
     "delete": ("action_name", "action_id"),
 }
 _INT_FIELDS = ("pipeline_id", "action_id", "after_action_id")
-_TEXT_FIELDS = ("action_name", "after_action_name", "reason")
+_TEXT_FIELDS = ("action_name", "after_action_name", "after_renamed_from", "reason")
 
 
 def _shown(value: Any) -> str:
