@@ -61,7 +61,8 @@ from typing import Any
 import httpx
 
 from reconciler import engine
-from reconciler.buddy.client import PER_PAGE, BuddyClient
+from reconciler.buddy.client import BuddyClient
+from reconciler.buddy.pages import PER_PAGE
 from reconciler.config.build import load_config
 from reconciler.plan.diff import Options
 from reconciler.sandbox import DEFAULT_TOKEN

@@ -21,7 +21,8 @@ and only a real bug (anything outside this tree) shows a traceback.
     │   ├── RateLimitedError       429 after every retry
     │   ├── ServerError            5xx after every retry
     │   ├── TransportError         no answer: refused, dropped or timed out (after every retry)
-    │   └── BadAnswerError         an answer that breaks the contract: its shape, a redirect, an endless list
+    │   ├── BadAnswerError         an answer that breaks the contract: its shape, a redirect, an endless list
+    │   └── ShiftedReadError       a list kept changing while it was read (someone editing the project)
     ├── PipelineError              one pipeline cannot be planned (ambiguous name, type clash, …)
     ├── PlanError                  a saved plan is unusable
     │   ├── StalePlanError         live state changed since the plan was made
@@ -195,6 +196,18 @@ class BadAnswerError(ApiError):
         super().__init__(method, path, status, detail)
         status_text = f" ({status})" if status is not None else ""
         self.message = f"the answer to {method} {path}{status_text} {detail}"
+
+
+class ShiftedReadError(ApiError):
+    """A paged list moved under every read of it: an item seen twice, or two reads that differ. Nothing
+    read from it is used; the pipeline (or project) it belongs to is not planned."""
+
+    def __init__(self, method: str, path: str, key: str, moved: str, reads: int) -> None:
+        super().__init__(method, path, None, moved)
+        self.message = (
+            f"the {key} list at {path} changed while it was being read, {reads} times in a row ({moved}): "
+            "someone is editing the project; run again when they are done"
+        )
 
 
 class PipelineError(ReconcilerError):

@@ -675,7 +675,7 @@ def test_a_stop_during_the_check_after_the_changes_ends_the_check_and_says_it_wa
         reads_after: list[int] = []
         real = client.list_actions
 
-        def list_actions(workspace: str, project: str, pipeline_id: int) -> Any:
+        def list_actions(workspace: str, project: str, pipeline_id: int, **kw: Any) -> Any:
             if progress.finished:
                 reads_after.append(pipeline_id)
                 stop.set()  # the signal arrives during the first read of the check

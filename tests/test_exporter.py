@@ -367,7 +367,7 @@ class FakeClient:
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return [fn(item) for item in items]
 
-    def list_pipelines(self, workspace: str, project: str) -> list[dict[str, Any]]:
+    def list_pipelines(self, workspace: str, project: str, **_: Any) -> list[dict[str, Any]]:
         return [summary for summary, _ in self.pipelines]
 
     def _find(self, pipeline_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -376,7 +376,7 @@ class FakeClient:
     def get_pipeline(self, workspace: str, project: str, pipeline_id: int) -> dict[str, Any]:
         return self._find(pipeline_id)[0]
 
-    def list_actions(self, workspace: str, project: str, pipeline_id: int) -> list[dict[str, Any]]:
+    def list_actions(self, workspace: str, project: str, pipeline_id: int, **_: Any) -> list[dict[str, Any]]:
         return [{"id": a["id"], "name": a["name"], "type": a["type"]} for a in self._find(pipeline_id)[1]]
 
     def get_action(self, workspace: str, project: str, pipeline_id: int, action_id: int) -> dict[str, Any]:

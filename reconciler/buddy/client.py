@@ -20,7 +20,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -31,6 +31,7 @@ import httpx
 from reconciler import __version__
 from reconciler.buddy import settings
 from reconciler.buddy.answers import TooDeep, decode, is_id, kind, server_message, without_controls
+from reconciler.buddy.pages import Listing, PageReader
 from reconciler.buddy.ratelimit import Pacer, asked_wait
 from reconciler.buddy.settings import (
     BASE_URL_SOURCES,
@@ -81,13 +82,12 @@ def check_base_url(url: str) -> str:
 
 DEFAULT_BASE_URL = "https://api.buddy.works"
 REGIONS = {"us": "https://api.buddy.works", "eu": "https://api.eu.buddy.works"}
-PER_PAGE = 100  # the documented maximum: fewest pages
-#: a list longer than this is a server that pages forever, not a project
-MAX_LIST_ITEMS = 20_000
 #: an answer larger than this is refused while it is read (a page of 100 summaries is ~50 KB)
 MAX_BODY_BYTES = 32 * 1024 * 1024
 #: one attempt (connect, headers and the whole body) may last this many times the timeout
 DEADLINE_FACTOR = 3.0
+#: the pipeline list's order: by id, oldest first
+SORTED = "&sort_by=id&sort_direction=ASC"
 READ_SCOPES = "WORKSPACE + EXECUTION_INFO (PIPELINE_READ)"
 WRITE_SCOPES = "WORKSPACE + EXECUTION_MANAGE (PIPELINE_WRITE)"
 
@@ -201,6 +201,7 @@ class BuddyClient:
             tls=httpx.create_ssl_context if https else _unused_tls,
         )
         self._pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="buddy")
+        self._pages = PageReader(self._exchange, self._bad)
 
     @property
     def requests(self) -> Counter[str]:
@@ -241,9 +242,19 @@ class BuddyClient:
 
     # -- endpoints ---------------------------------------------------------------------------------
 
-    def list_pipelines(self, workspace: str, project: str) -> list[dict[str, Any]]:
-        """Every pipeline summary of a project, all pages."""
-        return list(self._pages(f"{project_path(workspace, project)}/pipelines", "pipelines"))
+    def list_pipelines(
+        self,
+        workspace: str,
+        project: str,
+        *,
+        confirm: bool = False,
+        baseline: Sequence[dict[str, Any]] | None = None,
+    ) -> Listing:
+        """Every pipeline summary of a project, all pages, sorted by id (a pipeline created meanwhile
+        lands at the end). ``confirm``/``baseline``: a read of several pages is checked against a
+        second read, so that none was missed (see ``pages``)."""
+        path = f"{project_path(workspace, project)}/pipelines"
+        return self._pages.read(path, "pipelines", query=SORTED, confirm=confirm, baseline=baseline)
 
     def get_pipeline(self, workspace: str, project: str, pipeline_id: int) -> dict[str, Any]:
         path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}"
@@ -258,10 +269,11 @@ class BuddyClient:
         path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}"
         return self._object("PATCH", path, "pipeline", json=fields)
 
-    def list_actions(self, workspace: str, project: str, pipeline_id: int) -> list[dict[str, Any]]:
-        """Every action summary of a pipeline, in execution order, all pages."""
+    def list_actions(self, workspace: str, project: str, pipeline_id: int, *, confirm: bool = False) -> Listing:
+        """Every action summary of a pipeline, in execution order, all pages (``confirm``: see
+        ``list_pipelines``)."""
         path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}/actions"
-        return list(self._pages(path, "actions"))
+        return self._pages.read(path, "actions", confirm=confirm)
 
     def get_action(self, workspace: str, project: str, pipeline_id: int, action_id: int) -> dict[str, Any]:
         path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}/actions/{action_id}"
@@ -301,45 +313,6 @@ class BuddyClient:
         if method == "POST":
             detail += f"; the {what} may have been created: its outcome is unknown"
         raise self._bad(method, path, status, detail)
-
-    def _pages(self, path: str, key: str) -> Iterator[dict[str, Any]]:
-        """Every item of a paged list; stops with a ``BadAnswerError`` when a page repeats the one
-        before it (a server that ignores ``page``) or the list passes ``MAX_LIST_ITEMS``."""
-        page, total = 1, 0
-        previous: list[int] | None = None
-        while True:
-            status, body = self._exchange("GET", path, query=f"?page={page}&per_page={PER_PAGE}", page=page)
-            items = body.get(key) if isinstance(body, dict) else None
-            if not isinstance(items, list):
-                shape = "empty" if body is None else kind(body)
-                raise self._bad("GET", path, status, f"has no {key!r} list (it is {shape})", page=page)
-            ids = [self._item_id(path, status, key, page, index, item) for index, item in enumerate(items)]
-            if previous is not None and ids and ids == previous:
-                raise self._bad(
-                    "GET", path, status, f"repeats page {page - 1}: the server seems to ignore `page`", page=page
-                )
-            total += len(items)
-            if total > MAX_LIST_ITEMS:
-                raise self._bad(
-                    "GET", path, status, f"goes on past {MAX_LIST_ITEMS} {key}: stopped reading the list", page=page
-                )
-            yield from items
-            if len(items) < PER_PAGE:
-                return
-            previous, page = ids, page + 1
-
-    def _item_id(self, path: str, status: int, key: str, page: int, index: int, item: Any) -> int:
-        if not isinstance(item, dict):
-            raise self._bad("GET", path, status, f"has {kind(item)} as item {index + 1} of {key!r}", page=page)
-        ident = item.get("id")
-        if not is_id(ident):
-            got = "no id" if "id" not in item else f"an id that is {kind(ident)}"
-            raise self._bad("GET", path, status, f"has {got} in item {index + 1} of {key!r}", page=page)
-        name = item.get("name")
-        if not isinstance(name, str):  # matched by name: one without would look absent, and be created again
-            got = "no name" if "name" not in item else f"a name that is {kind(name)}"
-            raise self._bad("GET", path, status, f"has {got} in item {index + 1} of {key!r}", page=page)
-        return ident
 
     def _bad(
         self, method: str, path: str, status: int | None, detail: str, *, page: int | None = None

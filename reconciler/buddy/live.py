@@ -23,12 +23,20 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from reconciler import fields, suggest
 from reconciler.buddy import settings
 from reconciler.buddy.client import BuddyClient
-from reconciler.errors import NotFoundError, PipelineError, PipelineNotFoundError, ProjectNotFoundError
+from reconciler.buddy.pages import Listing
+from reconciler.errors import (
+    NotFoundError,
+    PipelineError,
+    PipelineNotFoundError,
+    ProjectNotFoundError,
+    ShiftedReadError,
+)
 from reconciler.model import (
     MULTI_ARCH,
     ActionSummary,
@@ -151,19 +159,8 @@ def read_live(
     """Read what the declared pipelines need; per-pipeline problems land in ``PipelineState.error``.
     With ``dedupe``, later live duplicates of a declared name are not matched (see ``dedupe``)."""
     states = [PipelineState(p) for p in pipelines]
-    projects = sorted({(s.desired.workspace, s.desired.project) for s in states})
-    listed: dict[tuple[str, str], list[dict[str, Any]] | str] = {}
-
-    def list_project(key: tuple[str, str]) -> list[dict[str, Any]] | str:
-        try:
-            return client.list_pipelines(*key)
-        except NotFoundError as exc:
-            return f"workspace {key[0]!r} or project {key[1]!r} not found ({exc.detail})"
-
-    for key, result in zip(projects, client.map(list_project, projects), strict=True):
-        listed[key] = result
-    if listed and all(isinstance(result, str) for result in listed.values()):
-        raise ProjectNotFoundError(_every_project_missing(list(listed), client.target))
+    listed = _list_projects(client, sorted({(s.desired.workspace, s.desired.project) for s in states}))
+    _confirm_absent(client, states, listed)
 
     # Completions arrive on a queue (O(1) each) rather than through ``wait`` over every pending
     # future, which costs O(pending) per call and starves the request threads of the GIL.
@@ -181,7 +178,7 @@ def read_live(
         if state.live is None or state.error or state.skipped:
             continue
         ws, project = state.desired.workspace, state.desired.project
-        submit("list", state, None, client.list_actions, ws, project, state.live.id)
+        submit("list", state, None, partial(client.list_actions, confirm=True), ws, project, state.live.id)
         if needs_detail(state.desired.fields, state.live.summary):
             submit("pipeline", state, None, client.get_pipeline, ws, project, state.live.id)
 
@@ -191,10 +188,13 @@ def read_live(
         outstanding -= 1
         try:
             result = future.result()
+        except ShiftedReadError as exc:  # this pipeline is not planned; the others go on
+            state.error = exc.message
+            continue
         except BaseException as exc:
             first_error = first_error or exc
             continue
-        if first_error is not None or state.live is None:
+        if first_error is not None or state.live is None or state.error:
             continue
         if kind == "get":
             state.details[action_id] = result  # type: ignore[index]
@@ -223,6 +223,58 @@ def read_live(
     if first_error is not None:
         raise first_error
     return states
+
+
+def _list_projects(
+    client: BuddyClient, projects: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[dict[str, Any]] | str]:
+    """Each project's pipeline summaries, or why they could not be read; every project missing is an
+    error of its own (the base URL may be wrong)."""
+    listed: dict[tuple[str, str], list[dict[str, Any]] | str] = {}
+
+    def list_project(key: tuple[str, str]) -> list[dict[str, Any]] | str:
+        try:
+            return client.list_pipelines(*key)
+        except NotFoundError as exc:
+            missing.add(key)
+            return f"workspace {key[0]!r} or project {key[1]!r} not found ({exc.detail})"
+        except ShiftedReadError as exc:
+            return exc.message
+
+    missing: set[tuple[str, str]] = set()
+    for key, result in zip(projects, client.map(list_project, projects), strict=True):
+        listed[key] = result
+    if listed and missing == set(listed):
+        raise ProjectNotFoundError(_every_project_missing(list(listed), client.target))
+    return listed
+
+
+def _confirm_absent(
+    client: BuddyClient, states: Sequence[PipelineState], listed: dict[tuple[str, str], list[dict[str, Any]] | str]
+) -> None:
+    """A declared pipeline missing from a list of several pages may have been skipped by a removal in
+    front of it mid-read. Such a project's list is read again and kept only when two reads agree (else
+    the project's pipelines are not planned): no pipeline that exists is planned as a create."""
+    doubtful: set[tuple[str, str]] = set()
+    for state in states:
+        key = (state.desired.workspace, state.desired.project)
+        summaries = listed[key]
+        if key in doubtful or not isinstance(summaries, Listing) or summaries.pages <= 1:
+            continue
+        try:
+            if resolve_pipeline(state.desired, summaries) is None:
+                doubtful.add(key)
+        except PipelineError:
+            continue
+
+    def again(key: tuple[str, str]) -> list[dict[str, Any]] | str:
+        try:
+            return client.list_pipelines(*key, baseline=listed[key])  # type: ignore[arg-type]
+        except ShiftedReadError as exc:
+            return exc.message
+
+    keys = sorted(doubtful)
+    listed.update(zip(keys, client.map(again, keys), strict=True))
 
 
 def _match_pipelines(
@@ -375,14 +427,14 @@ def read_keys(
 
 def find_pipeline(client: BuddyClient, workspace: str, project: str, name: str) -> dict[str, Any] | None:
     """The live pipeline named ``name``, if there is one."""
-    return next((p for p in client.list_pipelines(workspace, project) if p.get("name") == name), None)
+    return next((p for p in client.list_pipelines(workspace, project, confirm=True) if p.get("name") == name), None)
 
 
 def find_action(
     client: BuddyClient, workspace: str, project: str, pipeline_id: int, name: str
 ) -> dict[str, Any] | None:
     """The full live multi-arch action named ``name`` in a pipeline, if there is one."""
-    for action in client.list_actions(workspace, project, pipeline_id):
+    for action in client.list_actions(workspace, project, pipeline_id, confirm=True):
         if action.get("name") == name and action.get("type") == MULTI_ARCH:
             return client.get_action(workspace, project, pipeline_id, int(action["id"]))
     return None
@@ -416,12 +468,12 @@ def read_touched(
 
     def summaries(key: tuple[str, str]) -> list[dict[str, Any]]:
         check()
-        return client.list_pipelines(*key)
+        return client.list_pipelines(*key, confirm=True)
 
     def actions(key: tuple[str, str, int]) -> tuple[ActionSummary, ...] | None:
         check()
         try:
-            return tuple(summary_of(a) for a in client.list_actions(*key))
+            return tuple(summary_of(a) for a in client.list_actions(*key, confirm=True))
         except NotFoundError:
             return None
 
@@ -441,7 +493,7 @@ def read_project(
     left out (defined in Buddy YAML). Raises ``ProjectNotFoundError`` for an unknown workspace or
     project and ``PipelineNotFoundError`` for an unknown pipeline name."""
     try:
-        summaries = client.list_pipelines(workspace, project)
+        summaries: list[dict[str, Any]] = client.list_pipelines(workspace, project, confirm=True)
     except NotFoundError as exc:
         raise ProjectNotFoundError(
             f"workspace {workspace!r} or project {project!r} not found ({exc.detail}); --workspace is the "
@@ -474,7 +526,7 @@ def read_project(
         kind, pipeline_id = job
         if kind == "pipeline":
             return client.get_pipeline(workspace, project, pipeline_id)
-        return client.list_actions(workspace, project, pipeline_id)
+        return client.list_actions(workspace, project, pipeline_id, confirm=True)
 
     answers = dict(zip(jobs, client.map(fetch, jobs), strict=True))
     multi = [

@@ -135,7 +135,9 @@ class BuddyApi:
         return found
 
     def _page(self, req: Request, items: list[Any]) -> list[Any]:
-        page, per_page = page_window(req.query, refuse_over_max=self.switches.per_page_over_max == "error")
+        page, per_page = page_window(
+            req.query, refuse_over_max=self.switches.per_page_over_max == "error", largest=self.switches.per_page_max
+        )
         start = (page - 1) * per_page
         return items[start : start + per_page]
 
@@ -145,7 +147,7 @@ class BuddyApi:
         return {
             "url": f"{req.api_project}/pipelines",
             "html_url": f"{req.html_project}/pipelines",
-            "pipelines": [self._pipeline_summary(req, p) for p in self._page(req, project.pipelines)],
+            "pipelines": [self._pipeline_summary(req, p) for p in self._page(req, _sorted(req, project.pipelines))],
         }
 
     def _create_pipeline(self, req: Request, state: SandboxState, project: Project) -> dict[str, Any]:
@@ -391,6 +393,18 @@ def _checked_updates(body: Mapping[str, Any], table: Mapping[str, F.Spec]) -> di
         if key in F.SECRET_ACTION_FIELDS and isinstance(updates[key], str):
             updates[key] = F.encrypt(updates[key])
     return updates
+
+
+def _sorted(req: Request, pipelines: list[Pipeline]) -> list[Pipeline]:
+    """The pipeline list in the order ``sort_by`` (``id`` or ``name``) and ``sort_direction`` ask
+    (without them, the order they were made in)."""
+    by = (req.query.get("sort_by") or [""])[0]
+    if by not in ("id", "name"):
+        return pipelines
+    descending = (req.query.get("sort_direction") or ["ASC"])[0].upper() == "DESC"
+    if by == "id":
+        return sorted(pipelines, key=lambda p: p.id, reverse=descending)
+    return sorted(pipelines, key=lambda p: p.name, reverse=descending)
 
 
 def _refuse_yaml(pipeline: Pipeline) -> None:

@@ -17,7 +17,9 @@ class Switches:
     move_on_patch: bool = False
     #: read-only fields (``url``, ``id``, ``last_execution_status``, …) in a body: 400 (off: ignored)
     reject_read_only: bool = False
-    #: ``per_page`` above 100: "clamp" to 100, or "error" (400)
+    #: the largest page the server hands back (no Buddy source documents one; tests try several)
+    per_page_max: int = 100
+    #: ``per_page`` above ``per_page_max``: "clamp" to it, or "error" (400)
     per_page_over_max: str = "clamp"
     #: leave out of GET the multi-arch fields the 2026 RESPONSE BODY does not list
     #: (``target_path``, ``use_image_from_action``, ``docker_build_action_id``/``_name``, ``image_location``)
@@ -40,6 +42,8 @@ class Switches:
                 raise ValueError(f"switch {key} must be a {type(current).__name__}")
             if key == "per_page_over_max" and value not in ("clamp", "error"):
                 raise ValueError("per_page_over_max must be 'clamp' or 'error'")
+            if key == "per_page_max" and value < 1:
+                raise ValueError("per_page_max must be at least 1")
             if key == "action_create_status" and value not in (200, 201):
                 raise ValueError("action_create_status must be 200 or 201")
             setattr(self, key, value)

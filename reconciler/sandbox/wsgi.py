@@ -113,14 +113,16 @@ def query_int(query: Mapping[str, list[str]], key: str, default: int) -> int:
     return value
 
 
-def page_window(query: Mapping[str, list[str]], *, refuse_over_max: bool) -> tuple[int, int]:
-    """``(page, per_page)`` of a list request; ``per_page`` over the maximum is clamped or a 400."""
+def page_window(
+    query: Mapping[str, list[str]], *, refuse_over_max: bool, largest: int = MAX_PER_PAGE
+) -> tuple[int, int]:
+    """``(page, per_page)`` of a list request; ``per_page`` over ``largest`` is clamped or a 400."""
     page = query_int(query, "page", 1)
-    per_page = query_int(query, "per_page", DEFAULT_PER_PAGE)
-    if per_page > MAX_PER_PAGE:
+    per_page = query_int(query, "per_page", min(DEFAULT_PER_PAGE, largest))
+    if per_page > largest:
         if refuse_over_max:
-            raise ApiProblem(400, f"per_page must be at most {MAX_PER_PAGE}")
-        per_page = MAX_PER_PAGE
+            raise ApiProblem(400, f"per_page must be at most {largest}")
+        per_page = largest
     return page, per_page
 
 

@@ -1,0 +1,164 @@
+"""Reading a paged list whole and true.
+
+Buddy's lists are offset pages (``page``, ``per_page``) with no totals, no next link and no documented
+largest page. So a list ends on proof only: at an empty page, or at a page shorter than one this run has
+already seen the server fill (the server then plainly hands back more than that). One server is taken to
+cap every list alike: the largest page seen on any list of the run is the proof.
+A short page that could be the server's own cap costs one more request, never a guess.
+
+Offsets shift when someone edits the project during a read: an item added in front of the read part is
+seen twice, one removed from it is never seen. Both are caught and the list read again (``SHIFT_READS``
+times at most) before giving up with a ``ShiftedReadError``:
+
+* an id seen twice in one read is a shift, never a duplicate;
+* a read that must not miss anything (``confirm``) and took more than one page is compared with a second
+  read (or with a ``baseline`` read before); two reads that differ are a shift. A single page is one
+  answer, a consistent snapshot, and needs no confirmation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from reconciler.buddy.answers import is_id, kind
+from reconciler.errors import BadAnswerError, ShiftedReadError
+
+#: items asked for a page: a hint, not an assumption (a server may cap it lower, see the module doc)
+PER_PAGE = 100
+#: a list longer than this is a server that pages forever, not a project
+MAX_LIST_ITEMS = 20_000
+#: reads of one list before a list that keeps moving is given up
+SHIFT_READS = 3
+
+Exchange = Callable[..., tuple[int, Any]]
+Bad = Callable[..., BadAnswerError]
+
+
+class Listing(list[dict[str, Any]]):
+    """The items of a list read, in order; ``pages`` counts the non-empty pages it took."""
+
+    pages: int = 0
+
+
+class _Shifted(Exception):
+    """One read saw the list move; ``detail`` says how, ``ignored_page`` when a whole page repeated."""
+
+    def __init__(self, detail: str, *, ignored_page: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.ignored_page = ignored_page
+
+
+class PageReader:
+    """Reads paged lists through ``exchange`` (the client's request loop) and remembers the largest
+    page the server has handed back in this run (shared by every thread)."""
+
+    def __init__(self, exchange: Exchange, bad: Bad) -> None:
+        self._exchange = exchange
+        self._bad = bad
+        self._largest = 0
+        self._lock = threading.Lock()
+
+    @property
+    def largest(self) -> int:
+        """The most items seen on one page so far."""
+        return self._largest
+
+    def _saw(self, count: int) -> int:
+        with self._lock:
+            self._largest = max(self._largest, count)
+            return self._largest
+
+    def read(
+        self,
+        path: str,
+        key: str,
+        *,
+        query: str = "",
+        confirm: bool = False,
+        baseline: Sequence[dict[str, Any]] | None = None,
+    ) -> Listing:
+        """Every item of the ``key`` list at ``path``. With ``confirm`` (or a ``baseline``, an earlier
+        read of the same list), a read of several pages is kept only when a second read agrees."""
+        previous = baseline
+        moved = ""
+        ignored = 0
+        for _ in range(SHIFT_READS):
+            try:
+                current = self._once(path, key, query)
+            except _Shifted as exc:
+                moved, previous = exc.detail, None
+                ignored += exc.ignored_page
+                continue
+            if not (confirm or baseline is not None) or current.pages <= 1:
+                return current
+            if previous is not None:
+                moved = difference(previous, current)
+                if not moved:
+                    return current
+            previous = current
+        if ignored == SHIFT_READS:  # the same page every time: not an edit, a server that ignores `page`
+            raise self._bad("GET", path, 200, f"repeats a page: the server seems to ignore `page` ({moved})")
+        raise ShiftedReadError("GET", path, key, moved, SHIFT_READS)
+
+    def _once(self, path: str, key: str, query: str) -> Listing:
+        listing = Listing()
+        seen: dict[int, int] = {}
+        previous: list[int] | None = None
+        page = 1
+        while True:
+            status, body = self._exchange("GET", path, query=f"?page={page}&per_page={PER_PAGE}{query}", page=page)
+            items = body.get(key) if isinstance(body, dict) else None
+            if not isinstance(items, list):
+                shape = "empty" if body is None else kind(body)
+                raise self._bad("GET", path, status, f"has no {key!r} list (it is {shape})", page=page)
+            ids = [self._item_id(path, status, key, page, index, item) for index, item in enumerate(items)]
+            if ids and ids == previous:
+                raise _Shifted(f"page {page} repeats page {page - 1}", ignored_page=True)
+            for ident in ids:
+                if ident in seen:
+                    raise _Shifted(f"#{ident} was on page {seen[ident]} and again on page {page}")
+                seen[ident] = page
+            if len(listing) + len(items) > MAX_LIST_ITEMS:
+                raise self._bad(
+                    "GET", path, status, f"goes on past {MAX_LIST_ITEMS} {key}: stopped reading the list", page=page
+                )
+            if not items:
+                return listing
+            listing.extend(items)
+            listing.pages += 1
+            largest = self._saw(len(items))
+            if len(items) < PER_PAGE and len(items) < largest:
+                return listing  # shorter than a page the server has filled: the end, proven
+            previous, page = ids, page + 1
+
+    def _item_id(self, path: str, status: int, key: str, page: int, index: int, item: Any) -> int:
+        if not isinstance(item, dict):
+            raise self._bad("GET", path, status, f"has {kind(item)} as item {index + 1} of {key!r}", page=page)
+        ident = item.get("id")
+        if not is_id(ident):
+            got = "no id" if "id" not in item else f"an id that is {kind(ident)}"
+            raise self._bad("GET", path, status, f"has {got} in item {index + 1} of {key!r}", page=page)
+        name = item.get("name")
+        if not isinstance(name, str):  # matched by name: one without would look absent, and be created again
+            got = "no name" if "name" not in item else f"a name that is {kind(name)}"
+            raise self._bad("GET", path, status, f"has {got} in item {index + 1} of {key!r}", page=page)
+        return ident
+
+
+def difference(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]]) -> str:
+    """How two reads of one list differ, in a few words ("" when they list the same ids in order)."""
+    first = [item.get("id") for item in before]
+    second = [item.get("id") for item in after]
+    if first == second:
+        return ""
+    gone = [i for i in first if i not in set(second)]
+    new = [i for i in second if i not in set(first)]
+    parts = []
+    if gone:
+        parts.append("gone: " + ", ".join(f"#{i}" for i in gone[:5]))
+    if new:
+        parts.append("new: " + ", ".join(f"#{i}" for i in new[:5]))
+    return "two reads differ (" + ("; ".join(parts) or "the order changed") + ")"
