@@ -166,6 +166,21 @@ def test_a_saved_plan_is_stale_when_its_pipeline_was_renamed_in_buddy(config: Pa
         assert writes(app) == 0
 
 
+@pytest.mark.parametrize(("key", "value"), [("git_config_ref", "FIXED"), ("definition_source", "REMOTE")])
+def test_a_saved_plan_is_stale_when_its_pipeline_became_defined_in_buddy_yaml(
+    config: Path, key: str, value: str
+) -> None:
+    with served(copy.deepcopy(SEED)) as (app, client):
+        saved = plan_from_json(json.loads(json.dumps(engine.plan(engine.given(client), [config], OPTIONS).to_json())))
+        pipeline = app.state.pipeline("acme", "web", 7)
+        assert pipeline is not None
+        pipeline.fields[key] = value  # someone moved "Release" to a YAML definition after the plan
+        app.reset_stats()
+        with pytest.raises(StalePlanError, match='pipeline "Release"'):
+            engine.apply_saved(engine.given(client), saved, OPTIONS)
+        assert writes(app) == 0
+
+
 def test_a_fresh_saved_plan_applies_exactly(config: Path) -> None:
     with served(copy.deepcopy(SEED)) as (app, client):
         saved = plan_from_json(json.loads(json.dumps(engine.plan(engine.given(client), [config], OPTIONS).to_json())))

@@ -51,6 +51,8 @@ from reconciler.plan.normal import match_actions
 
 # -- fingerprints: what a plan depends on of the live state, to tell on apply whether it changed ------
 
+#: What makes a pipeline defined in Buddy YAML, so not ours to write: always in its fingerprint.
+YAML_FIELDS = ("git_config_ref", "definition_source")
 #: The fingerprint of a pipeline the plan creates: it must still be absent on apply.
 ABSENT = "absent"
 #: What a re-read finds where the plan expected ``ABSENT``: a pipeline of that name now exists.
@@ -82,12 +84,13 @@ def live_fingerprint(
     pipeline_fields: Sequence[str] = (),
 ) -> str:
     """SPEC.md's fingerprint of a live pipeline, given which fields of which actions, and which of the
-    pipeline's own fields, are declared. The live name is always covered: the file matches by it."""
+    pipeline's own fields, are declared. The live name is always covered (the file matches by it), and so
+    are the fields that make a pipeline YAML-defined (a saved plan for one that became so is stale)."""
     values = {
         action_id: {k: details.get(action_id, {}).get(k) for k in names if not fields.is_write_only(k)}
         for action_id, names in declared.items()
     }
-    own = {"name": live.name} | {name: live.value(name) for name in pipeline_fields}
+    own = {"name": live.name} | {name: live.value(name) for name in (*YAML_FIELDS, *pipeline_fields)}
     return fingerprint([(a.id, a.name, a.type) for a in live.actions], values, own)
 
 
