@@ -68,7 +68,7 @@ def duplicates(app: SandboxApp) -> int:
 def converge(rule: dict[str, Any], timeout: float, config: Path, max_runs: int) -> tuple[int | None, int]:
     app = SandboxApp(SandboxState.from_data(copy.deepcopy(SEED)))
     app.set_faults(FaultRule.from_dict(rule), seed=7)
-    retry = RetryPolicy(attempts=6, base_delay=0.001, max_delay=0.01, max_wait=5.0)
+    retry = RetryPolicy(attempts=6, base_delay=0.001, max_delay=0.01, max_wait=5.0, min_wait=0.001)
     options = Options()
     with (
         SandboxServer(app, poll_interval=0.005) as server,

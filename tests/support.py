@@ -11,7 +11,7 @@ from reconciler.plan.plan import Change, Plan, Target
 from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
 
 #: fast retries: the sandbox answers in microseconds, tests should not sleep for real
-FAST_RETRY = RetryPolicy(attempts=6, base_delay=0.001, max_delay=0.01, max_wait=5.0)
+FAST_RETRY = RetryPolicy(attempts=6, base_delay=0.001, max_delay=0.01, max_wait=5.0, min_wait=0.001)
 
 
 @contextlib.contextmanager

@@ -719,3 +719,47 @@ def test_a_name_is_one_escaped_path_segment_whatever_it_holds(workspace: str, pr
     with make(handler) as client:
         assert client.list_pipelines(workspace, project) == []
     assert seen[0].url.raw_path.split(b"?")[0] == raw  # a '..' would otherwise climb out of the project
+
+
+def test_a_storm_of_429s_asking_for_a_millisecond_waits_at_least_a_second_each_and_stops_at_the_cap():
+    # a proxy answering 429 with Retry-After: 0.001 and no rate-limit headers, forever
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(429, headers={"Retry-After": "0.001"}, json={"errors": [{"message": "slow down"}]})
+
+    sleeps: list[float] = []
+    client = BuddyClient(
+        "https://api.example.test",
+        TOKEN,
+        transport=httpx.MockTransport(handler),
+        sleep=sleeps.append,
+        retry=RetryPolicy(max_wait=5),
+    )
+    with client, pytest.raises(RateLimitedError, match="past the cap of 5 s") as caught:
+        client.list_pipelines("acme", "web")
+    assert "BUDDY_MAX_RATE_LIMIT_WAIT" in str(caught.value)
+    waits = [s for s in sleeps if s >= 0.5]
+    assert waits and all(s >= 1.0 for s in waits) and sum(waits) <= 5
+    assert len(seen) <= 6  # about one request a second, not twenty
+
+
+def test_the_rate_limit_cap_counts_the_wall_time_spent_on_429s_not_only_the_waits_asked():
+    now = [0.0]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        now[0] += 2.0  # each 429 takes two seconds to arrive (a slow proxy)
+        return httpx.Response(429, headers={"Retry-After": "0"})
+
+    client = BuddyClient(
+        "https://api.example.test",
+        TOKEN,
+        transport=httpx.MockTransport(handler),
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+        clock=lambda: now[0],
+        retry=RetryPolicy(max_wait=10),
+    )
+    with client, pytest.raises(RateLimitedError, match="past the cap of 10 s"):
+        client.list_pipelines("acme", "web")
+    assert now[0] <= 10 + 2 + 1  # stopped within one request of the cap

@@ -99,12 +99,15 @@ R = TypeVar("R")
 class RetryPolicy:
     """How hard to try. Delays are in seconds. ``attempts`` bounds tries after 5xx answers and lost
     connections; 429 answers do not use it up: they are waited out, as long as the server asks,
-    until one request has waited ``max_wait`` seconds in total (``BUDDY_MAX_RATE_LIMIT_WAIT``)."""
+    until one request has spent ``max_wait`` seconds on them (``BUDDY_MAX_RATE_LIMIT_WAIT``): the waits,
+    each at least ``min_wait``, or the wall time since its first 429, whichever is more."""
 
     attempts: int = 5
     base_delay: float = 0.25
     max_delay: float = 8.0
     max_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT
+    #: the least wait after a 429 (a proxy may ask for 0.001 s; a storm of those is still a storm)
+    min_wait: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +347,7 @@ class BuddyClient:
         uncertain_before = False
         failures = limited = 0
         waited = 0.0
+        first_429: float | None = None
         while True:
             if not self._pacer.depart(method):
                 raise RateLimitedError.interrupted(method, path, None, uncertain=uncertain_before)
@@ -365,7 +369,10 @@ class BuddyClient:
             status = answer.status
             if status == 429:
                 limited += 1
-                wait = self._rate_limit_wait(method, path, answer, limited, waited)
+                now = self._clock()
+                first_429 = now if first_429 is None else first_429
+                spent = max(waited, now - first_429)  # the waits, or the wall time, since the first 429
+                wait = self._rate_limit_wait(method, path, answer, limited, spent)
                 if not self._pacer.wait_out(wait, f"rate limited by the API: waiting {math.ceil(wait)} s"):
                     raise RateLimitedError.interrupted(method, path, 429, uncertain=uncertain_before)
                 waited += wait
@@ -441,9 +448,10 @@ class BuddyClient:
             raise self._bad(method, path, status, f"is not JSON ({content_type})", page=page) from None
 
     def _rate_limit_wait(self, method: str, path: str, answer: Answer, limited: int, waited: float) -> float:
-        """How long to wait after the ``limited``-th 429 in a row; past the total cap, an error."""
+        """How long to wait after the ``limited``-th 429 in a row (at least ``min_wait``), given the
+        time ``waited`` on 429s so far; past the total cap, an error."""
         asked = asked_wait(answer.headers, self._wall_clock())
-        wait = asked if asked else self._backoff(limited)
+        wait = max(asked if asked else self._backoff(limited), self.retry.min_wait)
         cap = self.retry.max_wait
         if waited + wait > cap:
             asks = f"asks to wait {wait:.0f} s more" if asked else "still answers 429"
