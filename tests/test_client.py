@@ -763,3 +763,14 @@ def test_the_rate_limit_cap_counts_the_wall_time_spent_on_429s_not_only_the_wait
     with client, pytest.raises(RateLimitedError, match="past the cap of 10 s"):
         client.list_pipelines("acme", "web")
     assert now[0] <= 10 + 2 + 1  # stopped within one request of the cap
+
+
+def test_a_sandbox_storm_of_429s_asking_for_no_wait_at_all_is_paced_at_the_floor_and_capped(sandbox_server):
+    sandbox_server.app.set_faults({"kind": "rate_limit", "retry_after": 0})  # every request, forever
+    sleeps: list[float] = []
+    client = BuddyClient(sandbox_server.url, sandbox_server.token, sleep=sleeps.append, retry=RetryPolicy(max_wait=3))
+    with client, pytest.raises(RateLimitedError, match=r"past the cap of 3 s \(BUDDY_MAX_RATE_LIMIT_WAIT"):
+        client.list_pipelines("acme", "web")
+    waits = [s for s in sleeps if s >= 0.5]
+    assert len(waits) == 3 and all(s >= 1.0 for s in waits)
+    assert client.requests["GET"] == 4  # not hundreds
