@@ -161,6 +161,7 @@ def run_once(args: argparse.Namespace, config: Path, desired: list[Any], seed: P
     try:
         if args.rate_limit:
             control(url, "POST", "/__sandbox/rate-limit", {"limit": args.rate_limit, "window_s": args.rate_window})
+        control(url, "POST", "/__sandbox/switches", {"per_page_max": args.per_page_max})
         with BuddyClient(url, DEFAULT_TOKEN, parallelism=parallelism, notice=notices.append) as client:
             control(url, "POST", "/__sandbox/stats/reset")
             cpu0, started = time.process_time(), time.perf_counter()
@@ -182,7 +183,8 @@ def run_once(args: argparse.Namespace, config: Path, desired: list[Any], seed: P
     if args.mode == "apply":  # one pipeline's creates are a sequential chain
         floor = max(args.actions * latency, floor)
     line = (
-        f"{args.mode} {args.pipelines}x{args.actions} @{args.latency_ms:g}ms p{parallelism}: "
+        f"{args.mode} {args.pipelines}x{args.actions} @{args.latency_ms:g}ms p{parallelism} "
+        f"pages<={args.per_page_max}: "
         f"wall {wall:.2f} s, floor {floor:.2f} s, ratio {wall / floor:.2f}, "
         f"client CPU {cpu * 1000 / served:.2f} ms/request ({cpu:.2f} s), "
         f"requests {served} (necessary {necessary}) {stats['by_method']}"
@@ -208,6 +210,9 @@ def main() -> None:
     parser.add_argument("--parallelism", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--rate-limit", type=int, default=0, help="the API's budget: requests per --rate-window")
     parser.add_argument("--rate-window", type=float, default=5.0, help="seconds (default 5)")
+    parser.add_argument(
+        "--per-page-max", type=int, default=100, help="the largest page the sandbox serves (default 100)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
