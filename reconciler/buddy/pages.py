@@ -154,8 +154,9 @@ def difference(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]]
     second = [item.get("id") for item in after]
     if first == second:
         return ""
-    gone = [i for i in first if i not in set(second)]
-    new = [i for i in second if i not in set(first)]
+    before_ids, after_ids = set(first), set(second)
+    gone = [i for i in first if i not in after_ids]
+    new = [i for i in second if i not in before_ids]
     parts = []
     if gone:
         parts.append("gone: " + ", ".join(f"#{i}" for i in gone[:5]))
