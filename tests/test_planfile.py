@@ -15,7 +15,8 @@ from support import change, plan_with
 
 from reconciler.errors import PlanError, UsageError
 from reconciler.plan import elements, planfile
-from reconciler.plan.plan import Change, Plan, Target
+from reconciler.plan.changes import CreateAction, CreatePipeline
+from reconciler.plan.plan import Plan, Target
 from reconciler.plan.planfile import plan_from_json, read_plan_file, write_plan_file
 
 
@@ -103,9 +104,9 @@ def saved_plan() -> dict:
     made = Plan(
         Target("https://api.buddy.works"),
         [
-            Change(kind="create_pipeline", fields={"name": "New"}, **new),  # type: ignore[arg-type]
-            Change(kind="create", action_name="A", fields={"name": "A"}, **new),  # type: ignore[arg-type]
-            Change(kind="create", action_name="B", after_action_name="A", fields={"name": "B"}, **new),  # type: ignore[arg-type]
+            CreatePipeline(fields={"name": "New"}, **new),  # type: ignore[arg-type]
+            CreateAction(action_name="A", fields={"name": "A"}, **new),  # type: ignore[arg-type]
+            CreateAction(action_name="B", after_action_name="A", fields={"name": "B"}, **new),  # type: ignore[arg-type]
             change("update", 41, diff={"cache_mode": {"from": "MIN", "to": "MAX"}}, fields={"cache_mode": "MAX"}),
         ],
         fingerprints={"acme/web/7": "sha256:x", "acme/web/name:New": "absent"},

@@ -26,8 +26,9 @@ from reconciler.model import (
     PipelineKey,
 )
 from reconciler.plan import dedupe, elements
+from reconciler.plan.changes import Change, CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
 from reconciler.plan.normal import canonical, live_as_declared, match_actions, stored
-from reconciler.plan.plan import DECLARED_PIPELINE, Change, Limits
+from reconciler.plan.plan import DECLARED_PIPELINE, Limits
 
 
 @dataclass(frozen=True)
@@ -167,12 +168,10 @@ def diff_pipeline(
     result.changes.extend(creates)
     result.changes.extend(updates)
     result.changes.extend(
-        Change(kind="delete", action_name=d.action.name, action_id=d.action.id, reason=d.reason, **common)
-        for d in duplicates
+        DeleteAction(action_name=d.action.name, action_id=d.action.id, reason=d.reason, **common) for d in duplicates
     )
     result.changes.extend(
-        Change(
-            kind="delete",
+        DeleteAction(
             action_name=a.name,
             action_id=a.id,
             reason=f"prune: not declared in {desired.file}",
@@ -215,7 +214,7 @@ def _update_pipeline(
         diff[name] = entry
     if not sent:
         return None
-    return Change(kind="update_pipeline", fields=sent, diff=diff, **common)
+    return UpdatePipeline(fields=sent, diff=diff, **common)
 
 
 def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelineDiff) -> PipelineDiff:
@@ -230,7 +229,7 @@ def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelineDi
     }
     body = {"name": desired.name, **desired.fields}
     _resolve_check(body, desired.location, options)
-    result.changes.append(Change(kind="create_pipeline", fields=body, **common))
+    result.changes.append(CreatePipeline(fields=body, **common))
     previous: str | None = None
     for action in desired.actions:
         if action.after is not None and action.after != previous:
@@ -271,8 +270,7 @@ def _create(
     after_name: str | None,
 ) -> Change:
     comparable(action, options)  # an unset variable outside write-only fields fails the plan here
-    return Change(
-        kind="create",
+    return CreateAction(
         action_name=action.name,
         after_action_id=after_id,
         after_action_name=after_name,
@@ -314,8 +312,7 @@ def _update(
                 diff[name] = {"from": SENSITIVE, "to": fields.masked(name, raw), "resend": True}
     if not sent:
         return None
-    return Change(
-        kind="update",
+    return UpdateAction(
         action_name=action.name,
         action_id=live.id,
         fields=sent,

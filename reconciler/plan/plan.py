@@ -10,19 +10,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from reconciler import __version__
 from reconciler.errors import PlanError, UnsafePlanError
-from reconciler.model import PipelineKey
+from reconciler.plan.changes import SUMMARY_ORDER, Change
 from reconciler.plan.targets import Targeting, address
 
 if TYPE_CHECKING:
     from reconciler.plan.diff import PipelineDiff
 
 FORMAT_VERSION = 1
-ChangeKind = Literal["create_pipeline", "update_pipeline", "create", "update", "delete"]
-KINDS: tuple[ChangeKind, ...] = ("create_pipeline", "update_pipeline", "create", "update", "delete")
 #: The key of a pipeline's ``declared`` entry that lists its declared pipeline fields (the others are
 #: live action ids).
 DECLARED_PIPELINE = "pipeline"
@@ -36,45 +34,20 @@ SAFETY_REFUSES = "apply would refuse this without --force: "
 SAFETY_SKIPPED = "the safety check was skipped (--force); it would refuse: "
 
 
-@dataclass(frozen=True)
-class Change:
-    """One request that apply will make. ``fields`` is exactly what will be sent (references kept)."""
+class SafetyWarning(str):
+    """A warning of the safety check: a ``str`` (warnings are text in every output) that says it is
+    one by its type, so the renderers put it first without reading its words."""
 
-    kind: ChangeKind
-    workspace: str
-    project: str
-    pipeline: str
-    pipeline_id: int | None
-    action_name: str | None = None
-    action_id: int | None = None
-    after_action_id: int | None = None
-    after_action_name: str | None = None
-    fields: Mapping[str, Any] | None = None
-    diff: Mapping[str, Mapping[str, Any]] | None = None
-    reason: str | None = None
-    #: write-only fields whose ``${env:…}`` variable is not set at plan time (shown, not serialised)
-    unset_sensitive: tuple[str, ...] = field(default=(), compare=False)
+    __slots__ = ()
 
-    @property
-    def key(self) -> PipelineKey:
-        return PipelineKey.of(self.workspace, self.project, self.pipeline_id, self.pipeline)
+    @classmethod
+    def of(cls, count: SafetyCount, *, forced: bool) -> SafetyWarning:
+        return cls((SAFETY_SKIPPED if forced else SAFETY_REFUSES) + count.describe())
 
-    @property
-    def pipeline_key(self) -> str:
-        """The plan file's spelling of ``key``."""
-        return str(self.key)
-
-    @property
-    def only_resends(self) -> bool:
-        """An update that only sends write-only fields again (``--update-secrets``), changing nothing
-        the plan could compare: the safety check does not count it."""
-        diff = self.diff or {}
-        return self.kind == "update" and bool(diff) and all(e.get("resend") for e in diff.values())
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("unset_sensitive")
-        return data
+    @classmethod
+    def read(cls, text: str) -> str:
+        """A warning read back from a plan file: a ``SafetyWarning`` again when it is one."""
+        return cls(text) if text.startswith((SAFETY_REFUSES, SAFETY_SKIPPED)) else text
 
 
 @dataclass(frozen=True)
@@ -190,14 +163,8 @@ class Plan:
 
     @property
     def summary(self) -> dict[str, int]:
-        counts = Counter(c.kind for c in self.changes)
-        return {
-            "create": counts["create"],
-            "update": counts["update"],
-            "delete": counts["delete"],
-            "create_pipeline": counts["create_pipeline"],
-            "update_pipeline": counts["update_pipeline"],
-        }
+        counts = Counter(type(c) for c in self.changes)
+        return {cls.kind: counts[cls] for cls in SUMMARY_ORDER}
 
     def declared_actions(self, key: str) -> dict[int, list[str]]:
         """Declared live action id → its declared field names, for pipeline ``key``."""
@@ -243,7 +210,7 @@ class Plan:
         """The safety check of apply, shown as a warning in the plan (and kept in a saved plan);
         with ``force`` (apply --force) the warning says the check was skipped."""
         for count in self.unsafe(limits=limits):
-            self.warnings.append((SAFETY_SKIPPED if force else SAFETY_REFUSES) + count.describe())
+            self.warnings.append(SafetyWarning.of(count, forced=force))
 
     def check_targeting(self) -> None:
         """Refuse a (saved) plan holding a change outside its own recorded targets: a cheap
@@ -276,8 +243,8 @@ class Plan:
                 SafetyCount(
                     pipeline=f'{first.workspace}/{first.project} pipeline "{first.pipeline}"',
                     live=counts.get(key, 0),
-                    deletes=sum(1 for c in changes if c.kind == "delete"),
-                    updates=sum(1 for c in changes if c.kind == "update" and not c.only_resends),
+                    deletes=sum(c.safety_deletes for c in changes),
+                    updates=sum(c.safety_updates for c in changes),
                     limits=base.over(self.safety.get(key)),
                 )
             )
