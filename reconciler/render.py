@@ -171,7 +171,7 @@ def _layout(sym: str, mark: str, text: str, width: int) -> Line:
 
 def _summary_line(plan: Plan) -> str:
     s = plan.summary
-    pipelines = len(plan.pipelines())
+    pipelines = len(plan.with_changes())
     failed = ""
     if plan.errors:
         failed = (
@@ -194,7 +194,8 @@ def _summary_line(plan: Plan) -> str:
 def plan_sections(plan: Plan) -> list[tuple[str, list[Change], list[Line]]]:
     """Per pipeline with changes: (title, changes, lines)."""
     sections = []
-    for _key, changes in plan.pipelines():
+    for unit in plan.with_changes():
+        changes = unit.changes
         title = printable(_pipeline_header(changes[0]))
         lines: list[Line] = [("h", title)]
         for change in changes:

@@ -49,4 +49,4 @@ def change(kind: str, n: int = 1, **kw: Any) -> Change:
 
 def plan_with(*changes: Change, live: int = 10) -> Plan:
     """A plan of ``changes`` against Buddy, pipeline acme/web #7 having ``live`` actions."""
-    return Plan(Target("https://api.buddy.works"), list(changes), live_counts={"acme/web/7": live})
+    return Plan.of(Target("https://api.buddy.works"), list(changes), live_counts={"acme/web/7": live})

@@ -28,7 +28,7 @@ def test_a_file_that_is_not_a_plan_is_refused_with_a_message():
 
 
 def test_a_plan_file_with_a_key_that_names_no_pipeline_is_refused():
-    data = Plan(Target("https://api.buddy.works"), fingerprints={"acme/web/7": "sha256:x"}).to_json()
+    data = Plan.of(Target("https://api.buddy.works"), fingerprints={"acme/web/7": "sha256:x"}).to_json()
     assert plan_from_json(data).fingerprints == {"acme/web/7": "sha256:x"}
     data["fingerprints"] = {"acme/web/seven": "sha256:x"}
     with pytest.raises(PlanError, match="malformed"):
@@ -101,7 +101,7 @@ def test_a_damaged_plan_file_is_a_plan_error(tmp_path: Path, content: bytes, mes
 def saved_plan() -> dict:
     """A plan file's data: a new pipeline with two chained creates, and an update elsewhere."""
     new = {"workspace": "acme", "project": "web", "pipeline": "New", "pipeline_id": None}
-    made = Plan(
+    made = Plan.of(
         Target("https://api.buddy.works"),
         [
             CreatePipeline(fields={"name": "New"}, **new),  # type: ignore[arg-type]

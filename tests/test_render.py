@@ -14,7 +14,7 @@ COMMON = {"workspace": "acme", "project": "web", "pipeline": "Release images", "
 
 
 def sample() -> Plan:
-    return Plan(
+    return Plan.of(
         Target("https://api.buddy.works"),
         [
             CreateAction(
@@ -72,7 +72,7 @@ def test_secrets_and_env_values_are_masked_in_every_format():
 
 
 def test_an_empty_plan_says_there_is_nothing_to_do():
-    assert "No changes." in text_of(Plan(Target("x")))
+    assert "No changes." in text_of(Plan.of(Target("x")))
 
 
 def test_markdown_puts_each_change_symbol_in_the_first_column_so_a_pull_request_colours_it():
@@ -102,7 +102,7 @@ def test_markdown_cuts_detail_from_the_end_and_names_what_it_left_out():
         for i in range(100)
     ]
     out = io.StringIO()
-    render.write_markdown(Plan(Target("x"), changes), out, limit=20_000)
+    render.write_markdown(Plan.of(Target("x"), changes), out, limit=20_000)
     text = out.getvalue()
     assert len(text) < 20_000
     assert "not shown:" in text and '"P99"' in text
@@ -197,7 +197,7 @@ def test_progress_names_the_change_in_hand_and_the_outcome_in_the_past_tense():
 
 def update(diff: dict, **extra) -> Plan:
     change = UpdateAction(action_name="Build", action_id=42, fields={}, diff=diff, **COMMON, **extra)
-    return Plan(Target("x"), [change])
+    return Plan.of(Target("x"), [change])
 
 
 def test_a_changed_list_reads_element_by_element_as_terraform_shows_it():
@@ -273,7 +273,7 @@ def test_markdown_keeps_warnings_when_the_size_limit_cuts_detail():
     changes = [
         DeleteAction("acme", "web", f"P{i}", i, action_name="a" * 40, action_id=i, reason="prune") for i in range(400)
     ]
-    plan = Plan(Target("x"), changes, warnings=["apply would refuse this without --force: deletes"])
+    plan = Plan.of(Target("x"), changes, warnings=["apply would refuse this without --force: deletes"])
     for limit in (20_000, 3_000):
         out = io.StringIO()
         render.write_markdown(plan, out, limit=limit)
@@ -282,7 +282,7 @@ def test_markdown_keeps_warnings_when_the_size_limit_cuts_detail():
 
 
 def test_plan_annotations_land_on_the_line_their_message_names():
-    plan = Plan(
+    plan = Plan.of(
         Target("x"),
         warnings=[
             "web,1.yml:6:9: $.pipelines[0]: warning: old spelling",
@@ -304,7 +304,7 @@ def test_annotation_properties_escape_colons_and_messages_escape_percent_and_new
 
 
 def pipeline_update() -> Plan:
-    return Plan(
+    return Plan.of(
         Target("https://api.buddy.works"),
         [
             UpdatePipeline(
@@ -370,7 +370,7 @@ def test_markdown_escapes_html_in_the_table_the_notes_and_the_skipped_list():
         pipeline=odd,
         pipeline_id=7,
     )
-    plan = Plan(
+    plan = Plan.of(
         Target("x"),
         [change],
         warnings=[f'did you mean "{odd}"?'],
@@ -385,8 +385,8 @@ def test_markdown_escapes_html_in_the_table_the_notes_and_the_skipped_list():
 def test_text_puts_the_safety_check_first_then_the_other_warnings_then_the_details():
     plan = sample()
     for index in (6, 7, 8):  # three deletes in a pipeline of six live actions: over 30%
-        plan.changes.append(DeleteAction(action_name=f"Old {index}", action_id=index, **COMMON))
-    plan.live_counts = {"acme/web/7": 6}
+        plan.pipelines[0].changes.append(DeleteAction(action_name=f"Old {index}", action_id=index, **COMMON))
+    plan.pipelines[0].live_count = 6
     plan.warnings.append("an ordinary warning")
     plan.add_safety_warnings()
     text = io.StringIO()

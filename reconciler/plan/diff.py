@@ -28,7 +28,7 @@ from reconciler.model import (
 from reconciler.plan import dedupe, elements
 from reconciler.plan.changes import Change, CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
 from reconciler.plan.normal import canonical, live_as_declared, match_actions, stored
-from reconciler.plan.plan import DECLARED_PIPELINE, Limits
+from reconciler.plan.plan import Limits, PipelinePlan
 
 
 @dataclass(frozen=True)
@@ -43,17 +43,6 @@ class Options:
     dedupe: bool = False
     #: the safety check's thresholds (``--max-delete-percent``, ``--max-update-percent``)
     limits: Limits = field(default_factory=Limits)
-
-
-@dataclass
-class PipelineDiff:
-    changes: list[Change] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    fingerprint_key: str = ""
-    fingerprint: str = ABSENT
-    live_count: int = 0
-    declared: dict[str, list[str]] = field(default_factory=dict)
-    safety: Mapping[str, int] | None = None
 
 
 # -- comparing --------------------------------------------------------------------------------------
@@ -124,12 +113,12 @@ def diff_pipeline(
     live: LivePipeline | None,
     details: Mapping[int, Mapping[str, Any]],
     options: Options,
-) -> PipelineDiff:
+) -> PipelinePlan:
     """The changes that make ``live`` match ``desired``. Raises ``PipelineError`` or ``EnvError``."""
-    result = PipelineDiff(safety=desired.safety)
+    result = PipelinePlan("", safety=dict(desired.safety or {}))
     if live is None:
         return _new_pipeline(desired, options, result)
-    result.fingerprint_key = str(PipelineKey.of(desired.workspace, desired.project, live.id, desired.label))
+    result.key = str(PipelineKey.of(desired.workspace, desired.project, live.id, desired.label))
     result.live_count = len(live.actions)
     full = live
     duplicates: list[dedupe.Duplicate] = []
@@ -182,9 +171,8 @@ def diff_pipeline(
     _order_warning(desired, live, matched, result.warnings)
     pipeline_fields = sorted(desired.fields)
     result.fingerprint = live_fingerprint(full, details, declared_fields, pipeline_fields)
-    result.declared = {str(i): names for i, names in declared_fields.items()}
-    if pipeline_fields:
-        result.declared[DECLARED_PIPELINE] = pipeline_fields
+    result.declared_actions = declared_fields
+    result.declared_fields = pipeline_fields
     return result
 
 
@@ -217,10 +205,11 @@ def _update_pipeline(
     return UpdatePipeline(fields=sent, diff=diff, **common)
 
 
-def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelineDiff) -> PipelineDiff:
+def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelinePlan) -> PipelinePlan:
     if desired.name is None:
         raise PipelineError(desired.label, f"no live pipeline has id {desired.id}")
-    result.fingerprint_key = str(PipelineKey.of(desired.workspace, desired.project, None, desired.name))
+    result.key = str(PipelineKey.of(desired.workspace, desired.project, None, desired.name))
+    result.fingerprint = ABSENT
     common: dict[str, Any] = {
         "workspace": desired.workspace,
         "project": desired.project,

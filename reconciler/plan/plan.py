@@ -8,17 +8,14 @@ references, never their values; ``apply --plan`` resolves them again. Reading a 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler import __version__
 from reconciler.errors import PlanError, UnsafePlanError
 from reconciler.plan.changes import SUMMARY_ORDER, Change
 from reconciler.plan.targets import Targeting, address
-
-if TYPE_CHECKING:
-    from reconciler.plan.diff import PipelineDiff
 
 FORMAT_VERSION = 1
 #: The key of a pipeline's ``declared`` entry that lists its declared pipeline fields (the others are
@@ -142,62 +139,140 @@ class SafetyCount:
 
 
 @dataclass
+class PipelinePlan:
+    """One pipeline's part of a plan: its key (``str(PipelineKey)``), the fingerprint of the live state
+    it was made against, the live action count (for the safety check; re-read on apply), what it
+    declares (live action id → field names, and its own pipeline fields) and its changes in order."""
+
+    key: str
+    #: None only in a plan made without reading (a test's, or a file without one)
+    fingerprint: str | None = None
+    live_count: int = 0
+    declared_actions: dict[int, list[str]] = field(default_factory=dict)
+    declared_fields: list[str] = field(default_factory=list)
+    #: the file's ``safety:`` limits (``max_delete_percent``, ``max_update_percent``)
+    safety: dict[str, int] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    #: what the diff noticed (taken into the plan's warnings)
+    warnings: list[str] = field(default_factory=list)
+
+    def safety_count(self, live: int, limits: Limits) -> SafetyCount:
+        """What the safety check counts here and its verdict (the file's ``safety:`` over ``limits``)."""
+        first = self.changes[0]
+        return SafetyCount(
+            pipeline=f'{first.workspace}/{first.project} pipeline "{first.pipeline}"',
+            live=live,
+            deletes=sum(c.safety_deletes for c in self.changes),
+            updates=sum(c.safety_updates for c in self.changes),
+            limits=limits.over(self.safety),
+        )
+
+    def declared_json(self) -> dict[str, list[str]]:
+        """The plan file's ``declared`` entry: action ids, and ``DECLARED_PIPELINE`` for the pipeline's fields."""
+        out = {str(i): list(names) for i, names in self.declared_actions.items()}
+        if self.declared_fields:
+            out[DECLARED_PIPELINE] = list(self.declared_fields)
+        return out
+
+
+@dataclass
 class Plan:
-    """Everything ``apply`` needs and a reviewer reads. ``changes`` are in the order they will be made."""
+    """Everything ``apply`` needs and a reviewer reads: one ``PipelinePlan`` per pipeline, whose
+    changes, in turn, are in the order they will be made."""
 
     target: Target
-    changes: list[Change] = field(default_factory=list)
+    pipelines: list[PipelinePlan] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    fingerprints: dict[str, str] = field(default_factory=dict)
-    #: per pipeline key: declared live action id → its declared field names, and ``DECLARED_PIPELINE`` →
-    #: the declared pipeline fields (to re-fingerprint on apply)
-    declared: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    #: live action count per pipeline key, for the safety check (not serialised: re-read on apply)
-    live_counts: dict[str, int] = field(default_factory=dict)
     #: the --target/--exclude patterns a partial plan was made with (None: every declared pipeline)
     targeting: Targeting | None = None
-    #: per pipeline key: the file's ``safety:`` limits (``max_delete_percent``, ``max_update_percent``)
-    safety: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        target: Target,
+        changes: Sequence[Change] = (),
+        *,
+        fingerprints: Mapping[str, str] | None = None,
+        declared: Mapping[str, Mapping[str, list[str]]] | None = None,
+        live_counts: Mapping[str, int] | None = None,
+        safety: Mapping[str, Mapping[str, int]] | None = None,
+        **rest: Any,
+    ) -> Plan:
+        """A plan from its flat parts (a plan file's shape): the changes grouped by pipeline key."""
+        units: dict[str, PipelinePlan] = {}
+
+        def unit(key: str) -> PipelinePlan:
+            return units.setdefault(key, PipelinePlan(key))
+
+        for change in changes:
+            unit(change.pipeline_key).changes.append(change)
+        for key, print_ in (fingerprints or {}).items():
+            unit(key).fingerprint = print_
+        for key, entry in (declared or {}).items():
+            unit(key).declared_actions = {int(i): list(v) for i, v in entry.items() if i != DECLARED_PIPELINE}
+            unit(key).declared_fields = list(entry.get(DECLARED_PIPELINE, []))
+        for key, count in (live_counts or {}).items():
+            unit(key).live_count = count
+        for key, limits in (safety or {}).items():
+            unit(key).safety = dict(limits)
+        return cls(target, list(units.values()), **rest)
+
+    @property
+    def changes(self) -> list[Change]:
+        """Every change, in the order apply makes them."""
+        return [c for p in self.pipelines for c in p.changes]
+
+    @property
+    def fingerprints(self) -> dict[str, str]:
+        return {p.key: p.fingerprint for p in self.pipelines if p.fingerprint is not None}
+
+    @property
+    def declared(self) -> dict[str, dict[str, list[str]]]:
+        return {p.key: entry for p in self.pipelines if (entry := p.declared_json())}
+
+    @property
+    def safety(self) -> dict[str, dict[str, int]]:
+        return {p.key: dict(p.safety) for p in self.pipelines if p.safety}
+
+    @property
+    def live_counts(self) -> dict[str, int]:
+        return {p.key: p.live_count for p in self.pipelines}
 
     @property
     def summary(self) -> dict[str, int]:
         counts = Counter(type(c) for c in self.changes)
         return {cls.kind: counts[cls] for cls in SUMMARY_ORDER}
 
+    def unit(self, key: str) -> PipelinePlan | None:
+        """The part of the plan for pipeline ``key``."""
+        return next((p for p in self.pipelines if p.key == key), None)
+
     def declared_actions(self, key: str) -> dict[int, list[str]]:
         """Declared live action id → its declared field names, for pipeline ``key``."""
-        entry = self.declared.get(key, {})
-        return {int(i): list(names) for i, names in entry.items() if i != DECLARED_PIPELINE}
+        unit = self.unit(key)
+        return dict(unit.declared_actions) if unit else {}
 
     def declared_pipeline(self, key: str) -> list[str]:
         """The declared pipeline fields of pipeline ``key`` (covered by its fingerprint)."""
-        return list(self.declared.get(key, {}).get(DECLARED_PIPELINE, []))
+        unit = self.unit(key)
+        return list(unit.declared_fields) if unit else []
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.changes)
+        return any(p.changes for p in self.pipelines)
 
-    def pipelines(self) -> list[tuple[str, list[Change]]]:
-        """Changes grouped by pipeline key, in plan order."""
-        groups: dict[str, list[Change]] = {}
-        for change in self.changes:
-            groups.setdefault(change.pipeline_key, []).append(change)
-        return list(groups.items())
+    def with_changes(self) -> list[PipelinePlan]:
+        """The pipelines that have changes, in plan order."""
+        return [p for p in self.pipelines if p.changes]
 
     # -- assembling ---------------------------------------------------------------------------------
 
-    def add_pipeline(self, result: PipelineDiff) -> None:
-        """Take in one pipeline's diff: its changes, warnings, fingerprint, live count, declared fields."""
-        self.changes.extend(result.changes)
-        self.warnings.extend(result.warnings)
-        self.fingerprints[result.fingerprint_key] = result.fingerprint
-        self.live_counts[result.fingerprint_key] = result.live_count
-        if result.safety:
-            self.safety[result.fingerprint_key] = dict(result.safety)
-        if result.declared:
-            self.declared[result.fingerprint_key] = result.declared
+    def add_pipeline(self, unit: PipelinePlan) -> None:
+        """Take in one pipeline's part (from the diff); its warnings join the plan's."""
+        self.pipelines.append(unit)
+        self.warnings.extend(unit.warnings)
 
     def add_error(self, workspace: str, project: str, pipeline: str, reason: str) -> None:
         """One pipeline could not be planned; the others go on."""
@@ -236,19 +311,7 @@ class Plan:
         (secret re-sends left out) and the limits (the file's ``safety:`` over ``limits``)."""
         counts = live_counts if live_counts is not None else self.live_counts
         base = limits or Limits()
-        out: list[SafetyCount] = []
-        for key, changes in self.pipelines():
-            first = changes[0]
-            out.append(
-                SafetyCount(
-                    pipeline=f'{first.workspace}/{first.project} pipeline "{first.pipeline}"',
-                    live=counts.get(key, 0),
-                    deletes=sum(c.safety_deletes for c in changes),
-                    updates=sum(c.safety_updates for c in changes),
-                    limits=base.over(self.safety.get(key)),
-                )
-            )
-        return out
+        return [p.safety_count(counts.get(p.key, 0), base) for p in self.with_changes()]
 
     def unsafe(self, live_counts: Mapping[str, int] | None = None, limits: Limits | None = None) -> list[SafetyCount]:
         """The pipelines the safety check refuses (see ``SafetyCount.refused``)."""

@@ -121,12 +121,12 @@ def plan_from_json(data: Any, *, source: str = "plan file") -> Plan:
     target = check.object(data.get("target"), "target")
     changes = [change_of(**check.change(item, f"changes[{i}]")) for i, item in enumerate(check.array(data, "changes"))]
     check.anchors(changes)
-    return Plan(
-        target=Target(
+    return Plan.of(
+        Target(
             base_url=check.text(target, "base_url", "target"),
             tool_version=check.text(target, "tool_version", "target", optional=True) or "",
         ),
-        changes=changes,
+        changes,
         skipped=[check.skipped(item, f"skipped[{i}]") for i, item in enumerate(check.array(data, "skipped", True))],
         warnings=[SafetyWarning.read(w) for w in check.texts(data, "warnings")],
         errors=check.texts(data, "errors"),
