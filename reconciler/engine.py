@@ -22,7 +22,8 @@ from reconciler.config import build as config_module
 from reconciler.errors import PipelineError
 from reconciler.importer import exporter
 from reconciler.model import DesiredPipeline
-from reconciler.plan.diff import Options, check_variables, diff_pipeline
+from reconciler.plan.diff import check_variables, diff_pipeline
+from reconciler.plan.options import Options
 from reconciler.plan.plan import Plan, Skipped, Target
 from reconciler.plan.targets import Targeting
 from reconciler.problems import Problem

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler import envrefs, fields, suggest
@@ -28,22 +27,8 @@ from reconciler.model import (
 from reconciler.plan import dedupe, elements
 from reconciler.plan.changes import Change, CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
 from reconciler.plan.normal import canonical, live_as_declared, match_actions, stored
-from reconciler.plan.plan import Limits, PipelinePlan
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the command line says about this plan."""
-
-    prune: bool = False
-    update_secrets: bool = False
-    sandbox: bool = False
-    env: Mapping[str, str] = field(default_factory=dict)
-    #: live multi-arch actions sharing a declared name: keep the first, delete the others
-    dedupe: bool = False
-    #: the safety check's thresholds (``--max-delete-percent``, ``--max-update-percent``)
-    limits: Limits = field(default_factory=Limits)
-
+from reconciler.plan.options import Options
+from reconciler.plan.plan import PipelinePlan
 
 # -- comparing --------------------------------------------------------------------------------------
 
