@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from reconciler import crash, envrefs, fields, uncertain
 from reconciler.buddy import live, settings
@@ -46,8 +46,9 @@ from reconciler.errors import (
 )
 from reconciler.fields import SENSITIVE
 from reconciler.model import MULTI_ARCH, PipelineKey
+from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
 from reconciler.plan.diff import field_differs, pipeline_field_differs
-from reconciler.plan.plan import SAFETY_SKIPPED, Change, Limits, Plan
+from reconciler.plan.plan import Change, Limits, Plan, SafetyWarning
 
 Status = Literal["applied", "failed", "uncertain", "not tried"]
 #: seconds to wait before each look for an object whose create had an unknown outcome
@@ -224,12 +225,11 @@ def create_once(
 
 #: what apply says of a PATCH or DELETE that no attempt saw answered (a late commit lands it anyway)
 UNANSWERED_WRITE = "the server did not answer in time; it may have landed: run plan to see"
-_PATCH_OR_DELETE = ("update_pipeline", "update", "delete")
 
 
 def _unanswered(change: Change, exc: ApiError) -> bool:
     """True for a PATCH or DELETE whose last attempt got no answer after one may have been sent."""
-    return change.kind in _PATCH_OR_DELETE and isinstance(exc, TransportError) and exc.uncertain
+    return change.writes_in_place and isinstance(exc, TransportError) and exc.uncertain
 
 
 def _write_status(change: Change, exc: ApiError) -> Status:
@@ -281,7 +281,7 @@ class _PipelineRun:
             if stopped is not None:
                 self.record(Outcome(change, "not tried", stopped))
                 continue
-            if change.kind == "create" and creates_blocked is not None:
+            if isinstance(change, CreateAction) and creates_blocked is not None:
                 self.record(Outcome(change, "not tried", creates_blocked))
                 continue
             if self.progress is not None:
@@ -290,9 +290,7 @@ class _PipelineRun:
                 outcome = self.execute(change, body or {})
             except UncertainCreate as exc:
                 outcome = Outcome(change, "uncertain", str(exc))
-                what = (
-                    f'pipeline "{change.pipeline}"' if change.kind == "create_pipeline" else f'"{change.action_name}"'
-                )
+                what = f'pipeline "{change.pipeline}"' if change.on_pipeline else f'"{change.action_name}"'
                 stopped = f"the create of {what} before it has an unknown outcome"
             except ApiError as exc:
                 if isinstance(exc, RateLimitedError) and self.stop.is_set() and not exc.uncertain:
@@ -300,9 +298,9 @@ class _PipelineRun:
                     self.record(Outcome(change, "not tried", exc.message))
                     continue
                 outcome = Outcome(change, _write_status(change, exc), _write_message(change, exc))
-                if change.kind == "create_pipeline":
+                if isinstance(change, CreatePipeline):
                     stopped = f'pipeline "{change.pipeline}" was not created'
-                elif change.kind == "create":
+                elif isinstance(change, CreateAction):
                     creates_blocked = f'the create of "{change.action_name}" before it failed'
             except Exception as exc:  # a bug: told as an unknown outcome, the apply stopped (crash.py)
                 if not crash.is_bug(exc):
@@ -311,39 +309,52 @@ class _PipelineRun:
             self.record(outcome)
 
     def execute(self, change: Change, body: dict[str, Any]) -> Outcome:
-        c = self.client
-        ws, project = change.workspace, change.project
-        pipeline_id = change.pipeline_id if change.pipeline_id is not None else self.pipeline_id
-        if change.kind == "create_pipeline":
+        """One change made, by the handler of its class."""
+        if isinstance(change, CreatePipeline):
             created = self._create_pipeline(change, body)
             self.pipeline_id = int(created["id"])
             return Outcome(change, "applied", object_id=self.pipeline_id)
+        pipeline_id = change.pipeline_id if change.pipeline_id is not None else self.pipeline_id
         assert pipeline_id is not None
-        if change.kind == "update_pipeline":
-            answer = c.update_pipeline(ws, project, pipeline_id, body)
-            self.verify(change, body, answer)
-            return Outcome(change, "applied", object_id=pipeline_id)
-        if change.kind == "create":
-            send = dict(body)
-            if change.after_action_id is not None:
-                send["after_action_id"] = change.after_action_id
-            elif change.after_action_name is not None:
-                send["after_action_id"] = self.created[change.after_action_name]
-            answer = self._create_action(change, pipeline_id, send)
-            self.created[change.action_name or ""] = int(answer["id"])
-            self.verify(change, body, answer)
-            return Outcome(change, "applied", object_id=int(answer["id"]))
-        if change.kind == "update":
-            assert change.action_id is not None
-            answer = c.update_action(ws, project, pipeline_id, change.action_id, body)
-            self.verify(change, body, answer)
-            return Outcome(change, "applied", object_id=change.action_id)
+        return self._HANDLERS[type(change)](self, change, pipeline_id, body)
+
+    def _update_pipeline(self, change: Change, pipeline_id: int, body: dict[str, Any]) -> Outcome:
+        answer = self.client.update_pipeline(change.workspace, change.project, pipeline_id, body)
+        self.verify(change, body, answer)
+        return Outcome(change, "applied", object_id=pipeline_id)
+
+    def _create(self, change: Change, pipeline_id: int, body: dict[str, Any]) -> Outcome:
+        send = dict(body)
+        if change.after_action_id is not None:
+            send["after_action_id"] = change.after_action_id
+        elif change.after_action_name is not None:
+            send["after_action_id"] = self.created[change.after_action_name]
+        answer = self._create_action(change, pipeline_id, send)
+        self.created[change.action_name or ""] = int(answer["id"])
+        self.verify(change, body, answer)
+        return Outcome(change, "applied", object_id=int(answer["id"]))
+
+    def _update(self, change: Change, pipeline_id: int, body: dict[str, Any]) -> Outcome:
+        assert change.action_id is not None
+        answer = self.client.update_action(change.workspace, change.project, pipeline_id, change.action_id, body)
+        self.verify(change, body, answer)
+        return Outcome(change, "applied", object_id=change.action_id)
+
+    def _delete(self, change: Change, pipeline_id: int, body: dict[str, Any]) -> Outcome:
         assert change.action_id is not None
         try:
-            c.delete_action(ws, project, pipeline_id, change.action_id)
+            self.client.delete_action(change.workspace, change.project, pipeline_id, change.action_id)
         except NotFoundError:
             return Outcome(change, "applied", "already gone", object_id=change.action_id)
         return Outcome(change, "applied", object_id=change.action_id)
+
+    #: how each kind of change is made, once its pipeline exists (a pipeline's create makes it)
+    _HANDLERS: ClassVar[Mapping[type[Change], Callable[[_PipelineRun, Change, int, dict[str, Any]], Outcome]]] = {
+        UpdatePipeline: _update_pipeline,
+        CreateAction: _create,
+        UpdateAction: _update,
+        DeleteAction: _delete,
+    }
 
     def _create_pipeline(self, change: Change, body: dict[str, Any]) -> dict[str, Any]:
         c, ws, project = self.client, change.workspace, change.project
@@ -368,7 +379,7 @@ class _PipelineRun:
         """The server's answer is what it stored: a declared field that still differs is a
         normalisation the diff does not know yet, worth a warning. An action's fields compare as the
         diff compares them; a pipeline's as the server stores them (a ``null`` is its default)."""
-        own = change.kind in ("create_pipeline", "update_pipeline")
+        own = change.on_pipeline
         differs = pipeline_field_differs if own else field_differs
         where = f'pipeline "{change.pipeline}"' + ("" if own else f', action "{change.action_name}"')
         for name, value in body.items():
@@ -409,7 +420,7 @@ def apply_plan(
     bodies = resolve_fields(plan, env, sandbox=sandbox)
     skipped = plan.raise_if_unsafe(force=force, live_counts=live_counts, limits=limits)
     report = ApplyReport()
-    report.warnings.extend(SAFETY_SKIPPED + c.describe() for c in skipped)
+    report.warnings.extend(SafetyWarning.of(c, forced=True) for c in skipped)
     stop = stop if stop is not None else threading.Event()
     lock = threading.Lock()
     groups: dict[str, list[tuple[Change, dict[str, Any] | None]]] = {}
@@ -460,14 +471,15 @@ def check_duplicates(
     created: dict[tuple[str, str], set[str]] = {}
     for outcome in report.of("applied"):
         change = outcome.change
-        pipeline_id = outcome.object_id if change.kind == "create_pipeline" else change.pipeline_id
+        created_here = isinstance(change, CreatePipeline)
+        pipeline_id = outcome.object_id if created_here else change.pipeline_id
         if pipeline_id is None:
             continue
         # every pipeline touched (created, renamed, updated) is looked for under its name once applied
         created.setdefault((change.workspace, change.project), set()).add(change.pipeline)
         names = set((declared or {}).get((change.workspace, change.project, change.pipeline), ()))
         entry = touched.setdefault((change.workspace, change.project, pipeline_id), (change.pipeline, names))
-        if change.action_name is not None and change.kind != "delete":
+        if change.action_name is not None and change.leaves_action:
             entry[1].add(change.action_name)
     try:
         found = live.read_touched(client, sorted(touched), sorted(created), stop)

@@ -22,8 +22,9 @@ from reconciler.config import build as config_module
 from reconciler.errors import PipelineError
 from reconciler.importer import exporter
 from reconciler.model import DesiredPipeline, PipelineKey
-from reconciler.plan.diff import Options, check_variables, diff_pipeline
-from reconciler.plan.plan import Plan, Skipped, Target
+from reconciler.plan.diff import check_variables, diff_pipeline
+from reconciler.plan.options import Options
+from reconciler.plan.plan import PipelinePlan, Plan, Skipped, Target
 from reconciler.plan.targets import Targeting
 from reconciler.problems import Problem
 
@@ -86,9 +87,8 @@ def build_plan(
             try:
                 made.add_pipeline(diff_pipeline(desired, state.live, state.details, options))
                 if state.free_name is not None:  # a saved rename is stale once another pipeline takes the name
-                    made.fingerprints[
-                        str(PipelineKey.of(desired.workspace, desired.project, None, state.free_name))
-                    ] = ABSENT
+                    free = PipelineKey.of(desired.workspace, desired.project, None, state.free_name)
+                    made.pipelines.append(PipelinePlan(str(free), fingerprint=ABSENT))
             except PipelineError as exc:
                 made.add_error(desired.workspace, desired.project, desired.label, exc.reason)
     made.add_safety_warnings(options.limits, force=force)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -18,7 +19,8 @@ from rich.text import Text
 from reconciler.apply import ApplyReport, Outcome
 from reconciler.fields import SENSITIVE, is_write_only, masked, strip_write_only
 from reconciler.plan import elements
-from reconciler.plan.plan import SAFETY_REFUSES, SAFETY_SKIPPED, Change, Plan
+from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
+from reconciler.plan.plan import Change, Plan, SafetyWarning
 from reconciler.problems import Problem, cap_per_file, split_location
 
 MARKDOWN_LIMIT = 65_000
@@ -32,7 +34,6 @@ STYLES = {
     "e": "bold red",
     "u": "bold magenta",
 }
-SYMBOL = {"create_pipeline": "+", "update_pipeline": "~", "create": "+", "update": "~", "delete": "-"}
 Line = tuple[str, str]  # (style key, text)
 
 
@@ -98,23 +99,44 @@ def _diff_lines(sym: str, change: Change) -> list[Line]:
     return [_layout(sym, mark, text, width) for mark, text in rows]
 
 
-def change_lines(change: Change) -> list[Line]:
-    """The lines one change shows (without its pipeline header)."""
-    sym = SYMBOL[change.kind]
-    if change.kind == "create_pipeline":
-        return [(sym, f'  + create pipeline "{change.pipeline}"'), *_field_lines(sym, change.fields or {})]
-    if change.kind == "create":
-        head = f'  + create  "{change.action_name}"'
-        return [
-            (sym, f"{head.ljust(42)} {_placement(change)}"),
-            *_field_lines(sym, change.fields or {}, change.unset_sensitive),
-        ]
-    if change.kind == "update_pipeline":
-        return [(sym, f'  ~ update pipeline "{change.pipeline}" (#{change.pipeline_id})'), *_diff_lines(sym, change)]
-    if change.kind == "update":
-        return [(sym, f'  ~ update  "{change.action_name}" (#{change.action_id})'), *_diff_lines(sym, change)]
+def _create_pipeline_lines(sym: str, change: Change) -> list[Line]:
+    return [(sym, f'  + create pipeline "{change.pipeline}"'), *_field_lines(sym, change.fields or {})]
+
+
+def _create_lines(sym: str, change: Change) -> list[Line]:
+    head = f'  + create  "{change.action_name}"'
+    return [
+        (sym, f"{head.ljust(42)} {_placement(change)}"),
+        *_field_lines(sym, change.fields or {}, change.unset_sensitive),
+    ]
+
+
+def _update_pipeline_lines(sym: str, change: Change) -> list[Line]:
+    return [(sym, f'  ~ update pipeline "{change.pipeline}" (#{change.pipeline_id})'), *_diff_lines(sym, change)]
+
+
+def _update_lines(sym: str, change: Change) -> list[Line]:
+    return [(sym, f'  ~ update  "{change.action_name}" (#{change.action_id})'), *_diff_lines(sym, change)]
+
+
+def _delete_lines(sym: str, change: Change) -> list[Line]:
     head = f'  - delete  "{change.action_name}" (#{change.action_id})'
     return [(sym, f"{head.ljust(42)} {change.reason or ''}".rstrip())]
+
+
+#: how each kind of change is drawn in the text plan
+_LINES: dict[type[Change], Callable[[str, Change], list[Line]]] = {
+    CreatePipeline: _create_pipeline_lines,
+    CreateAction: _create_lines,
+    UpdatePipeline: _update_pipeline_lines,
+    UpdateAction: _update_lines,
+    DeleteAction: _delete_lines,
+}
+
+
+def change_lines(change: Change) -> list[Line]:
+    """The lines one change shows (without its pipeline header)."""
+    return _LINES[type(change)](change.symbol, change)
 
 
 def _shown(name: str, value: Any) -> Any:
@@ -151,7 +173,7 @@ def _layout(sym: str, mark: str, text: str, width: int) -> Line:
 
 def _summary_line(plan: Plan) -> str:
     s = plan.summary
-    pipelines = len(plan.pipelines())
+    pipelines = len(plan.with_changes())
     failed = ""
     if plan.errors:
         failed = (
@@ -174,7 +196,8 @@ def _summary_line(plan: Plan) -> str:
 def plan_sections(plan: Plan) -> list[tuple[str, list[Change], list[Line]]]:
     """Per pipeline with changes: (title, changes, lines)."""
     sections = []
-    for _key, changes in plan.pipelines():
+    for unit in plan.with_changes():
+        changes = unit.changes
         title = printable(_pipeline_header(changes[0]))
         lines: list[Line] = [("h", title)]
         for change in changes:
@@ -186,7 +209,7 @@ def plan_sections(plan: Plan) -> list[tuple[str, list[Change], list[Line]]]:
 def plan_lines(plan: Plan) -> list[Line]:
     """The text plan. Warnings come first, before the details (SPEC.md): the safety check's first,
     then the others; the summary line ends it."""
-    safety = [w for w in plan.warnings if w.startswith((SAFETY_REFUSES, SAFETY_SKIPPED))]
+    safety = [w for w in plan.warnings if isinstance(w, SafetyWarning)]
     others = [w for w in plan.warnings if w not in safety]
     lines: list[Line] = [("w", printable(f"warning: {w}")) for w in [*safety, *others]]
     if lines:
@@ -250,11 +273,11 @@ def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -
     if sections:
         head += ["| pipeline | create | update | delete |", "|---|---:|---:|---:|"]
         for title, changes, _lines in sections:
-            counts = {k: sum(1 for c in changes if c.kind == k) for k in ("create", "update", "delete")}
+            counts = Counter(type(c) for c in changes)
             label = _escape_html(title).replace("|", "\\|")
-            if any(c.kind == "update_pipeline" for c in changes):
+            if counts[UpdatePipeline]:
                 label += " (pipeline updated)"  # its own fields or name: not an action count
-            head.append(f"| {label} | {counts['create']} | {counts['update']} | {counts['delete']} |")
+            head.append(f"| {label} | {counts[CreateAction]} | {counts[UpdateAction]} | {counts[DeleteAction]} |")
         head.append("")
     notes = [f"- :x: error: {_escape_html(printable(error))}" for error in plan.errors]
     notes += [f"- :warning: {_escape_html(printable(warning))}" for warning in plan.warnings]
@@ -398,21 +421,6 @@ def write_problems(problems: list[Problem], stream: TextIO, *, files: int, fmt: 
 
 #: how each outcome status is styled in the apply summary
 OUTCOME_STYLES = {"applied": "+", "failed": "e", "uncertain": "u", "not tried": "w"}
-_DOING = {
-    "create_pipeline": "creating pipeline",
-    "update_pipeline": "updating pipeline",
-    "create": "creating",
-    "update": "updating",
-    "delete": "deleting",
-}
-_DONE = {
-    "create_pipeline": "created pipeline",
-    "update_pipeline": "updated pipeline",
-    "create": "created",
-    "update": "updated",
-    "delete": "deleted",
-}
-_PIPELINE_KINDS = ("create_pipeline", "update_pipeline")
 
 
 def printable(text: str) -> str:
@@ -433,17 +441,17 @@ def _target(change: Change) -> str:
 
 def describe_change(change: Change) -> str:
     """One line naming a change, for progress and the apply summary."""
-    if change.kind == "create_pipeline":
+    if isinstance(change, CreatePipeline):
         return printable(f"create pipeline {_where(change)}")
-    if change.kind == "update_pipeline":
-        return printable(f"update pipeline {_where(change)} (#{change.pipeline_id})")
-    return printable(f"{change.kind} {_target(change)} in {_where(change)}")
+    if change.on_pipeline:
+        return printable(f"{change.label} {_where(change)} (#{change.pipeline_id})")
+    return printable(f"{change.label} {_target(change)} in {_where(change)}")
 
 
 def describe_progress(change: Change) -> str:
     """The change in hand, as a progress bar names it: ``creating "Build app image" in acme/web "Release"``."""
-    verb = _DOING.get(change.kind, change.kind.replace("_", " "))
-    if change.kind in _PIPELINE_KINDS:
+    verb = change.doing
+    if change.on_pipeline:
         return printable(f"{verb} {_where(change)}")
     return printable(f"{verb} {_target(change)} in {_where(change)}")
 
@@ -453,9 +461,9 @@ def describe_outcome(outcome: Outcome) -> str:
     ``failed: update … : the API's message``."""
     change = outcome.change
     if outcome.status == "applied":
-        verb = _DONE.get(change.kind, f"{change.kind.replace('_', ' ')}d")
+        verb = change.done
         ident = outcome.object_id if outcome.object_id is not None else change.action_id
-        if change.kind in _PIPELINE_KINDS:
+        if change.on_pipeline:
             text = f"{verb} {_where(change)}" + (f" (#{ident})" if ident is not None else "")
         else:
             what = f'"{change.action_name}"' + (f" (#{ident})" if ident is not None else "")
@@ -468,11 +476,10 @@ def describe_outcome(outcome: Outcome) -> str:
 def _outcome_row(outcome: Outcome) -> Line:
     """One line of a pipeline's group in the summary: status, change, and why."""
     change = outcome.change
-    what = f'"{change.pipeline}"' if change.kind in _PIPELINE_KINDS else _target(change)
-    if change.kind == "create" and outcome.object_id is not None:
+    what = f'"{change.pipeline}"' if change.on_pipeline else _target(change)
+    if isinstance(change, CreateAction) and outcome.object_id is not None:
         what = f'"{change.action_name}" (#{outcome.object_id})'
-    kind = change.kind.replace("_pipeline", " pipeline")
-    text = f"    {outcome.status.ljust(10)} {kind.ljust(8)} {what}"
+    text = f"    {outcome.status.ljust(10)} {change.label.ljust(8)} {what}"
     if outcome.message:
         text += f": {outcome.message}"
     return (OUTCOME_STYLES.get(outcome.status, ""), printable(text))

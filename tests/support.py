@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reconciler.buddy.client import BuddyClient, RetryPolicy
+from reconciler.plan.changes import change_of
 from reconciler.plan.plan import Change, Plan, Target
 from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
 
@@ -43,9 +44,9 @@ def change(kind: str, n: int = 1, **kw: Any) -> Change:
     """A change of pipeline acme/web #7 ("Release") to action ``a{n}`` (id ``n`` unless a create)."""
     base = {"workspace": "acme", "project": "web", "pipeline": "Release", "pipeline_id": 7}
     base.update(kw)
-    return Change(kind=kind, action_name=f"a{n}", action_id=n if kind != "create" else None, **base)  # type: ignore[arg-type]
+    return change_of(kind, action_name=f"a{n}", action_id=n if kind != "create" else None, **base)
 
 
 def plan_with(*changes: Change, live: int = 10) -> Plan:
     """A plan of ``changes`` against Buddy, pipeline acme/web #7 having ``live`` actions."""
-    return Plan(Target("https://api.buddy.works"), list(changes), live_counts={"acme/web/7": live})
+    return Plan.of(Target("https://api.buddy.works"), list(changes), live_counts={"acme/web/7": live})

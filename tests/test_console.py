@@ -9,11 +9,11 @@ import pytest
 
 from reconciler.apply import Outcome
 from reconciler.cli import console
-from reconciler.plan.plan import Change
+from reconciler.plan.changes import CreateAction, UpdateAction
 
 COMMON = {"workspace": "acme", "project": "web", "pipeline": "Release images", "pipeline_id": 7}
-CREATE = Change("create", action_name="Build app image", **COMMON)
-UPDATE = Change("update", action_name="Build worker image", action_id=42, **COMMON)
+CREATE = CreateAction(action_name="Build app image", **COMMON)
+UPDATE = UpdateAction(action_name="Build worker image", action_id=42, **COMMON)
 
 
 class Terminal(io.StringIO):
@@ -100,7 +100,7 @@ def test_on_a_terminal_the_bar_names_the_change_in_hand_and_shows_waits_in_place
 
 def test_on_a_terminal_finished_changes_are_printed_above_the_bar_as_text_not_markup() -> None:
     err = Terminal()
-    change = Change("create", action_name="[red]x[/red]", **COMMON)
+    change = CreateAction(action_name="[red]x[/red]", **COMMON)
     with console.TerminalView(err) as view:
         view.start(1)
         view.begin(change)

@@ -222,7 +222,7 @@ def test_prune_false_in_the_file_wins_over_the_flag():
 def test_a_missing_pipeline_is_created_first_then_its_actions():
     result = run(pipeline(action("A"), action("B")), None)
     assert [c.kind for c in result.changes] == ["create_pipeline", "create", "create"]
-    assert result.fingerprint == "absent" and result.fingerprint_key == "acme/web/name:Release"
+    assert result.fingerprint == "absent" and result.key == "acme/web/name:Release"
 
 
 def test_a_live_order_that_differs_from_the_file_is_a_warning():
@@ -252,7 +252,7 @@ def test_a_declared_null_on_a_defaulted_pipeline_field_equals_the_default_the_se
     [change] = settings({"disabled": None}, {"disabled": True})
     # sent as written, shown as what the server will store: `true -> null` would read as clearing it
     assert change.fields == {"disabled": None} and change.diff == {"disabled": {"from": True, "to": False}}
-    plan = Plan(Target("https://api.buddy.works"), [change])
+    plan = Plan.of(Target("https://api.buddy.works"), [change])
     for write in (render.write_text, render.write_markdown):
         out = io.StringIO()
         write(plan, out)

@@ -125,7 +125,7 @@ def _every_format(plan: Plan) -> dict[str, str]:
 
 def _created_plan() -> Plan:
     result = diff_pipeline(desired(**DECLARED), None, {}, Options())
-    return Plan(Target("https://api.buddy.works"), changes=result.changes)
+    return Plan.of(Target("https://api.buddy.works"), changes=result.changes)
 
 
 def test_every_plan_format_masks_the_new_write_only_fields(login_write_only: FieldTable) -> None:

@@ -21,8 +21,9 @@ def test_a_plan_survives_a_json_round_trip():
     plan = plan_with(
         change("create", fields={"name": "a1", "password": "${env:X}"}, after_action_id=3, after_action_name="Tests")
     )
-    plan.fingerprints["acme/web/7"] = "sha256:abc"
-    plan.declared["acme/web/7"] = {"3": ["cache_mode"]}
+    unit = plan.unit("acme/web/7")
+    assert unit is not None
+    unit.fingerprint, unit.declared_actions = "sha256:abc", {3: ["cache_mode"]}
     again = plan_from_json(json.loads(json.dumps(plan.to_json())))
     assert again.changes == plan.changes
     assert again.fingerprints == plan.fingerprints and again.declared == plan.declared
@@ -80,7 +81,7 @@ def test_the_safety_check_refuses_exactly_what_the_table_says(live, deletes, upd
     changes = [change("delete", i) for i in range(deletes)] + [change("update", 100 + i) for i in range(updates)]
     plan = plan_with(*changes, live=live)
     if file is not None:
-        plan.safety["acme/web/7"] = file
+        plan.pipelines[0].safety = file
     if refused:
         with pytest.raises(UnsafePlanError):
             plan.raise_if_unsafe(force=force, limits=flags)
@@ -123,7 +124,7 @@ def test_the_plan_warns_as_apply_would_refuse_and_says_when_force_skips_it():
 
 def test_a_pipelines_own_limits_survive_the_plan_file():
     plan = plan_with(*(change("delete", i) for i in range(3)), live=8)
-    plan.safety["acme/web/7"] = {"max_delete_percent": 50}
+    plan.pipelines[0].safety = {"max_delete_percent": 50}
     again = plan_from_json(json.loads(json.dumps(plan.to_json())))
     assert again.safety == {"acme/web/7": {"max_delete_percent": 50}}
     again.raise_if_unsafe(force=False, live_counts={"acme/web/7": 8})

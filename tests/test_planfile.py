@@ -15,7 +15,8 @@ from support import change, plan_with
 
 from reconciler.errors import PlanError, UsageError
 from reconciler.plan import elements, planfile
-from reconciler.plan.plan import Change, Plan, Target
+from reconciler.plan.changes import CreateAction, CreatePipeline
+from reconciler.plan.plan import Plan, Target
 from reconciler.plan.planfile import plan_from_json, read_plan_file, write_plan_file
 
 
@@ -27,7 +28,7 @@ def test_a_file_that_is_not_a_plan_is_refused_with_a_message():
 
 
 def test_a_plan_file_with_a_key_that_names_no_pipeline_is_refused():
-    data = Plan(Target("https://api.buddy.works"), fingerprints={"acme/web/7": "sha256:x"}).to_json()
+    data = Plan.of(Target("https://api.buddy.works"), fingerprints={"acme/web/7": "sha256:x"}).to_json()
     assert plan_from_json(data).fingerprints == {"acme/web/7": "sha256:x"}
     data["fingerprints"] = {"acme/web/seven": "sha256:x"}
     with pytest.raises(PlanError, match="malformed"):
@@ -100,12 +101,12 @@ def test_a_damaged_plan_file_is_a_plan_error(tmp_path: Path, content: bytes, mes
 def saved_plan() -> dict:
     """A plan file's data: a new pipeline with two chained creates, and an update elsewhere."""
     new = {"workspace": "acme", "project": "web", "pipeline": "New", "pipeline_id": None}
-    made = Plan(
+    made = Plan.of(
         Target("https://api.buddy.works"),
         [
-            Change(kind="create_pipeline", fields={"name": "New"}, **new),  # type: ignore[arg-type]
-            Change(kind="create", action_name="A", fields={"name": "A"}, **new),  # type: ignore[arg-type]
-            Change(kind="create", action_name="B", after_action_name="A", fields={"name": "B"}, **new),  # type: ignore[arg-type]
+            CreatePipeline(fields={"name": "New"}, **new),  # type: ignore[arg-type]
+            CreateAction(action_name="A", fields={"name": "A"}, **new),  # type: ignore[arg-type]
+            CreateAction(action_name="B", after_action_name="A", fields={"name": "B"}, **new),  # type: ignore[arg-type]
             change("update", 41, diff={"cache_mode": {"from": "MIN", "to": "MAX"}}, fields={"cache_mode": "MAX"}),
         ],
         fingerprints={"acme/web/7": "sha256:x", "acme/web/name:New": "absent"},

@@ -6,18 +6,18 @@ import io
 
 from reconciler import render
 from reconciler.apply import ApplyReport, Outcome
-from reconciler.plan.plan import Change, Plan, Skipped, Target
+from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
+from reconciler.plan.plan import Plan, Skipped, Target
 from reconciler.problems import MAX_PROBLEMS_PER_FILE, Location, Problem
 
 COMMON = {"workspace": "acme", "project": "web", "pipeline": "Release images", "pipeline_id": 7}
 
 
 def sample() -> Plan:
-    return Plan(
+    return Plan.of(
         Target("https://api.buddy.works"),
         [
-            Change(
-                "create",
+            CreateAction(
                 action_name="Build app image",
                 after_action_id=40,
                 after_action_name="Run tests",
@@ -31,15 +31,14 @@ def sample() -> Plan:
                 },
                 **COMMON,
             ),
-            Change(
-                "update",
+            UpdateAction(
                 action_name="Build worker image",
                 action_id=42,
                 fields={"cache_mode": "MAX"},
                 diff={"cache_mode": {"from": "MIN", "to": "MAX"}},
                 **COMMON,
             ),
-            Change("delete", action_name="Old build", action_id=43, reason="prune: not declared in web.yml", **COMMON),
+            DeleteAction(action_name="Old build", action_id=43, reason="prune: not declared in web.yml", **COMMON),
         ],
         skipped=[Skipped("acme", "web", "Docs", 9, "defined in Buddy YAML (git_config_ref FIXED)")],
     )
@@ -73,7 +72,7 @@ def test_secrets_and_env_values_are_masked_in_every_format():
 
 
 def test_an_empty_plan_says_there_is_nothing_to_do():
-    assert "No changes." in text_of(Plan(Target("x")))
+    assert "No changes." in text_of(Plan.of(Target("x")))
 
 
 def test_markdown_puts_each_change_symbol_in_the_first_column_so_a_pull_request_colours_it():
@@ -90,8 +89,7 @@ def test_markdown_puts_each_change_symbol_in_the_first_column_so_a_pull_request_
 
 def test_markdown_cuts_detail_from_the_end_and_names_what_it_left_out():
     changes = [
-        Change(
-            "update",
+        UpdateAction(
             workspace="acme",
             project="web",
             pipeline=f"P{i}",
@@ -104,7 +102,7 @@ def test_markdown_cuts_detail_from_the_end_and_names_what_it_left_out():
         for i in range(100)
     ]
     out = io.StringIO()
-    render.write_markdown(Plan(Target("x"), changes), out, limit=20_000)
+    render.write_markdown(Plan.of(Target("x"), changes), out, limit=20_000)
     text = out.getvalue()
     assert len(text) < 20_000
     assert "not shown:" in text and '"P99"' in text
@@ -122,11 +120,11 @@ OTHER = {"workspace": "acme", "project": "api", "pipeline": "Nightly", "pipeline
 
 def mixed_report() -> ApplyReport:
     """Two pipelines: one where everything landed, one where a create failed and the next was not tried."""
-    created = Change("create", action_name="Build app image", **COMMON)
-    updated = Change("update", action_name="Build worker image", action_id=42, **COMMON)
-    broken = Change("create", action_name="Build api image", **OTHER)
-    after = Change("create", action_name="Build cron image", **OTHER)
-    unsure = Change("create", action_name="Build docs image", **OTHER)
+    created = CreateAction(action_name="Build app image", **COMMON)
+    updated = UpdateAction(action_name="Build worker image", action_id=42, **COMMON)
+    broken = CreateAction(action_name="Build api image", **OTHER)
+    after = CreateAction(action_name="Build cron image", **OTHER)
+    unsure = CreateAction(action_name="Build docs image", **OTHER)
     return ApplyReport(
         [
             Outcome(created, "applied", object_id=101),
@@ -177,7 +175,7 @@ def test_a_complete_apply_is_one_line_per_pipeline_and_a_verdict():
 
 
 def test_the_coloured_summary_neither_highlights_nor_obeys_markup_nor_passes_escape_codes():
-    change = Change("create", action_name="[bold]x[/bold] 42", **COMMON)
+    change = CreateAction(action_name="[bold]x[/bold] 42", **COMMON)
     report = ApplyReport([Outcome(change, "failed", 'Buddy says "no" \x1b[2J 503')])
     text = "\n".join(summary_of(report, color=True))
     assert '"[bold]x[/bold] 42"' in text  # markup in a name is shown, not applied
@@ -187,19 +185,19 @@ def test_the_coloured_summary_neither_highlights_nor_obeys_markup_nor_passes_esc
 
 
 def test_progress_names_the_change_in_hand_and_the_outcome_in_the_past_tense():
-    create = Change("create", action_name="Build app image", **COMMON)
+    create = CreateAction(action_name="Build app image", **COMMON)
     assert render.describe_progress(create) == 'creating "Build app image" in acme/web "Release images"'
     done = Outcome(create, "applied", object_id=101)
     assert render.describe_outcome(done) == 'created "Build app image" (#101) in acme/web "Release images"'
-    gone = Outcome(Change("delete", action_name="Old", action_id=43, **COMMON), "applied", "already gone", 43)
+    gone = Outcome(DeleteAction(action_name="Old", action_id=43, **COMMON), "applied", "already gone", 43)
     assert render.describe_outcome(gone) == 'deleted "Old" (#43) in acme/web "Release images" (already gone)'
     failed = Outcome(create, "failed", "400 bad")
     assert render.describe_outcome(failed) == 'failed: create "Build app image" in acme/web "Release images": 400 bad'
 
 
 def update(diff: dict, **extra) -> Plan:
-    change = Change("update", action_name="Build", action_id=42, fields={}, diff=diff, **COMMON, **extra)
-    return Plan(Target("x"), [change])
+    change = UpdateAction(action_name="Build", action_id=42, fields={}, diff=diff, **COMMON, **extra)
+    return Plan.of(Target("x"), [change])
 
 
 def test_a_changed_list_reads_element_by_element_as_terraform_shows_it():
@@ -273,10 +271,9 @@ def test_markdown_puts_warnings_and_errors_under_the_table_before_the_details():
 
 def test_markdown_keeps_warnings_when_the_size_limit_cuts_detail():
     changes = [
-        Change("delete", "acme", "web", f"P{i}", i, action_name="a" * 40, action_id=i, reason="prune")
-        for i in range(400)
+        DeleteAction("acme", "web", f"P{i}", i, action_name="a" * 40, action_id=i, reason="prune") for i in range(400)
     ]
-    plan = Plan(Target("x"), changes, warnings=["apply would refuse this without --force: deletes"])
+    plan = Plan.of(Target("x"), changes, warnings=["apply would refuse this without --force: deletes"])
     for limit in (20_000, 3_000):
         out = io.StringIO()
         render.write_markdown(plan, out, limit=limit)
@@ -285,7 +282,7 @@ def test_markdown_keeps_warnings_when_the_size_limit_cuts_detail():
 
 
 def test_plan_annotations_land_on_the_line_their_message_names():
-    plan = Plan(
+    plan = Plan.of(
         Target("x"),
         warnings=[
             "web,1.yml:6:9: $.pipelines[0]: warning: old spelling",
@@ -307,11 +304,10 @@ def test_annotation_properties_escape_colons_and_messages_escape_percent_and_new
 
 
 def pipeline_update() -> Plan:
-    return Plan(
+    return Plan.of(
         Target("https://api.buddy.works"),
         [
-            Change(
-                "update_pipeline",
+            UpdatePipeline(
                 fields={"name": "Release", "priority": "HIGH", "target_site_url": "${env:SITE}"},
                 diff={
                     "name": {"from": "Release images", "to": "Release"},
@@ -364,8 +360,7 @@ def test_values_with_escape_codes_neither_recolour_a_terminal_nor_reach_a_commen
 
 def test_markdown_escapes_html_in_the_table_the_notes_and_the_skipped_list():
     odd = "Rel</details><img src=x onerror=alert(1)>"
-    change = Change(
-        "update",
+    change = UpdateAction(
         action_name="A",
         action_id=1,
         fields={},
@@ -375,7 +370,7 @@ def test_markdown_escapes_html_in_the_table_the_notes_and_the_skipped_list():
         pipeline=odd,
         pipeline_id=7,
     )
-    plan = Plan(
+    plan = Plan.of(
         Target("x"),
         [change],
         warnings=[f'did you mean "{odd}"?'],
@@ -390,8 +385,8 @@ def test_markdown_escapes_html_in_the_table_the_notes_and_the_skipped_list():
 def test_text_puts_the_safety_check_first_then_the_other_warnings_then_the_details():
     plan = sample()
     for index in (6, 7, 8):  # three deletes in a pipeline of six live actions: over 30%
-        plan.changes.append(Change("delete", action_name=f"Old {index}", action_id=index, **COMMON))
-    plan.live_counts = {"acme/web/7": 6}
+        plan.pipelines[0].changes.append(DeleteAction(action_name=f"Old {index}", action_id=index, **COMMON))
+    plan.pipelines[0].live_count = 6
     plan.warnings.append("an ordinary warning")
     plan.add_safety_warnings()
     text = io.StringIO()
@@ -404,7 +399,7 @@ def test_text_puts_the_safety_check_first_then_the_other_warnings_then_the_detai
 
 
 def test_the_summary_names_a_new_pipeline_whose_create_is_uncertain_once():
-    new = Change("create_pipeline", "acme", "web", "Fresh", None, fields={"name": "Fresh"})
+    new = CreatePipeline("acme", "web", "Fresh", None, fields={"name": "Fresh"})
     report = ApplyReport([Outcome(new, "uncertain", "outcome unknown")])
     out = io.StringIO()
     render.write_apply_report(report, out)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler import envrefs, fields
@@ -27,34 +26,10 @@ from reconciler.model import (
     PipelineKey,
 )
 from reconciler.plan import anchors, dedupe, elements, merge
+from reconciler.plan.changes import Change, CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
 from reconciler.plan.normal import canonical, live_as_declared, match_actions, stored
-from reconciler.plan.plan import DECLARED_PIPELINE, Change, Limits
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the command line says about this plan."""
-
-    prune: bool = False
-    update_secrets: bool = False
-    sandbox: bool = False
-    env: Mapping[str, str] = field(default_factory=dict)
-    #: live multi-arch actions sharing a declared name: keep the first, delete the others
-    dedupe: bool = False
-    #: the safety check's thresholds (``--max-delete-percent``, ``--max-update-percent``)
-    limits: Limits = field(default_factory=Limits)
-
-
-@dataclass
-class PipelineDiff:
-    changes: list[Change] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    fingerprint_key: str = ""
-    fingerprint: str = ABSENT
-    live_count: int = 0
-    declared: dict[str, list[str]] = field(default_factory=dict)
-    safety: Mapping[str, int] | None = None
-
+from reconciler.plan.options import Options
+from reconciler.plan.plan import PipelinePlan
 
 # -- comparing --------------------------------------------------------------------------------------
 
@@ -125,12 +100,12 @@ def diff_pipeline(
     live: LivePipeline | None,
     details: Mapping[int, Mapping[str, Any]],
     options: Options,
-) -> PipelineDiff:
+) -> PipelinePlan:
     """The changes that make ``live`` match ``desired``. Raises ``PipelineError`` or ``EnvError``."""
-    result = PipelineDiff(safety=desired.safety)
+    result = PipelinePlan("", safety=dict(desired.safety or {}))
     if live is None:
         return _new_pipeline(desired, options, result)
-    result.fingerprint_key = str(PipelineKey.of(desired.workspace, desired.project, live.id, desired.label))
+    result.key = str(PipelineKey.of(desired.workspace, desired.project, live.id, desired.label))
     result.live_count = len(live.actions)
     full = live
     duplicates: list[dedupe.Duplicate] = []
@@ -169,12 +144,10 @@ def diff_pipeline(
     result.changes.extend(creates)
     result.changes.extend(updates)
     result.changes.extend(
-        Change(kind="delete", action_name=d.action.name, action_id=d.action.id, reason=d.reason, **common)
-        for d in duplicates
+        DeleteAction(action_name=d.action.name, action_id=d.action.id, reason=d.reason, **common) for d in duplicates
     )
     result.changes.extend(
-        Change(
-            kind="delete",
+        DeleteAction(
             action_name=a.name,
             action_id=a.id,
             reason=f"prune: not declared in {desired.file}",
@@ -185,9 +158,8 @@ def diff_pipeline(
     _order_warning(desired, live, matched, result.warnings)
     pipeline_fields = sorted(desired.fields)
     result.fingerprint = live_fingerprint(full, details, declared_fields, pipeline_fields)
-    result.declared = {str(i): names for i, names in declared_fields.items()}
-    if pipeline_fields:
-        result.declared[DECLARED_PIPELINE] = pipeline_fields
+    result.declared_actions = declared_fields
+    result.declared_fields = pipeline_fields
     return result
 
 
@@ -218,13 +190,14 @@ def _update_pipeline(
         diff[name] = entry
     if not sent:
         return None
-    return Change(kind="update_pipeline", fields=sent, diff=diff, **common)
+    return UpdatePipeline(fields=sent, diff=diff, **common)
 
 
-def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelineDiff) -> PipelineDiff:
+def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelinePlan) -> PipelinePlan:
     if desired.name is None:
         raise PipelineError(desired.label, f"no live pipeline has id {desired.id}")
-    result.fingerprint_key = str(PipelineKey.of(desired.workspace, desired.project, None, desired.name))
+    result.key = str(PipelineKey.of(desired.workspace, desired.project, None, desired.name))
+    result.fingerprint = ABSENT
     common: dict[str, Any] = {
         "workspace": desired.workspace,
         "project": desired.project,
@@ -233,7 +206,7 @@ def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelineDi
     }
     body = {"name": desired.name, **desired.fields}
     _resolve_check(body, desired.location, options)
-    result.changes.append(Change(kind="create_pipeline", fields=body, **common))
+    result.changes.append(CreatePipeline(fields=body, **common))
     previous: str | None = None
     for action in desired.actions:
         if action.after is not None and action.after != previous:
@@ -274,8 +247,7 @@ def _create(
     after_name: str | None,
 ) -> Change:
     comparable(action, options)  # an unset variable outside write-only fields fails the plan here
-    return Change(
-        kind="create",
+    return CreateAction(
         action_name=action.name,
         after_action_id=after_id,
         after_action_name=after_name,
@@ -317,8 +289,7 @@ def _update(
                 diff[name] = {"from": SENSITIVE, "to": fields.masked(name, raw), "resend": True}
     if not sent:
         return None
-    return Change(
-        kind="update",
+    return UpdateAction(
         action_name=action.name,
         action_id=live.id,
         fields=sent,

@@ -8,21 +8,16 @@ references, never their values; ``apply --plan`` resolves them again. Reading a 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from reconciler import __version__
 from reconciler.errors import PlanError, UnsafePlanError
-from reconciler.model import PipelineKey
+from reconciler.plan.changes import SUMMARY_ORDER, Change
 from reconciler.plan.targets import Targeting, address
 
-if TYPE_CHECKING:
-    from reconciler.plan.diff import PipelineDiff
-
 FORMAT_VERSION = 1
-ChangeKind = Literal["create_pipeline", "update_pipeline", "create", "update", "delete"]
-KINDS: tuple[ChangeKind, ...] = ("create_pipeline", "update_pipeline", "create", "update", "delete")
 #: The key of a pipeline's ``declared`` entry that lists its declared pipeline fields (the others are
 #: live action ids).
 DECLARED_PIPELINE = "pipeline"
@@ -36,49 +31,20 @@ SAFETY_REFUSES = "apply would refuse this without --force: "
 SAFETY_SKIPPED = "the safety check was skipped (--force); it would refuse: "
 
 
-@dataclass(frozen=True)
-class Change:
-    """One request that apply will make. ``fields`` is exactly what will be sent (references kept)."""
+class SafetyWarning(str):
+    """A warning of the safety check: a ``str`` (warnings are text in every output) that says it is
+    one by its type, so the renderers put it first without reading its words."""
 
-    kind: ChangeKind
-    workspace: str
-    project: str
-    pipeline: str
-    pipeline_id: int | None
-    action_name: str | None = None
-    action_id: int | None = None
-    after_action_id: int | None = None
-    after_action_name: str | None = None
-    #: the anchor's live name when the same apply renames it to ``after_action_name``
-    after_renamed_from: str | None = None
-    fields: Mapping[str, Any] | None = None
-    diff: Mapping[str, Mapping[str, Any]] | None = None
-    reason: str | None = None
-    #: write-only fields whose ``${env:…}`` variable is not set at plan time (shown, not serialised)
-    unset_sensitive: tuple[str, ...] = field(default=(), compare=False)
+    __slots__ = ()
 
-    @property
-    def key(self) -> PipelineKey:
-        return PipelineKey.of(self.workspace, self.project, self.pipeline_id, self.pipeline)
+    @classmethod
+    def of(cls, count: SafetyCount, *, forced: bool) -> SafetyWarning:
+        return cls((SAFETY_SKIPPED if forced else SAFETY_REFUSES) + count.describe())
 
-    @property
-    def pipeline_key(self) -> str:
-        """The plan file's spelling of ``key``."""
-        return str(self.key)
-
-    @property
-    def only_resends(self) -> bool:
-        """An update that only sends write-only fields again (``--update-secrets``), changing nothing
-        the plan could compare: the safety check does not count it."""
-        diff = self.diff or {}
-        return self.kind == "update" and bool(diff) and all(e.get("resend") for e in diff.values())
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("unset_sensitive")
-        if data["after_renamed_from"] is None:
-            del data["after_renamed_from"]  # only a create whose anchor the same apply renames has it
-        return data
+    @classmethod
+    def read(cls, text: str) -> str:
+        """A warning read back from a plan file: a ``SafetyWarning`` again when it is one."""
+        return cls(text) if text.startswith((SAFETY_REFUSES, SAFETY_SKIPPED)) else text
 
 
 @dataclass(frozen=True)
@@ -173,70 +139,142 @@ class SafetyCount:
 
 
 @dataclass
+class PipelinePlan:
+    """One pipeline's part of a plan: its key (``str(PipelineKey)``), the fingerprint of the live state
+    it was made against, the live action count (for the safety check; re-read on apply), what it
+    declares (live action id → field names, and its own pipeline fields) and its changes in order."""
+
+    key: str
+    #: None only in a plan made without reading (a test's, or a file without one)
+    fingerprint: str | None = None
+    live_count: int = 0
+    declared_actions: dict[int, list[str]] = field(default_factory=dict)
+    declared_fields: list[str] = field(default_factory=list)
+    #: the file's ``safety:`` limits (``max_delete_percent``, ``max_update_percent``)
+    safety: dict[str, int] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    #: what the diff noticed (taken into the plan's warnings)
+    warnings: list[str] = field(default_factory=list)
+
+    def safety_count(self, live: int, limits: Limits) -> SafetyCount:
+        """What the safety check counts here and its verdict (the file's ``safety:`` over ``limits``)."""
+        first = self.changes[0]
+        return SafetyCount(
+            pipeline=f'{first.workspace}/{first.project} pipeline "{first.pipeline}"',
+            live=live,
+            deletes=sum(c.safety_deletes for c in self.changes),
+            updates=sum(c.safety_updates for c in self.changes),
+            limits=limits.over(self.safety),
+        )
+
+    def declared_json(self) -> dict[str, list[str]]:
+        """The plan file's ``declared`` entry: action ids, and ``DECLARED_PIPELINE`` for the pipeline's fields."""
+        out = {str(i): list(names) for i, names in self.declared_actions.items()}
+        if self.declared_fields:
+            out[DECLARED_PIPELINE] = list(self.declared_fields)
+        return out
+
+
+@dataclass
 class Plan:
-    """Everything ``apply`` needs and a reviewer reads. ``changes`` are in the order they will be made."""
+    """Everything ``apply`` needs and a reviewer reads: one ``PipelinePlan`` per pipeline, whose
+    changes, in turn, are in the order they will be made."""
 
     target: Target
-    changes: list[Change] = field(default_factory=list)
+    pipelines: list[PipelinePlan] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-    fingerprints: dict[str, str] = field(default_factory=dict)
-    #: per pipeline key: declared live action id → its declared field names, and ``DECLARED_PIPELINE`` →
-    #: the declared pipeline fields (to re-fingerprint on apply)
-    declared: dict[str, dict[str, list[str]]] = field(default_factory=dict)
-    #: live action count per pipeline key, for the safety check (not serialised: re-read on apply)
-    live_counts: dict[str, int] = field(default_factory=dict)
     #: the --target/--exclude patterns a partial plan was made with (None: every declared pipeline)
     targeting: Targeting | None = None
-    #: per pipeline key: the file's ``safety:`` limits (``max_delete_percent``, ``max_update_percent``)
-    safety: dict[str, dict[str, int]] = field(default_factory=dict)
     #: YAML files a directory scan skipped as not config files (told on stderr; not serialised)
     skipped_files: list[str] = field(default_factory=list)
 
+    @classmethod
+    def of(
+        cls,
+        target: Target,
+        changes: Sequence[Change] = (),
+        *,
+        fingerprints: Mapping[str, str] | None = None,
+        declared: Mapping[str, Mapping[str, list[str]]] | None = None,
+        live_counts: Mapping[str, int] | None = None,
+        safety: Mapping[str, Mapping[str, int]] | None = None,
+        **rest: Any,
+    ) -> Plan:
+        """A plan from its flat parts (a plan file's shape): the changes grouped by pipeline key."""
+        units: dict[str, PipelinePlan] = {}
+
+        def unit(key: str) -> PipelinePlan:
+            return units.setdefault(key, PipelinePlan(key))
+
+        for change in changes:
+            unit(change.pipeline_key).changes.append(change)
+        for key, print_ in (fingerprints or {}).items():
+            unit(key).fingerprint = print_
+        for key, entry in (declared or {}).items():
+            unit(key).declared_actions = {int(i): list(v) for i, v in entry.items() if i != DECLARED_PIPELINE}
+            unit(key).declared_fields = list(entry.get(DECLARED_PIPELINE, []))
+        for key, count in (live_counts or {}).items():
+            unit(key).live_count = count
+        for key, limits in (safety or {}).items():
+            unit(key).safety = dict(limits)
+        return cls(target, list(units.values()), **rest)
+
+    @property
+    def changes(self) -> list[Change]:
+        """Every change, in the order apply makes them."""
+        return [c for p in self.pipelines for c in p.changes]
+
+    @property
+    def fingerprints(self) -> dict[str, str]:
+        return {p.key: p.fingerprint for p in self.pipelines if p.fingerprint is not None}
+
+    @property
+    def declared(self) -> dict[str, dict[str, list[str]]]:
+        return {p.key: entry for p in self.pipelines if (entry := p.declared_json())}
+
+    @property
+    def safety(self) -> dict[str, dict[str, int]]:
+        return {p.key: dict(p.safety) for p in self.pipelines if p.safety}
+
+    @property
+    def live_counts(self) -> dict[str, int]:
+        return {p.key: p.live_count for p in self.pipelines}
+
     @property
     def summary(self) -> dict[str, int]:
-        counts = Counter(c.kind for c in self.changes)
-        return {
-            "create": counts["create"],
-            "update": counts["update"],
-            "delete": counts["delete"],
-            "create_pipeline": counts["create_pipeline"],
-            "update_pipeline": counts["update_pipeline"],
-        }
+        counts = Counter(type(c) for c in self.changes)
+        return {cls.kind: counts[cls] for cls in SUMMARY_ORDER}
+
+    def unit(self, key: str) -> PipelinePlan | None:
+        """The part of the plan for pipeline ``key``."""
+        return next((p for p in self.pipelines if p.key == key), None)
 
     def declared_actions(self, key: str) -> dict[int, list[str]]:
         """Declared live action id → its declared field names, for pipeline ``key``."""
-        entry = self.declared.get(key, {})
-        return {int(i): list(names) for i, names in entry.items() if i != DECLARED_PIPELINE}
+        unit = self.unit(key)
+        return dict(unit.declared_actions) if unit else {}
 
     def declared_pipeline(self, key: str) -> list[str]:
         """The declared pipeline fields of pipeline ``key`` (covered by its fingerprint)."""
-        return list(self.declared.get(key, {}).get(DECLARED_PIPELINE, []))
+        unit = self.unit(key)
+        return list(unit.declared_fields) if unit else []
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.changes)
+        return any(p.changes for p in self.pipelines)
 
-    def pipelines(self) -> list[tuple[str, list[Change]]]:
-        """Changes grouped by pipeline key, in plan order."""
-        groups: dict[str, list[Change]] = {}
-        for change in self.changes:
-            groups.setdefault(change.pipeline_key, []).append(change)
-        return list(groups.items())
+    def with_changes(self) -> list[PipelinePlan]:
+        """The pipelines that have changes, in plan order."""
+        return [p for p in self.pipelines if p.changes]
 
     # -- assembling ---------------------------------------------------------------------------------
 
-    def add_pipeline(self, result: PipelineDiff) -> None:
-        """Take in one pipeline's diff: its changes, warnings, fingerprint, live count, declared fields."""
-        self.changes.extend(result.changes)
-        self.warnings.extend(result.warnings)
-        self.fingerprints[result.fingerprint_key] = result.fingerprint
-        self.live_counts[result.fingerprint_key] = result.live_count
-        if result.safety:
-            self.safety[result.fingerprint_key] = dict(result.safety)
-        if result.declared:
-            self.declared[result.fingerprint_key] = result.declared
+    def add_pipeline(self, unit: PipelinePlan) -> None:
+        """Take in one pipeline's part (from the diff); its warnings join the plan's."""
+        self.pipelines.append(unit)
+        self.warnings.extend(unit.warnings)
 
     def add_error(self, workspace: str, project: str, pipeline: str, reason: str) -> None:
         """One pipeline could not be planned; the others go on."""
@@ -249,7 +287,7 @@ class Plan:
         """The safety check of apply, shown as a warning in the plan (and kept in a saved plan);
         with ``force`` (apply --force) the warning says the check was skipped."""
         for count in self.unsafe(limits=limits):
-            self.warnings.append((SAFETY_SKIPPED if force else SAFETY_REFUSES) + count.describe())
+            self.warnings.append(SafetyWarning.of(count, forced=force))
 
     def check_targeting(self) -> None:
         """Refuse a (saved) plan holding a change outside its own recorded targets: a cheap
@@ -275,19 +313,7 @@ class Plan:
         (secret re-sends left out) and the limits (the file's ``safety:`` over ``limits``)."""
         counts = live_counts if live_counts is not None else self.live_counts
         base = limits or Limits()
-        out: list[SafetyCount] = []
-        for key, changes in self.pipelines():
-            first = changes[0]
-            out.append(
-                SafetyCount(
-                    pipeline=f'{first.workspace}/{first.project} pipeline "{first.pipeline}"',
-                    live=counts.get(key, 0),
-                    deletes=sum(1 for c in changes if c.kind == "delete"),
-                    updates=sum(1 for c in changes if c.kind == "update" and not c.only_resends),
-                    limits=base.over(self.safety.get(key)),
-                )
-            )
-        return out
+        return [p.safety_count(counts.get(p.key, 0), base) for p in self.with_changes()]
 
     def unsafe(self, live_counts: Mapping[str, int] | None = None, limits: Limits | None = None) -> list[SafetyCount]:
         """The pipelines the safety check refuses (see ``SafetyCount.refused``)."""

@@ -17,14 +17,14 @@ from reconciler.buddy.answers import is_id
 from reconciler.config.files import read_config_bytes
 from reconciler.errors import LoadError, PlanError, UsageError
 from reconciler.model import PipelineKey
+from reconciler.plan.changes import BY_KIND, KINDS, Change, CreateAction, CreatePipeline, change_of
 from reconciler.plan.elements import Op
 from reconciler.plan.plan import (
     DECLARED_PIPELINE,
     FORMAT_VERSION,
-    KINDS,
     SAFETY_KEYS,
-    Change,
     Plan,
+    SafetyWarning,
     Skipped,
     Target,
 )
@@ -119,16 +119,16 @@ def plan_from_json(data: Any, *, source: str = "plan file") -> Plan:
             f"format_version {FORMAT_VERSION}: make the plan again"
         )
     target = check.object(data.get("target"), "target")
-    changes = [Change(**check.change(item, f"changes[{i}]")) for i, item in enumerate(check.array(data, "changes"))]
+    changes = [change_of(**check.change(item, f"changes[{i}]")) for i, item in enumerate(check.array(data, "changes"))]
     check.anchors(changes)
-    return Plan(
-        target=Target(
+    return Plan.of(
+        Target(
             base_url=check.text(target, "base_url", "target"),
             tool_version=check.text(target, "tool_version", "target", optional=True) or "",
         ),
-        changes=changes,
+        changes,
         skipped=[check.skipped(item, f"skipped[{i}]") for i, item in enumerate(check.array(data, "skipped", True))],
-        warnings=check.texts(data, "warnings"),
+        warnings=[SafetyWarning.read(w) for w in check.texts(data, "warnings")],
         errors=check.texts(data, "errors"),
         fingerprints=check.fingerprints(data.get("fingerprints")),
         declared=check.declared(data.get("declared", {})),
@@ -143,14 +143,6 @@ def _not_json(name: str) -> Any:
 
 # -- checking a plan file ----------------------------------------------------------------------------
 
-#: the fields each kind of change needs beyond workspace, project and pipeline (None: may be null)
-_NEEDS: dict[str, tuple[str, ...]] = {
-    "create_pipeline": ("fields",),
-    "update_pipeline": ("pipeline_id", "fields"),
-    "create": ("action_name",),
-    "update": ("action_name", "action_id"),
-    "delete": ("action_name", "action_id"),
-}
 _INT_FIELDS = ("pipeline_id", "action_id", "after_action_id")
 _TEXT_FIELDS = ("action_name", "after_action_name", "after_renamed_from", "reason")
 
@@ -220,7 +212,7 @@ class Checker:
         out: dict[str, Any] = {"kind": kind}
         for key in ("workspace", "project", "pipeline"):
             out[key] = self.text(data, key, where)
-        needs = _NEEDS.get(kind, ())
+        needs = BY_KIND[kind].needs
         for key in _INT_FIELDS:
             out[key] = self.integer(data, key, where, optional=key not in needs)
         for key in _TEXT_FIELDS:
@@ -230,7 +222,7 @@ class Checker:
             self.object(fields_, f"{where}.fields")
         out["fields"] = fields_
         out["diff"] = self.diff(data.get("diff"), f"{where}.diff")
-        if kind == "create_pipeline" and out["pipeline_id"] is not None:
+        if BY_KIND[kind] is CreatePipeline and out["pipeline_id"] is not None:
             raise self.fail(f"{where}.pipeline_id", "null (the pipeline does not exist yet)", out["pipeline_id"])
         return out
 
@@ -259,7 +251,7 @@ class Checker:
         made: set[tuple[str, str, str]] = set()
         for i, change in enumerate(changes):
             names = created.setdefault(change.key, set())
-            if change.kind == "create_pipeline":
+            if isinstance(change, CreatePipeline):
                 made.add((change.workspace, change.project, change.pipeline))
             elif change.pipeline_id is None and (change.workspace, change.project, change.pipeline) not in made:
                 raise self.fail(
@@ -267,7 +259,7 @@ class Checker:
                 )
             anchor = change.after_action_name
             if (
-                change.kind == "create"
+                isinstance(change, CreateAction)
                 and change.after_action_id is None
                 and anchor is not None
                 and anchor not in names
@@ -276,7 +268,7 @@ class Checker:
                     f"{self.source} is malformed: changes[{i}].after_action_name: {_shown(anchor)} is not "
                     "created earlier in this pipeline by the plan (an anchor without after_action_id must be)"
                 )
-            if change.kind == "create" and change.action_name:
+            if isinstance(change, CreateAction) and change.action_name:
                 names.add(change.action_name)
 
     def skipped(self, data: Any, where: str) -> Skipped:
