@@ -99,7 +99,7 @@ def _targeted(
     cfg: config_module.Config, targeting: Targeting | None
 ) -> tuple[list[DesiredPipeline], Targeting | None, list[str]]:
     """The declared pipelines to read and plan, the targeting with its counts, and the warnings."""
-    warnings = [str(w) for w in cfg.warnings]
+    warnings = [w.unmarked for w in cfg.warnings]
     if targeting is None or not targeting.active:
         return list(cfg.pipelines), None, warnings
     pipelines, counted = targeting.select(cfg.pipelines)

@@ -54,6 +54,11 @@ class Problem:
         prefix = "warning: " if self.severity == "warning" else ""
         return f"{self.location}: {self.path}: {prefix}{self.message}"
 
+    @property
+    def unmarked(self) -> str:
+        """Where and what, without the severity: for a list that says it (a plan's warnings)."""
+        return f"{self.location}: {self.path}: {self.message}"
+
 
 #: validate shows at most this many problems of one file, then how many more there are (the count is kept)
 MAX_PROBLEMS_PER_FILE = 200

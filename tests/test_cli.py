@@ -860,3 +860,11 @@ def test_apply_of_a_saved_plan_refuses_an_option_that_would_have_changed_the_pla
     assert (code, out) == (1, "")
     assert f"{flag} changes what is planned: give it to `reconcile plan --out`" in err
     assert run("plan", "examples", "--sandbox", "--detailed-exitcode")[0] == 2  # nothing was changed
+
+
+def test_plan_prints_a_config_warning_with_one_warning_prefix(workdir: Path) -> None:
+    write(workdir / "cfg" / "web.yml", OLD_SPELLING)
+    code, out, err = run("plan", "cfg", "--sandbox")
+    shown = [line for line in (out + err).splitlines() if "target_platform" in line and "cfg/web.yml" in line]
+    assert code == 0 and shown, out + err
+    assert all(line.count("warning:") == 1 for line in shown), shown
