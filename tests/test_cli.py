@@ -389,7 +389,8 @@ def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BUDDY_", "DOCKERHUB_", "GHCR_"))}
     for name in ("NO_COLOR", "PYTHONUNBUFFERED"):  # buffered output, as a CI job has it
         env.pop(name, None)
-    env.update({"TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}, **extra)
+    # a hang in a test shows where the child stood (see _silent)
+    env.update({"TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40", "PYTHONFAULTHANDLER": "1"}, **extra)
     return env
 
 
@@ -784,16 +785,35 @@ def _until(child: subprocess.Popen[bytes], master: int, text: bytes) -> bytes:
     seen = b""
     while text not in seen:
         ready, _, _ = select.select([master], [], [], SILENCE_S)
-        assert ready, f"the child said nothing for {SILENCE_S} s:\n{seen.decode(errors='replace')}"
+        assert ready, _silent(child, master, seen)
         seen += os.read(master, 4096)
     return seen
+
+
+def _silent(child: subprocess.Popen[bytes], master: int, seen: bytes) -> str:
+    """The message of a hang: what the child showed, then where each of its threads stood (the child
+    runs with ``PYTHONFAULTHANDLER``, so SIGABRT makes it print every thread's stack before it dies)."""
+    import signal
+
+    child.send_signal(signal.SIGABRT)
+    stacks = b""
+    while select.select([master], [], [], 5)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        stacks += chunk
+    shown = seen.decode(errors="replace")
+    return f"the child said nothing for {SILENCE_S} s:\n{shown}\n-- its threads --\n{stacks.decode(errors='replace')}"
 
 
 def _rest(child: subprocess.Popen[bytes], master: int) -> bytes:
     seen = b""
     while True:
         ready, _, _ = select.select([master], [], [], SILENCE_S)
-        assert ready, f"the child said nothing for {SILENCE_S} s:\n{seen.decode(errors='replace')}"
+        assert ready, _silent(child, master, seen)
         try:
             chunk = os.read(master, 4096)
         except OSError:  # EIO: the child has closed the terminal
