@@ -16,7 +16,7 @@ from typing import Any, TextIO, cast
 from reconciler import engine, envrefs, fields, render
 from reconciler.apply import ApplyReport
 from reconciler.buddy import settings
-from reconciler.buddy.client import BuddyClient, RetryPolicy
+from reconciler.buddy.client import BuddyClient, ClientSettings, RetryPolicy
 from reconciler.cli import args as cliargs
 from reconciler.cli import console, internal
 from reconciler.cli.args import build_parser
@@ -100,17 +100,11 @@ def _new_client(
     (the apply view), else to stderr (the log); a set ``stop`` (Ctrl-C) cuts its rate-limit waits short."""
     wait = settings.parse_max_rate_limit_wait(os.environ.get("BUDDY_MAX_RATE_LIMIT_WAIT"))
     timeout = settings.parse_timeout(os.environ.get("BUDDY_TIMEOUT"))
-    retry = RetryPolicy(max_wait=wait)
+    knobs = ClientSettings(
+        timeout=timeout, parallelism=args.parallelism, retry=RetryPolicy(max_wait=wait), target=target
+    )
     return BuddyClient(
-        url,
-        token,
-        timeout=timeout,
-        parallelism=args.parallelism,
-        retry=retry,
-        notice=notice or log.warning,
-        target=target,
-        redactor=getattr(args, "redactor", None),
-        stop=stop,
+        url, token, knobs, notice=notice or log.warning, redactor=getattr(args, "redactor", None), stop=stop
     )
 
 
