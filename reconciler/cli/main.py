@@ -212,14 +212,9 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(skipped_note(plan.skipped_files) + "\n")
     if args.out:
         write_plan_file(plan, Path(args.out))
-    if args.format == "json":
-        render.write_json(plan, out)
-    elif args.format == "markdown":
-        render.write_markdown(plan, out)
-    elif not args.quiet or plan.errors:
-        render.write_text(plan, out, color=_is_terminal(out))
-        if args.format == "github":
-            render.write_plan_annotations(plan, out)
+    from reconciler.cli.showcmd import write_plan
+
+    write_plan(plan, args.format, out, color=_is_terminal(out), quiet=args.quiet)
     if plan.errors:
         return 1
     if args.detailed_exitcode and plan.has_changes:
@@ -423,6 +418,12 @@ def cmd_env(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return envcmd.cmd_env(args, out, err)
 
 
+def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from reconciler.cli import showcmd
+
+    return showcmd.cmd_show(args, out, err)
+
+
 COMMANDS = {
     "validate": cmd_validate,
     "plan": cmd_plan,
@@ -431,6 +432,7 @@ COMMANDS = {
     "schema": cmd_schema,
     "sandbox": cmd_sandbox,
     "env": cmd_env,
+    "show": cmd_show,
 }
 
 
