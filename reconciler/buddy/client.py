@@ -80,8 +80,6 @@ def check_base_url(url: str) -> str:
     return url
 
 
-DEFAULT_BASE_URL = "https://api.buddy.works"
-REGIONS = {"us": "https://api.buddy.works", "eu": "https://api.eu.buddy.works"}
 #: an answer larger than this is refused while it is read (a page of 100 summaries is ~50 KB)
 MAX_BODY_BYTES = 32 * 1024 * 1024
 #: one attempt (connect, headers and the whole body) may last this many times the timeout
