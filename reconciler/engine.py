@@ -8,7 +8,6 @@ passes one for Buddy or the sandbox; a caller holding a client passes ``given(cl
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from reconciler import suggest
 from reconciler.config import build as config_module
 from reconciler.errors import PipelineError
 from reconciler.model import DesiredPipeline, PipelineKey
-from reconciler.plan.options import Options
+from reconciler.plan.options import ApplyOptions, Options
 from reconciler.plan.plan import PipelinePlan, Plan, Skipped, Target
 from reconciler.plan.targets import Targeting
 from reconciler.problems import Problem
@@ -27,7 +26,7 @@ from reconciler.problems import Problem
 # The client, live reads, apply and import bring httpx (and deepdiff for plans): each command that talks
 # to Buddy imports them when it runs, so that ``validate`` (a pre-commit hook) starts without them.
 if TYPE_CHECKING:
-    from reconciler.apply import ApplyReport, Looks, Progress
+    from reconciler.apply import ApplyReport
     from reconciler.buddy.client import BuddyClient
     from reconciler.importer import exporter
 
@@ -130,18 +129,14 @@ def apply(
     connect: Connect,
     paths: Sequence[str | Path],
     options: Options,
+    how: ApplyOptions = ApplyOptions(),  # noqa: B008 (frozen)
     *,
-    force: bool = False,
-    progress: Progress | None = None,
     show: Callable[[Plan], None] | None = None,
-    approve: Callable[[Plan], None] | None = None,
     targeting: Targeting | None = None,
-    stop: threading.Event | None = None,
-    looks: Looks | None = None,
 ) -> tuple[Plan, ApplyReport]:
     """``reconcile apply PATH…``: plan against live state (targeted pipelines only), then make the
-    changes. ``show`` gets the plan as soon as it is made (before the safety check or any write);
-    ``approve``, ``stop`` and ``looks`` are ``apply_plan``'s."""
+    changes as ``how`` says (see ``ApplyOptions``). ``show`` gets the plan as soon as it is made
+    (before the safety check or any write)."""
     from reconciler.apply import apply_plan
     from reconciler.plan.diff import check_variables
 
@@ -150,24 +145,11 @@ def apply(
     declared = {(p.workspace, p.project, p.name): {a.name for a in p.actions} for p in pipelines if p.name}
     with connect(pipelines) as client:
         check_variables(pipelines, options)
-        made = build_plan(client, pipelines, options, warnings, force=force)
+        made = build_plan(client, pipelines, options, warnings, force=how.force)
         made.targeting = counted
         if show is not None:
             show(made)
-        report = apply_plan(
-            client,
-            made,
-            env=options.env,
-            sandbox=options.sandbox,
-            force=force,
-            live_counts=made.live_counts,
-            limits=options.limits,
-            progress=progress,
-            approve=approve,
-            stop=stop,
-            looks=looks,
-            declared=declared,
-        )
+        report = apply_plan(client, made, options, how, live_counts=made.live_counts, declared=declared)
     return made, report
 
 
@@ -175,14 +157,10 @@ def apply_saved(
     connect: Connect,
     saved: Plan,
     options: Options,
+    how: ApplyOptions = ApplyOptions(),  # noqa: B008 (frozen)
     *,
-    force: bool = False,
     workspace: str | None = None,
-    progress: Progress | None = None,
     connected: Callable[[], None] | None = None,
-    approve: Callable[[Plan], None] | None = None,
-    stop: threading.Event | None = None,
-    looks: Looks | None = None,
 ) -> ApplyReport:
     """``reconcile apply --plan FILE``: exactly that plan, refused before any write when it was made
     for another target or when a pipeline it touches has changed since. ``connected`` is called once
@@ -195,20 +173,7 @@ def apply_saved(
         check_target(saved, client, workspace)
         saved.check_targeting()
         resolve_fields(saved, options.env, sandbox=options.sandbox)  # an unset variable fails before any read
-        counts = refresh(client, saved)
-        return apply_plan(
-            client,
-            saved,
-            env=options.env,
-            sandbox=options.sandbox,
-            force=force,
-            live_counts=counts,
-            limits=options.limits,
-            progress=progress,
-            approve=approve,
-            stop=stop,
-            looks=looks,
-        )
+        return apply_plan(client, saved, options, how, live_counts=refresh(client, saved))
 
 
 def import_(
