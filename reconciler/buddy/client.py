@@ -66,8 +66,6 @@ def check_base_url(url: str) -> str:
     return url
 
 
-DEFAULT_BASE_URL = "https://api.buddy.works"
-REGIONS = {"us": "https://api.buddy.works", "eu": "https://api.eu.buddy.works"}
 #: the pipeline list's order: by id, oldest first
 SORTED = "&sort_by=id&sort_direction=ASC"
 READ_SCOPES = "WORKSPACE + EXECUTION_INFO (PIPELINE_READ)"
