@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal
 
 from reconciler import crash, envrefs, fields, uncertain
 from reconciler.buddy import live, settings
@@ -48,11 +48,12 @@ from reconciler.fields import SENSITIVE
 from reconciler.model import MULTI_ARCH, PipelineKey
 from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
 from reconciler.plan.diff import field_differs, pipeline_field_differs
-from reconciler.plan.plan import Change, Limits, Plan, SafetyWarning
+from reconciler.plan.options import LOOK_DELAYS, ApplyOptions, Looks, Options, Progress
+from reconciler.plan.plan import Change, Plan, SafetyWarning
+
+__all__ = ["LOOK_DELAYS", "ApplyOptions", "ApplyReport", "Looks", "Outcome", "Progress", "apply_plan"]
 
 Status = Literal["applied", "failed", "uncertain", "not tried"]
-#: seconds to wait before each look for an object whose create had an unknown outcome
-LOOK_DELAYS: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0)
 INTERRUPTED = "not started: the apply was interrupted"
 
 
@@ -87,31 +88,9 @@ class ApplyReport:
         return not self.errors and not self.interrupted and all(o.status == "applied" for o in self.outcomes)
 
 
-@dataclass(frozen=True)
-class Looks:
-    """How apply looks for an object after a create with an unknown outcome: one read after each
-    delay of ``delays``; ``sleep`` waits (default: a wait that a stop cuts short)."""
-
-    delays: tuple[float, ...] = LOOK_DELAYS
-    sleep: Callable[[float], object] | None = None
-    clock: Callable[[], float] = time.monotonic
-
-
 class UncertainCreate(Exception):
     """A create whose outcome stays unknown after every look (inside apply it becomes an
     ``uncertain`` outcome)."""
-
-
-class Progress(Protocol):
-    """Where apply reports as it goes (the CLI draws a bar on a terminal, lines in CI)."""
-
-    def start(self, total: int) -> None: ...
-
-    def begin(self, change: Change) -> None: ...
-
-    def done(self, outcome: Outcome) -> None: ...
-
-    def finish(self) -> None: ...
 
 
 def resolve_fields(plan: Plan, env: Mapping[str, str], *, sandbox: bool) -> dict[int, dict[str, Any]]:
@@ -397,42 +376,34 @@ class _PipelineRun:
 def apply_plan(
     client: BuddyClient,
     plan: Plan,
+    options: Options,
+    how: ApplyOptions = ApplyOptions(),  # noqa: B008 (frozen)
     *,
-    env: Mapping[str, str],
-    sandbox: bool = False,
-    force: bool = False,
     live_counts: Mapping[str, int] | None = None,
-    limits: Limits | None = None,
-    progress: Progress | None = None,
-    approve: Callable[[Plan], None] | None = None,
-    stop: threading.Event | None = None,
-    looks: Looks | None = None,
     declared: Mapping[tuple[str, str, str], Collection[str]] | None = None,
 ) -> ApplyReport:
     """Make the plan's changes. Refuses (before any write) when unsafe or when a variable is unset.
 
-    ``limits`` are the safety check's (a pipeline's ``safety:`` in the plan goes over them);
-    ``approve`` is called once every check has passed, right before the first write, and only when
-    there is something to change; it stops the apply by raising (the CLI's prompt). ``stop`` ends the
-    apply early (see the module docstring); ``looks`` tunes the looks after an uncertain create;
+    ``options.limits`` are the safety check's (a pipeline's ``safety:`` in the plan goes over them),
+    counted against ``live_counts``; ``how`` holds ``force`` and the hooks (see ``ApplyOptions``);
     ``declared`` names, per (workspace, project, pipeline name), the declared actions whose duplicates
     the check after the changes reports (default: those the plan names)."""
-    bodies = resolve_fields(plan, env, sandbox=sandbox)
-    skipped = plan.raise_if_unsafe(force=force, live_counts=live_counts, limits=limits)
+    bodies = resolve_fields(plan, options.env, sandbox=options.sandbox)
+    skipped = plan.raise_if_unsafe(force=how.force, live_counts=live_counts, limits=options.limits)
     report = ApplyReport()
     report.warnings.extend(SafetyWarning.of(c, forced=True) for c in skipped)
-    stop = stop if stop is not None else threading.Event()
+    stop, progress = how.stop if how.stop is not None else threading.Event(), how.progress
     lock = threading.Lock()
     groups: dict[str, list[tuple[Change, dict[str, Any] | None]]] = {}
     for index, change in enumerate(plan.changes):
         groups.setdefault(change.pipeline_key, []).append((change, bodies.get(index)))
     if not groups:
         return report
-    if approve is not None:
-        approve(plan)
+    if how.approve is not None:
+        how.approve(plan)
     if progress is not None:
         progress.start(len(plan.changes))
-    runs = [_PipelineRun(client, report, lock, progress, stop, looks or Looks()) for _ in groups]
+    runs = [_PipelineRun(client, report, lock, progress, stop, how.looks) for _ in groups]
     try:
         with ThreadPoolExecutor(max_workers=client.parallelism, thread_name_prefix="apply") as pool:
             futures = [pool.submit(run.run, changes) for run, changes in zip(runs, groups.values(), strict=True)]

@@ -8,14 +8,13 @@ passes one for Buddy or the sandbox; a caller holding a client passes ``given(cl
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler import suggest
-from reconciler.apply import ApplyReport, Looks, Progress, apply_plan, check_target, refresh, resolve_fields
+from reconciler.apply import ApplyReport, apply_plan, check_target, refresh, resolve_fields
 from reconciler.buddy.client import BuddyClient
 from reconciler.buddy.live import ABSENT, read_live
 from reconciler.config import build as config_module
@@ -23,7 +22,7 @@ from reconciler.errors import PipelineError
 from reconciler.importer import exporter
 from reconciler.model import DesiredPipeline, PipelineKey
 from reconciler.plan.diff import check_variables, diff_pipeline
-from reconciler.plan.options import Options
+from reconciler.plan.options import ApplyOptions, Options
 from reconciler.plan.plan import PipelinePlan, Plan, Skipped, Target
 from reconciler.plan.targets import Targeting
 from reconciler.problems import Problem
@@ -122,41 +121,24 @@ def apply(
     connect: Connect,
     paths: Sequence[str | Path],
     options: Options,
+    how: ApplyOptions = ApplyOptions(),  # noqa: B008 (frozen)
     *,
-    force: bool = False,
-    progress: Progress | None = None,
     show: Callable[[Plan], None] | None = None,
-    approve: Callable[[Plan], None] | None = None,
     targeting: Targeting | None = None,
-    stop: threading.Event | None = None,
-    looks: Looks | None = None,
 ) -> tuple[Plan, ApplyReport]:
     """``reconcile apply PATH…``: plan against live state (targeted pipelines only), then make the
-    changes. ``show`` gets the plan as soon as it is made (before the safety check or any write);
-    ``approve``, ``stop`` and ``looks`` are ``apply_plan``'s."""
+    changes as ``how`` says (see ``ApplyOptions``). ``show`` gets the plan as soon as it is made
+    (before the safety check or any write)."""
     cfg = load(paths)
     pipelines, counted, warnings = _targeted(cfg, targeting)
     declared = {(p.workspace, p.project, p.name): {a.name for a in p.actions} for p in pipelines if p.name}
     with connect(pipelines) as client:
         check_variables(pipelines, options)
-        made = build_plan(client, pipelines, options, warnings, force=force)
+        made = build_plan(client, pipelines, options, warnings, force=how.force)
         made.targeting = counted
         if show is not None:
             show(made)
-        report = apply_plan(
-            client,
-            made,
-            env=options.env,
-            sandbox=options.sandbox,
-            force=force,
-            live_counts=made.live_counts,
-            limits=options.limits,
-            progress=progress,
-            approve=approve,
-            stop=stop,
-            looks=looks,
-            declared=declared,
-        )
+        report = apply_plan(client, made, options, how, live_counts=made.live_counts, declared=declared)
     return made, report
 
 
@@ -164,14 +146,10 @@ def apply_saved(
     connect: Connect,
     saved: Plan,
     options: Options,
+    how: ApplyOptions = ApplyOptions(),  # noqa: B008 (frozen)
     *,
-    force: bool = False,
     workspace: str | None = None,
-    progress: Progress | None = None,
     connected: Callable[[], None] | None = None,
-    approve: Callable[[Plan], None] | None = None,
-    stop: threading.Event | None = None,
-    looks: Looks | None = None,
 ) -> ApplyReport:
     """``reconcile apply --plan FILE``: exactly that plan, refused before any write when it was made
     for another target or when a pipeline it touches has changed since. ``connected`` is called once
@@ -182,20 +160,7 @@ def apply_saved(
         check_target(saved, client, workspace)
         saved.check_targeting()
         resolve_fields(saved, options.env, sandbox=options.sandbox)  # an unset variable fails before any read
-        counts = refresh(client, saved)
-        return apply_plan(
-            client,
-            saved,
-            env=options.env,
-            sandbox=options.sandbox,
-            force=force,
-            live_counts=counts,
-            limits=options.limits,
-            progress=progress,
-            approve=approve,
-            stop=stop,
-            looks=looks,
-        )
+        return apply_plan(client, saved, options, how, live_counts=refresh(client, saved))
 
 
 def import_(

@@ -15,7 +15,7 @@ import pytest
 from support import FAST_RETRY, served, writes
 
 from reconciler import engine
-from reconciler.apply import INTERRUPTED, ApplyReport, Looks
+from reconciler.apply import INTERRUPTED, ApplyOptions, ApplyReport, Looks
 from reconciler.buddy.client import BuddyClient, RetryPolicy
 from reconciler.errors import StalePlanError, TargetMismatchError, UnsafePlanError
 from reconciler.plan.diff import Options
@@ -82,9 +82,12 @@ def names(app: SandboxApp, pipeline: str) -> list[str]:
     raise KeyError(pipeline)
 
 
-def apply_files(client: BuddyClient, config: Path, options: Options = OPTIONS, **kw: Any) -> tuple[Plan, ApplyReport]:
+def apply_files(
+    client: BuddyClient, config: Path, options: Options = OPTIONS, show: Any = None, **kw: Any
+) -> tuple[Plan, ApplyReport]:
+    """Apply ``config`` through the engine; ``kw`` are ``ApplyOptions``' (looks default to quick ones)."""
     kw.setdefault("looks", QUICK_LOOKS)
-    return engine.apply(engine.given(client), [config], options, **kw)
+    return engine.apply(engine.given(client), [config], options, ApplyOptions(**kw), show=show)
 
 
 def test_apply_makes_the_file_order_with_undeclared_actions_where_they_were(config: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from support import live_names, served
 
 from reconciler import engine, render
-from reconciler.apply import Looks
+from reconciler.apply import ApplyOptions, Looks
 from reconciler.plan.diff import Options
 from reconciler.plan.planfile import plan_from_json
 
@@ -56,7 +56,9 @@ def test_after_may_name_an_action_by_the_new_name_the_same_apply_gives_it(tmp_pa
         assert 'after "A2" (renamed from "A")' in text.getvalue()
         saved = plan_from_json(json.loads(json.dumps(plan.to_json())))
         assert [c.after_renamed_from for c in saved.changes if c.kind == "create"] == ["A"]
-        engine.apply(engine.given(client), [tmp_path], Options(), looks=Looks(delays=(0.0,), sleep=lambda _s: None))
+        engine.apply(
+            engine.given(client), [tmp_path], Options(), ApplyOptions(looks=Looks(delays=(0.0,), sleep=lambda _s: None))
+        )
         assert live_names(app, "acme", "web", "Release") == [("A2", MA), ("New", MA), ("Notify", "SLACK")]
         assert not engine.plan(engine.given(client), [tmp_path], Options()).has_changes
 

@@ -11,7 +11,7 @@ import pytest
 from support import served, writes
 
 from reconciler import engine
-from reconciler.apply import Looks
+from reconciler.apply import ApplyOptions, Looks
 from reconciler.errors import StalePlanError
 from reconciler.plan.diff import Options
 from reconciler.plan.planfile import plan_from_json
@@ -45,7 +45,7 @@ def test_a_saved_rename_onto_a_name_taken_meanwhile_is_refused_with_no_write(ren
         client.create_pipeline("acme", "web", {"name": "Q"})  # someone else, after the plan
         app.reset_stats()
         with pytest.raises(StalePlanError, match='pipeline "Q" now exists'):
-            engine.apply_saved(engine.given(client), saved, OPTIONS, looks=QUICK)
+            engine.apply_saved(engine.given(client), saved, OPTIONS, ApplyOptions(looks=QUICK))
         assert writes(app) == 0
         assert pipeline_names(app) == ["P", "Q"]
 
@@ -53,7 +53,7 @@ def test_a_saved_rename_onto_a_name_taken_meanwhile_is_refused_with_no_write(ren
 def test_a_saved_rename_onto_a_free_name_still_applies(renaming: Path) -> None:
     with served(seed("P")) as (app, client):
         saved = plan_from_json(json.loads(json.dumps(engine.plan(engine.given(client), [renaming], OPTIONS).to_json())))
-        report = engine.apply_saved(engine.given(client), saved, OPTIONS, looks=QUICK)
+        report = engine.apply_saved(engine.given(client), saved, OPTIONS, ApplyOptions(looks=QUICK))
         assert report.ok and pipeline_names(app) == ["Q"]
 
 
@@ -62,7 +62,7 @@ def test_a_rename_that_leaves_two_pipelines_with_one_name_is_an_error_after_appl
     # the apply must still see the two pipelines named Q
     (tmp_path / "web.yml").write_text("workspace: acme\nproject: web\npipelines:\n  - {id: 7, name: Q, actions: []}\n")
     with served(seed("P", "Q")) as (app, client):
-        _plan, report = engine.apply(engine.given(client), [tmp_path], OPTIONS, looks=QUICK)
+        _plan, report = engine.apply(engine.given(client), [tmp_path], OPTIONS, ApplyOptions(looks=QUICK))
     assert pipeline_names(app) == ["Q", "Q"]
     [error] = report.errors
     assert '2 live pipelines are named "Q" (#7, #8)' in error

@@ -14,7 +14,7 @@ from typing import Any
 from support import FAST_RETRY, live_names
 
 from reconciler import engine, uncertain
-from reconciler.apply import Looks
+from reconciler.apply import ApplyOptions, Looks
 from reconciler.buddy.client import BuddyClient
 from reconciler.plan.diff import Options
 from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
@@ -47,7 +47,7 @@ def late(ms: float, sleep: Any = None) -> Iterator[tuple[SandboxApp, BuddyClient
 def test_a_create_the_server_commits_after_the_client_gave_up_is_found_and_not_sent_again(tmp_path: Path) -> None:
     (tmp_path / "web.yml").write_text(CONFIG)
     with late(TIMEOUT * 1000 * 1.4) as (app, client):  # lands inside twice the timeout, after the first look
-        _plan, report = engine.apply(engine.given(client), [tmp_path], Options(), looks=ONE_LOOK)
+        _plan, report = engine.apply(engine.given(client), [tmp_path], Options(), ApplyOptions(looks=ONE_LOOK))
         assert report.ok, report.outcomes
         assert client.requests["POST"] == 1
         assert live_names(app, "acme", "web", "Release") == [("Build A", MA)]
@@ -58,7 +58,7 @@ def test_a_create_still_unseen_says_until_when_another_apply_could_duplicate_it(
     release = threading.Event()
     try:
         with late(1000, sleep=lambda _s: release.wait(10)) as (_app, client):
-            _plan, report = engine.apply(engine.given(client), [tmp_path], Options(), looks=ONE_LOOK)
+            _plan, report = engine.apply(engine.given(client), [tmp_path], Options(), ApplyOptions(looks=ONE_LOOK))
             [uncertain] = report.of("uncertain")
             message = uncertain.message or ""
             assert re.search(r"until about \d\d:\d\d:\d\d UTC", message), message

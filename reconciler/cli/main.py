@@ -28,6 +28,7 @@ from reconciler.errors import (
     ValidationFailed,
 )
 from reconciler.model import DesiredPipeline
+from reconciler.plan.options import ApplyOptions
 from reconciler.plan.plan import Plan
 from reconciler.plan.planfile import read_plan_file, write_plan_file
 from reconciler.redact import RedactingStream, Redactor
@@ -328,15 +329,8 @@ def _apply(
             render.write_text(plan, out, color=color)
         out.flush()
 
-    def approve(_plan: Plan) -> None:
-        try:
-            if asking and not console.ask_approval(inp, out):  # type: ignore[arg-type]
-                raise ApplyCancelled(console.CANCELLED)
-        except InterruptedBeforeChanges:
-            out.write("\n")  # Ctrl-C leaves the cursor after the question
-            raise
-        writing.set()
-
+    approve = _approver(inp if asking else None, out, writing)
+    how = ApplyOptions(force=args.force, progress=view, approve=approve, stop=stop)
     with view, _logs_through(view):
         if args.plan_file:
             path = Path(args.plan_file)
@@ -351,41 +345,47 @@ def _apply(
                 _connect(args, [str(path.parent)], view.notice, stop),
                 saved,
                 options,
-                force=args.force,
+                how,
                 workspace=os.environ.get("BUDDY_WORKSPACE") or None,
-                progress=view,
                 connected=connected,
-                approve=approve,
-                stop=stop,
             )
             errors = saved.errors
         else:
             paths = cliargs.paths(args)
             view.reading("reading live state…")
             made, report = engine.apply(
-                _connect(args, paths, view.notice, stop),
-                paths,
-                options,
-                force=args.force,
-                progress=view,
-                show=show,
-                approve=approve,
-                targeting=targeting,
-                stop=stop,
+                _connect(args, paths, view.notice, stop), paths, options, how, show=show, targeting=targeting
             )
             errors = made.errors
+    return _apply_exit(report, errors, out, err, args)
+
+
+def _approver(inp: TextIO | None, out: TextIO, writing: threading.Event) -> Callable[[Plan], None]:
+    """Apply's approval: asks on ``inp`` when given (a person at a terminal), then marks the writes
+    as started."""
+
+    def approve(_plan: Plan) -> None:
+        try:
+            if inp is not None and not console.ask_approval(inp, out):
+                raise ApplyCancelled(console.CANCELLED)
+        except InterruptedBeforeChanges:
+            out.write("\n")  # Ctrl-C leaves the cursor after the question
+            raise
+        writing.set()
+
+    return approve
+
+
+def _apply_exit(report: ApplyReport, errors: list[str], out: TextIO, err: TextIO, args: argparse.Namespace) -> int:
+    """Print apply's report and return its exit code: 3 after a bug (told now), 130 interrupted."""
     # a pipeline that could not be planned is not "complete": the summary says so again, even with -q
     report.errors[:0] = errors
+    color = _is_terminal(out)
     if not args.quiet:
         out.write("\n")
         render.write_apply_report(report, out, color=color)
     elif not report.ok:
         render.write_apply_report(report, out, color=color, quiet=True)
-    return _apply_exit(report, bool(errors), err, args)
-
-
-def _apply_exit(report: ApplyReport, errors: bool, err: TextIO, args: argparse.Namespace) -> int:
-    """Apply's exit code, once its report is printed: 3 after a bug (told now), 130 interrupted."""
     if report.crashed is not None:
         return internal.report_bug(report.crashed, err, args.redactor, verbose=args.verbose)
     if report.interrupted:
