@@ -13,9 +13,8 @@ import pytest
 from support import served
 
 from reconciler import engine
-from reconciler.apply import Looks
 from reconciler.buddy.client import BuddyClient
-from reconciler.plan.options import Options
+from reconciler.plan.options import ApplyOptions, Looks, Options
 from reconciler.sandbox import SandboxApp
 
 MA = "DOCKER_BUILD_MULTI_ARCH"
@@ -26,7 +25,7 @@ SERVICES = 7
 BIG = 11
 PIPELINES_ROUTE = "/pipelines"
 ACTIONS_ROUTE = "/pipelines/:pipeline_id/actions"
-QUICK_LOOKS = Looks(delays=(0.0, 0.0), sleep=lambda _s: None)
+HOW = ApplyOptions(looks=Looks(delays=(0.0, 0.0), sleep=lambda _s: None))
 
 
 def _action(ident: int, name: str, path: str = "Dockerfile") -> dict[str, Any]:
@@ -126,7 +125,7 @@ def test_an_apply_over_a_list_that_moves_mid_read_deletes_and_recreates_nothing(
             assert _fired(app) == 1
             app.set_shift(mode, route=route, count=1)
 
-        made, report = engine.apply(engine.given(client), [path], Options(dedupe=dedupe), show=again, looks=QUICK_LOOKS)
+        made, report = engine.apply(engine.given(client), [path], Options(dedupe=dedupe), HOW, show=again)
         assert _fired(app) == 1  # the check after the changes read a moving list too
         assert [(c.kind, c.pipeline, c.action_name) for c in made.changes] == EXPECTED
         assert report.ok, (report.errors, [o.message for o in report.outcomes])
