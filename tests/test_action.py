@@ -3,6 +3,7 @@ inputs the GitHub recipes give it, and actionlint on the recipes that use it."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from reconciler.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"
@@ -149,6 +152,13 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
+def _shown(plan_json: Path) -> str:
+    """``reconcile show --format markdown`` of a saved plan."""
+    out = io.StringIO()
+    assert main(["show", "--format", "markdown", str(plan_json)], out=out, err=io.StringIO()) == 0
+    return out.getvalue()
+
+
 def _recipe_inputs(job: str) -> dict[str, str]:
     """The recipe's `with:` for ``job``, pointed at the sandbox instead of Buddy."""
     ((_, inputs),) = [(j, i) for w in WORKFLOWS for j, i in uses_of_the_action(w) if j == job]
@@ -161,6 +171,7 @@ def test_the_recipes_plan_shows_changes_apply_makes_them_and_the_next_plan_shows
     markdown = Path(plan.outputs["plan-markdown"]).read_text(encoding="utf-8")
     assert markdown.startswith("### reconcile plan") and markdown in plan.summary
     assert json.loads(Path(plan.outputs["plan-json"]).read_text(encoding="utf-8"))["changes"]
+    assert markdown == _shown(Path(plan.outputs["plan-json"]))  # the comment is the saved plan, shown
 
     applied = run_step("run", _recipe_inputs("apply"), repo)
     assert applied.outputs["exitcode"] == "0", applied.stdout

@@ -160,17 +160,17 @@ def test_review_commands_show_changes_then_apply_makes_them_and_the_next_review_
     system: str, repo: Path
 ) -> None:
     review, apply = (get() for get in REVIEW_AND_APPLY[system])
-    assert [c.argv[0] for c in review] == ["validate", "plan"]
+    assert [c.argv[0] for c in review] == ["validate", "plan", "show"]
     assert [c.argv for c in apply] == [("apply",)]
 
-    assert run_all(review) == [0, 2]
+    assert run_all(review) == [0, 2, 0]
     plan_md = (repo / "plan.md").read_text(encoding="utf-8")
     assert plan_md.startswith("### reconcile plan")
     saved = json.loads((repo / "plan.json").read_text(encoding="utf-8"))
     assert saved["format_version"] == 1 and saved["changes"]
 
     assert run_all(apply) == [0]
-    assert run_all(review) == [0, 0]
+    assert run_all(review) == [0, 0, 0]
     assert "No changes" in (repo / "plan.md").read_text(encoding="utf-8")
 
 
@@ -290,6 +290,7 @@ def test_gitlab_plans_merge_requests_and_keeps_the_plan_as_an_artifact() -> None
     assert plan["artifacts"]["when"] == "always"
     assert plan["script"][-1] == 'test "$code" -ne 1'  # exit 2 passes, exit 1 fails
     assert plan["script"][-2] == 'python ci/plan_note.py "$code" plan.md'  # posted before it may fail
+    assert "reconcile show --format markdown plan.json > plan.md" in plan["script"][-3]  # the saved plan
     assert ci["stages"] == ["validate", "plan", "apply"]
 
 
@@ -306,9 +307,13 @@ def test_buddy_plan_pipeline_plans_pull_requests_to_main_and_fails_only_on_error
     assert event["type"] == "PULL_REQUEST" and event["branches"] == ["main"]
     assert {"opened", "synchronize"} <= set(event["events"])
     commands = commands_of(buddy_scripts(1))
-    assert [c.argv for c in commands] == [("validate",), ("plan", "--detailed-exitcode")]
-    assert buddy_scripts(1)[-1].endswith('|| code=$?; test "$code" -ne 1')
-    assert run_all(commands) == [0, 2]
+    assert [c.argv for c in commands] == [
+        ("validate",),
+        ("plan", "--detailed-exitcode", "--quiet", "--out", "plan.json"),
+        ("show", "plan.json"),
+    ]
+    assert buddy_scripts(1)[-1].endswith('; test "$code" -ne 1')
+    assert run_all(commands) == [0, 2, 0]
 
 
 def test_buddy_pipeline_runs_a_build_action_on_pushes_to_main_one_run_at_a_time() -> None:

@@ -9,9 +9,9 @@ import sys
 from collections.abc import Sequence
 
 from reconciler import __version__
-from reconciler.buddy.client import DEFAULT_BASE_URL, REGIONS
+from reconciler.buddy.settings import DEFAULT_BASE_URL, REGIONS
 from reconciler.errors import UsageError
-from reconciler.plan.diff import Options
+from reconciler.plan.options import Options
 from reconciler.plan.plan import DEFAULT_MAX_PERCENT, UPDATE_GATE_MIN_ACTIONS, Limits
 from reconciler.plan.targets import Targeting
 
@@ -22,6 +22,7 @@ EXAMPLES = {
     "import": "example: reconcile import --workspace acme --project web -o pipelines/ --sandbox",
     "schema": "example: reconcile schema config > config.schema.json",
     "env": "example: reconcile env examples/ --format github",
+    "show": "example: reconcile show plan.json --format markdown > plan.md",
     "sandbox": "example: reconcile sandbox --port 8080 --seed examples/sandbox-state.json",
 }
 
@@ -265,6 +266,17 @@ def _add_env(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _add_show(sub: argparse._SubParsersAction) -> None:
+    p = _command(sub, "show", "print a saved plan (plan --out) in any plan format (no network, no token)")
+    p.add_argument("planfile", metavar="PLANFILE", help="a plan written by `reconcile plan --out`")
+    p.add_argument(
+        "--format",
+        choices=["text", "markdown", "json", "github"],
+        default="text",
+        help="as `reconcile plan --format`: text, markdown (a pull-request comment), json or github",
+    )
+
+
 def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "sandbox", "serve the local Buddy API simulator")
     p.add_argument("--port", type=int, default=8080)
@@ -290,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reconcile", description="Plan and apply Buddy.works pipelines kept as YAML in Git.")
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (_add_validate, _add_plan, _add_apply, _add_import, _add_schema, _add_env, _add_sandbox):
+    for add in (_add_validate, _add_plan, _add_apply, _add_import, _add_schema, _add_env, _add_show, _add_sandbox):
         add(sub)
     return parser
 
