@@ -55,13 +55,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from reconciler import engine
-from reconciler.buddy.client import BuddyClient
+from reconciler.buddy.client import BuddyClient, ClientSettings
 from reconciler.buddy.pages import PER_PAGE
 from reconciler.config.build import load_config
 from reconciler.plan.diff import Options
@@ -153,8 +154,67 @@ def necessary_requests(mode: str, pipelines: int, actions: int) -> int:
     return count + pipelines if mode == "apply" else count
 
 
-def run_once(args: argparse.Namespace, config: Path, desired: list[Any], seed: Path, parallelism: int) -> None:
-    """One plan or apply against a fresh sandbox; prints one line of figures."""
+def bare_plan_reads(url: str, parallelism: int) -> int:
+    """The yardstick for plan: the same GETs a plan of the generated config makes, by one
+    ``httpx.Client`` (a connection per thread) and a thread pool, each body parsed as JSON and
+    nothing else: the pipeline-list pages in turn, then every pipeline's action list, and each
+    action's GET as soon as its list is in. Returns the number of requests made."""
+    project = "/workspaces/acme/projects/scale"
+    limits = httpx.Limits(max_connections=parallelism, max_keepalive_connections=parallelism)
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "Accept": "application/json"}
+    with (
+        httpx.Client(base_url=url, headers=headers, limits=limits, timeout=30) as http,
+        ThreadPoolExecutor(max_workers=parallelism) as pool,
+    ):
+
+        def get(path: str) -> Any:
+            return json.loads(http.get(path).content)
+
+        pipelines: list[dict[str, Any]] = []
+        page, made = 1, 0
+        while True:
+            items = get(f"{project}/pipelines?page={page}&per_page={PER_PAGE}&sort_by=id&sort_direction=ASC")
+            made += 1
+            pipelines += items["pipelines"]
+            if len(items["pipelines"]) < PER_PAGE:
+                break
+            page += 1
+        lists = [
+            (p["id"], pool.submit(get, f"{project}/pipelines/{p['id']}/actions?page=1&per_page={PER_PAGE}"))
+            for p in pipelines
+        ]
+        gets: list[Future[Any]] = []
+        for pipeline_id, listed in lists:
+            for action in listed.result()["actions"]:
+                gets.append(pool.submit(get, f"{project}/pipelines/{pipeline_id}/actions/{action['id']}"))
+        for done in gets:
+            done.result()
+        return made + len(lists) + len(gets)
+
+
+def run_bare(args: argparse.Namespace, seed: Path, parallelism: int) -> tuple[float, float]:
+    """The bare client's wall time and CPU per request (ms) against a fresh sandbox."""
+    proc, url = start_sandbox(seed, args.latency_ms)
+    try:
+        control(url, "POST", "/__sandbox/switches", {"per_page_max": args.per_page_max})
+        control(url, "POST", "/__sandbox/stats/reset")
+        cpu0, started = time.process_time(), time.perf_counter()
+        made = bare_plan_reads(url, parallelism)
+        wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu0
+        served = control(url, "GET", "/__sandbox/stats")["total"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert served == made, (served, made)
+    return wall, cpu * 1000 / served
+
+
+def run_once(
+    args: argparse.Namespace, config: Path, desired: list[Any], seed: Path, parallelism: int
+) -> tuple[float, float]:
+    """One plan or apply against a fresh sandbox; prints one line of figures and returns the wall
+    time and the client CPU per request (ms)."""
     latency = args.latency_ms / 1000
     notices: list[str] = []
     proc, url = start_sandbox(seed, args.latency_ms)
@@ -162,7 +222,7 @@ def run_once(args: argparse.Namespace, config: Path, desired: list[Any], seed: P
         if args.rate_limit:
             control(url, "POST", "/__sandbox/rate-limit", {"limit": args.rate_limit, "window_s": args.rate_window})
         control(url, "POST", "/__sandbox/switches", {"per_page_max": args.per_page_max})
-        with BuddyClient(url, DEFAULT_TOKEN, parallelism=parallelism, notice=notices.append) as client:
+        with BuddyClient(url, DEFAULT_TOKEN, ClientSettings(parallelism=parallelism), notice=notices.append) as client:
             control(url, "POST", "/__sandbox/stats/reset")
             cpu0, started = time.process_time(), time.perf_counter()
             if args.mode == "plan":
@@ -199,6 +259,7 @@ def run_once(args: argparse.Namespace, config: Path, desired: list[Any], seed: P
         )
     print(line)
     sys.stdout.flush()
+    return wall, cpu * 1000 / served
 
 
 def main() -> None:
@@ -213,14 +274,27 @@ def main() -> None:
     parser.add_argument(
         "--per-page-max", type=int, default=100, help="the largest page the sandbox serves (default 100)"
     )
+    parser.add_argument(
+        "--bare",
+        action="store_true",
+        help="plan only: also time a bare httpx client making the same GETs and print the ratios",
+    )
     args = parser.parse_args()
+    if args.bare and (args.mode != "plan" or args.rate_limit):
+        parser.error("--bare is a yardstick for plan without --rate-limit")
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         config, seed = write_files(folder, args.pipelines, args.actions, live_actions=args.mode == "plan")
         desired = load_config([config]).pipelines
         for parallelism in args.parallelism:
-            run_once(args, config, desired, seed, parallelism)
+            wall, cpu = run_once(args, config, desired, seed, parallelism)
+            if args.bare:
+                bare_wall, bare_cpu = run_bare(args, seed, parallelism)
+                print(
+                    f"  bare httpx p{parallelism}: wall {bare_wall:.2f} s, CPU {bare_cpu:.2f} ms/request; "
+                    f"plan / bare: wall {wall / bare_wall:.2f}x, CPU per request {cpu / bare_cpu:.2f}x"
+                )
 
 
 if __name__ == "__main__":

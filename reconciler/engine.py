@@ -12,24 +12,27 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler import suggest
-from reconciler.apply import ApplyReport, apply_plan, check_target, refresh, resolve_fields
-from reconciler.buddy.client import BuddyClient
-from reconciler.buddy.live import ABSENT, read_live
 from reconciler.config import build as config_module
 from reconciler.errors import PipelineError
-from reconciler.importer import exporter
 from reconciler.model import DesiredPipeline, PipelineKey
-from reconciler.plan.diff import check_variables, diff_pipeline
 from reconciler.plan.options import ApplyOptions, Options
 from reconciler.plan.plan import PipelinePlan, Plan, Skipped, Target
 from reconciler.plan.secrets import check_secret_names
 from reconciler.plan.targets import Targeting
 from reconciler.problems import Problem
 
+# The client, live reads, apply and import bring httpx (and deepdiff for plans): each command that talks
+# to Buddy imports them when it runs, so that ``validate`` (a pre-commit hook) starts without them.
+if TYPE_CHECKING:
+    from reconciler.apply import ApplyReport
+    from reconciler.buddy.client import BuddyClient
+    from reconciler.importer import exporter
+
 #: Opens a client for the declared pipelines (the sandbox seeds empty ones for them).
-Connect = Callable[[Sequence[DesiredPipeline]], AbstractContextManager[BuddyClient]]
+Connect = Callable[[Sequence[DesiredPipeline]], "AbstractContextManager[BuddyClient]"]
 
 
 @dataclass
@@ -70,6 +73,9 @@ def build_plan(
 ) -> Plan:
     """Read live state for ``pipelines`` and diff it into a plan; the safety check is a warning
     (saying it is skipped with ``force``)."""
+    from reconciler.buddy.live import ABSENT, read_live
+    from reconciler.plan.diff import diff_pipeline
+
     made = Plan(Target(base_url=client.target), warnings=list(warnings))
     for state in read_live(client, pipelines, dedupe=options.dedupe):
         desired = state.desired
@@ -108,6 +114,8 @@ def _targeted(
 
 def plan(connect: Connect, paths: Sequence[str | Path], options: Options, targeting: Targeting | None = None) -> Plan:
     """``reconcile plan``: files → desired, live state → plan (of the targeted pipelines only)."""
+    from reconciler.plan.diff import check_variables
+
     cfg = load(paths)
     pipelines, counted, warnings = _targeted(cfg, targeting)
     check_secret_names(pipelines, options)  # a usage error, before any request
@@ -131,6 +139,9 @@ def apply(
     """``reconcile apply PATH…``: plan against live state (targeted pipelines only), then make the
     changes as ``how`` says (see ``ApplyOptions``). ``show`` gets the plan as soon as it is made
     (before the safety check or any write)."""
+    from reconciler.apply import apply_plan
+    from reconciler.plan.diff import check_variables
+
     cfg = load(paths)
     pipelines, counted, warnings = _targeted(cfg, targeting)
     declared = {(p.workspace, p.project, p.name): {a.name for a in p.actions} for p in pipelines if p.name}
@@ -157,6 +168,8 @@ def apply_saved(
     """``reconcile apply --plan FILE``: exactly that plan, refused before any write when it was made
     for another target or when a pipeline it touches has changed since. ``connected`` is called once
     the client is open (the CLI shows the plan then)."""
+    from reconciler.apply import apply_plan, check_target, refresh, resolve_fields
+
     with connect(()) as client:
         if connected is not None:
             connected()
@@ -178,6 +191,8 @@ def import_(
     defaults: bool = False,
 ) -> exporter.ExportResult:
     """``reconcile import``: write config files for the live pipelines of ``workspace``/``project``."""
+    from reconciler.importer import exporter
+
     with connect(()) as client:
         return exporter.export(
             client, workspace, project, pipelines=pipelines, output=output, split=split, force=force, defaults=defaults

@@ -11,17 +11,16 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.text import Text
-
-from reconciler.apply import ApplyReport, Outcome
 from reconciler.fields import SENSITIVE, is_write_only, masked, strip_write_only
 from reconciler.plan import elements
 from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
 from reconciler.plan.plan import Change, Plan, SafetyWarning
 from reconciler.problems import Problem, cap_per_file, split_location
+
+if TYPE_CHECKING:  # apply brings the client (httpx): validate's output needs neither
+    from reconciler.apply import ApplyReport, Outcome
 
 MARKDOWN_LIMIT = 65_000
 STYLES = {
@@ -247,6 +246,9 @@ def write_lines(lines: Iterable[Line], stream: TextIO, *, color: bool) -> None:
         for _style, text in lines:
             stream.write(text + "\n")
         return
+    from rich.console import Console  # colour only: validate and plain output never load rich
+    from rich.text import Text
+
     console = Console(file=stream, force_terminal=True, highlight=False, soft_wrap=True)
     for style, text in lines:
         console.print(Text(text, style=STYLES.get(style, "")))

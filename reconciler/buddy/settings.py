@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 from reconciler.errors import UsageError
 from reconciler.loopback import is_loopback_host
 
+DEFAULT_BASE_URL = "https://api.buddy.works"
+#: ``--region``'s base URLs
+REGIONS = {"us": "https://api.buddy.works", "eu": "https://api.eu.buddy.works"}
 DEFAULT_TIMEOUT = 30.0
 #: how long one request may spend, in total, waiting out 429 answers (seconds)
 DEFAULT_MAX_RATE_LIMIT_WAIT = 600.0

@@ -9,9 +9,9 @@ import sys
 from collections.abc import Sequence
 
 from reconciler import __version__
-from reconciler.buddy.client import DEFAULT_BASE_URL, REGIONS
+from reconciler.buddy.settings import DEFAULT_BASE_URL, REGIONS
 from reconciler.errors import UsageError
-from reconciler.plan.diff import Options
+from reconciler.plan.options import Options
 from reconciler.plan.plan import DEFAULT_MAX_PERCENT, UPDATE_GATE_MIN_ACTIONS, Limits
 from reconciler.plan.secrets import parse_names
 from reconciler.plan.targets import Targeting

@@ -16,11 +16,13 @@ automatic highlighting off, after ``render.printable`` has escaped its control c
 from __future__ import annotations
 
 import threading
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from reconciler import render
-from reconciler.apply import Outcome
-from reconciler.plan.plan import Change
+
+if TYPE_CHECKING:  # apply brings the client (httpx): validate needs neither
+    from reconciler.apply import Outcome
+    from reconciler.plan.plan import Change
 
 QUESTION = (
     "\nDo you want to perform these actions?\n"

@@ -11,12 +11,10 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from reconciler import engine, envrefs, fields, render
-from reconciler.apply import ApplyReport
 from reconciler.buddy import settings
-from reconciler.buddy.client import BuddyClient, RetryPolicy
 from reconciler.cli import args as cliargs
 from reconciler.cli import console, internal
 from reconciler.cli.args import build_parser
@@ -32,6 +30,10 @@ from reconciler.plan.options import ApplyOptions
 from reconciler.plan.plan import Plan
 from reconciler.plan.planfile import read_plan_file, write_plan_file
 from reconciler.redact import RedactingStream, Redactor
+
+if TYPE_CHECKING:  # the client (httpx) is imported by the commands that talk to Buddy, when they run
+    from reconciler.apply import ApplyReport
+    from reconciler.buddy.client import BuddyClient
 
 __all__ = ["INTERRUPTED_EXIT", "build_parser", "main"]
 
@@ -98,19 +100,15 @@ def _new_client(
 ) -> BuddyClient:
     """The client, with BUDDY_TIMEOUT and BUDDY_MAX_RATE_LIMIT_WAIT; its notices go to ``notice``
     (the apply view), else to stderr (the log); a set ``stop`` (Ctrl-C) cuts its rate-limit waits short."""
+    from reconciler.buddy.client import BuddyClient, ClientSettings, RetryPolicy
+
     wait = settings.parse_max_rate_limit_wait(os.environ.get("BUDDY_MAX_RATE_LIMIT_WAIT"))
     timeout = settings.parse_timeout(os.environ.get("BUDDY_TIMEOUT"))
-    retry = RetryPolicy(max_wait=wait)
+    knobs = ClientSettings(
+        timeout=timeout, parallelism=args.parallelism, retry=RetryPolicy(max_wait=wait), target=target
+    )
     return BuddyClient(
-        url,
-        token,
-        timeout=timeout,
-        parallelism=args.parallelism,
-        retry=retry,
-        notice=notice or log.warning,
-        target=target,
-        redactor=getattr(args, "redactor", None),
-        stop=stop,
+        url, token, knobs, notice=notice or log.warning, redactor=getattr(args, "redactor", None), stop=stop
     )
 
 

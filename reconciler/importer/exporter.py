@@ -45,7 +45,6 @@ from reconciler import envrefs, fields
 from reconciler.buddy.client import BuddyClient
 from reconciler.buddy.live import read_project
 from reconciler.config.defaults import NOT_DEFAULTED
-from reconciler.config.loader import load_paths
 from reconciler.errors import ExportWriteError, OutputExistsError, UsageError
 from reconciler.importer.cleaning import (  # noqa: F401 - re-exported for the callers of exporter
     ACTION_ORDER,
@@ -58,6 +57,8 @@ from reconciler.importer.cleaning import (  # noqa: F401 - re-exported for the c
     unknown_pipeline_notes,
 )
 from reconciler.importer.envnames import EnvNames
+from reconciler.importer.existing import declared_elsewhere, referenced_elsewhere
+from reconciler.importer.inherited import Inherited, override, reaching
 from reconciler.model import MULTI_ARCH, ImportedAction, ImportedPipeline
 
 #: Where editors find the config schema when no local copy is near the output (the directory of
@@ -167,43 +168,80 @@ def render_pipeline(
     by_id: bool = False,
     indent: int = 2,
     defaults: bool = False,
+    inherited: Inherited | None = None,
 ) -> PipelineText:
     """The lines of one pipeline item under ``pipelines:``. Multi-arch actions are written in execution
     order; other live actions stand as comments at their places. Actions whose name two live actions
     share are comments too: a file cannot say which of them it means. ``by_id``: the pipeline is
     declared by ``id`` instead of ``name`` (another live pipeline has its name). ``defaults``: values
-    that every written action shares go once into the pipeline's ``defaults:`` (see ``shared_defaults``)."""
-    where_pipeline = f'{workspace}/{project} pipeline "{pipeline.name}"'
-    notes = unknown_pipeline_notes(where_pipeline, pipeline.fields)
-    counts = Counter(action.name for action in pipeline.actions)
-    used: list[str] = []
+    that every written action shares go once into the pipeline's ``defaults:`` (see ``shared_defaults``).
+    ``inherited``: the directory defaults that reach the file; an action says the live value of every
+    key whose inherited value differs from live (see ``inherited.override``), and a note names them."""
+    where = f'{workspace}/{project} pipeline "{pipeline.name}"'
+    notes = unknown_pipeline_notes(where, pipeline.fields)
+    lines = _pipeline_head(pipeline, where, notes, by_id=by_id, indent=indent)
+    entries, used, overridden = _action_entries(project, pipeline, env, where, notes, indent + 4, inherited)
+    written = [entry for entry in entries if isinstance(entry, dict)]
+    shared = shared_defaults(written) if defaults else {}
+    inner = " " * (indent + 2)
+    if shared:
+        lines.extend(f"{inner}{line}" for line in _dump({"defaults": shared}))
+    lines.append(f"{inner}actions:" if written else f"{inner}actions: []")
+    for entry in entries:
+        if isinstance(entry, dict):
+            entry = _item({k: v for k, v in entry.items() if k not in shared}, indent + 4)
+        lines.extend(entry)
+    if not any(a.type == MULTI_ARCH for a in pipeline.actions):
+        notes.append(f"{where} has no multi-arch action: written with `actions: []`")
+    if overridden and inherited is not None:
+        notes.extend(_overridden_notes(where, overridden, inherited))
+    return PipelineText(lines, notes, list(dict.fromkeys(used)))
 
-    fields = clean_pipeline(pipeline.name, pipeline.fields)
-    head: dict[str, Any] = {"name": fields.pop("name")}
+
+def _pipeline_head(pipeline: ImportedPipeline, where: str, notes: list[str], *, by_id: bool, indent: int) -> list[str]:
+    """The pipeline item's first lines: its name (or id) and settings, and ``prune: false`` when
+    multi-arch actions are left out."""
+    settings = clean_pipeline(pipeline.name, pipeline.fields)
+    head: dict[str, Any] = {"name": settings.pop("name")}
     if by_id:
         head = {"id": pipeline.id}
-        notes.append(f"{where_pipeline}: another live pipeline has this name: written as `id: {pipeline.id}`")
-    lines = _item({**head, **escape(fields)}, indent)
-    inner = " " * (indent + 2)
+        notes.append(f"{where}: another live pipeline has this name: written as `id: {pipeline.id}`")
+    lines = _item({**head, **escape(settings)}, indent)
     if by_id:
         lines.insert(
             0,
             f"{' ' * indent}# {_one_line(json.dumps(pipeline.name, ensure_ascii=False))} (another "
             "live pipeline has this name, so this one is matched by id)",
         )
-    ambiguous_multi = any(a.type == MULTI_ARCH and counts[a.name] > 1 for a in pipeline.actions)
-    if ambiguous_multi:
+    counts = Counter(action.name for action in pipeline.actions)
+    if any(a.type == MULTI_ARCH and counts[a.name] > 1 for a in pipeline.actions):
         # Multi-arch actions left out of the file must survive a `plan --prune`.
-        lines.append(f"{inner}prune: false   # keeps the multi-arch actions left out below")
-    action_pad = indent + 4
+        lines.append(f"{' ' * (indent + 2)}prune: false   # keeps the multi-arch actions left out below")
+    return lines
+
+
+def _action_entries(
+    project: str,
+    pipeline: ImportedPipeline,
+    env: EnvNames,
+    where_pipeline: str,
+    notes: list[str],
+    pad: int,
+    inherited: Inherited | None,
+) -> tuple[list[list[str] | dict[str, Any]], list[str], Counter[str]]:
+    """Each live action as written (a mapping) or as a comment (lines), the variables they use, and
+    how many actions said each inherited key."""
+    counts = Counter(action.name for action in pipeline.actions)
     entries: list[list[str] | dict[str, Any]] = []
+    used: list[str] = []
+    overridden: Counter[str] = Counter()
     for action in pipeline.actions:
         if counts[action.name] > 1:
             reason = (
                 f"not managed here: {counts[action.name]} live actions have this name; "
                 "rename them in Buddy to manage one"
             )
-            entries.append([" " * action_pad + action_comment(action, reason)])
+            entries.append([" " * pad + action_comment(action, reason)])
             if action.type == MULTI_ARCH:
                 notes.append(
                     f'{where_pipeline}: multi-arch action "{action.name}" (#{action.id}) not written: '
@@ -211,9 +249,8 @@ def render_pipeline(
                 )
             continue
         if action.type != MULTI_ARCH or action.detail is None:
-            entries.append([" " * action_pad + action_comment(action)])
+            entries.append([" " * pad + action_comment(action)])
             continue
-        cleaned = clean_action(action.detail)
         unknown = unknown_action_fields(action.detail)
         if unknown:
             notes.append(
@@ -221,22 +258,24 @@ def render_pipeline(
                 + ", ".join(unknown)
             )
         where = f'{project} / "{pipeline.name}" / "{action.name}"'
-        rendered = render_action(pipeline.name, cleaned, env, where)
+        rendered = render_action(pipeline.name, clean_action(action.detail), env, where)
         used.extend(envrefs.referenced_names(rendered))
+        if inherited is not None:
+            overridden.update(override(rendered, action.detail, inherited))
         entries.append(rendered)
+    return entries, used, overridden
 
-    written = [entry for entry in entries if isinstance(entry, dict)]
-    shared = shared_defaults(written) if defaults else {}
-    if shared:
-        lines.extend(f"{inner}{line}" for line in _dump({"defaults": shared}))
-    lines.append(f"{inner}actions:" if written else f"{inner}actions: []")
-    for entry in entries:
-        if isinstance(entry, dict):
-            entry = _item({k: v for k, v in entry.items() if k not in shared}, action_pad)
-        lines.extend(entry)
-    if not any(a.type == MULTI_ARCH for a in pipeline.actions):
-        notes.append(f"{where_pipeline} has no multi-arch action: written with `actions: []`")
-    return PipelineText(lines, notes, list(dict.fromkeys(used)))
+
+def _overridden_notes(where: str, overridden: Counter[str], inherited: Inherited) -> list[str]:
+    """One note per defaults file: which of its values the pipeline's actions override, and in how many."""
+    by_source: dict[str, list[str]] = {}
+    for key, count in overridden.items():
+        by_source.setdefault(inherited.sources[key], []).append(f"{key} ({count} action{'s' * (count != 1)})")
+    return [
+        f"{where}: inherited defaults of {source} overridden with the live values, so that the plan "
+        f"stays empty: {', '.join(keys)}"
+        for source, keys in by_source.items()
+    ]
 
 
 def shared_defaults(actions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -265,13 +304,22 @@ def render_file(
     schema: str = SCHEMA_URL,
     shared_names: Collection[str] = (),
     defaults: bool = False,
+    inherited: Inherited | None = None,
 ) -> tuple[str, list[str]]:
     """The text of one config file holding ``pipelines``, and the notes writing it produced.
     Pipelines named in ``shared_names`` (or twice in ``pipelines``, or whose name another live
     pipeline has: ``shares_name``) are declared by ``id``."""
     shared = set(shared_names) | _shared_names(pipelines)
     parts = [
-        render_pipeline(workspace, project, p, env, by_id=p.shares_name or p.name in shared, defaults=defaults)
+        render_pipeline(
+            workspace,
+            project,
+            p,
+            env,
+            by_id=p.shares_name or p.name in shared,
+            defaults=defaults,
+            inherited=inherited,
+        )
         for p in pipelines
     ]
     names = [n for part in parts for n in part.env_names]
@@ -356,51 +404,6 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def declared_elsewhere(
-    output: Path, workspace: str, project: str, found: Sequence[ImportedPipeline], written: Sequence[Path]
-) -> list[str]:
-    """Where config files under ``output`` (other than those about to be ``written``) already declare
-    one of the ``found`` pipelines, by name, id or previous name: one line per declaration."""
-    if not output.is_dir():
-        return []
-    skip = {Path(os.path.realpath(p)) for p in written}
-    by_name = {p.name: p for p in found}
-    by_id = {p.id: p for p in found}
-    lines: list[str] = []
-    for doc in load_paths([output]).documents:
-        data = doc.data
-        if Path(os.path.realpath(doc.file)) in skip or not isinstance(data, dict):
-            continue
-        if (data.get("workspace"), data.get("project")) != (workspace, project):
-            continue
-        for i, item in enumerate(data.get("pipelines") or []):
-            if not isinstance(item, dict):
-                continue
-            previous = item.get("previous_names")
-            names = [item.get("name"), *(previous if isinstance(previous, list) else [])]
-            ident = item.get("id")
-            match = by_id.get(ident) if isinstance(ident, int) else None
-            match = match or next((by_name[n] for n in names if isinstance(n, str) and n in by_name), None)
-            if match is not None:
-                where = doc.locate(("pipelines", i))
-                lines.append(f'{workspace}/{project} pipeline "{match.name}" is already declared at {where}')
-    return lines
-
-
-def referenced_elsewhere(output: Path, written: Sequence[Path]) -> set[str]:
-    """The variables config files under ``output`` (other than those about to be ``written``) already
-    reference: an earlier import's names, which stand for other values and must not be reused."""
-    if not output.is_dir():
-        return set()
-    skip = {Path(os.path.realpath(p)) for p in written}
-    return {
-        name
-        for doc in load_paths([output]).documents
-        if Path(os.path.realpath(doc.file)) not in skip
-        for name in envrefs.referenced_names(doc.data)
-    }
-
-
 def export(
     client: BuddyClient,
     workspace: str,
@@ -440,6 +443,7 @@ def export(
             schema=schema_reference(path.parent),
             shared_names=shared,
             defaults=defaults,
+            inherited=reaching(path, output),
         )
         planned.append((path, text))
         result.notes.extend(file_notes)
