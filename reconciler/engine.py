@@ -175,7 +175,7 @@ def apply_saved(
             connected()
         check_target(saved, client, workspace)
         saved.check_targeting()
-        resolve_fields(saved, options.env, sandbox=options.sandbox)  # an unset variable fails before any read
+        resolve_fields(saved, options.environment)  # an unset variable fails before any read
         return apply_plan(client, saved, options, how, live_counts=refresh(client, saved))
 
 
