@@ -4,7 +4,6 @@ and the schemas it points editors at describe every field."""
 from __future__ import annotations
 
 import argparse
-
 import importlib.util
 import io
 import json
