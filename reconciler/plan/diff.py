@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler import envrefs, fields
-from reconciler.buddy.live import ABSENT, live_fingerprint
+from reconciler.fingerprint import ABSENT, live_fingerprint
 from reconciler.config import envlist
 from reconciler.errors import EnvError, PipelineError
 from reconciler.fields import SENSITIVE
