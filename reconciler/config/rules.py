@@ -37,7 +37,6 @@ _PLATFORM = re.compile(r"[a-z0-9_.-]+/[a-z0-9_.-]+(/[a-z0-9_.-]+)?")
 #: A Buddy variable standing for a whole write-only value: ``$NAME`` or ``${NAME}``.
 _BUDDY_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
 #: How every env reference starts; it also covers the escaped ``$${env:``, which is refused in names too.
-_ENV_OPEN = "${env:"
 _K = TypeVar("_K")
 _T = TypeVar("_T")
 _PASSWORD_HINT = "write `password: ${env:DOCKERHUB_TOKEN}` and set the variable in CI"
@@ -105,12 +104,12 @@ def _check_document(doc: Document) -> list[Problem]:
 def _check_env_refs(report: _Report, value: Any, path: PathKey) -> None:
     # Most strings hold no reference at all: the substring test keeps this walk over every value cheap.
     if isinstance(value, str):
-        if "${env:" in value:
+        if envrefs.OPEN in value:
             for message in envrefs.syntax_errors(value):
                 report.add(path, message)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and "${env:" in key and envrefs.mentions_env(key):
+            if isinstance(key, str) and envrefs.OPEN in key and envrefs.mentions_env(key):
                 report.add(
                     (*path, key),
                     "an `${env:…}` reference may stand only in a value, not in a key",
@@ -207,12 +206,12 @@ def _check_identity(report: _Report, path: PathKey, item: dict[str, Any], what: 
         report.add((*path, "name"), f"the {what}'s name must not be blank: Buddy refuses a name of only spaces")
     for key, label in (("name", f"the {what}'s name"), ("after", "`after`")):
         value = item.get(key)
-        if isinstance(value, str) and _ENV_OPEN in value:
+        if isinstance(value, str) and envrefs.OPEN in value:
             report.add((*path, key), f"an `${{env:…}}` reference in {label} {why}")
     previous = item.get("previous_names")
     if isinstance(previous, list):
         for k, old in enumerate(previous):
-            if isinstance(old, str) and _ENV_OPEN in old:
+            if isinstance(old, str) and envrefs.OPEN in old:
                 report.add((*path, "previous_names", k), f"an `${{env:…}}` reference in `previous_names` {why}")
 
 
