@@ -62,7 +62,7 @@ from typing import Any
 import httpx
 
 from reconciler import engine
-from reconciler.buddy.client import BuddyClient
+from reconciler.buddy.client import BuddyClient, ClientSettings
 from reconciler.buddy.pages import PER_PAGE
 from reconciler.config.build import load_config
 from reconciler.plan.diff import Options
@@ -222,7 +222,7 @@ def run_once(
         if args.rate_limit:
             control(url, "POST", "/__sandbox/rate-limit", {"limit": args.rate_limit, "window_s": args.rate_window})
         control(url, "POST", "/__sandbox/switches", {"per_page_max": args.per_page_max})
-        with BuddyClient(url, DEFAULT_TOKEN, parallelism=parallelism, notice=notices.append) as client:
+        with BuddyClient(url, DEFAULT_TOKEN, ClientSettings(parallelism=parallelism), notice=notices.append) as client:
             control(url, "POST", "/__sandbox/stats/reset")
             cpu0, started = time.process_time(), time.perf_counter()
             if args.mode == "plan":

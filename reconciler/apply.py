@@ -93,7 +93,7 @@ class UncertainCreate(Exception):
     ``uncertain`` outcome)."""
 
 
-def resolve_fields(plan: Plan, env: Mapping[str, str], *, sandbox: bool) -> dict[int, dict[str, Any]]:
+def resolve_fields(plan: Plan, env: envrefs.Environment) -> dict[int, dict[str, Any]]:
     """Every change's body with ``${env:…}`` resolved, before anything is sent: an unset variable
     stops the apply before the first write."""
     bodies: dict[int, dict[str, Any]] = {}
@@ -105,10 +105,10 @@ def resolve_fields(plan: Plan, env: Mapping[str, str], *, sandbox: bool) -> dict
         body: dict[str, Any] = {}
         for name, value in change.fields.items():
             try:
-                body[name] = envrefs.resolve(value, env, sandbox=sandbox)
+                body[name] = env.resolve(value)
             except EnvError as exc:
                 missing.append(f"{change.pipeline} / {change.action_name or '(pipeline)'} field {name}: {exc}")
-                names += envlist.unset_names(value, env)
+                names += env.unset(value)
         bodies[index] = body
     if names:
         raise EnvError(envlist.unset_report(names, missing, doing="cannot apply (nothing was changed)"))
@@ -388,7 +388,7 @@ def apply_plan(
     counted against ``live_counts``; ``how`` holds ``force`` and the hooks (see ``ApplyOptions``);
     ``declared`` names, per (workspace, project, pipeline name), the declared actions whose duplicates
     the check after the changes reports (default: those the plan names)."""
-    bodies = resolve_fields(plan, options.env, sandbox=options.sandbox)
+    bodies = resolve_fields(plan, options.environment)
     skipped = plan.raise_if_unsafe(force=how.force, live_counts=live_counts, limits=options.limits)
     report = ApplyReport()
     report.warnings.extend(SafetyWarning.of(c, forced=True) for c in skipped)

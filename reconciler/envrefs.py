@@ -10,6 +10,10 @@ unset *or empty*; and without a default an empty variable is an error just like 
 CI systems hand over a missing secret as an empty string and sending an empty password is never meant.
 A default runs up to the first ``}``: it cannot contain one.
 
+``Environment`` is the one resolver the plan and apply hold: the variables and whether this is the
+sandbox, saying what a value is once resolved (to compare or to send) and which variables are missing.
+The literal ``${env:`` is spelled here alone: ``OPEN``, ``reference()`` and ``escape()``.
+
 No message built here ever contains the value of a variable, nor a default (a default on a
 write-only field is refused by the rules, but messages stay value-free everywhere to be safe).
 """
@@ -17,18 +21,37 @@ write-only field is refused by the rules, but messages stay value-free everywher
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.errors import EnvError
 from reconciler.problems import Location
 
-_OPEN = "${env:"
-_ESCAPED_OPEN = "$${env:"
+#: how a reference opens
+OPEN = "${env:"
+#: how a literal ``${env:`` is written (it is not a reference)
+ESCAPED_OPEN = "$${env:"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Prefix of the placeholder that stands for an unset variable in the sandbox.
 SANDBOX_PREFIX = "sandbox:"
+
+
+def reference(name: str) -> str:
+    """The reference to variable ``name``: ``${env:NAME}``."""
+    return f"{OPEN}{name}}}"
+
+
+def escape(value: Any) -> Any:
+    """``value`` with every literal ``${env:`` written ``$${env:``, so that reading it back gives the
+    same text instead of an environment reference (strings inside mappings and lists too)."""
+    if isinstance(value, str):
+        return value.replace(OPEN, ESCAPED_OPEN)
+    if isinstance(value, Mapping):
+        return {key: escape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [escape(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -49,17 +72,17 @@ class _Malformed:
 def _scan(value: str) -> list[EnvRef | _Malformed]:
     """Every reference in ``value``, well-formed or not, in order; escapes are skipped over."""
     found: list[EnvRef | _Malformed] = []
-    if _OPEN not in value:  # the common case: no reference at all
+    if OPEN not in value:  # the common case: no reference at all
         return found
     i = value.find("$")
     while i != -1:
-        if value.startswith(_ESCAPED_OPEN, i):
-            i = value.find("$", i + len(_ESCAPED_OPEN))
+        if value.startswith(ESCAPED_OPEN, i):
+            i = value.find("$", i + len(ESCAPED_OPEN))
             continue
-        if not value.startswith(_OPEN, i):
+        if not value.startswith(OPEN, i):
             i = value.find("$", i + 1)
             continue
-        body_start = i + len(_OPEN)
+        body_start = i + len(OPEN)
         close = value.find("}", body_start)
         if close == -1:
             found.append(_Malformed(i, "unterminated `${env:` reference: a `}` is missing"))
@@ -176,8 +199,53 @@ def unset_messages(value: Any, env: Mapping[str, str], *, location: Location | N
     return messages
 
 
+def unset_names(value: Any, env: Mapping[str, str]) -> list[str]:
+    """The variables ``value`` references (strings inside dicts and lists too) that are unset or empty
+    and have no default: what ``resolve`` would refuse, in order, repeats kept."""
+    return [
+        ref.name for text in _strings(value) for ref in find_refs(text) if not env.get(ref.name) and ref.default is None
+    ]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where references are resolved: the ``variables`` (the process environment, for the CLI) and
+    whether this is the ``sandbox``, where an unset variable becomes the placeholder ``sandbox:NAME``.
+
+    Which part of a field needs its variables is the field's question (``plan.normal``); given that
+    part, this says what it is once resolved and what is missing for it."""
+
+    variables: Mapping[str, str] = field(default_factory=dict)
+    sandbox: bool = False
+
+    def resolve(self, value: Any, location: Location | None = None) -> Any:
+        """``value`` resolved: what is compared (given the compared part) and what is sent. An unset
+        variable without a default is an ``EnvError`` naming ``location`` (a placeholder in the sandbox)."""
+        return resolve(value, self.variables, sandbox=self.sandbox, location=location)
+
+    def missing(self, value: Any, location: Location | None = None) -> list[str]:
+        """A located message for every reference of ``value`` that ``resolve`` would refuse (none in
+        the sandbox)."""
+        return [] if self.sandbox else unset_messages(value, self.variables, location=location)
+
+    def unset(self, value: Any) -> list[str]:
+        """The names of the variables of ``value`` that ``resolve`` would refuse (none in the sandbox)."""
+        return [] if self.sandbox else unset_names(value, self.variables)
+
+
 def _resolve_str(value: str, env: Mapping[str, str], sandbox: bool, location: Location | None) -> str:
-    if "${env:" not in value:
+    if OPEN not in value:
         return value
     out: list[str] = []
     pos = 0
@@ -205,4 +273,4 @@ def _lookup(ref: EnvRef, env: Mapping[str, str], sandbox: bool, location: Locati
 
 
 def _unescape(text: str) -> str:
-    return text.replace(_ESCAPED_OPEN, _OPEN)
+    return text.replace(ESCAPED_OPEN, OPEN)

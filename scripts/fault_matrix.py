@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler import engine
-from reconciler.apply import Looks
-from reconciler.buddy.client import BuddyClient, RetryPolicy
+from reconciler.apply import ApplyOptions, Looks
+from reconciler.buddy.client import BuddyClient, ClientSettings, RetryPolicy
 from reconciler.plan.diff import Options
 from reconciler.sandbox import DEFAULT_TOKEN, FaultRule, SandboxApp, SandboxServer, SandboxState
 
@@ -72,12 +72,12 @@ def converge(rule: dict[str, Any], timeout: float, config: Path, max_runs: int) 
     options = Options()
     with (
         SandboxServer(app, poll_interval=0.005) as server,
-        BuddyClient(server.url, DEFAULT_TOKEN, retry=retry, timeout=timeout) as client,
+        BuddyClient(server.url, DEFAULT_TOKEN, ClientSettings(timeout=timeout, retry=retry)) as client,
     ):
         for run in range(1, max_runs + 1):
             try:
                 _plan, report = engine.apply(
-                    engine.given(client), [config], options, looks=Looks(delays=(0.0, 0.1, 0.2))
+                    engine.given(client), [config], options, ApplyOptions(looks=Looks(delays=(0.0, 0.1, 0.2)))
                 )
                 ok = report.ok
             except Exception as exc:  # a plan that could not be read under the fault: try again

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from reconciler.buddy.client import BuddyClient, RetryPolicy
+from reconciler.buddy.client import BuddyClient, ClientSettings, RetryPolicy
 from reconciler.plan.changes import change_of
 from reconciler.plan.plan import Change, Plan, Target
 from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
@@ -21,7 +21,7 @@ def served(seed: Mapping[str, Any], *, parallelism: int = 8) -> Iterator[tuple[S
     app = SandboxApp(SandboxState.from_data(seed))
     with (
         SandboxServer(app, poll_interval=0.005) as server,
-        BuddyClient(server.url, DEFAULT_TOKEN, retry=FAST_RETRY, parallelism=parallelism) as client,
+        BuddyClient(server.url, DEFAULT_TOKEN, ClientSettings(parallelism=parallelism, retry=FAST_RETRY)) as client,
     ):
         yield app, client
 

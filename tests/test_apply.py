@@ -16,7 +16,7 @@ from support import FAST_RETRY, served, writes
 
 from reconciler import engine
 from reconciler.apply import INTERRUPTED, ApplyOptions, ApplyReport, Looks
-from reconciler.buddy.client import BuddyClient, RetryPolicy
+from reconciler.buddy.client import BuddyClient, ClientSettings, RetryPolicy
 from reconciler.errors import StalePlanError, TargetMismatchError, UnsafePlanError
 from reconciler.plan.diff import Options
 from reconciler.plan.plan import Plan
@@ -465,7 +465,7 @@ def held_writes(
     try:
         with (
             SandboxServer(app, poll_interval=0.005) as server,
-            BuddyClient(server.url, DEFAULT_TOKEN, retry=retry, timeout=0.2, parallelism=1) as client,
+            BuddyClient(server.url, DEFAULT_TOKEN, ClientSettings(timeout=0.2, parallelism=1, retry=retry)) as client,
         ):
             yield app, client, release
     finally:
@@ -599,7 +599,7 @@ def test_two_applies_at_once_never_both_go_green_over_duplicates_and_dedupe_repa
     with SandboxServer(app, poll_interval=0.005) as server:
 
         def one_apply() -> None:
-            with BuddyClient(server.url, DEFAULT_TOKEN, retry=FAST_RETRY) as client:
+            with BuddyClient(server.url, DEFAULT_TOKEN, ClientSettings(retry=FAST_RETRY)) as client:
                 _plan, report = apply_files(client, config, show=lambda _plan: both_planned.wait())
                 reports.append(report)
 
@@ -615,7 +615,7 @@ def test_two_applies_at_once_never_both_go_green_over_duplicates_and_dedupe_repa
         assert any('2 live actions are named "Build N1"' in e and "--dedupe" in e for e in errors)
 
         app.clear_faults()
-        with BuddyClient(server.url, DEFAULT_TOKEN, retry=FAST_RETRY) as client:
+        with BuddyClient(server.url, DEFAULT_TOKEN, ClientSettings(retry=FAST_RETRY)) as client:
             blocked = engine.plan(engine.given(client), [config], OPTIONS)
             assert any('2 live actions are named "Build N1"' in e for e in blocked.errors)  # without --dedupe
             dedupe = Options(env=OPTIONS.env, dedupe=True)

@@ -6,6 +6,7 @@ import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -13,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.buddy import client as client_module
 from reconciler.buddy import pages as pages_module
-from reconciler.buddy.client import BuddyClient, RetryPolicy, check_base_url
+from reconciler.buddy import transport as transport_module
+from reconciler.buddy.client import BuddyClient, ClientSettings, Clocks, RetryPolicy, check_base_url
 from reconciler.buddy.pages import PER_PAGE, SHIFT_READS
 from reconciler.errors import (
     AuthError,
@@ -33,15 +34,22 @@ TOKEN = "secret-token-value-123"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def make(handler: Handler, sleeps: list[float] | None = None, **kw) -> BuddyClient:
+def make(
+    handler: Handler,
+    sleeps: list[float] | None = None,
+    *,
+    parallelism: int = 8,
+    wall_clock: Callable[[], float] = time.time,
+    notice: Callable[[str], None] | None = None,
+) -> BuddyClient:
     record = sleeps if sleeps is not None else []
     return BuddyClient(
         "https://api.example.test",
         TOKEN,
+        ClientSettings(parallelism=parallelism, retry=RetryPolicy(attempts=4, base_delay=0.01)),
         transport=httpx.MockTransport(handler),
-        sleep=record.append,
-        retry=RetryPolicy(attempts=4, base_delay=0.01),
-        **kw,
+        clocks=Clocks(sleep=record.append, wall_clock=wall_clock),
+        notice=notice,
     )
 
 
@@ -331,11 +339,9 @@ def test_a_server_that_trickles_its_answer_is_cut_off_at_the_request_deadline():
     client = BuddyClient(
         "https://api.example.test",
         TOKEN,
+        ClientSettings(timeout=10, retry=RetryPolicy(attempts=2, base_delay=0.01)),
         transport=httpx.MockTransport(handler),
-        timeout=10,
-        clock=clock,
-        sleep=clock.sleep,
-        retry=RetryPolicy(attempts=2, base_delay=0.01),
+        clocks=Clocks(sleep=clock.sleep, clock=clock),
     )
     with client, pytest.raises(TransportError, match="no complete answer within 30 s") as caught:
         client.get_action("a", "b", 1, 1)
@@ -344,7 +350,7 @@ def test_a_server_that_trickles_its_answer_is_cut_off_at_the_request_deadline():
 
 
 def test_an_answer_larger_than_the_cap_is_refused_while_it_is_read(monkeypatch):
-    monkeypatch.setattr(client_module, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(transport_module, "MAX_BODY_BYTES", 1000)
     handler, _ = scripted(httpx.Response(200, json={"id": 1, "blob": "x" * 5000}))
     with make(handler) as client, pytest.raises(BadAnswerError, match="is larger than 1000 bytes"):
         client.get_action("a", "b", 1, 1)
@@ -388,9 +394,9 @@ def test_passing_the_total_rate_limit_cap_is_an_error_that_says_so():
     client = BuddyClient(
         "https://api.example.test",
         TOKEN,
+        ClientSettings(retry=RetryPolicy(max_wait=250)),
         transport=httpx.MockTransport(handler),
-        sleep=sleeps.append,
-        retry=RetryPolicy(max_wait=250),
+        clocks=Clocks(sleep=sleeps.append),
     )
     with client, pytest.raises(RateLimitedError) as caught:
         client.get_action("a", "b", 1, 1)
@@ -409,9 +415,9 @@ def test_429s_without_a_wait_back_off_and_still_stop_at_the_cap():
     client = BuddyClient(
         "https://api.example.test",
         TOKEN,
+        ClientSettings(retry=RetryPolicy(max_wait=60, max_delay=8)),
         transport=httpx.MockTransport(handler),
-        sleep=sleeps.append,
-        retry=RetryPolicy(max_wait=60, max_delay=8),
+        clocks=Clocks(sleep=sleeps.append),
     )
     with client, pytest.raises(RateLimitedError, match="still answers 429"):
         client.get_action("a", "b", 1, 1)
@@ -461,7 +467,7 @@ def test_the_client_refuses_bad_settings_before_any_request():
     with pytest.raises(UsageError, match="user name or password"):
         BuddyClient("https://u:p@api.example.test", TOKEN)
     with pytest.raises(UsageError, match="BUDDY_TIMEOUT"):
-        BuddyClient("https://api.example.test", TOKEN, timeout=float("nan"))
+        BuddyClient("https://api.example.test", TOKEN, ClientSettings(timeout=float("nan")))
     with pytest.raises(UsageError, match="BUDDY_TOKEN contains whitespace"):
         BuddyClient("https://api.example.test", "a b c d")
     with make(scripted()[0]) as client:
@@ -475,7 +481,9 @@ def test_cannot_connect_names_the_url_it_tried():
     with socket.socket() as probe:  # a port nobody listens on: bound, never listening
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-        client = BuddyClient(url, TOKEN, sleep=lambda s: None, retry=RetryPolicy(attempts=2))
+        client = BuddyClient(
+            url, TOKEN, ClientSettings(retry=RetryPolicy(attempts=2)), clocks=Clocks(sleep=lambda s: None)
+        )
         with client, pytest.raises(TransportError) as caught:
             client.list_pipelines("acme", "web")
     assert f"cannot connect to the API at {url} " in str(caught.value)
@@ -486,7 +494,9 @@ def test_a_write_that_never_reached_the_server_is_retried_and_its_outcome_is_kno
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-        client = BuddyClient(url, TOKEN, sleep=lambda s: None, retry=RetryPolicy(attempts=3))
+        client = BuddyClient(
+            url, TOKEN, ClientSettings(retry=RetryPolicy(attempts=3)), clocks=Clocks(sleep=lambda s: None)
+        )
         with client, pytest.raises(TransportError) as caught:
             client.create_action("acme", "web", 7, {"name": "Build", "type": "DOCKER_BUILD_MULTI_ARCH"})
     assert caught.value.uncertain is False
@@ -497,7 +507,9 @@ def test_a_sandbox_rate_limit_storm_is_waited_out_and_announced(sandbox_server):
     sandbox_server.app.set_faults({"kind": "rate_limit", "count": 3, "retry_after": 30})
     sleeps: list[float] = []
     notices: list[str] = []
-    client = BuddyClient(sandbox_server.url, sandbox_server.token, sleep=sleeps.append, notice=notices.append)
+    client = BuddyClient(
+        sandbox_server.url, sandbox_server.token, notice=notices.append, clocks=Clocks(sleep=sleeps.append)
+    )
     with client:
         names = [p["name"] for p in client.list_pipelines("acme", "web")]
     assert names == ["Release images", "Docs"]
@@ -562,7 +574,7 @@ def count_connections(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
 def test_sequential_requests_reuse_one_keep_alive_connection(sandbox_server, monkeypatch):
     opened = count_connections(monkeypatch)
-    with BuddyClient(sandbox_server.url, sandbox_server.token, parallelism=8) as client:
+    with BuddyClient(sandbox_server.url, sandbox_server.token, ClientSettings(parallelism=8)) as client:
         for _ in range(5):
             client.get_action("acme", "web", 7, 40)
         client.list_actions("acme", "web", 7)
@@ -573,7 +585,7 @@ def test_callers_on_threads_of_their_own_share_at_most_parallelism_connections(s
     sandbox_server.app.set_faults(latency_ms=5)  # requests overlap
     opened = count_connections(monkeypatch)
     with (
-        BuddyClient(sandbox_server.url, sandbox_server.token, parallelism=3) as client,
+        BuddyClient(sandbox_server.url, sandbox_server.token, ClientSettings(parallelism=3)) as client,
         ThreadPoolExecutor(max_workers=8) as callers,  # as apply does: its own threads, not the client's pool
     ):
         results = list(callers.map(lambda i: client.get_action("acme", "web", 7, 40 + i % 2), range(40)))
@@ -604,9 +616,8 @@ def test_requests_are_held_until_the_reset_when_the_remaining_budget_is_down_to_
         "https://api.example.test",
         TOKEN,
         transport=httpx.MockTransport(handler),
-        sleep=sleep,
-        wall_clock=lambda: now[0],
         notice=notices.append,
+        clocks=Clocks(sleep=sleep, wall_clock=lambda: now[0]),
     )
     with client:
         for _ in range(6):
@@ -638,7 +649,12 @@ def test_a_plan_paced_against_a_small_sandbox_budget_meets_no_429(sandbox_seed):
     app = SandboxApp(SandboxState.from_data(sandbox_seed), rate_limit=10, rate_window_s=5, clock=lambda: clock[0])
     with (
         SandboxServer(app, poll_interval=0.005) as server,
-        BuddyClient(server.url, DEFAULT_TOKEN, sleep=sleep, wall_clock=lambda: clock[0], parallelism=4) as client,
+        BuddyClient(
+            server.url,
+            DEFAULT_TOKEN,
+            ClientSettings(parallelism=4),
+            clocks=Clocks(sleep=sleep, wall_clock=lambda: clock[0]),
+        ) as client,
     ):
         results = client.map(lambda i: client.get_action("acme", "web", 7, 40 + i % 2), range(60))
     assert len(results) == 60
@@ -694,9 +710,8 @@ def test_a_stop_during_a_pacing_hold_sends_nothing():
         "https://api.example.test",
         TOKEN,
         transport=httpx.MockTransport(handler),
-        sleep=lambda _seconds: stop.set(),  # the stop comes during the hold
-        wall_clock=lambda: 1_700_000_000.0,
         stop=stop,
+        clocks=Clocks(sleep=lambda _seconds: stop.set(), wall_clock=lambda: 1_700_000_000.0),
     )
     with client:
         client.get_action("a", "b", 1, 1)  # its answer says the budget is spent until the reset
@@ -733,9 +748,9 @@ def test_a_storm_of_429s_asking_for_a_millisecond_waits_at_least_a_second_each_a
     client = BuddyClient(
         "https://api.example.test",
         TOKEN,
+        ClientSettings(retry=RetryPolicy(max_wait=5)),
         transport=httpx.MockTransport(handler),
-        sleep=sleeps.append,
-        retry=RetryPolicy(max_wait=5),
+        clocks=Clocks(sleep=sleeps.append),
     )
     with client, pytest.raises(RateLimitedError, match="past the cap of 5 s") as caught:
         client.list_pipelines("acme", "web")
@@ -755,10 +770,9 @@ def test_the_rate_limit_cap_counts_the_wall_time_spent_on_429s_not_only_the_wait
     client = BuddyClient(
         "https://api.example.test",
         TOKEN,
+        ClientSettings(retry=RetryPolicy(max_wait=10)),
         transport=httpx.MockTransport(handler),
-        sleep=lambda s: now.__setitem__(0, now[0] + s),
-        clock=lambda: now[0],
-        retry=RetryPolicy(max_wait=10),
+        clocks=Clocks(sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0]),
     )
     with client, pytest.raises(RateLimitedError, match="past the cap of 10 s"):
         client.list_pipelines("acme", "web")
@@ -768,7 +782,12 @@ def test_the_rate_limit_cap_counts_the_wall_time_spent_on_429s_not_only_the_wait
 def test_a_sandbox_storm_of_429s_asking_for_no_wait_at_all_is_paced_at_the_floor_and_capped(sandbox_server):
     sandbox_server.app.set_faults({"kind": "rate_limit", "retry_after": 0})  # every request, forever
     sleeps: list[float] = []
-    client = BuddyClient(sandbox_server.url, sandbox_server.token, sleep=sleeps.append, retry=RetryPolicy(max_wait=3))
+    client = BuddyClient(
+        sandbox_server.url,
+        sandbox_server.token,
+        ClientSettings(retry=RetryPolicy(max_wait=3)),
+        clocks=Clocks(sleep=sleeps.append),
+    )
     with client, pytest.raises(RateLimitedError, match=r"past the cap of 3 s \(BUDDY_MAX_RATE_LIMIT_WAIT"):
         client.list_pipelines("acme", "web")
     waits = [s for s in sleeps if s >= 0.5]

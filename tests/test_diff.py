@@ -119,7 +119,9 @@ def test_write_only_fields_are_never_compared_but_sent_with_update_secrets():
     assert run(desired, live((40, "Build", MULTI_ARCH)), {40: detail}).changes == []
     [change] = run(desired, live((40, "Build", MULTI_ARCH)), {40: detail}, update_secrets=True).changes
     assert change.fields == {"password": "${env:TOKEN}"}
-    assert change.diff == {"password": {"from": "(sensitive)", "to": "(sensitive)", "resend": True}}
+    assert change.diff == {
+        "password": {"from": "(sensitive)", "to": "(sensitive)", "resend": True, "variables": ["TOKEN"]}
+    }
     assert change.only_resends  # the safety check does not count it
 
 
@@ -279,3 +281,14 @@ def test_an_env_reference_in_a_pipeline_field_is_compared_resolved_and_shown_mas
     [change] = settings(fields, {"target_site_url": "https://b.test"}, detail=True, env={"SITE": "https://a.test"})
     assert change.fields == fields  # the reference is sent, resolved at apply time
     assert change.diff == {"target_site_url": {"from": "(sensitive)", "to": "(sensitive)"}}
+
+
+def test_the_plan_needs_the_variables_of_compared_parts_only_and_of_every_pipeline_field() -> None:
+    from reconciler.plan.diff import NOTHING, needed
+
+    assert needed("password", "${env:PW}") is NOTHING  # write-only: apply alone needs it
+    assert needed("name", "${env:N}") is NOTHING  # not compared
+    secrets = [{"id": "a", "type": "FILE", "value": "${env:S}"}]
+    assert "value" not in needed("secrets", secrets)[0]
+    assert needed("docker_image_tag", "${env:TAG}") == "${env:TAG}"
+    assert needed("priority", "${env:P}", on="pipeline") == "${env:P}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from reconciler import envrefs
 from reconciler.envrefs import EnvRef, find_refs, has_refs, mentions_env, referenced_names, resolve, syntax_errors
 from reconciler.errors import EnvError
 from reconciler.problems import Location
@@ -133,3 +134,21 @@ def test_resolve_leaves_keys_alone() -> None:
 def test_referenced_names_walks_nested_values_and_skips_escaped_references():
     value = {"a": "${env:ONE}-$${env:NOT}", "b": [{"c": "${env:TWO}${env:ONE}"}, 3, None]}
     assert referenced_names(value) == ["ONE", "TWO", "ONE"]
+
+
+def test_a_reference_and_an_escape_are_spelled_here_and_read_back_as_written() -> None:
+    assert envrefs.reference("TOKEN") == "${env:TOKEN}"
+    assert envrefs.resolve(envrefs.reference("TOKEN"), {"TOKEN": "t"}) == "t"
+    assert envrefs.resolve(envrefs.escape({"k": ["${env:HOME}/x"]}), {}) == {"k": ["${env:HOME}/x"]}
+
+
+def test_the_environment_says_what_is_sent_and_what_is_missing_and_nothing_is_missing_in_the_sandbox() -> None:
+    value = {"a": "${env:SET}", "b": ["${env:GONE}", "${env:EMPTY:-d}"]}
+    env = envrefs.Environment({"SET": "1", "EMPTY": ""})
+    assert env.unset(value) == ["GONE"]
+    assert [m for m in env.missing(value) if "GONE" in m] == env.missing(value)
+    with pytest.raises(EnvError, match="GONE"):
+        env.resolve(value)
+    sandbox = envrefs.Environment({"SET": "1"}, sandbox=True)
+    assert sandbox.unset(value) == [] and sandbox.missing(value) == []
+    assert sandbox.resolve(value) == {"a": "1", "b": ["sandbox:GONE", "d"]}

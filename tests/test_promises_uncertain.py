@@ -15,7 +15,7 @@ from support import FAST_RETRY, live_names
 
 from reconciler import engine, uncertain
 from reconciler.apply import ApplyOptions, Looks
-from reconciler.buddy.client import BuddyClient
+from reconciler.buddy.client import BuddyClient, ClientSettings
 from reconciler.plan.diff import Options
 from reconciler.sandbox import DEFAULT_TOKEN, SandboxApp, SandboxServer, SandboxState
 
@@ -39,7 +39,9 @@ def late(ms: float, sleep: Any = None) -> Iterator[tuple[SandboxApp, BuddyClient
     app.set_late_commit(ms, methods=["POST"], count=1)
     with (
         SandboxServer(app, poll_interval=0.005) as server,
-        BuddyClient(server.url, DEFAULT_TOKEN, retry=FAST_RETRY, timeout=TIMEOUT, parallelism=1) as client,
+        BuddyClient(
+            server.url, DEFAULT_TOKEN, ClientSettings(timeout=TIMEOUT, parallelism=1, retry=FAST_RETRY)
+        ) as client,
     ):
         yield app, client
 

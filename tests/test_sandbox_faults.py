@@ -290,3 +290,45 @@ def test_late_commit_and_deviant_specs_parse() -> None:
     odd = parse_fault_spec("deviant:mode=html_body,route=/pipelines")
     assert (odd.kind, odd.mode, odd.route) == ("deviant", "html_body", "/pipelines")
     assert odd.to_dict()["mode"] == "html_body"
+
+
+# -- shift: the list moves between two page reads ------------------------------------------------------
+
+
+def test_a_shift_waits_for_a_page_after_the_first_then_inserts_an_action_in_front(
+    sandbox_app: SandboxApp, sandbox_wsgi: httpx.Client
+) -> None:
+    sandbox_app.set_shift("insert", route="/pipelines/:pipeline_id/actions", count=1)
+    first = sandbox_wsgi.get(ACTIONS, params={"page": 1, "per_page": 1}).json()["actions"]
+    assert action_ids(sandbox_app) == [40, 41] and sandbox_app.faults.rules[0].count == 1  # page 1: not spent
+    second = sandbox_wsgi.get(ACTIONS, params={"page": 2, "per_page": 1}).json()["actions"]
+    assert [first[0]["id"], second[0]["id"]] == [40, 40]  # pushed one place on: seen twice
+    new = action_ids(sandbox_app)[0]
+    assert action_ids(sandbox_app) == [new, 40, 41]
+    assert sandbox_app.state.pipeline("acme", "web", 7).actions[0].name == f"inserted {new}"  # type: ignore[union-attr]
+    assert sandbox_app.stats(with_log=True)["log"][-1]["fault"] == "shift:insert"
+    sandbox_wsgi.get(ACTIONS, params={"page": 2, "per_page": 1})
+    assert len(action_ids(sandbox_app)) == 3  # count 1: spent
+
+
+def test_a_shift_removes_the_first_item_as_the_request_would_serve_it(
+    sandbox_app: SandboxApp, sandbox_wsgi: httpx.Client
+) -> None:
+    sandbox_app.set_shift("remove", route="/pipelines/:pipeline_id/actions", count=1)
+    second = sandbox_wsgi.get(ACTIONS, params={"page": 2, "per_page": 1}).json()["actions"]
+    assert second == [] and action_ids(sandbox_app) == [41]  # #41 slid onto page 1: never seen
+    pipelines = f"{PROJECT_PATH}/pipelines"
+    before = [p["id"] for p in sandbox_wsgi.get(pipelines).json()["pipelines"]]
+    sandbox_app.set_shift("remove", route="/pipelines", count=1)
+    sandbox_wsgi.get(pipelines, params={"page": 2, "per_page": 1, "sort_by": "id", "sort_direction": "DESC"})
+    after = [p["id"] for p in sandbox_wsgi.get(pipelines).json()["pipelines"]]
+    assert after == [i for i in before if i != max(before)]  # the first of that sort order
+
+
+def test_shift_specs_need_a_mode_of_insert_or_remove() -> None:
+    rule = parse_fault_spec("shift:mode=remove,route=/pipelines,count=2")
+    assert (rule.kind, rule.mode, rule.route, rule.count) == ("shift", "remove", "/pipelines", 2)
+    assert rule.to_dict()["mode"] == "remove"
+    for bad in ("shift", "shift:mode=reverse"):
+        with pytest.raises(FaultConfigError, match="shift needs a mode"):
+            parse_fault_spec(bad)

@@ -1,28 +1,19 @@
-"""The only module that talks to the network: the Buddy REST API over httpx.
+"""The Buddy REST API: its endpoints, and what their answers mean.
 
-It knows the base URL and the token, pages through lists, retries what is safe to retry, waits out rate limits
-and paces itself from the API's budget (``reconciler.buddy.ratelimit``), bounds concurrency, checks the shape of
-every answer where it arrives, and turns every failure into an ``ApiError`` subclass whose message names the
-method and path, never the token, a registered secret (see ``redactor``) or a request body.
-
-Connections: each attempt borrows one of at most ``parallelism`` httpx clients of one keep-alive
-connection each (``_Lanes``). One shared httpx pool of N connections costs O(N) to O(N²) Python work
-per request under its lock (httpcore scans every connection on each checkout and return, polling each
-idle socket); a lane of one connection costs the same at any parallelism.
+It knows the base URL and the token, the endpoints and what their answers mean: it pages through lists,
+bounds concurrency, checks the shape of every answer where it arrives, and turns every failure into an
+``ApiError`` subclass whose message names the method and path, never the token, a registered secret (see
+``redactor``) or a request body. Getting an answer at all (connection lanes, retries, rate-limit waits and
+pacing) is ``transport``'s.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import random
-import ssl
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -32,16 +23,15 @@ from reconciler import __version__
 from reconciler.buddy import settings
 from reconciler.buddy.answers import TooDeep, decode, is_id, kind, server_message, without_controls
 from reconciler.buddy.pages import Listing, PageReader
-from reconciler.buddy.ratelimit import Pacer, asked_wait
 from reconciler.buddy.settings import (
     BASE_URL_SOURCES,
-    DEFAULT_MAX_RATE_LIMIT_WAIT,
     RATE_LIMIT_WAIT_VAR,
     TIMEOUT_VAR,
     check_seconds,
     clean_token,
     display_url,
 )
+from reconciler.buddy.transport import Answer, ClientSettings, Clocks, RetryPolicy, Transport
 from reconciler.errors import (
     ApiError,
     AuthError,
@@ -49,16 +39,12 @@ from reconciler.errors import (
     BadRequestError,
     ForbiddenError,
     NotFoundError,
-    RateLimitedError,
     ServerError,
-    TransportError,
     UsageError,
 )
 from reconciler.redact import Redactor
 
-__all__ = ["BuddyClient", "RetryPolicy", "check_base_url", "project_path"]
-
-log = logging.getLogger("reconciler.buddy.client")
+__all__ = ["BuddyClient", "ClientSettings", "Clocks", "RetryPolicy", "check_base_url", "project_path"]
 
 
 def check_base_url(url: str) -> str:
@@ -80,10 +66,6 @@ def check_base_url(url: str) -> str:
     return url
 
 
-#: an answer larger than this is refused while it is read (a page of 100 summaries is ~50 KB)
-MAX_BODY_BYTES = 32 * 1024 * 1024
-#: one attempt (connect, headers and the whole body) may last this many times the timeout
-DEADLINE_FACTOR = 3.0
 #: the pipeline list's order: by id, oldest first
 SORTED = "&sort_by=id&sort_direction=ASC"
 READ_SCOPES = "WORKSPACE + EXECUTION_INFO (PIPELINE_READ)"
@@ -91,35 +73,6 @@ WRITE_SCOPES = "WORKSPACE + EXECUTION_MANAGE (PIPELINE_WRITE)"
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try. Delays are in seconds. ``attempts`` bounds tries after 5xx answers and lost
-    connections; 429 answers do not use it up: they are waited out, as long as the server asks,
-    until one request has spent ``max_wait`` seconds on them (``BUDDY_MAX_RATE_LIMIT_WAIT``): the waits,
-    each at least ``min_wait``, or the wall time since its first 429, whichever is more."""
-
-    attempts: int = 5
-    base_delay: float = 0.25
-    max_delay: float = 8.0
-    max_wait: float = DEFAULT_MAX_RATE_LIMIT_WAIT
-    #: the least wait after a 429 (a proxy may ask for 0.001 s; a storm of those is still a storm)
-    min_wait: float = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """An HTTP answer read in full (within the deadline and the size cap)."""
-
-    status: int
-    headers: httpx.Headers
-    body: bytes
-    reason: str
-
-
-class _TooSlow(Exception):
-    """The answer did not complete within the request's deadline."""
 
 
 def project_path(workspace: str, project: str) -> str:
@@ -136,12 +89,11 @@ def _segment(name: str) -> str:
 class BuddyClient:
     """A thread-safe client for the endpoints of CONTRACT.md.
 
-    ``transport`` is the seam for tests (an in-process sandbox through ``httpx.WSGITransport``, or
-    ``httpx.MockTransport``); ``sleep``, ``clock`` (monotonic), ``wall_clock`` (epoch seconds, for
-    ``X-Rate-Limit-Reset``) and ``rng`` make waits testable. ``parallelism`` bounds concurrent
+    ``settings`` holds the knobs (timeout, parallelism, retries, deadline, target). ``transport`` is
+    the seam for tests (an in-process sandbox through ``httpx.WSGITransport``, or
+    ``httpx.MockTransport``); ``clocks`` make waits testable. ``parallelism`` bounds concurrent
     requests across every caller of ``map``. ``notice`` receives one-line announcements (a long
-    rate-limit wait); the library never prints. ``deadline`` bounds one attempt, body included
-    (default ``DEADLINE_FACTOR`` times ``timeout``). ``redactor`` masks the token and every secret
+    rate-limit wait); the library never prints. ``redactor`` masks the token and every secret
     registered with it (``client.redactor.add(value)``) in the messages of errors. ``stop``: ``Pacer``'s.
     """
 
@@ -149,70 +101,60 @@ class BuddyClient:
         self,
         base_url: str,
         token: str,
+        settings: ClientSettings | None = None,
         *,
         transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
-        parallelism: int = 8,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] | None = None,
-        rng: random.Random | None = None,
-        target: str | None = None,
+        clocks: Clocks | None = None,
         notice: Callable[[str], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        deadline: float | None = None,
         redactor: Redactor | None = None,
         stop: threading.Event | None = None,
     ) -> None:
+        settings = settings or ClientSettings()
         token = clean_token(token)
         if not token:
             raise UsageError("no API token: set BUDDY_TOKEN (a personal access token of Buddy)")
-        if parallelism < 1:
+        if settings.parallelism < 1:
             raise UsageError("--parallelism must be at least 1")
-        timeout = check_seconds(timeout, name=TIMEOUT_VAR)
         #: seconds per request (BUDDY_TIMEOUT): apply looks for a late commit for twice as long (``uncertain``)
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        check_seconds(self.retry.max_wait, name=RATE_LIMIT_WAIT_VAR, allow_zero=True)
+        self.timeout = check_seconds(settings.timeout, name=TIMEOUT_VAR)
+        check_seconds(settings.retry.max_wait, name=RATE_LIMIT_WAIT_VAR, allow_zero=True)
+        if settings.deadline:
+            check_seconds(settings.deadline, name="the request deadline")
         self.base_url = check_base_url(base_url)
         #: what a plan records as its target: the base URL (never with userinfo), or a stable name
-        self.target = target or self.base_url
-        self.parallelism = parallelism
-        self.deadline = check_seconds(deadline, name="the request deadline") if deadline else timeout * DEADLINE_FACTOR
+        self.target = settings.target or self.base_url
+        self.parallelism = settings.parallelism
         self.redactor = redactor or Redactor()
         self.redactor.add(token)
-        self._sleep = sleep or time.sleep
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._rng = rng or random.Random()
-        self._pacer = Pacer(
-            sleep=sleep, clock=clock, wall_clock=wall_clock, notice=notice, max_wait=self.retry.max_wait, stop=stop
-        )
         headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/json",
             "User-Agent": f"reconcile/{__version__}",
         }
-        # TLS only matters for https (plain http is loopback only, see check_base_url): building a
-        # verifying context loads the CA bundle (tens of ms), so it is done once, and only then
-        https = transport is None and self.base_url.startswith("https:")
-        self._lanes = _Lanes(
-            parallelism,
-            lambda tls: _lane(self.base_url, headers, timeout, transport, tls),
-            tls=httpx.create_ssl_context if https else _unused_tls,
+        self._transport = Transport(
+            self.base_url,
+            headers,
+            replace(settings, timeout=self.timeout),
+            clocks or Clocks(),
+            http=transport,
+            notice=notice,
+            stop=stop,
+            bad=self._bad,
         )
-        self._pool = ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="buddy")
+        #: one attempt, body included, may last this long (``settings.deadline``, else a multiple of the timeout)
+        self.deadline = self._transport.deadline
+        self._pool = ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="buddy")
         self._pages = PageReader(self._exchange, self._bad)
 
     @property
     def requests(self) -> Counter[str]:
         """Attempts sent, by method (retries included)."""
-        return self._pacer.sent
+        return self._transport.requests
 
     def close(self) -> None:
         # reads still queued when the caller gives up (an interrupt) are not made; those running finish
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._lanes.close()
+        self._transport.close()
 
     def __enter__(self) -> BuddyClient:
         return self
@@ -332,93 +274,13 @@ class BuddyClient:
     def _exchange(
         self, method: str, path: str, *, json: Any = None, query: str = "", page: int | None = None
     ) -> tuple[int, Any]:
-        """(status, decoded body) of one logical request to ``path`` + ``query``, after retries;
-        messages name ``path`` (and ``page``, the page of a list).
-
-        Retries: 429 always (the server did nothing), waiting as long as it asks up to the total cap;
-        5xx and lost connections only for GET, PATCH and DELETE, a connection never made for every
-        method (nothing was sent). A DELETE that answers 404 after an
-        earlier attempt whose outcome was unknown has succeeded. A POST with an unknown outcome
-        raises with ``uncertain=True``.
-        """
-        policy = self.retry
-        uncertain_before = False
-        failures = limited = 0
-        waited = 0.0
-        first_429: float | None = None
-        while True:
-            if not self._pacer.depart(method):
-                raise RateLimitedError.interrupted(method, path, None, uncertain=uncertain_before)
-            t0 = self._clock()
-            try:
-                answer = self._send(method, path + query, json)
-            except (httpx.TransportError, _TooSlow) as exc:
-                self._log(method, path, None, t0, failures + limited)
-                failures += 1
-                unsent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))  # it never left
-                error = TransportError(method, path, None, self._describe_transport(exc))
-                error.uncertain = method != "GET" and (uncertain_before or not unsent)
-                if (method == "POST" and not unsent) or failures >= policy.attempts:
-                    raise error from None
-                uncertain_before = uncertain_before or (method != "GET" and not unsent)
-                self._sleep(self._backoff(failures))
-                continue
-            self._log(method, path, answer.status, t0, failures + limited)
-            status = answer.status
-            if status == 429:
-                limited += 1
-                now = self._clock()
-                first_429 = now if first_429 is None else first_429
-                spent = max(waited, now - first_429)  # the waits, or the wall time, since the first 429
-                wait = self._rate_limit_wait(method, path, answer, limited, spent)
-                if not self._pacer.wait_out(wait, f"rate limited by the API: waiting {math.ceil(wait)} s"):
-                    raise RateLimitedError.interrupted(method, path, 429, uncertain=uncertain_before)
-                waited += wait
-                continue
-            if status >= 500 and method != "POST" and failures + 1 < policy.attempts:
-                failures += 1
-                uncertain_before = uncertain_before or method != "GET"
-                self._sleep(self._backoff(failures))
-                continue
-            if status == 404 and method == "DELETE" and uncertain_before:
-                return status, None  # the earlier attempt went through
-            return status, self._decode(method, path, answer, page=page)
-
-    def _send(self, method: str, path: str, json: Any) -> Answer:
-        """One attempt on a borrowed lane, read in full within the deadline and the size cap; no
-        longer in flight after (its answer's headers tell the pacer the budget)."""
-        headers = None
-        try:
-            lane = self._lanes.borrow()
-            try:
-                answer = self._read(lane, method, path, json)
-            finally:
-                self._lanes.give_back(lane)
-            headers = answer.headers
-            return answer
-        finally:
-            self._pacer.land(headers)  # always: a thread may wait for this answer to learn the budget
-
-    def _read(self, lane: httpx.Client, method: str, path: str, json: Any) -> Answer:
-        deadline = self._clock() + self.deadline
-        with lane.stream(method, path, json=json) as response:
-            chunks: list[bytes] = []
-            size = 0
-            try:
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
-                        raise self._bad(method, path, response.status_code, f"is larger than {MAX_BODY_BYTES} bytes")
-                    if self._clock() > deadline:
-                        raise _TooSlow
-                    chunks.append(chunk)
-            except httpx.DecodingError:
-                raise self._bad(
-                    method, path, response.status_code, "cannot be decoded (bad content encoding)"
-                ) from None
-            if self._clock() > deadline:
-                raise _TooSlow
-            return Answer(response.status_code, response.headers, b"".join(chunks), response.reason_phrase)
+        """(status, decoded body) of one logical request to ``path`` + ``query``, after the
+        transport's retries; messages name ``path`` (and ``page``, the page of a list). A DELETE that
+        answers 404 after an earlier attempt whose outcome was unknown has succeeded."""
+        answer = self._transport.send(method, path, query, json)
+        if answer.status == 404 and method == "DELETE" and answer.after_unknown:
+            return answer.status, None  # the earlier attempt went through
+        return answer.status, self._decode(method, path, answer, page=page)
 
     def _decode(self, method: str, path: str, answer: Answer, *, page: int | None = None) -> Any:
         status = answer.status
@@ -444,36 +306,6 @@ class BuddyClient:
         except ValueError:
             content_type = without_controls(answer.headers.get("Content-Type", "no content type").split(";")[0])[:80]
             raise self._bad(method, path, status, f"is not JSON ({content_type})", page=page) from None
-
-    def _rate_limit_wait(self, method: str, path: str, answer: Answer, limited: int, waited: float) -> float:
-        """How long to wait after the ``limited``-th 429 in a row (at least ``min_wait``), given the
-        time ``waited`` on 429s so far; past the total cap, an error."""
-        asked = asked_wait(answer.headers, self._wall_clock())
-        wait = max(asked if asked else self._backoff(limited), self.retry.min_wait)
-        cap = self.retry.max_wait
-        if waited + wait > cap:
-            asks = f"asks to wait {wait:.0f} s more" if asked else "still answers 429"
-            raise RateLimitedError(
-                method,
-                path,
-                429,
-                f"rate limited by the API: it {asks} after {waited:.0f} s of waiting, past the cap of "
-                f"{cap:.0f} s ({RATE_LIMIT_WAIT_VAR} sets it)",
-            )
-        return wait
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)  # jitter spreads retries apart
-
-    def _describe_transport(self, exc: Exception) -> str:
-        if isinstance(exc, _TooSlow):
-            return f"no complete answer within {self.deadline:g} s (the server sends it too slowly)"
-        if isinstance(exc, httpx.TimeoutException):
-            return "no answer in time (timeout; BUDDY_TIMEOUT sets it)"
-        if isinstance(exc, httpx.ConnectError):
-            return f"cannot connect to the API at {self.base_url} (is the base URL right and reachable?)"
-        return "the connection was dropped before an answer came"
 
     def _api_error(self, method: str, path: str, answer: Answer) -> ApiError:
         status = answer.status
@@ -503,77 +335,3 @@ class BuddyClient:
             error.uncertain = method != "GET"
             return error
         return ApiError(method, path, status, message)
-
-    def _log(self, method: str, path: str, status: int | None, t0: float, retry: int) -> None:
-        if log.isEnabledFor(logging.DEBUG):
-            ms = (self._clock() - t0) * 1000
-            again = f" retry {retry}" if retry else ""
-            log.debug("%s %s %s %.0fms%s", method, path, status if status else "no answer", ms, again)
-
-
-class _Lanes:
-    """At most ``size`` httpx clients (lanes) of one connection each, lent one per attempt; the most
-    recently returned lane goes out first, so that a sequential caller keeps one warm connection.
-    ``make`` builds a lane from the TLS context they share (``tls()``, called once)."""
-
-    def __init__(
-        self, size: int, make: Callable[[ssl.SSLContext], httpx.Client], *, tls: Callable[[], ssl.SSLContext]
-    ) -> None:
-        self._make = make
-        self._new_tls = tls
-        self._slots = threading.BoundedSemaphore(size)
-        self._idle: list[httpx.Client] = []  # append and pop are atomic: no lock on the hot path
-        self._lock = threading.Lock()
-        self._made: list[httpx.Client] = []
-        self._tls: ssl.SSLContext | None = None
-
-    def borrow(self) -> httpx.Client:
-        self._slots.acquire()
-        try:
-            return self._idle.pop()
-        except IndexError:
-            pass
-        try:
-            with self._lock:  # a new lane: rare (at most ``size`` of them)
-                if self._tls is None:
-                    self._tls = self._new_tls()
-                lane = self._make(self._tls)
-                self._made.append(lane)
-            return lane
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def give_back(self, lane: httpx.Client) -> None:
-        self._idle.append(lane)
-        self._slots.release()
-
-    def close(self) -> None:
-        with self._lock:
-            made, self._made, self._idle = self._made, [], []
-        for lane in made:
-            lane.close()
-
-
-def _lane(
-    base_url: str,
-    headers: dict[str, str],
-    timeout: float,
-    transport: httpx.BaseTransport | None,
-    tls: ssl.SSLContext,
-) -> httpx.Client:
-    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    return httpx.Client(
-        base_url=base_url,
-        headers=headers,
-        timeout=timeout,
-        transport=transport,  # the test seam: every lane shares it
-        verify=tls,
-        follow_redirects=False,  # a redirect is reported, never followed (it would drop or leak the token)
-        limits=one,
-    )
-
-
-def _unused_tls() -> ssl.SSLContext:
-    """For plain http on loopback: never used, cheap (no CA bundle), and failing closed if it were."""
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)

@@ -398,7 +398,12 @@ def read_keys(
     did."""
     own = pipeline_fields or {}
     projects = sorted({k.project_key for k in keys})
-    listed = dict(zip(projects, client.map(lambda p: client.list_pipelines(*p), projects), strict=True))
+    creates = {k.project_key for k in keys if k.id is None}  # "still absent" must not rest on a shifted read
+
+    def listing(key: tuple[str, str]) -> list[dict[str, Any]]:
+        return client.list_pipelines(*key, confirm=key in creates)
+
+    listed = dict(zip(projects, client.map(listing, projects), strict=True))
 
     def read(key: PipelineKey) -> KeyState:
         if key.id is None:

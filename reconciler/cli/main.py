@@ -100,21 +100,15 @@ def _new_client(
 ) -> BuddyClient:
     """The client, with BUDDY_TIMEOUT and BUDDY_MAX_RATE_LIMIT_WAIT; its notices go to ``notice``
     (the apply view), else to stderr (the log); a set ``stop`` (Ctrl-C) cuts its rate-limit waits short."""
-    from reconciler.buddy.client import BuddyClient, RetryPolicy
+    from reconciler.buddy.client import BuddyClient, ClientSettings, RetryPolicy
 
     wait = settings.parse_max_rate_limit_wait(os.environ.get("BUDDY_MAX_RATE_LIMIT_WAIT"))
     timeout = settings.parse_timeout(os.environ.get("BUDDY_TIMEOUT"))
-    retry = RetryPolicy(max_wait=wait)
+    knobs = ClientSettings(
+        timeout=timeout, parallelism=args.parallelism, retry=RetryPolicy(max_wait=wait), target=target
+    )
     return BuddyClient(
-        url,
-        token,
-        timeout=timeout,
-        parallelism=args.parallelism,
-        retry=retry,
-        notice=notice or log.warning,
-        target=target,
-        redactor=getattr(args, "redactor", None),
-        stop=stop,
+        url, token, knobs, notice=notice or log.warning, redactor=getattr(args, "redactor", None), stop=stop
     )
 
 

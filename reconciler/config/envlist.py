@@ -112,14 +112,8 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-def unset_names(value: Any, env: Mapping[str, str]) -> list[str]:
-    """The variables ``value`` references (strings inside dicts and lists too) that are unset or empty
-    and have no default: what ``envrefs.resolve`` would refuse, in order, repeats kept."""
-    return [ref.name for text in _strings(value) for ref in envrefs.find_refs(text) if _unset(ref, env)]
-
-
-def _unset(ref: envrefs.EnvRef, env: Mapping[str, str]) -> bool:
-    return not env.get(ref.name) and ref.default is None
+#: the variables of a value ``resolve`` would refuse (envrefs has it: the ground's)
+unset_names = envrefs.unset_names
 
 
 def unset_report(names: Iterable[str], details: Sequence[str], *, doing: str = "") -> str:

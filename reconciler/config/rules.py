@@ -37,8 +37,6 @@ KNOWN_PLATFORMS = frozenset(
 _PLATFORM = re.compile(r"[a-z0-9_.-]+/[a-z0-9_.-]+(/[a-z0-9_.-]+)?")
 #: A Buddy variable standing for a whole write-only value: ``$NAME`` or ``${NAME}``.
 _BUDDY_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
-#: How every env reference starts; it also covers the escaped ``$${env:``, which is refused in names too.
-_ENV_OPEN = "${env:"
 _K = TypeVar("_K")
 _T = TypeVar("_T")
 _PASSWORD_HINT = "write `password: ${env:DOCKERHUB_TOKEN}` and set the variable in CI"
@@ -110,28 +108,28 @@ def _check_env_refs(report: _Report, value: Any, path: PathKey) -> None:
         _check_env_text(report, value, path)
     elif isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and _ENV_OPEN in key and envrefs.mentions_env(key):
+            if isinstance(key, str) and envrefs.OPEN in key and envrefs.mentions_env(key):
                 report.add(
                     (*path, key),
                     "an `${env:…}` reference may stand only in a value, not in a key",
                     key=True,
                 )
             if item.__class__ is str:
-                if _ENV_OPEN in item:
+                if envrefs.OPEN in item:
                     _check_env_text(report, item, (*path, key))
             elif isinstance(item, dict | list | str):
                 _check_env_refs(report, item, (*path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
             if item.__class__ is str:
-                if _ENV_OPEN in item:
+                if envrefs.OPEN in item:
                     _check_env_text(report, item, (*path, index))
             elif isinstance(item, dict | list | str):
                 _check_env_refs(report, item, (*path, index))
 
 
 def _check_env_text(report: _Report, value: str, path: PathKey) -> None:
-    if _ENV_OPEN in value:
+    if envrefs.OPEN in value:
         for message in _scanned(value)[0]:
             report.add(path, message)
 
@@ -228,12 +226,12 @@ def _check_identity(report: _Report, path: PathKey, item: dict[str, Any], what: 
         report.add((*path, "name"), f"the {what}'s name must not be blank: Buddy refuses a name of only spaces")
     for key, label in (("name", f"the {what}'s name"), ("after", "`after`")):
         value = item.get(key)
-        if isinstance(value, str) and _ENV_OPEN in value:
+        if isinstance(value, str) and envrefs.OPEN in value:
             report.add((*path, key), f"an `${{env:…}}` reference in {label} {why}")
     previous = item.get("previous_names")
     if isinstance(previous, list):
         for k, old in enumerate(previous):
-            if isinstance(old, str) and _ENV_OPEN in old:
+            if isinstance(old, str) and envrefs.OPEN in old:
                 report.add((*path, "previous_names", k), f"an `${{env:…}}` reference in `previous_names` {why}")
 
 
@@ -304,7 +302,7 @@ def _check_write_only(report: _Report, path: PathKey, action: dict[str, Any]) ->
 
 
 def _check_plaintext(report: _Report, where: PathKey, label: str, value: str) -> None:
-    errors, refs = _scanned(value) if _ENV_OPEN in value else ((), ())
+    errors, refs = _scanned(value) if envrefs.OPEN in value else ((), ())
     if errors:
         return  # already reported by the env-reference check
     if len(refs) == 1 and refs[0].span == (0, len(value)):

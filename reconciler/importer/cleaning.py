@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler import fields
+from reconciler import envrefs, fields
 from reconciler.model import MULTI_ARCH
 from reconciler.plan.normal import is_empty, unify
 
@@ -58,8 +58,6 @@ ACTION_ORDER: tuple[str, ...] = (
     "variables",
     "permissions",
 )
-_ENV_OPEN = "${env:"
-_ENV_ESCAPED = "$${env:"
 
 
 # -- cleaning ----------------------------------------------------------------------------------------
@@ -85,16 +83,8 @@ def clean_value(value: Any) -> Any:
     return value
 
 
-def escape(value: Any) -> Any:
-    """``value`` with every literal ``${env:`` written ``$${env:``, so that reading it back gives the
-    same text instead of an environment reference (strings inside mappings and lists too)."""
-    if isinstance(value, str):
-        return value.replace(_ENV_OPEN, _ENV_ESCAPED)
-    if isinstance(value, Mapping):
-        return {key: escape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [escape(item) for item in value]
-    return value
+#: a literal ``${env:`` written so that it reads back as text (``envrefs.escape``)
+escape = envrefs.escape
 
 
 def _integration(value: Any) -> Any:

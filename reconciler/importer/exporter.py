@@ -144,7 +144,7 @@ def render_action(pipeline: str, action: Mapping[str, Any], env: EnvNames, where
         def reference(parts: fields.Parts, secret: Any, key: str = key, value: Any = value) -> Any:
             if secret is None:
                 return None
-            return "${env:" + env.for_write_only(pipeline, action, key, value, parts, where) + "}"
+            return envrefs.reference(env.for_write_only(pipeline, action, key, value, parts, where))
 
         out[key] = fields.replace_write_only(key, value, reference, escape)
     return out

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
-from reconciler import envrefs, fields
+from reconciler import fields
 from reconciler.buddy.live import ABSENT, live_fingerprint
 from reconciler.config import envlist
 from reconciler.errors import EnvError, PipelineError
@@ -25,7 +25,7 @@ from reconciler.model import (
     LivePipeline,
     PipelineKey,
 )
-from reconciler.plan import anchors, dedupe, elements, merge
+from reconciler.plan import anchors, dedupe, elements, merge, secrets
 from reconciler.plan.changes import Change, CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
 from reconciler.plan.normal import canonical, live_as_declared, match_actions, stored
 from reconciler.plan.options import Options
@@ -34,40 +34,48 @@ from reconciler.plan.plan import PipelinePlan
 # -- comparing --------------------------------------------------------------------------------------
 
 
+#: what ``needed`` says of a field the plan resolves nothing of
+NOTHING: Any = object()
+
+
+def needed(name: str, value: Any, *, on: Literal["action", "pipeline"] = "action") -> Any:
+    """The part of a declared field whose ``${env:…}`` variables the plan needs (to compare and to
+    show): an action field the diff compares, without its write-only parts (apply alone needs
+    those); a pipeline field whole (none is write-only). ``NOTHING`` when the plan needs none of it.
+    The one place that decides which variables a plan needs."""
+    if on == "pipeline":
+        return value
+    return fields.strip_write_only(name, value) if fields.is_compared(name) else NOTHING
+
+
 def comparable(action: DesiredAction, options: Options) -> dict[str, Any]:
     """The declared fields that are compared, with ``${env:…}`` resolved (placeholders in the sandbox)."""
+    env = options.environment
     out: dict[str, Any] = {}
     for name, value in action.fields.items():
-        if not fields.is_compared(name):
-            continue
-        out[name] = envrefs.resolve(
-            fields.strip_write_only(name, value),
-            options.env,
-            sandbox=options.sandbox,
-            location=action.field_locations.get(name, action.location),
-        )
+        part = needed(name, value)
+        if part is not NOTHING:
+            out[name] = env.resolve(part, action.field_locations.get(name, action.location))
     return out
 
 
 def check_variables(pipelines: Sequence[DesiredPipeline], options: Options) -> None:
-    """Every variable a plan needs (all but those of write-only fields) is set: else one ``EnvError``
-    naming each unset one with its file:line, not only the first."""
-    if options.sandbox:
-        return  # unset variables become placeholders there
+    """Every variable a plan needs (``needed``) is set: else one ``EnvError`` naming each unset one
+    with its file:line, not only the first (in the sandbox an unset one is a placeholder)."""
+    env = options.environment
     missing: list[str] = []
     names: list[str] = []
     for pipeline in pipelines:
         for name, value in pipeline.fields.items():
-            if not fields.is_write_only(name):
-                missing += envrefs.unset_messages(value, options.env, location=pipeline.location)
-                names += envlist.unset_names(value, options.env)
+            part = needed(name, value, on="pipeline")
+            missing += env.missing(part, pipeline.location)
+            names += env.unset(part)
         for action in pipeline.actions:
             for name, value in action.fields.items():
-                if fields.is_compared(name):
-                    where = action.field_locations.get(name, action.location)
-                    compared = fields.strip_write_only(name, value)
-                    missing += envrefs.unset_messages(compared, options.env, location=where)
-                    names += envlist.unset_names(compared, options.env)
+                part = needed(name, value)
+                if part is not NOTHING:
+                    missing += env.missing(part, action.field_locations.get(name, action.location))
+                    names += env.unset(part)
     if missing:
         raise EnvError(envlist.unset_report(names, missing))
 
@@ -174,7 +182,7 @@ def _update_pipeline(
         sent["name"] = desired.name
         diff["name"] = {"from": live.name, "to": desired.name}
     for name, raw in desired.fields.items():
-        value = envrefs.resolve(raw, options.env, sandbox=options.sandbox, location=desired.location)
+        value = options.environment.resolve(needed(name, raw, on="pipeline"), desired.location)
         current = live.value(name)
         if not pipeline_field_differs(name, value, current):
             continue
@@ -222,9 +230,7 @@ def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelinePl
 def _resolve_check(body: Mapping[str, Any], location: Any, options: Options) -> None:
     """Fail at plan time for an unset variable in a field that plan compares or shows."""
     for name, value in body.items():
-        if fields.is_write_only(name):
-            continue
-        envrefs.resolve(fields.strip_write_only(name, value), options.env, sandbox=options.sandbox, location=location)
+        options.environment.resolve(needed(name, value, on="pipeline"), location)
 
 
 def _unset_sensitive(action: DesiredAction, options: Options) -> tuple[str, ...]:
@@ -233,7 +239,7 @@ def _unset_sensitive(action: DesiredAction, options: Options) -> tuple[str, ...]
         if not fields.has_write_only(name, value):
             continue
         try:
-            envrefs.resolve(value, options.env, sandbox=options.sandbox)
+            options.environment.resolve(value)  # what apply sends
         except EnvError:
             unset.append(name)
     return tuple(unset)
@@ -282,11 +288,10 @@ def _update(
             if paths:
                 entry["paths"] = paths
             diff[name] = entry
-    if options.update_secrets:
-        for name, raw in action.fields.items():
-            if fields.has_write_only(name, raw) and name not in sent:
-                sent[name] = raw
-                diff[name] = {"from": SENSITIVE, "to": fields.masked(name, raw), "resend": True}
+    for name, variables in secrets.resent(action, options).items():
+        if name not in sent:
+            sent[name] = action.fields[name]
+            diff[name] = dict(secrets.resend_entry(name, sent[name], variables))
     if not sent:
         return None
     return UpdateAction(
@@ -294,7 +299,9 @@ def _update(
         action_id=live.id,
         fields=sent,
         diff=diff,
-        unset_sensitive=_unset_sensitive(action, options) if options.update_secrets else (),
+        unset_sensitive=tuple(n for n in _unset_sensitive(action, options) if n in sent)
+        if options.update_secrets
+        else (),
         **common,
     )
 

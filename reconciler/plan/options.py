@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from reconciler.envrefs import Environment
 from reconciler.plan.plan import Change, Limits, Plan
 
 if TYPE_CHECKING:  # the outcome is apply's value; a progress only receives it
@@ -29,12 +30,20 @@ class Options:
 
     prune: bool = False
     update_secrets: bool = False
+    #: ``--update-secrets=NAME,…``: only the write-only fields whose values come from these variables
+    #: are sent again (empty: every write-only field, with ``update_secrets``)
+    secret_names: frozenset[str] = frozenset()
     sandbox: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
     #: live multi-arch actions sharing a declared name: keep the first, delete the others
     dedupe: bool = False
     #: the safety check's thresholds (``--max-delete-percent``, ``--max-update-percent``)
     limits: Limits = field(default_factory=Limits)
+
+    @property
+    def environment(self) -> Environment:
+        """Where the plan's ``${env:…}`` references resolve: ``env``, and placeholders in the sandbox."""
+        return Environment(self.env, self.sandbox)
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,14 @@
 * ``SandboxState``: the data, seeded from a JSON file and persisted atomically (README.md beside
   this file describes the seed format);
 * ``Faults`` / ``FaultRule``: injected latency, 5xx, 429 storms, drops, commit-then-fail, late
-  commits, and deviant answers (``DEVIANT_MODES``, see ``deviant.py``);
+  commits, deviant answers (``DEVIANT_MODES``, see ``deviant.py``) and lists that move between two
+  page reads (``shift.py``);
 * ``action_field_errors`` / ``pipeline_field_errors``: the sandbox's own field checks of an action
   body and of a pipeline PATCH body, without HTTP;
 * ``run_forever`` / ``run_with`` / ``start_in_process``: what ``reconcile sandbox`` and ``--sandbox`` call.
 
 Modules: ``app`` (the WSGI entry), ``handlers`` (routing and the Buddy API), ``control`` (the
-``/__sandbox`` API), ``faults`` and ``deviant``, ``ratelimit``, ``stats``, ``switches``, ``wsgi``
+``/__sandbox`` API), ``faults``, ``deviant`` and ``shift``, ``ratelimit``, ``stats``, ``switches``, ``wsgi``
 (requests and answers), ``state`` and ``fields`` (the data and its checks), ``server``, ``run``.
 """
 

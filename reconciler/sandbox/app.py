@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from reconciler.sandbox import control, deviant
+from reconciler.sandbox import control, deviant, shift
 from reconciler.sandbox.faults import ConnectionDropped, Decision, FaultRule, Faults
 from reconciler.sandbox.handlers import ALLOWED, BuddyApi, match
 from reconciler.sandbox.ratelimit import DEFAULT_LIMIT, DEFAULT_WINDOW_S, RateLimiter
@@ -126,6 +126,11 @@ class SandboxApp:
         unless ``append``."""
         self.set_faults({"kind": "deviant", "mode": mode, **rule}, append=append)
 
+    def set_shift(self, mode: str, *, append: bool = False, **rule: Any) -> None:
+        """Move a list between two page reads (``mode`` ``insert`` or ``remove``, see ``shift.py``);
+        ``rule`` takes ``count``, ``route``, ``rate``. Replaces the fault rules unless ``append``."""
+        self.set_faults({"kind": "shift", "mode": mode, **rule}, append=append)
+
     def set_late_commit(self, ms: float, *, append: bool = False, **rule: Any) -> None:
         """Hold writes ``ms`` milliseconds, then do them (``count``, ``methods``, ``route``…)."""
         self.set_faults({"kind": "late_commit", "ms": ms, **rule}, append=append)
@@ -201,6 +206,11 @@ class SandboxApp:
             return Answer(429, headers, error_body("Rate limit exceeded")), None
         try:
             request = self._request(environ, method, path, route, params, mode)
+            rule = decision.shift
+            if rule is not None and not shift.shift(
+                self._state, request, str(rule.mode), lambda: self.faults.spend(rule), self._clock()
+            ):
+                decision.shift = None  # not fired (page 1, or nothing to remove): not this answer's fault
             if decision.hold is not None:
                 self._sleep(decision.hold.ms / 1000.0)  # the client may give up meanwhile; the write still lands
             status, payload = self.api.dispatch(request)
@@ -255,4 +265,6 @@ class SandboxApp:
 def _fault_name(decision: Decision, mode: str | None) -> str | None:
     if decision.hold is not None:
         return "late_commit"
+    if decision.shift is not None:
+        return f"shift:{decision.shift.mode}"
     return f"deviant:{mode}" if mode is not None else None

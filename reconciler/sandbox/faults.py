@@ -18,10 +18,13 @@ Kinds:
   has no idempotency key, so this is what a slow or overloaded server looks like to a client)
 * ``deviant``: answer in one of the ways the contract does not allow, named by ``mode``; see
   ``deviant.py`` for the modes and the requests each applies to
+* ``shift``: between two page reads of a list, add an item in front of it (``mode`` ``insert``) or
+  remove its first item (``mode`` ``remove``), as a person editing the project would; see ``shift.py``
 
 The ``commit_then_*`` kinds only fire on writes that succeed; a write the server refuses (4xx) is
 answered normally and does not use up the rule's count. ``late_commit`` and ``deviant`` rules are
-spent when they are chosen for a request that they apply to.
+spent when they are chosen for a request that they apply to; a ``shift`` rule when it fires (on a
+page after the first).
 """
 
 from __future__ import annotations
@@ -33,10 +36,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.sandbox import deviant
+from reconciler.sandbox import deviant, shift
 
 KINDS = frozenset(
-    {"latency", "error", "rate_limit", "drop", "commit_then_error", "commit_then_drop", "late_commit", "deviant"}
+    {
+        "latency",
+        "error",
+        "rate_limit",
+        "drop",
+        "commit_then_error",
+        "commit_then_drop",
+        "late_commit",
+        "deviant",
+        "shift",
+    }
 )
 PRE_KINDS = frozenset({"error", "rate_limit", "drop"})
 COMMIT_KINDS = frozenset({"commit_then_error", "commit_then_drop"})
@@ -89,8 +102,10 @@ class FaultRule:
             raise FaultConfigError("late_commit needs ms > 0: how long to hold the write before doing it")
         if self.kind == "deviant" and self.mode not in deviant.MODES:
             raise FaultConfigError(f"deviant needs a mode (one of {', '.join(deviant.MODES)}), not {self.mode!r}")
-        if self.kind != "deviant" and self.mode is not None:
-            raise FaultConfigError("mode is only for the kind deviant")
+        if self.kind == "shift" and self.mode not in shift.MODES:
+            raise FaultConfigError(f"shift needs a mode (one of {', '.join(shift.MODES)}), not {self.mode!r}")
+        if self.kind not in ("deviant", "shift") and self.mode is not None:
+            raise FaultConfigError("mode is only for the kinds deviant and shift")
 
     def matches(self, method: str, route: str) -> bool:
         if self.count is not None and self.count <= 0:
@@ -100,6 +115,8 @@ class FaultRule:
         if self.kind in COMMIT_KINDS | {"late_commit"} and method not in WRITE_METHODS:
             return False
         if self.kind == "deviant" and not deviant.applies(str(self.mode), method, route):
+            return False
+        if self.kind == "shift" and not shift.applies(method, route):
             return False
         return self.route is None or self.route == route
 
@@ -147,7 +164,7 @@ class FaultRule:
             out["ms"], out["jitter_ms"] = self.ms, self.jitter_ms
         if self.kind in ("late_commit", "deviant"):
             out["ms"] = self.ms
-        if self.kind == "deviant":
+        if self.kind in ("deviant", "shift"):
             out["mode"] = self.mode
         return out
 
@@ -182,6 +199,7 @@ class Decision:
     commit: FaultRule | None = None  # run the request, then fail it (if it succeeded)
     hold: FaultRule | None = None  # late_commit: wait this rule's ms, then run the request
     deviant: FaultRule | None = None  # answer the way this rule's mode says
+    shift: FaultRule | None = None  # move the list before serving this page (spent only if it fires)
 
 
 @dataclass
@@ -288,6 +306,9 @@ class Faults:
                 if rule.kind in COMMIT_KINDS:
                     decision.commit = rule  # spent only if the write succeeds
                     break
+                if rule.kind == "shift":
+                    decision.shift = rule  # spent only if it fires (a page after the first)
+                    break
                 self._spend(rule)
                 if rule.kind in PRE_KINDS:
                     decision.pre = rule
@@ -299,7 +320,7 @@ class Faults:
         return decision
 
     def spend(self, rule: FaultRule) -> bool:
-        """Use up one firing of a ``commit_then_*`` rule; False if another request took the last."""
+        """Use up one firing of a ``commit_then_*`` or ``shift`` rule; False if another request took the last."""
         with self._lock:
             if rule.count is not None and rule.count <= 0:
                 return False

@@ -21,6 +21,8 @@ class Switches:
     per_page_max: int = 100
     #: ``per_page`` above ``per_page_max``: "clamp" to it, or "error" (400)
     per_page_over_max: str = "clamp"
+    #: pipeline summaries (the list's, and a GET action's ``pipeline``) carry only ``url, html_url, id, name``
+    lean_summaries: bool = False
     #: leave out of GET the multi-arch fields the 2026 RESPONSE BODY does not list
     #: (``target_path``, ``use_image_from_action``, ``docker_build_action_id``/``_name``, ``image_location``)
     hide_request_only_fields: bool = False
