@@ -50,7 +50,7 @@ from reconciler.importer.cleaning import (  # noqa: F401 - re-exported for the c
     ACTION_ORDER,
     clean_action,
     clean_pipeline,
-    clean_value,
+    without_empty,
     escape,
     slug,
     unknown_action_fields,
