@@ -20,6 +20,7 @@ from reconciler.errors import PipelineError
 from reconciler.model import DesiredPipeline, PipelineKey
 from reconciler.plan.options import ApplyOptions, Options
 from reconciler.plan.plan import PipelinePlan, Plan, Skipped, Target
+from reconciler.plan.secrets import check_secret_names
 from reconciler.plan.targets import Targeting
 from reconciler.problems import Problem
 
@@ -117,6 +118,7 @@ def plan(connect: Connect, paths: Sequence[str | Path], options: Options, target
 
     cfg = load(paths)
     pipelines, counted, warnings = _targeted(cfg, targeting)
+    check_secret_names(pipelines, options)  # a usage error, before any request
     with connect(pipelines) as client:
         check_variables(pipelines, options)  # every unset variable at once, before any request
         made = build_plan(client, pipelines, options, warnings)
@@ -143,6 +145,7 @@ def apply(
     cfg = load(paths)
     pipelines, counted, warnings = _targeted(cfg, targeting)
     declared = {(p.workspace, p.project, p.name): {a.name for a in p.actions} for p in pipelines if p.name}
+    check_secret_names(pipelines, options)
     with connect(pipelines) as client:
         check_variables(pipelines, options)
         made = build_plan(client, pipelines, options, warnings, force=how.force)

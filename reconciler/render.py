@@ -155,8 +155,16 @@ def update_field_lines(key: str, entry: Mapping[str, Any], *, unset: bool = Fals
         same = before == SENSITIVE and after == SENSITIVE
         shown_before = SENSITIVE if is_write_only(key) or before == SENSITIVE else _shown(key, before)
         text = SENSITIVE if same else f"{show(shown_before)} -> {show(masked(key, after))}"
-        return [("~", f"{key}\t{text}")]
+        return [("~", f"{key}\t{text}{_resent_note(entry)}")]
     return elements.field_lines(key, _shown(key, before), _shown(key, after))
+
+
+def _resent_note(entry: Mapping[str, Any]) -> str:
+    """How a secret sent again says so: by the variables it comes from (``re-sent from DOCKERHUB_TOKEN``)."""
+    if not entry.get("resend"):
+        return ""
+    names = [str(n) for n in entry.get("variables") or ()]
+    return "  re-sent" + (f" from {', '.join(names)}" if names else "")
 
 
 def _layout(sym: str, mark: str, text: str, width: int) -> Line:

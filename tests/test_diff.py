@@ -119,7 +119,9 @@ def test_write_only_fields_are_never_compared_but_sent_with_update_secrets():
     assert run(desired, live((40, "Build", MULTI_ARCH)), {40: detail}).changes == []
     [change] = run(desired, live((40, "Build", MULTI_ARCH)), {40: detail}, update_secrets=True).changes
     assert change.fields == {"password": "${env:TOKEN}"}
-    assert change.diff == {"password": {"from": "(sensitive)", "to": "(sensitive)", "resend": True}}
+    assert change.diff == {
+        "password": {"from": "(sensitive)", "to": "(sensitive)", "resend": True, "variables": ["TOKEN"]}
+    }
     assert change.only_resends  # the safety check does not count it
 
 

@@ -13,6 +13,7 @@ from reconciler.buddy.settings import DEFAULT_BASE_URL, REGIONS
 from reconciler.errors import UsageError
 from reconciler.plan.options import Options
 from reconciler.plan.plan import DEFAULT_MAX_PERCENT, UPDATE_GATE_MIN_ACTIONS, Limits
+from reconciler.plan.secrets import parse_names
 from reconciler.plan.targets import Targeting
 
 EXAMPLES = {
@@ -188,7 +189,15 @@ def _command(sub: argparse._SubParsersAction, name: str, summary: str) -> argpar
 def _change_options(parser: argparse.ArgumentParser) -> None:
     """What plan and apply may change beyond the files' own differences."""
     parser.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
-    parser.add_argument("--update-secrets", action="store_true", help="send write-only fields again")
+    parser.add_argument(
+        "--update-secrets",
+        action="store_true",
+        help="send write-only fields again; --update-secrets=NAME[,NAME…]: only those whose values come from "
+        "these ${env:…} variables",
+    )
+    # `--update-secrets=NAMES` reaches argparse as this hidden option (see ``parse``), so that a bare
+    # `--update-secrets` never takes the PATH after it for a name
+    parser.add_argument("--update-secrets-for", dest="secret_names", action="append", help=argparse.SUPPRESS)
 
 
 def _planning_options(parser: argparse.ArgumentParser) -> None:
@@ -309,15 +318,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     """The parsed arguments; an option given before the command gets a hint to put it after."""
+    words = list(sys.argv[1:] if argv is None else argv)
     try:
-        return parser.parse_args(argv)
+        return parser.parse_args(_secret_names_apart(words))
     except UsageError as exc:
-        words = list(sys.argv[1:] if argv is None else argv)
         command = next((i for i, w in enumerate(words) if w in EXAMPLES), None)
         if command is None or not any(w.startswith("-") for w in words[:command]):
             raise
         moved = " ".join([words[command], *words[:command]])
         raise UsageError(f"{exc.message}; options go after the command: reconcile {moved} …") from None
+
+
+def _secret_names_apart(words: list[str]) -> list[str]:
+    """``--update-secrets=NAMES`` as ``--update-secrets --update-secrets-for NAMES`` (up to a ``--``)."""
+    out: list[str] = []
+    for index, word in enumerate(words):
+        if word == "--":
+            return out + words[index:]
+        if word.startswith("--update-secrets="):
+            out += ["--update-secrets", "--update-secrets-for", word.split("=", 1)[1]]
+        else:
+            out.append(word)
+    return out
 
 
 # -- values read off the arguments --------------------------------------------------------------------
@@ -342,6 +364,7 @@ def plan_options(args: argparse.Namespace) -> Options:
     return Options(
         prune=getattr(args, "prune", False),
         update_secrets=getattr(args, "update_secrets", False),
+        secret_names=parse_names(getattr(args, "secret_names", None)),
         sandbox=args.sandbox,
         env=dict(os.environ),
         dedupe=args.dedupe,

@@ -25,7 +25,7 @@ from reconciler.model import (
     LivePipeline,
     PipelineKey,
 )
-from reconciler.plan import anchors, dedupe
+from reconciler.plan import anchors, dedupe, secrets
 from reconciler.plan.changes import Change, CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
 from reconciler.plan.normal import NOTHING, On, match_actions, rule
 from reconciler.plan.options import Options
@@ -278,11 +278,10 @@ def _update(
             if paths:
                 entry["paths"] = paths
             diff[name] = entry
-    if options.update_secrets:
-        for name, raw in action.fields.items():
-            if fields.has_write_only(name, raw) and name not in sent:
-                sent[name] = raw
-                diff[name] = {"from": SENSITIVE, "to": fields.masked(name, raw), "resend": True}
+    for name, variables in secrets.resent(action, options).items():
+        if name not in sent:
+            sent[name] = action.fields[name]
+            diff[name] = dict(secrets.resend_entry(name, sent[name], variables))
     if not sent:
         return None
     return UpdateAction(
@@ -290,7 +289,9 @@ def _update(
         action_id=live.id,
         fields=sent,
         diff=diff,
-        unset_sensitive=_unset_sensitive(action, options) if options.update_secrets else (),
+        unset_sensitive=tuple(n for n in _unset_sensitive(action, options) if n in sent)
+        if options.update_secrets
+        else (),
         **common,
     )
 

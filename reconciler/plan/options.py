@@ -30,6 +30,9 @@ class Options:
 
     prune: bool = False
     update_secrets: bool = False
+    #: ``--update-secrets=NAME,…``: only the write-only fields whose values come from these variables
+    #: are sent again (empty: every write-only field, with ``update_secrets``)
+    secret_names: frozenset[str] = frozenset()
     sandbox: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
     #: live multi-arch actions sharing a declared name: keep the first, delete the others
