@@ -1,5 +1,5 @@
 """Plans and problems → text and JSON; the apply report. Writers take a stream. The markdown comment
-is ``render_markdown``'s, GitHub annotations are ``annotations``'.
+is ``render_markdown``'s, GitHub annotations are ``annotate``'s.
 
 Masking asks the field table (``fields.masked``): a value that is write-only or came from ``${env:…}``
 is written as ``(sensitive)`` in every format meant for people (the plan *file* keeps references,
@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
-from reconciler.annotations import github_annotation
+from reconciler.annotate import github_annotation
 from reconciler.fields import SENSITIVE, is_write_only, masked, strip_write_only
 from reconciler.plan import elements
 from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from reconciler import annotations, render, render_markdown
+from reconciler import annotate, render, render_markdown
 from reconciler.apply import ApplyReport, Outcome
 from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
 from reconciler.plan.plan import Plan, Skipped, Target
@@ -109,7 +109,7 @@ def test_markdown_cuts_detail_from_the_end_and_names_what_it_left_out():
 
 
 def test_github_annotations_escape_newlines_and_locate_problems():
-    line = annotations.github_annotation("error", "bad\nthing", file="a,b.yml", line=3, col=4)
+    line = annotate.github_annotation("error", "bad\nthing", file="a,b.yml", line=3, col=4)
     assert line == "::error file=a%2Cb.yml,line=3,col=4::bad%0Athing"
 
 
@@ -291,7 +291,7 @@ def test_plan_annotations_land_on_the_line_their_message_names():
         errors=['acme/web pipeline "P": "A" is to go after "B" (web.yml:12:11), but no live action has that name'],
     )
     out = io.StringIO()
-    annotations.write_plan_annotations(plan, out)
+    annotate.write_plan_annotations(plan, out)
     lines = out.getvalue().splitlines()
     assert lines[0] == "::warning file=web%2C1.yml,line=6,col=9::$.pipelines[0]: warning: old spelling"
     assert lines[1] == "::warning::targeted: 1 of 40 declared pipelines"
@@ -299,7 +299,7 @@ def test_plan_annotations_land_on_the_line_their_message_names():
 
 
 def test_annotation_properties_escape_colons_and_messages_escape_percent_and_newlines():
-    line = annotations.github_annotation("warning", "50%\r\ndone", file="C:/x.yml", line=1, col=2)
+    line = annotate.github_annotation("warning", "50%\r\ndone", file="C:/x.yml", line=1, col=2)
     assert line == "::warning file=C%3A/x.yml,line=1,col=2::50%25%0D%0Adone"
 
 
