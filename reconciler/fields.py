@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -91,6 +91,9 @@ class FieldTable:
     action_defaults: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     #: what the server fills in on create when a pipeline field is unset: the schema's ``default``s
     pipeline_defaults: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    #: ``write_only_steps``'s answers, by field name: asked once per field of every action, it must not
+    #: hash the table each time (as a cached method would)
+    _steps: dict[str, tuple[tuple[Step, ...], ...]] = field(default_factory=dict, hash=False, compare=False, repr=False)
 
     @classmethod
     def from_schemas(cls, action: Mapping[str, Any], config: Mapping[str, Any]) -> FieldTable:
@@ -120,15 +123,23 @@ class FieldTable:
         config = json.loads((directory / "config.schema.json").read_text(encoding="utf-8"))
         return cls.from_schemas(action, config)
 
-    @cache  # noqa: B019 - the table is frozen and lives as long as the process
+    @cached_property
+    def write_only_fields(self) -> frozenset[str]:
+        """The fields that are write-only or hold a write-only part (``password``, ``secrets``)."""
+        return frozenset(str(split_path(path)[0]) for path in self.write_only)
+
     def write_only_steps(self, name: str) -> tuple[tuple[Step, ...], ...]:
         """The write-only paths inside field ``name``, relative to it (``()`` when it is one itself)."""
+        known = self._steps.get(name)
+        if known is not None:
+            return known
         found = []
         for path in self.write_only:
             steps = split_path(path)
             if steps[0] == name:
                 found.append(steps[1:])
-        return tuple(sorted(found))
+        self._steps[name] = answer = tuple(sorted(found))
+        return answer
 
 
 def _write_only_steps(node: Mapping[str, Any], defs: Mapping[str, Any], depth: int = 0) -> Iterator[tuple[Step, ...]]:
@@ -248,13 +259,16 @@ def _walk(
 def write_only_values(name: str, value: Any) -> list[tuple[Parts, Any]]:
     """Every write-only value field ``name`` holds, with its path below the field: ``[((), v)]`` for
     a write-only field, ``[((0, "value"), v), …]`` for ``secrets``. A key present with ``null`` counts."""
+    steps = table().write_only_steps(name)
+    if not steps:
+        return []  # most fields hold nothing write-only: no walk
     found: list[tuple[Parts, Any]] = []
 
     def leaf(parts: Parts, item: Any) -> Any:
         found.append((parts, item))
         return item
 
-    _walk(value, table().write_only_steps(name), leaf, lambda item: item)
+    _walk(value, steps, leaf, lambda item: item)
     return found
 
 

@@ -103,6 +103,10 @@ class ActionSummary:
     type: str
 
 
+#: What makes a pipeline defined in Buddy YAML, so not ours to write (and always in its fingerprint).
+YAML_FIELDS = ("git_config_ref", "definition_source")
+
+
 @dataclass(frozen=True)
 class LivePipeline:
     """A live pipeline: its summary fields, its actions in execution order, and the full pipeline
@@ -120,13 +124,21 @@ class LivePipeline:
 
     @property
     def yaml_defined(self) -> bool:
-        """True when Buddy YAML, not this API, defines the pipeline."""
-        ref = self.summary.get("git_config_ref")
-        return (ref not in (None, "NONE")) or self.summary.get("definition_source") == "REMOTE"
+        """True when Buddy YAML, not this API, defines the pipeline (from the full pipeline when read)."""
+        ref = self.value("git_config_ref")
+        return (ref not in (None, "NONE")) or self.value("definition_source") == "REMOTE"
+
+    @property
+    def yaml_known(self) -> bool:
+        """True when what was read says whether the pipeline is defined in YAML: a summary (or answer)
+        without ``git_config_ref`` or ``definition_source`` does not say it is not (a missing field is
+        unknown, never its default)."""
+        seen = self.detail if self.detail is not None else self.summary
+        return self.yaml_defined or all(name in seen for name in YAML_FIELDS)
 
     @property
     def yaml_reason(self) -> str:
-        ref = self.summary.get("git_config_ref")
+        ref = self.value("git_config_ref")
         if ref not in (None, "NONE"):
             return f"defined in Buddy YAML (git_config_ref {ref})"
         return "defined in Buddy YAML (definition_source REMOTE)"

@@ -374,7 +374,8 @@ class FakeClient:
         return next(p for p in self.pipelines if p[0]["id"] == pipeline_id)
 
     def get_pipeline(self, workspace: str, project: str, pipeline_id: int) -> dict[str, Any]:
-        return self._find(pipeline_id)[0]
+        # a full answer carries every field, null when unset (CONTRACT.md)
+        return {"git_config_ref": None, "definition_source": None, **self._find(pipeline_id)[0]}
 
     def list_actions(self, workspace: str, project: str, pipeline_id: int, **_: Any) -> list[dict[str, Any]]:
         return [{"id": a["id"], "name": a["name"], "type": a["type"]} for a in self._find(pipeline_id)[1]]

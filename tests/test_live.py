@@ -10,8 +10,9 @@ import pytest
 from support import served
 
 from reconciler import engine
-from reconciler.buddy.live import fingerprint, needs_detail, read_live
+from reconciler.buddy.live import needs_detail, read_live
 from reconciler.config.build import load_config
+from reconciler.fingerprint import fingerprint
 from reconciler.plan.diff import Options
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -146,14 +147,116 @@ def test_a_new_pipeline_is_not_told_to_mean_a_live_one_another_declaration_manag
 
 
 def test_a_pipeline_is_read_in_full_only_for_a_declared_field_the_summary_lacks() -> None:
-    summary = {"id": 7, "name": "Release", "refs": ["refs/heads/main"], "events": None, "disabled": False}
+    yaml = {"git_config_ref": "NONE", "definition_source": "LOCAL"}
+    summary = {"id": 7, "name": "Release", "refs": ["refs/heads/main"], "events": None, "disabled": False, **yaml}
     assert not needs_detail(["refs", "events", "disabled"], summary)
     assert needs_detail(["refs", "priority"], summary)  # priority is not a summary field
     assert needs_detail(["identifier"], summary)  # a summary field this server left out
     assert not needs_detail([], summary)
 
 
+def test_a_pipeline_is_read_in_full_when_its_summary_does_not_say_whether_yaml_defines_it() -> None:
+    lean = {"id": 7, "name": "Release"}
+    assert needs_detail([], lean)
+    assert needs_detail([], {**lean, "git_config_ref": "NONE"})  # definition_source unknown
+    assert not needs_detail([], {**lean, "git_config_ref": None, "definition_source": None})  # null: unset
+
+
 def test_fingerprints_depend_on_the_order_of_the_live_actions():
     a = fingerprint([(1, "A", "X"), (2, "B", "X")], {})
     b = fingerprint([(2, "B", "X"), (1, "A", "X")], {})
     assert a != b and a.startswith("sha256:")
+
+
+# -- lean summaries: a summary that carries only url, html_url, id and name ------------------------------
+
+LEAN_SEED: dict[str, Any] = {
+    "workspaces": {
+        "acme": {
+            "projects": {
+                "web": {
+                    "pipelines": [
+                        {
+                            "id": 7,
+                            "name": "Release",
+                            "refs": ["refs/heads/main"],
+                            "actions": [{"id": 40, "name": "Build", "type": "DOCKER_BUILD_MULTI_ARCH"}],
+                        },
+                        {
+                            "id": 8,
+                            "name": "Docs",
+                            "git_config_ref": "FIXED",
+                            "actions": [{"id": 50, "name": "Site", "type": "DOCKER_BUILD_MULTI_ARCH"}],
+                        },
+                    ]
+                }
+            }
+        }
+    }
+}
+LEAN_CONFIG = """\
+workspace: acme
+project: web
+pipelines:
+  - name: Release
+    refs: [refs/heads/release]
+    priority: HIGH
+    disabled: true
+    actions:
+      - {name: Build, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: release/Dockerfile}
+  - name: Docs
+    actions:
+      - {name: Site, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: site/Dockerfile}
+"""
+
+
+def test_with_lean_summaries_a_yaml_pipeline_gets_no_write_and_declared_fields_converge(tmp_path: Path) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(LEAN_CONFIG, encoding="utf-8")
+    with served(LEAN_SEED) as (app, client):
+        app.set_switches(lean_summaries=True)
+        made, report = engine.apply(engine.given(client), [path], Options())
+        assert report.ok, report.errors
+        skipped = [(s.pipeline, s.reason) for s in made.skipped]
+        assert skipped == [("Docs", "defined in Buddy YAML (git_config_ref FIXED)")]
+        routes = app.stats()["by_route"]
+        # one GET of each pipeline (their summaries say nothing of YAML), and the YAML one read no further
+        assert routes["GET /pipelines/:pipeline_id"] == 2
+        written = {k for k in routes if not k.startswith("GET")}
+        assert written == {"PATCH /pipelines/:pipeline_id", "PATCH /pipelines/:pipeline_id/actions/:action_id"}
+        docs = app.state.pipeline("acme", "web", 8)
+        assert docs is not None and docs.actions[0].fields.get("dockerfile_path") is None  # untouched
+        release = app.state.pipeline("acme", "web", 7)
+        assert release is not None
+        assert (release.fields["refs"], release.fields["priority"], release.fields["disabled"]) == (
+            ["refs/heads/release"],
+            "HIGH",
+            True,
+        )
+        again = engine.plan(engine.given(client), [path], Options())
+    assert again.changes == [] and not again.errors
+
+
+def test_with_lean_summaries_import_leaves_out_a_yaml_pipeline(tmp_path: Path) -> None:
+    with served(LEAN_SEED) as (app, client):
+        app.set_switches(lean_summaries=True)
+        result = engine.import_(engine.given(client), "acme", "web", output=tmp_path)
+    assert any('"Docs" (#8) skipped: defined in Buddy YAML (git_config_ref FIXED)' in n for n in result.notes)
+    assert [p.name for p in load_config([tmp_path]).pipelines] == ["Release"]
+
+
+def test_a_pipeline_whose_full_answer_does_not_say_whether_yaml_defines_it_is_not_changed(tmp_path: Path) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(LEAN_CONFIG, encoding="utf-8")
+    with served(LEAN_SEED) as (app, client):
+        app.set_switches(lean_summaries=True)
+        real = client.get_pipeline
+
+        def silent(workspace: str, project: str, pipeline_id: int) -> dict[str, Any]:
+            answer = real(workspace, project, pipeline_id)
+            return {k: v for k, v in answer.items() if k not in ("git_config_ref", "definition_source")}
+
+        client.get_pipeline = silent  # type: ignore[method-assign]
+        made = engine.plan(engine.given(client), [path], Options())
+    assert made.changes == []
+    assert any("does not say whether the pipeline is defined in Buddy YAML" in e for e in made.errors)

@@ -11,13 +11,13 @@
 * ``find_pipeline`` / ``find_action``: the look after a create whose outcome is unknown.
 * ``read_touched``: what apply reads again after its changes, to find duplicates.
 * ``read_project``: every pipeline of a project, for import.
-* ``live_fingerprint``: what a plan depends on of a live pipeline (plan records it, apply compares).
+
+Which live pipeline a declaration is, is ``matching.py``'s (pure); fingerprints are ``reconciler.fingerprint``'s
+(``ABSENT`` is re-exported here for the modules that import it from here).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import queue
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,9 +26,10 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from reconciler import fields, suggest
+from reconciler import fields
 from reconciler.buddy import settings
 from reconciler.buddy.client import BuddyClient
+from reconciler.buddy.matching import PipelineState, match_pipelines, resolve_pipeline
 from reconciler.buddy.pages import Listing
 from reconciler.errors import (
     NotFoundError,
@@ -37,6 +38,7 @@ from reconciler.errors import (
     ProjectNotFoundError,
     ShiftedReadError,
 )
+from reconciler.fingerprint import ABSENT, PRESENT, YAML_FIELDS, live_fingerprint
 from reconciler.model import (
     MULTI_ARCH,
     ActionSummary,
@@ -49,101 +51,18 @@ from reconciler.model import (
 from reconciler.plan.dedupe import split
 from reconciler.plan.normal import match_actions
 
-# -- fingerprints: what a plan depends on of the live state, to tell on apply whether it changed ------
-
-#: What makes a pipeline defined in Buddy YAML, so not ours to write: always in its fingerprint.
-YAML_FIELDS = ("git_config_ref", "definition_source")
-#: The fingerprint of a pipeline the plan creates: it must still be absent on apply.
-ABSENT = "absent"
-#: What a re-read finds where the plan expected ``ABSENT``: a pipeline of that name now exists.
-PRESENT = "present"
-
-
-def fingerprint(
-    actions: Iterable[tuple[int, str, str]],
-    declared: Mapping[int, Mapping[str, Any]],
-    pipeline: Mapping[str, Any] | None = None,
-) -> str:
-    """sha256 over what a plan depends on: the ordered (id, name, type) of every live action, per
-    declared live action the live values of its declared fields (write-only ones excluded), and the
-    live values of the declared pipeline fields (``pipeline``)."""
-    payload: dict[str, Any] = {
-        "actions": [list(a) for a in actions],
-        "declared": {str(k): dict(sorted(v.items())) for k, v in sorted(declared.items())},
-    }
-    if pipeline:
-        payload["pipeline"] = dict(sorted(pipeline.items()))
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def live_fingerprint(
-    live: LivePipeline,
-    details: Mapping[int, Mapping[str, Any]],
-    declared: Mapping[int, Sequence[str]],
-    pipeline_fields: Sequence[str] = (),
-) -> str:
-    """SPEC.md's fingerprint of a live pipeline, given which fields of which actions, and which of the
-    pipeline's own fields, are declared. The live name is always covered (the file matches by it), and so
-    are the fields that make a pipeline YAML-defined (a saved plan for one that became so is stale)."""
-    values = {
-        action_id: {k: details.get(action_id, {}).get(k) for k in names if not fields.is_write_only(k)}
-        for action_id, names in declared.items()
-    }
-    own = {"name": live.name} | {name: live.value(name) for name in (*YAML_FIELDS, *pipeline_fields)}
-    return fingerprint([(a.id, a.name, a.type) for a in live.actions], values, own)
-
-
-@dataclass
-class PipelineState:
-    """What is live for one declared pipeline."""
-
-    desired: DesiredPipeline
-    live: LivePipeline | None = None  # None: it does not exist
-    details: dict[int, dict[str, Any]] = field(default_factory=dict)
-    error: str | None = None
-    skipped: str | None = None
-    #: a live pipeline of the project whose name is close to a declared one that is absent (a typo?)
-    nearby: str | None = None
-    #: plan warnings of what was found, e.g. a rename onto the name of another live pipeline
-    warnings: list[str] = field(default_factory=list)
-    #: the new name of a rename when no other live pipeline of the project has it: a saved plan is stale
-    #: once one has (the plan records it as a name that must stay absent)
-    free_name: str | None = None
-
 
 def summary_of(action: dict[str, Any]) -> ActionSummary:
     return ActionSummary(id=int(action["id"]), name=str(action.get("name")), type=str(action.get("type")))
 
 
-def resolve_pipeline(desired: DesiredPipeline, summaries: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The live summary a declared pipeline names, ``None`` when absent; ``PipelineError`` when the
-    reference is ambiguous or wrong (an unknown ``id``, two live pipelines with one name).
-
-    By ``id``, whatever the live name (a different one is renamed). By name, else by the first of its
-    ``previous_names`` a live pipeline has (it is renamed), as actions are matched."""
-    if desired.id is not None:
-        found = [s for s in summaries if s.get("id") == desired.id]
-        if not found:
-            raise PipelineError(desired.label, f"no live pipeline has id {desired.id} ({desired.location})")
-        return found[0]
-    for name in (desired.name, *desired.previous_names):
-        found = [s for s in summaries if s.get("name") == name]
-        if len(found) > 1:
-            ids = ", ".join(f"#{s.get('id')}" for s in found)
-            raise PipelineError(
-                desired.label,
-                f'{len(found)} live pipelines are named "{name}" ({ids}); give `id:` in the file',
-            )
-        if found:
-            return found[0]
-    return None
-
-
 def needs_detail(names: Iterable[str], summary: Mapping[str, Any]) -> bool:
-    """True when a declared pipeline field (of ``names``) is not in the list's summary: the pipeline
-    must be read."""
-    return any(not fields.in_pipeline_summary(name) or name not in summary for name in names)
+    """True when the pipeline must be read (one GET) before a decision: a declared pipeline field (of
+    ``names``) is not in the list's summary, or the summary does not say whether the pipeline is
+    defined in YAML (``git_config_ref``, ``definition_source``: a missing one is unknown, not its default)."""
+    return any(not fields.in_pipeline_summary(name) or name not in summary for name in names) or any(
+        name not in summary for name in YAML_FIELDS
+    )
 
 
 def _every_project_missing(projects: list[tuple[str, str]], target: str) -> str:
@@ -164,68 +83,101 @@ def read_live(
     states = [PipelineState(p) for p in pipelines]
     listed = _list_projects(client, sorted({(s.desired.workspace, s.desired.project) for s in states}))
     _confirm_absent(client, states, listed)
-
-    # Completions arrive on a queue (O(1) each) rather than through ``wait`` over every pending
-    # future, which costs O(pending) per call and starves the request threads of the GIL.
-    done: queue.SimpleQueue[tuple[str, PipelineState, int | None, Future[Any]]] = queue.SimpleQueue()
-    outstanding = 0
-
-    def submit(kind: str, state: PipelineState, action_id: int | None, fn: Any, *args: Any) -> None:
-        nonlocal outstanding
-        future = client.submit(fn, *args)
-        outstanding += 1
-        future.add_done_callback(lambda f: done.put((kind, state, action_id, f)))
-
-    _match_pipelines(states, listed)
+    match_pipelines(states, listed)
+    reader = _Reader(client, dedupe)
     for state in states:
-        if state.live is None or state.error or state.skipped:
-            continue
-        ws, project = state.desired.workspace, state.desired.project
-        submit("list", state, None, partial(client.list_actions, confirm=True), ws, project, state.live.id)
-        if needs_detail(state.desired.fields, state.live.summary):
-            submit("pipeline", state, None, client.get_pipeline, ws, project, state.live.id)
+        if state.live is not None and not state.error and not state.skipped:
+            reader.start(state)
+    reader.run()
+    return states
 
-    first_error: BaseException | None = None
-    while outstanding:
-        kind, state, action_id, future = done.get()
-        outstanding -= 1
-        try:
-            result = future.result()
-        except ShiftedReadError as exc:  # this pipeline is not planned; the others go on
-            state.error = exc.message
-            continue
-        except BaseException as exc:
-            first_error = first_error or exc
-            continue
-        if first_error is not None or state.live is None or state.error:
-            continue
+
+Job = tuple[str, PipelineState, int | None, "Future[Any]"]
+
+
+class _Reader:
+    """The reads of ``read_live`` past the pipeline lists, each submitted to the client's pool as soon
+    as what it depends on has arrived: a pipeline's action list (after its GET, when the summary does
+    not say whether it is defined in YAML), its GET when a declared field needs it, and one GET per
+    declared live action once the list is in."""
+
+    def __init__(self, client: BuddyClient, dedupe: bool) -> None:
+        self._client = client
+        self._dedupe = dedupe
+        # Completions arrive on a queue (O(1) each) rather than through ``wait`` over every pending
+        # future, which costs O(pending) per call and starves the request threads of the GIL.
+        self._done: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._outstanding = 0
+
+    def _submit(self, kind: str, state: PipelineState, action_id: int | None, fn: Any, *args: Any) -> None:
+        future = self._client.submit(fn, *args)
+        self._outstanding += 1
+        future.add_done_callback(lambda f: self._done.put((kind, state, action_id, f)))
+
+    def _where(self, state: PipelineState) -> tuple[str, str, int]:
+        assert state.live is not None
+        return state.desired.workspace, state.desired.project, state.live.id
+
+    def start(self, state: PipelineState) -> None:
+        assert state.live is not None
+        if needs_detail(state.desired.fields, state.live.summary):
+            self._submit("pipeline", state, None, self._client.get_pipeline, *self._where(state))
+        if state.live.yaml_known:  # else the list waits for the GET: a YAML pipeline is not read further
+            self._submit("list", state, None, partial(self._client.list_actions, confirm=True), *self._where(state))
+
+    def run(self) -> None:
+        first_error: BaseException | None = None
+        while self._outstanding:
+            kind, state, action_id, future = self._done.get()
+            self._outstanding -= 1
+            try:
+                result = future.result()
+            except ShiftedReadError as exc:  # this pipeline is not planned; the others go on
+                state.error = exc.message
+                continue
+            except BaseException as exc:
+                first_error = first_error or exc
+                continue
+            if first_error is None and state.live is not None and not state.error:
+                self._arrived(kind, state, action_id, result)
+        if first_error is not None:
+            raise first_error
+
+    def _arrived(self, kind: str, state: PipelineState, action_id: int | None, result: Any) -> None:
+        assert state.live is not None
         if kind == "get":
             state.details[action_id] = result  # type: ignore[index]
-            continue
-        if kind == "pipeline":
+        elif kind == "pipeline":
+            known = state.live.yaml_known
             state.live = replace(state.live, detail=result)
-            continue
-        actions = tuple(summary_of(a) for a in result)
+            if known:
+                return
+            if state.live.yaml_defined:
+                state.skipped = state.live.yaml_reason
+            elif not state.live.yaml_known:
+                state.error = UNKNOWN_SOURCE
+            else:
+                self._submit("list", state, None, partial(self._client.list_actions, confirm=True), *self._where(state))
+        else:
+            self._listed(state, tuple(summary_of(a) for a in result))
+
+    def _listed(self, state: PipelineState, actions: tuple[ActionSummary, ...]) -> None:
+        assert state.live is not None
         state.live = replace(state.live, actions=actions)
         try:
-            matched = match_actions(state.desired, split(state.desired, actions)[0] if dedupe else actions)
+            matched = match_actions(state.desired, split(state.desired, actions)[0] if self._dedupe else actions)
         except PipelineError as exc:
             state.error = exc.reason
-            continue
+            return
         for live_action in matched.values():
-            submit(
-                "get",
-                state,
-                live_action.id,
-                client.get_action,
-                state.desired.workspace,
-                state.desired.project,
-                state.live.id,
-                live_action.id,
-            )
-    if first_error is not None:
-        raise first_error
-    return states
+            self._submit("get", state, live_action.id, self._client.get_action, *self._where(state), live_action.id)
+
+
+#: a pipeline whose full answer does not say whether Buddy YAML defines it: not ours to guess, not changed
+UNKNOWN_SOURCE = (
+    "Buddy's answer does not say whether the pipeline is defined in Buddy YAML (it has no git_config_ref "
+    "or definition_source): not changed"
+)
 
 
 def _list_projects(
@@ -278,99 +230,6 @@ def _confirm_absent(
 
     keys = sorted(doubtful)
     listed.update(zip(keys, client.map(again, keys), strict=True))
-
-
-def _match_pipelines(
-    states: Sequence[PipelineState], listed: Mapping[tuple[str, str], list[dict[str, Any]] | str]
-) -> None:
-    """Find each declared pipeline's live summary (``state.live``), or say why not (``state.error``),
-    or that it is left alone (``state.skipped``). One live pipeline claimed by two declarations is an
-    error for the second."""
-    claimed: dict[tuple[str, str, int], DesiredPipeline] = {}
-    new: list[PipelineState] = []
-    for state in states:
-        desired = state.desired
-        summaries = listed[(desired.workspace, desired.project)]
-        if isinstance(summaries, str):
-            state.error = summaries
-            continue
-        try:
-            summary = resolve_pipeline(desired, summaries)
-        except PipelineError as exc:
-            state.error = exc.reason
-            continue
-        if summary is None:
-            new.append(state)
-            continue
-        other = claimed.setdefault((desired.workspace, desired.project, int(summary["id"])), desired)
-        if other is not desired:
-            state.error = (
-                f'the live pipeline "{summary.get("name")}" (#{summary["id"]}) is already managed by '
-                f'"{other.label}" ({other.location}): rename one of the two declarations'
-            )
-            _also_claimed(states, other, state)  # a pipeline claimed twice gets no change at all
-            continue
-        state.live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
-        if state.live.yaml_defined:
-            state.skipped = state.live.yaml_reason
-    _suggest_pipelines(new, listed, claimed)
-    _warn_shared_names(states, listed, claimed)
-
-
-def _also_claimed(states: Sequence[PipelineState], first: DesiredPipeline, second: PipelineState) -> None:
-    """The first claimant of a live pipeline that ``second`` claims too: an error too, so that neither
-    plans a change (which of the two the files mean is not ours to guess)."""
-    for state in states:
-        if state.desired is first and state.error is None and state.live is not None:
-            state.error = (
-                f'the live pipeline "{state.live.name}" (#{state.live.id}) is also claimed by '
-                f'"{second.desired.label}" ({second.desired.location}): rename one of the two declarations'
-            )
-            state.live, state.skipped = None, None
-
-
-def _suggest_pipelines(
-    new: Sequence[PipelineState],
-    listed: Mapping[tuple[str, str], list[dict[str, Any]] | str],
-    claimed: Mapping[tuple[str, str, int], DesiredPipeline],
-) -> None:
-    """For each declared pipeline that will be created, the closest live name (``state.nearby``)
-    among the live pipelines no other declaration manages: a slip, not a second declaration."""
-    for state in new:
-        desired = state.desired
-        summaries = listed[(desired.workspace, desired.project)]
-        if desired.name is None or isinstance(summaries, str):
-            continue
-        free = [s for s in summaries if (desired.workspace, desired.project, int(s["id"])) not in claimed]
-        state.nearby = suggest.near(desired.name, [str(s.get("name")) for s in free])
-
-
-def _warn_shared_names(
-    states: Sequence[PipelineState],
-    listed: Mapping[tuple[str, str], list[dict[str, Any]] | str],
-    claimed: Mapping[tuple[str, str, int], DesiredPipeline],
-) -> None:
-    """Warn of a rename (by ``id``; by ``previous_names`` only when no live pipeline has the name)
-    onto the name of another live pipeline of the project that keeps it: two pipelines would then
-    share one name. Another pipeline that a declaration renames away frees the name."""
-    for state in states:
-        desired, live = state.desired, state.live
-        if live is None or state.error or state.skipped or desired.name in (None, live.name):
-            continue
-        summaries = listed[(desired.workspace, desired.project)]
-        assert not isinstance(summaries, str)  # the pipeline was found in them
-        if not any(other.get("name") == desired.name for other in summaries):
-            state.free_name = desired.name
-        for other in summaries:
-            if other.get("name") != desired.name or other.get("id") == live.id:
-                continue
-            owner = claimed.get((desired.workspace, desired.project, int(other["id"])))
-            if owner is not None and owner.name not in (None, desired.name):
-                continue  # renamed away in the same plan
-            state.warnings.append(
-                f'{desired.location}: renaming pipeline #{live.id} to "{desired.name}", the name of live '
-                f"pipeline #{other['id']}: two pipelines will share it, and name matching will need ids"
-            )
 
 
 # -- apply: re-reading a saved plan's pipelines -------------------------------------------------------
@@ -500,31 +359,15 @@ def read_project(
     """The live pipelines of a project to import (only ``names`` when given), and notes on those
     left out (defined in Buddy YAML). Raises ``ProjectNotFoundError`` for an unknown workspace or
     project and ``PipelineNotFoundError`` for an unknown pipeline name."""
-    try:
-        summaries: list[dict[str, Any]] = client.list_pipelines(workspace, project, confirm=True)
-    except NotFoundError as exc:
-        raise ProjectNotFoundError(
-            f"workspace {workspace!r} or project {project!r} not found ({exc.detail}); --workspace is the "
-            "workspace's URL handle and --project the project's name ID"
-        ) from None
+    summaries = _project_summaries(client, workspace, project)
     live_names = [str(s.get("name")) for s in summaries]
     if names:
         missing = [n for n in dict.fromkeys(names) if n not in live_names]
         if missing:
             raise PipelineNotFoundError(workspace, project, missing, live_names)
-        wanted = set(names)
-        summaries = [s for s in summaries if s.get("name") in wanted]
+        summaries = [s for s in summaries if s.get("name") in set(names)]
     notes: list[str] = []
-    chosen: list[dict[str, Any]] = []
-    for summary in summaries:
-        live = LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary)
-        if live.yaml_defined:
-            notes.append(
-                f'{workspace}/{project} pipeline "{live.name}" (#{live.id}) skipped: {live.yaml_reason}; '
-                "edit it through its YAML"
-            )
-            continue
-        chosen.append(summary)
+    chosen = [s for s in summaries if not _yaml_note(workspace, project, _live(s), notes)]
 
     # One phase per kind of request, each spread over the client's pool: a task that waited on
     # tasks of the same pool could starve it.
@@ -537,26 +380,52 @@ def read_project(
         return client.list_actions(workspace, project, pipeline_id, confirm=True)
 
     answers = dict(zip(jobs, client.map(fetch, jobs), strict=True))
+    # a summary that did not say whether YAML defines the pipeline: its full answer does
+    chosen = [s for s in chosen if not _yaml_note(workspace, project, _live(s, answers[("pipeline", s["id"])]), notes)]
     multi = [
         (int(s["id"]), int(a["id"]))
         for s in chosen
-        for a in answers[("actions", int(s["id"]))]
+        for a in answers[("actions", s["id"])]
         if a.get("type") == MULTI_ARCH
     ]
     details = dict(zip(multi, client.map(lambda key: client.get_action(workspace, project, *key), multi), strict=True))
     pipelines: list[ImportedPipeline] = []
     for summary in chosen:
         pipeline_id = int(summary["id"])
-        full = answers[("pipeline", pipeline_id)] or summary
         actions = tuple(
             ImportedAction(
-                id=int(a["id"]),
-                name=str(a.get("name")),
-                type=str(a.get("type")),
-                detail=details.get((pipeline_id, int(a["id"]))),
+                int(a["id"]), str(a.get("name")), str(a.get("type")), details.get((pipeline_id, int(a["id"])))
             )
             for a in answers[("actions", pipeline_id)]
         )
         name = str(summary.get("name"))
+        full = answers[("pipeline", pipeline_id)] or summary
         pipelines.append(ImportedPipeline(pipeline_id, name, full, actions, shares_name=live_names.count(name) > 1))
     return pipelines, notes
+
+
+def _project_summaries(client: BuddyClient, workspace: str, project: str) -> list[dict[str, Any]]:
+    try:
+        return client.list_pipelines(workspace, project, confirm=True)
+    except NotFoundError as exc:
+        raise ProjectNotFoundError(
+            f"workspace {workspace!r} or project {project!r} not found ({exc.detail}); --workspace is the "
+            "workspace's URL handle and --project the project's name ID"
+        ) from None
+
+
+def _live(summary: Mapping[str, Any], detail: Mapping[str, Any] | None = None) -> LivePipeline:
+    return LivePipeline(id=int(summary["id"]), name=str(summary.get("name")), summary=summary, detail=detail)
+
+
+def _yaml_note(workspace: str, project: str, live: LivePipeline, notes: list[str]) -> bool:
+    """True (and a note) for a pipeline import leaves out: defined in Buddy YAML, or not known not to be
+    once its full answer is in (``live.detail``); a summary that does not say is kept for its GET."""
+    if live.yaml_defined:
+        why = f"{live.yaml_reason}; edit it through its YAML"
+    elif live.detail is not None and not live.yaml_known:
+        why = UNKNOWN_SOURCE.removesuffix(": not changed")
+    else:
+        return False
+    notes.append(f'{workspace}/{project} pipeline "{live.name}" (#{live.id}) skipped: {why}')
+    return True

@@ -36,9 +36,11 @@ def check_paths(paths: list[str | Path]) -> tuple[list[Document], list[Problem],
     passes for success."""
     from reconciler.config import schema  # imported here: it loads and compiles the schemas on first use
 
-    loaded = load_paths(paths)
-    problems = list(loaded.problems)
-    with collector_paused():  # checking, like loading, makes many objects and no cycles to collect
+    # Checking, like loading, makes many objects and no cycles to collect; one pause over both, since
+    # each time the collector is enabled again it first walks every object made while it was paused.
+    with collector_paused():
+        loaded = load_paths(paths)
+        problems = list(loaded.problems)
         for doc in loaded.documents:
             problems.extend(translate.translate_2024(doc))
         configs = defaults.apply_defaults(loaded.documents)
@@ -55,10 +57,10 @@ def load_config(paths: list[str | Path]) -> Config:
 
     Raises :class:`ValidationFailed` carrying every problem of every file, warnings included and
     sorted, when any of them is an error; otherwise returns the pipelines and the warnings."""
-    docs, problems, skipped = check_paths(paths)
-    if any(p.severity == "error" for p in problems):
-        raise ValidationFailed(problems, sorted({d.file for d in docs} | {p.location.file for p in problems}))
-    with collector_paused():
+    with collector_paused():  # one pause over loading, checking and building (see ``check_paths``)
+        docs, problems, skipped = check_paths(paths)
+        if any(p.severity == "error" for p in problems):
+            raise ValidationFailed(problems, sorted({d.file for d in docs} | {p.location.file for p in problems}))
         pipelines = [pipeline for doc in docs for pipeline in _pipelines(doc)]
     return Config(
         pipelines=pipelines,

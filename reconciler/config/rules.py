@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from reconciler import envrefs, fields
@@ -36,7 +37,6 @@ KNOWN_PLATFORMS = frozenset(
 _PLATFORM = re.compile(r"[a-z0-9_.-]+/[a-z0-9_.-]+(/[a-z0-9_.-]+)?")
 #: A Buddy variable standing for a whole write-only value: ``$NAME`` or ``${NAME}``.
 _BUDDY_VARIABLE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
-#: How every env reference starts; it also covers the escaped ``$${env:``, which is refused in names too.
 _K = TypeVar("_K")
 _T = TypeVar("_T")
 _PASSWORD_HINT = "write `password: ${env:DOCKERHUB_TOKEN}` and set the variable in CI"
@@ -102,11 +102,10 @@ def _check_document(doc: Document) -> list[Problem]:
 
 
 def _check_env_refs(report: _Report, value: Any, path: PathKey) -> None:
-    # Most strings hold no reference at all: the substring test keeps this walk over every value cheap.
+    # Every value of the file is walked, so the walk is kept cheap: a string is tested right where it
+    # is met (most hold no reference at all), and a path is built only for a collection or a problem.
     if isinstance(value, str):
-        if envrefs.OPEN in value:
-            for message in envrefs.syntax_errors(value):
-                report.add(path, message)
+        _check_env_text(report, value, path)
     elif isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and envrefs.OPEN in key and envrefs.mentions_env(key):
@@ -115,10 +114,31 @@ def _check_env_refs(report: _Report, value: Any, path: PathKey) -> None:
                     "an `${env:…}` reference may stand only in a value, not in a key",
                     key=True,
                 )
-            _check_env_refs(report, item, (*path, key))
+            if item.__class__ is str:
+                if envrefs.OPEN in item:
+                    _check_env_text(report, item, (*path, key))
+            elif isinstance(item, dict | list | str):
+                _check_env_refs(report, item, (*path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _check_env_refs(report, item, (*path, index))
+            if item.__class__ is str:
+                if envrefs.OPEN in item:
+                    _check_env_text(report, item, (*path, index))
+            elif isinstance(item, dict | list | str):
+                _check_env_refs(report, item, (*path, index))
+
+
+def _check_env_text(report: _Report, value: str, path: PathKey) -> None:
+    if envrefs.OPEN in value:
+        for message in _scanned(value)[0]:
+            report.add(path, message)
+
+
+@lru_cache(maxsize=4096)
+def _scanned(value: str) -> tuple[tuple[str, ...], tuple[envrefs.EnvRef, ...]]:
+    """The syntax errors and the references of a string holding ``${env:``, scanned once: the same
+    reference (``password: ${env:REGISTRY_TOKEN}``) stands in thousands of actions."""
+    return tuple(envrefs.syntax_errors(value)), tuple(envrefs.find_refs(value))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -272,16 +292,19 @@ def _check_write_only(report: _Report, path: PathKey, action: dict[str, Any]) ->
     """Every write-only value (the field table's: ``password``, ``secrets[].value``, …) must come from
     the environment or from Buddy, never stand in the file: a whole ``${env:NAME}`` without a
     default, or a whole Buddy ``$VARIABLE``."""
+    holding = fields.table().write_only_fields
     for name, value in action.items():
+        if name not in holding:
+            continue
         for parts, secret in fields.write_only_values(name, value):
             if isinstance(secret, str) and secret != "":  # null or "" means "unset"; another type is the schema's
                 _check_plaintext(report, (*path, name, *parts), fields.label(name, parts), secret)
 
 
 def _check_plaintext(report: _Report, where: PathKey, label: str, value: str) -> None:
-    if envrefs.syntax_errors(value):
+    errors, refs = _scanned(value) if envrefs.OPEN in value else ((), ())
+    if errors:
         return  # already reported by the env-reference check
-    refs = envrefs.find_refs(value)
     if len(refs) == 1 and refs[0].span == (0, len(value)):
         if refs[0].default is not None:
             report.add(where, f"`{label}` must not have a `:-default`: a default would be a plaintext secret")

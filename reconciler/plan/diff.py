@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from reconciler import fields
-from reconciler.buddy.live import ABSENT, live_fingerprint
 from reconciler.config import envlist
 from reconciler.errors import EnvError, PipelineError
 from reconciler.fields import SENSITIVE
+from reconciler.fingerprint import ABSENT, live_fingerprint
 from reconciler.model import (
     MULTI_ARCH,
     ActionSummary,
