@@ -8,7 +8,7 @@ passes one for Buddy or the sandbox; a caller holding a client passes ``given(cl
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,11 +189,21 @@ def import_(
     split: bool = False,
     force: bool = False,
     defaults: bool = False,
+    environ: Mapping[str, str] | None = None,
 ) -> exporter.ExportResult:
-    """``reconcile import``: write config files for the live pipelines of ``workspace``/``project``."""
+    """``reconcile import``: write config files for the live pipelines of ``workspace``/``project``
+    (``environ``: where login references of the repository's files are read, see ``exporter.export``)."""
     from reconciler.importer import exporter
 
     with connect(()) as client:
         return exporter.export(
-            client, workspace, project, pipelines=pipelines, output=output, split=split, force=force, defaults=defaults
+            client,
+            workspace,
+            project,
+            pipelines=pipelines,
+            output=output,
+            split=split,
+            force=force,
+            defaults=defaults,
+            environ=environ,
         )

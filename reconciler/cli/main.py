@@ -397,6 +397,7 @@ def cmd_import(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         split=args.split,
         force=args.force,
         defaults=args.defaults,
+        environ=os.environ,
     )
     if not args.quiet:
         for path in result.files:

@@ -50,6 +50,38 @@ def _env_name(*parts: str) -> str:
     return name
 
 
+#: What makes two write-only values one: a login at a registry (or through an integration) for a
+#: ``password``; the secret's id in a build that logs in so for ``secrets[].value``.
+Key = tuple[Any, ...]
+
+
+def _integration_id(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return value.get("identifier") or value.get("hash_id")
+    return None
+
+
+def credential_key(action: Mapping[str, Any]) -> Key:
+    """Which credential an action's ``password`` is: the registry, its host and the login, or without a
+    login the integration it logs in with. Two actions with one key log in alike: one variable serves both."""
+    login = action.get("login")
+    integration = None if login else _integration_id(action.get("integration"))
+    return ("password", action.get("docker_registry"), _host(action.get("registry")), login, integration)
+
+
+def secret_key(action: Mapping[str, Any], secret_id: str) -> Key:
+    """Which value a build secret is: its id, in a build that logs in as ``credential_key`` says."""
+    return ("secret", secret_id, *credential_key(action)[1:])
+
+
+@dataclass(frozen=True)
+class Known:
+    """A variable the repository's files already use for a write-only value, and where."""
+
+    name: str
+    where: str
+
+
 @dataclass
 class _Use:
     name: str
@@ -71,20 +103,32 @@ class EnvNames:
       ``[A-Z_][A-Z0-9_]*``.
 
     ``taken``: names other files already reference (an earlier import into the same directory); they
-    stand for other values, so none of them is handed out.
+    stand for other values, so none of them is handed out, except through ``known``: the variable the
+    repository's files already use for the same credential (``credential_key``) or build secret
+    (``secret_key``), which is reused instead of inventing a second name for one value.
     """
 
-    def __init__(self, taken: Collection[str] = ()) -> None:
+    def __init__(self, taken: Collection[str] = (), known: Mapping[Key, Known] | None = None) -> None:
         self._taken = frozenset(taken)
+        self._known = dict(known or {})
         self._uses: dict[str, _Use] = {}
         self._by_key: dict[tuple[Any, ...], str] = {}
+
+    def _reuse(self, key: Key, what: str, where: str) -> str | None:
+        """The repository's variable for ``key``, recorded as used by ``where``; ``None`` when none."""
+        known = self._known.get(key)
+        if known is None:
+            return None
+        use = self._uses.setdefault(known.name, _Use(known.name, f"{what} (as {known.where} already names it)"))
+        use.where.append(where)
+        return known.name
 
     def password(self, pipeline: str, action: Mapping[str, Any], where: str) -> str:
         """The variable for an action's ``password``; ``where`` names the action for a reader."""
         kind = action.get("docker_registry")
         host = _host(action.get("registry"))
         login = action.get("login")
-        key = ("password", kind, host, login)
+        key = credential_key(action)
         if key in self._by_key:
             name = self._by_key[key]
             self._uses[name].where.append(where)
@@ -93,6 +137,10 @@ class EnvNames:
         prefix = REGISTRY_PREFIXES.get(str(kind)) or _host_part(host) or action_part
         label = REGISTRY_LABELS.get(str(kind)) or (host or "the Docker registry")
         who = f"login {login!r}" if isinstance(login, str) and login else "the login"
+        reused = self._reuse(key, f"password or token of {who} at {label}", where)
+        if reused is not None:
+            self._by_key[key] = reused
+            return reused
         candidates = [_env_name(prefix, "PASSWORD")]
         if isinstance(login, str) and "$" not in login and env_part(login):
             candidates.append(_env_name(prefix, env_part(login), "PASSWORD"))
@@ -129,8 +177,10 @@ class EnvNames:
         if name == "password" and not parts:
             return self.password(pipeline, action, where)
         if name == "secrets" and len(parts) == 2 and isinstance(parts[0], int) and parts[1] == "value":
-            item = value[parts[0]]
-            return self.secret(pipeline, action_name, str(item.get("id") or ""), where)
+            secret_id = str(value[parts[0]].get("id") or "")
+            what = f"value of the build secret {secret_id!r}"
+            reused = self._reuse(secret_key(action, secret_id), what, where)
+            return reused if reused is not None else self.secret(pipeline, action_name, secret_id, where)
         return self.other(pipeline, action_name, fields.label(name, parts), where)
 
     def _claim(self, candidates: Sequence[str], what: str, where: str) -> str:

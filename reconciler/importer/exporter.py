@@ -57,7 +57,7 @@ from reconciler.importer.cleaning import (  # noqa: F401 - re-exported for the c
     unknown_pipeline_notes,
 )
 from reconciler.importer.envnames import EnvNames
-from reconciler.importer.existing import declared_elsewhere, referenced_elsewhere
+from reconciler.importer.existing import declared_elsewhere, inherited_names, repository_names
 from reconciler.importer.inherited import Inherited, override, reaching
 from reconciler.model import MULTI_ARCH, ImportedAction, ImportedPipeline
 
@@ -414,6 +414,7 @@ def export(
     split: bool = False,
     force: bool = False,
     defaults: bool = False,
+    environ: Mapping[str, str] | None = None,
 ) -> ExportResult:
     """``reconcile import``: write config files for the live pipelines of ``workspace``/``project``
     (only those named in ``pipelines`` when given) under ``output``, so that a plan of them right
@@ -423,6 +424,9 @@ def export(
     name no live pipeline has, and ``OutputExistsError`` (before writing anything) when a file to
     write exists and ``force`` is false. ``defaults``: each pipeline's shared action values are written
     once in its ``defaults:``. Files are written atomically (a temporary file, then a rename).
+    ``environ``: the environment that login references in the repository's files are read from, to
+    tell which credential their variables stand for (``existing.repository_names``). ``result.env``
+    lists every variable the written files need, those they inherit from a defaults file too.
     """
     output = Path(output)
     found, notes = read_project(client, workspace, project, pipelines)
@@ -431,7 +435,8 @@ def export(
         result.notes.append(f"{workspace}/{project}: no pipeline to import; nothing was written")
         return result
     files = layout(output, project, found, split=split)
-    env = EnvNames(taken=referenced_elsewhere(output, [path for path, _ in files]))
+    repository = repository_names(output, [path for path, _ in files], environ or {})
+    env = EnvNames(taken=repository.taken, known=repository.known)
     shared = _shared_names(found)
     planned: list[tuple[Path, str]] = []
     for path, group in files:
@@ -463,4 +468,6 @@ def export(
             raise ExportWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
         result.files.append(path)
     result.env = env.described()
+    for name, what in inherited_names(result.files).items():
+        result.env.setdefault(name, what)
     return result

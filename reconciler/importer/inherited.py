@@ -57,7 +57,7 @@ def _merge(base: dict[str, Any], block: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _shown(file: Path) -> str:
+def shown_path(file: Path) -> str:
     """``file`` as the user would name it: relative to the current directory when it lies in it."""
     try:
         relative = os.path.relpath(file)
@@ -83,7 +83,7 @@ def reaching(path: Path, output: Path, top: Path | None = None) -> Inherited:
                 continue
             block = {k: v for k, v in block.items() if k not in NOT_DEFAULTED}
             found.values = _merge(found.values, block)
-            found.sources.update(dict.fromkeys(block, _shown(file)))
+            found.sources.update(dict.fromkeys(block, shown_path(file)))
     return found
 
 
