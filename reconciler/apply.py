@@ -46,8 +46,8 @@ from reconciler.errors import (
 )
 from reconciler.fields import SENSITIVE
 from reconciler.model import MULTI_ARCH, PipelineKey
+from reconciler.plan import normal
 from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
-from reconciler.plan.diff import field_differs, pipeline_field_differs
 from reconciler.plan.options import LOOK_DELAYS, ApplyOptions, Looks, Options, Progress
 from reconciler.plan.plan import Change, Plan, SafetyWarning
 
@@ -356,21 +356,22 @@ class _PipelineRun:
 
     def verify(self, change: Change, body: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
         """The server's answer is what it stored: a declared field that still differs is a
-        normalisation the diff does not know yet, worth a warning. An action's fields compare as the
-        diff compares them; a pipeline's as the server stores them (a ``null`` is its default)."""
-        own = change.on_pipeline
-        differs = pipeline_field_differs if own else field_differs
-        where = f'pipeline "{change.pipeline}"' + ("" if own else f', action "{change.action_name}"')
+        normalisation the diff does not know yet, worth a warning. Each field is checked as its rule
+        compares it (``normal.rule``): its compared part only (write-only parts left out, a wholly
+        write-only field not at all); a pipeline's as the server stores it (a ``null`` is its default)."""
+        on = "pipeline" if change.on_pipeline else "action"
+        where = f'pipeline "{change.pipeline}"' + ("" if change.on_pipeline else f', action "{change.action_name}"')
         for name, value in body.items():
-            if name == "name" or (not own and (name == "type" or fields.has_write_only(name, value))):
+            field = normal.rule(name, on)
+            part = field.compared(value)
+            if part is normal.NOTHING or not field.differs(part, answer.get(name)):
                 continue
-            if differs(name, value, answer.get(name)):
-                raw = (change.fields or {}).get(name)
-                shown = SENSITIVE if fields.is_sensitive(name, raw) else repr(answer.get(name))
-                self.warn(
-                    f"{where}: field {name} still differs after apply (Buddy has {shown}); "
-                    "the diff may need to learn this normalisation"
-                )
+            raw = (change.fields or {}).get(name)
+            shown = SENSITIVE if fields.is_sensitive(name, raw) else repr(answer.get(name))
+            self.warn(
+                f"{where}: field {name} still differs after apply (Buddy has {shown}); "
+                "the diff may need to learn this normalisation"
+            )
 
 
 def apply_plan(

@@ -722,3 +722,27 @@ def test_a_stop_during_the_check_after_the_changes_ends_the_check_and_says_it_wa
     assert report.interrupted and not report.ok
     assert len(reads_after) == 1  # two pipelines were touched: the second read was not started
     assert any("the check for duplicates after the changes was not done" in w for w in report.warnings)
+
+
+def test_the_check_after_a_write_compares_secrets_by_id_and_type_and_never_their_values() -> None:
+    from reconciler.apply import _PipelineRun
+    from reconciler.plan.changes import UpdateAction
+
+    secrets = [{"id": "npmrc", "type": "FILE", "value": "${env:NPMRC}"}]
+    change = UpdateAction(
+        workspace="acme",
+        project="web",
+        pipeline="Release",
+        pipeline_id=1,
+        action_name="Build",
+        action_id=7,
+        fields={"secrets": secrets, "password": "${env:PW}"},
+    )
+    body = {"secrets": [{**secrets[0], "value": "resolved"}], "password": "pw"}
+    report = ApplyReport()
+    run = _PipelineRun(None, report, threading.Lock(), None, threading.Event(), Looks())  # type: ignore[arg-type]
+    run.verify(change, body, {"secrets": [{"id": "npmrc", "type": "FILE"}]})  # values never come back
+    assert report.warnings == []
+    run.verify(change, body, {"secrets": [{"id": "other", "type": "FILE"}]})
+    [warning] = report.warnings
+    assert "field secrets still differs" in warning and "resolved" not in warning and "(sensitive)" in warning

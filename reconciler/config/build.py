@@ -13,8 +13,9 @@ from typing import Any
 
 from reconciler import fields as field_table
 from reconciler.config import defaults, rules, translate
-from reconciler.config.loader import Document, PathKey, collector_paused, load_paths
+from reconciler.config.loader import collector_paused, load_paths
 from reconciler.errors import NoConfigFiles, ValidationFailed
+from reconciler.located import Document, PathKey
 from reconciler.model import DesiredAction, DesiredPipeline
 from reconciler.problems import Location, Problem, sort_problems
 

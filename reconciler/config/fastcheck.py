@@ -80,10 +80,18 @@ def _compile(uri: str, memo: dict[str, Check]) -> Check:
 
 
 def compile_node(schema: Any, base: str, memo: dict[str, Check]) -> Check:
+    """The predicate of one schema node (references relative to ``base``); ``Unsupported`` for a
+    keyword it does not know."""
     if schema is True:
         return _true
     if schema is False:
         return _false
+    _check_supported(schema, base)
+    return _all(_keyword_checks(schema, base, memo))
+
+
+def _check_supported(schema: Any, base: str) -> None:
+    """Raise ``Unsupported`` unless ``schema`` is an object of known keywords only."""
     if not isinstance(schema, dict):
         raise Unsupported(repr(schema))
     unknown = set(schema) - _ANNOTATIONS - _KEYWORDS
@@ -92,6 +100,9 @@ def compile_node(schema: Any, base: str, memo: dict[str, Check]) -> Check:
     if schema.get("$id", base) != base:
         raise Unsupported("an embedded $id")  # it would change the base of the references below it
 
+
+def _keyword_checks(schema: dict[str, Any], base: str, memo: dict[str, Check]) -> list[Check]:
+    """One predicate per keyword (or group of object keywords) of ``schema``, all to hold."""
     checks: list[Check] = []
     if "type" in schema:
         checks.append(_type_check(schema["type"]))
@@ -114,7 +125,7 @@ def compile_node(schema: Any, base: str, memo: dict[str, Check]) -> Check:
     if "anyOf" in schema:
         options = [compile_node(sub, base, memo) for sub in schema["anyOf"]]
         checks.append(lambda v: any(option(v) for option in options))
-    return _all(checks)
+    return checks
 
 
 def _all(checks: list[Check]) -> Check:

@@ -1,10 +1,11 @@
 """YAML files → plain data that remembers where every value came from.
 
 The loader composes a node tree with PyYAML (libyaml's C parser when it is available) and builds plain
-Python data from it itself, so that every mapping key, mapping value and list item keeps the file,
-line and column it was written at. Doing the construction here, rather than through a PyYAML
+Python data from it itself (``yamldata``), so that every mapping key, mapping value and list item keeps
+the file, line and column it was written at. Doing the construction there, rather than through a PyYAML
 constructor, is also what lets us refuse duplicate keys, non-string keys and alias bombs, none of
-which PyYAML's safe loader objects to.
+which PyYAML's safe loader objects to. This module finds and reads the files, parses them, and tells a
+config file from other YAML.
 
 Every failure is reported as a located :class:`~reconciler.problems.Problem`, never raised, so that one
 run reports every problem of every file. A file with a load error yields no :class:`Document`: what it
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import difflib
 import gc
-import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,9 +30,10 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.config import files
+from reconciler.config.yamldata import MAX_ALIAS_EXPANSION, NULL_TAG, STR_TAG, Builder, error, error_at, location
 from reconciler.errors import LoadError
-from reconciler.located import Document, PathKey, drop_locations, move_locations
-from reconciler.problems import Location, Problem, json_path
+from reconciler.located import Document
+from reconciler.problems import Problem, json_path
 
 try:  # libyaml is several times faster; its marks carry the same line and column as the Python parser's
     from yaml import CSafeLoader as _YamlLoader
@@ -43,26 +44,6 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 CONFIG_MARKER_KEYS = frozenset({"workspace", "domain", "project", "pipelines"})
 #: The keys whose near misses (another case, a small typo) in a skipped file are worth a warning.
 NEAR_MISS_KEYS = ("workspace", "project", "pipelines")
-#: How many nodes aliases may expand to in one file, beyond one per character of the file. A
-#: legitimate config reuses a few blocks (shared credentials, build args, ``<<: *defaults`` on every
-#: action), which costs at most a few nodes per line; a "billion laughs" file of a few hundred bytes
-#: asks for millions. Counting expanded nodes, not aliases, and allowing only as many as the file is
-#: long (plus this margin) keeps both the memory and the time a file can cost linear in its size.
-MAX_ALIAS_EXPANSION = 10_000
-
-_STR_TAG = "tag:yaml.org,2002:str"
-_INT_TAG = "tag:yaml.org,2002:int"
-_FLOAT_TAG = "tag:yaml.org,2002:float"
-_BOOL_TAG = "tag:yaml.org,2002:bool"
-_NULL_TAG = "tag:yaml.org,2002:null"
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
-
-# PyYAML's own scalar constructors know YAML 1.1's spellings (0x1F, 1_000, .inf, yes/no, ...); we reuse
-# them for everything but the common cases, which have fast paths below.
-_SCALARS = yaml.constructor.SafeConstructor()
 
 
 @dataclass
@@ -105,7 +86,7 @@ def _load_all(paths: list[str | Path], seen: set[str], result: LoadResult) -> No
         elif path.exists():
             _load_once(path, named=True, seen=seen, result=result)  # refused there unless a regular file
         else:
-            result.problems.append(_error(str(path), 1, 1, (), files.describe_missing(path)))
+            result.problems.append(error(str(path), 1, 1, (), files.describe_missing(path)))
 
 
 def _load_enclosing_defaults(path: Path, seen: set[str], result: LoadResult) -> None:
@@ -189,7 +170,7 @@ def _load_bytes(raw: bytes, file: str, *, named: bool, result: LoadResult) -> No
     root = _root_node(text, file, named=named, result=result)
     if root is None:
         return
-    builder = _Builder(file, expansion_limit=MAX_ALIAS_EXPANSION + len(text))
+    builder = Builder(file, expansion_limit=MAX_ALIAS_EXPANSION + len(text))
     data = builder.build(root)
     if builder.problems:
         result.problems.extend(builder.problems)
@@ -212,7 +193,7 @@ def _decode(raw: bytes, file: str, result: LoadResult) -> str | None:
         line = raw.count(b"\n", 0, exc.start) + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         message = f"the file is not UTF-8: invalid byte 0x{raw[exc.start]:02x} at byte offset {exc.start}"
-        result.problems.append(_error(file, line, col, (), message))
+        result.problems.append(error(file, line, col, (), message))
         return None
     return text[1:] if text.startswith("\ufeff") else text  # a byte-order mark is harmless
 
@@ -228,7 +209,7 @@ def _root_node(text: str, file: str, *, named: bool, result: LoadResult) -> Node
             result.skipped.append(file)
 
     if not text.strip():
-        not_ours(_error(file, 1, 1, (), "the file is empty"))
+        not_ours(error(file, 1, 1, (), "the file is empty"))
         return None
     try:
         nodes = _compose_all(text)
@@ -238,14 +219,14 @@ def _root_node(text: str, file: str, *, named: bool, result: LoadResult) -> Node
         result.problems.append(_syntax_problem(file, text, exc))
         return None
     except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML parse error carries a mark
-        result.problems.append(_error(file, 1, 1, (), f"YAML error: {exc}"))
+        result.problems.append(error(file, 1, 1, (), f"YAML error: {exc}"))
         return None
     if not nodes:
-        not_ours(_error(file, 1, 1, (), "the file is empty (it holds only comments)"))
+        not_ours(error(file, 1, 1, (), "the file is empty (it holds only comments)"))
         return None
     if len(nodes) > 1:  # a multi-document stream (Kubernetes manifests, …) is not ours
         message = f"a config file holds one YAML document; this one holds {len(nodes)}"
-        not_ours(_error_at(file, nodes[1], (), message))
+        not_ours(error_at(file, nodes[1], (), message))
         return None
     root = nodes[0]
     if not _looks_like_config(root):
@@ -255,7 +236,7 @@ def _root_node(text: str, file: str, *, named: bool, result: LoadResult) -> Node
             "not a config file: expected a top-level mapping with `workspace`, `project` and "
             f"`pipelines`, found {_describe_node(root)}"
         )
-        not_ours(_error_at(file, root, (), message))
+        not_ours(error_at(file, root, (), message))
         return None
     return root
 
@@ -276,7 +257,7 @@ class _Loader(_YamlLoader):  # type: ignore[misc, valid-type]
             and (not implicit[0] or (value and value[0] not in _IMPLICIT_FIRST))
             and None not in self.yaml_implicit_resolvers  # no wildcard resolver is registered
         ):
-            return _STR_TAG
+            return STR_TAG
         return super().resolve(kind, value, implicit)
 
 
@@ -324,7 +305,7 @@ def _near_misses(file: str, root: Node) -> list[Problem]:
                 f"this file is skipped as not a config file, but its key `{key.value}` looks like "
                 f"`{close[0]}`; if it is meant as a config file, write `{close[0]}`"
             )
-            found.append(Problem(_location(file, key), json_path((key.value,)), message, "warning"))
+            found.append(Problem(location(file, key), json_path((key.value,)), message, "warning"))
     return found
 
 
@@ -333,7 +314,7 @@ def _describe_node(node: Node) -> str:
         return "a list"
     if isinstance(node, MappingNode):
         return "a mapping with none of these keys"
-    if node.tag == _NULL_TAG:
+    if node.tag == NULL_TAG:
         return "null"
     return "a single value"
 
@@ -347,7 +328,7 @@ def _syntax_problem(file: str, text: str, exc: yaml.MarkedYAMLError) -> Problem:
     if "\t" in indent or source_line[col - 1 : col] == "\t":
         # libyaml's own words ("found character that cannot start any token") do not say it is a tab.
         tab_col = indent.index("\t") + 1 if "\t" in indent else col
-        return _error(
+        return error(
             file,
             line,
             tab_col,
@@ -360,230 +341,4 @@ def _syntax_problem(file: str, text: str, exc: yaml.MarkedYAMLError) -> Problem:
         message += f" ({exc.context} started at line {exc.context_mark.line + 1})"
     elif exc.context:
         message += f" ({exc.context})"
-    return _error(file, line, col, (), message)
-
-
-def _error(file: str, line: int, col: int, path: PathKey, message: str) -> Problem:
-    return Problem(Location(file, line, col), json_path(path), message, "error")
-
-
-def _location(file: str, node: Node) -> Location:
-    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
-
-
-def _error_at(file: str, node: Node, path: PathKey, message: str) -> Problem:
-    """An error located where ``node`` starts."""
-    return Problem(_location(file, node), json_path(path), message, "error")
-
-
-# ---------------------------------------------------------------------------------------------------
-# Node tree → plain data
-
-
-class _AliasBomb(Exception):
-    """Raised inside the builder to stop at once; turned into a problem by ``build``."""
-
-    def __init__(self, node: Node, message: str) -> None:
-        super().__init__(message)
-        self.node = node
-        self.message = message
-
-
-class _Builder:
-    """Builds plain data from a composed node tree, recording a location for every path."""
-
-    def __init__(self, file: str, *, expansion_limit: int = MAX_ALIAS_EXPANSION) -> None:
-        self.file = file
-        self._limit = expansion_limit
-        self.locations: dict[PathKey, Location] = {}
-        self.key_locations: dict[PathKey, Location] = {}
-        self.problems: list[Problem] = []
-        self._done: set[int] = set()  # ids of collection nodes built once: a second visit is an alias
-        self._active: set[int] = set()  # ids of collection nodes being built: a revisit is a cycle
-        self._alias_depth = 0
-        self._expanded = 0
-
-    def build(self, root: Node) -> Any:
-        try:
-            return self._node(root, ())
-        except _AliasBomb as bomb:
-            self.problems.append(_error_at(self.file, bomb.node, (), bomb.message))
-            return None
-        except RecursionError:
-            self.problems.append(_error(self.file, 1, 1, (), "the file nests too deeply to be read"))
-            return None
-
-    def _loc(self, node: Node) -> Location:
-        mark = node.start_mark
-        return Location(self.file, mark.line + 1, mark.column + 1)
-
-    def _node(self, node: Node, path: PathKey) -> Any:
-        self.locations[path] = self._loc(node)
-        if isinstance(node, ScalarNode):
-            if self._alias_depth:
-                self._count(node)
-            return self._scalar(node, path)
-        ident = id(node)
-        if ident in self._active:
-            raise _AliasBomb(node, "an alias refers to a node that contains it (a recursive structure)")
-        alias = ident in self._done
-        if alias:
-            self._alias_depth += 1
-        if self._alias_depth:
-            self._count(node)
-        self._active.add(ident)
-        try:
-            if isinstance(node, MappingNode):
-                value: Any = self._mapping(node, path)
-            else:
-                value = self._sequence(node, path)
-        finally:
-            self._active.discard(ident)
-            if alias:
-                self._alias_depth -= 1
-        self._done.add(ident)
-        return value
-
-    def _count(self, node: Node) -> None:
-        self._expanded += 1
-        if self._expanded > self._limit:
-            raise _AliasBomb(
-                node,
-                f"aliases expand to more than {self._limit:,} nodes; refusing the file "
-                "(an alias bomb such as 'billion laughs'?)",
-            )
-
-    def _sequence(self, node: Node, path: PathKey) -> list[Any]:
-        if node.tag != _SEQ_TAG:
-            self._unsupported_tag(node, path)
-        return [self._node(item, (*path, i)) for i, item in enumerate(node.value)]
-
-    def _mapping(self, node: Node, path: PathKey) -> dict[str, Any]:
-        if node.tag != _MAP_TAG:
-            self._unsupported_tag(node, path)
-        out: dict[str, Any] = {}
-        merged: list[Node] = []
-        file = self.file
-        locations = self.locations
-        key_locations = self.key_locations
-        # The loop below is the hot path of loading (one pass per key of every mapping): plain string
-        # keys with plain string values are handled inline, everything else goes through the methods.
-        for key_node, value_node in node.value:
-            key_tag = key_node.tag
-            if key_tag == _STR_TAG and key_node.__class__ is ScalarNode:
-                key = key_node.value
-            elif key_tag == _MERGE_TAG:
-                merged.append(value_node)
-                continue
-            else:
-                key = self._key(key_node, path)
-                if key is None:
-                    continue
-            child = (*path, key)
-            mark = key_node.start_mark
-            if key in out:
-                first = key_locations[child]
-                message = f"duplicate key `{key}` (first given at line {first.line})"
-                self.problems.append(_error_at(file, key_node, child, message))
-                continue
-            key_locations[child] = Location(file, mark.line + 1, mark.column + 1)
-            if value_node.tag == _STR_TAG and value_node.__class__ is ScalarNode and not self._alias_depth:
-                mark = value_node.start_mark
-                locations[child] = Location(file, mark.line + 1, mark.column + 1)
-                out[key] = value_node.value
-            else:
-                out[key] = self._node(value_node, child)
-        if merged:
-            self._merge(out, merged, path)
-        return out
-
-    def _merge(self, out: dict[str, Any], sources: list[Node], path: PathKey) -> None:
-        """YAML merge keys (``<<: *defaults``): keys given explicitly win, then earlier sources."""
-        flat: list[Node] = []
-        for source in sources:
-            if isinstance(source, SequenceNode):
-                flat.extend(source.value)
-            else:
-                flat.append(source)
-        for source in flat:
-            if not isinstance(source, MappingNode):
-                message = "a merge key (`<<`) needs a mapping or a list of mappings"
-                self.problems.append(_error_at(self.file, source, path, message))
-                continue
-            # Build the source under a scratch path, then keep only the keys not given explicitly;
-            # the merged values keep the locations where they were written.
-            self._alias_depth += 1
-            try:
-                scratch = self._node(source, (*path, "<<"))
-            finally:
-                self._alias_depth -= 1
-            for key, value in scratch.items():
-                if key in out:
-                    continue
-                out[key] = value
-                move_locations(value, (*path, "<<", key), (*path, key), (self.locations, self.key_locations))
-            for key, value in scratch.items():
-                drop_locations(value, (*path, "<<", key), (self.locations, self.key_locations))
-            self.locations.pop((*path, "<<"), None)
-
-    def _key(self, node: Node, path: PathKey) -> str | None:
-        if isinstance(node, ScalarNode) and node.tag == _STR_TAG:
-            return node.value
-        loc = self._loc(node)
-        if isinstance(node, ScalarNode):
-            kind = {
-                _BOOL_TAG: "a boolean",
-                _INT_TAG: "a number",
-                _FLOAT_TAG: "a number",
-                _NULL_TAG: "null",
-                _TIMESTAMP_TAG: "a date",
-            }.get(node.tag, "not a string")
-            message = (
-                f"mapping keys must be strings: `{node.value}` is read as {kind}; put it in quotes if a string is meant"
-            )
-        else:
-            message = "mapping keys must be strings, not a list or a mapping"
-        self.problems.append(Problem(loc, json_path(path), message, "error"))
-        return None
-
-    def _unsupported_tag(self, node: Node, path: PathKey) -> None:
-        self.problems.append(
-            Problem(
-                self._loc(node),
-                json_path(path),
-                f"unsupported YAML tag `{node.tag}`: config files use plain YAML only",
-                "error",
-            )
-        )
-
-    def _scalar(self, node: ScalarNode, path: PathKey) -> Any:
-        tag = node.tag
-        value: str = node.value
-        if tag == _STR_TAG:
-            return value
-        if tag == _NULL_TAG:
-            return None
-        if tag == _BOOL_TAG:
-            return _SCALARS.construct_yaml_bool(node)
-        if tag == _INT_TAG:
-            if value.isdigit():
-                return int(value)
-            return _SCALARS.construct_yaml_int(node)
-        if tag == _FLOAT_TAG:
-            number = _SCALARS.construct_yaml_float(node)
-            if math.isinf(number) or math.isnan(number):
-                # JSON has no such numbers; no field of the API wants one either.
-                self.problems.append(
-                    Problem(
-                        self._loc(node),
-                        json_path(path),
-                        f"`{value}` is not a finite number; put it in quotes if a string is meant",
-                        "error",
-                    )
-                )
-            return number
-        if tag == _TIMESTAMP_TAG:
-            # An unquoted date is almost always meant as text (a tag, a version); JSON has no dates.
-            return value
-        self._unsupported_tag(node, path)
-        return value
+    return error(file, line, col, (), message)

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from reconciler import envrefs, fields
-from reconciler.config.loader import Document, PathKey
+from reconciler.located import Document, PathKey
 from reconciler.model import PipelineKey
 from reconciler.problems import Location, Problem, Severity, json_path
 

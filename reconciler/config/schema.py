@@ -32,7 +32,7 @@ from referencing.jsonschema import DRAFT202012
 
 from reconciler.config import fastcheck
 from reconciler.config.defaults import NOT_DEFAULTED
-from reconciler.config.loader import Document, PathKey
+from reconciler.located import Document, PathKey
 from reconciler.problems import MAX_PROBLEMS_PER_FILE, Problem, json_path, shown_key
 
 SchemaName = Literal["config", "action"]
@@ -222,6 +222,11 @@ def _skeleton(data: Any) -> Any:
 # From jsonschema errors to messages
 
 
+#: What a describer gets: the error, the path of the offending value, the prefix (the path of the value
+#: the validator was given) and whether unknown keys are still worth a did-you-mean.
+_Describer = Callable[[ValidationError, PathKey, PathKey, Callable[[], bool]], Iterator[tuple[PathKey, str, bool]]]
+
+
 def _describe(
     error: ValidationError, prefix: PathKey, suggest: Callable[[], bool] = lambda: True
 ) -> Iterator[tuple[PathKey, str, bool]]:
@@ -229,55 +234,117 @@ def _describe(
     is the path of the value the validator was given. An unknown key is matched against the known ones
     (``did you mean``) only while ``suggest()``: past the problems validate shows, it is not worth the time."""
     path: PathKey = (*prefix, *error.absolute_path)
-    kind = error.validator
-    if kind == "additionalProperties":
-        allowed = [k for k in error.schema.get("properties", {}) if k not in _refused_keys()]
-        extras = [k for k in error.instance if k not in error.schema.get("properties", {})]
-        for key in extras:
-            if error.schema.get("title") == DEFAULTS_TITLE and key in NOT_DEFAULTED:
-                yield (*path, key), f"`{key}` cannot be given a default: it is each action's own identity", True
-            else:
-                yield (*path, key), _unknown_field(key, allowed if suggest() else []), True
-    elif kind == "required":
-        for key in error.validator_value:
-            if isinstance(error.instance, dict) and key not in error.instance:
-                yield path, f"missing required field `{key}`", False
-    elif kind == "not" and error.schema.get("readOnly"):
+    describe = _DESCRIBERS.get(error.validator, _described_as_is)
+    yield from describe(error, path, prefix, suggest)
+
+
+def _described_as_is(
+    error: ValidationError, path: PathKey, _prefix: PathKey, _suggest: Callable[[], bool]
+) -> Iterator[tuple[PathKey, str, bool]]:
+    # Not expected with these schemas; jsonschema's own words, unless they could echo a secret.
+    yield path, (error.message if not _is_secret(path) else f"invalid value ({error.validator})"), False
+
+
+def _unknown_keys(
+    error: ValidationError, path: PathKey, _prefix: PathKey, suggest: Callable[[], bool]
+) -> Iterator[tuple[PathKey, str, bool]]:
+    allowed = [k for k in error.schema.get("properties", {}) if k not in _refused_keys()]
+    extras = [k for k in error.instance if k not in error.schema.get("properties", {})]
+    for key in extras:
+        if error.schema.get("title") == DEFAULTS_TITLE and key in NOT_DEFAULTED:
+            yield (*path, key), f"`{key}` cannot be given a default: it is each action's own identity", True
+        else:
+            yield (*path, key), _unknown_field(key, allowed if suggest() else []), True
+
+
+def _missing_keys(
+    error: ValidationError, path: PathKey, _prefix: PathKey, _suggest: Callable[[], bool]
+) -> Iterator[tuple[PathKey, str, bool]]:
+    for key in error.validator_value:
+        if isinstance(error.instance, dict) and key not in error.instance:
+            yield path, f"missing required field `{key}`", False
+
+
+def _negated(
+    error: ValidationError, path: PathKey, prefix: PathKey, suggest: Callable[[], bool]
+) -> Iterator[tuple[PathKey, str, bool]]:
+    """``not``: a read-only field given, or two keys that exclude each other."""
+    if error.schema.get("readOnly"):
         yield path, _refused_message(path), True
-    elif kind == "type":
-        yield path, _type_message(path, error.validator_value, error.instance, error.schema), False
-    elif kind == "enum":
-        values = [v for v in error.validator_value if isinstance(v, str)]
-        message = f"{_shown(path, error.instance)} is not one of the allowed values: {', '.join(values)}"
-        yield path, message + _enum_hint(error.instance, values), False
-    elif kind == "minLength":
-        yield path, _empty_message(path), False
-    elif kind in ("minimum", "maximum"):
-        low, high = error.schema.get("minimum"), error.schema.get("maximum")
-        bounds = (
-            f"between {low} and {high}" if None not in (low, high) else f"at {kind[:3]}imum {error.validator_value}"
-        )
-        yield path, f"`{path[-1]}` must be {bounds}, not {_shown(path, error.instance)}", False
-    elif kind == "pattern":
-        what = str(error.schema.get("description", "")).split(";")[0]
-        yield path, f"{_shown(path, error.instance)} does not fit `{path[-1]}`: {what}", False
-    elif kind == "not" and set(error.validator_value) == {"required"}:
+    elif set(error.validator_value) == {"required"}:
         first, second = error.validator_value["required"]
         yield path, f"`{first}` and `{second}` exclude each other: give one of them", False
-    elif kind == "dependentRequired":
-        for key, needs in error.validator_value.items():
-            lacking = [
-                k
-                for k in needs
-                if isinstance(error.instance, dict) and key in error.instance and k not in error.instance
-            ]
-            if lacking:
-                yield path, f"`{key}` needs `{lacking[0]}` as well", False
-    elif kind in ("anyOf", "oneOf"):
-        yield from _alternatives(error, path, prefix)
     else:
-        # Not expected with these schemas; jsonschema's own words, unless they could echo a secret.
-        yield path, (error.message if not _is_secret(path) else f"invalid value ({kind})"), False
+        yield from _described_as_is(error, path, prefix, suggest)
+
+
+def _mistyped(
+    error: ValidationError, path: PathKey, _prefix: PathKey, _suggest: Callable[[], bool]
+) -> Iterator[tuple[PathKey, str, bool]]:
+    yield path, _type_message(path, error.validator_value, error.instance, error.schema), False
+
+
+def _not_allowed(
+    error: ValidationError, path: PathKey, _prefix: PathKey, _suggest: Callable[[], bool]
+) -> Iterator[tuple[PathKey, str, bool]]:
+    values = [v for v in error.validator_value if isinstance(v, str)]
+    message = f"{_shown(path, error.instance)} is not one of the allowed values: {', '.join(values)}"
+    yield path, message + _enum_hint(error.instance, values), False
+
+
+def _too_short(
+    error: ValidationError, path: PathKey, _prefix: PathKey, _suggest: Callable[[], bool]
+) -> Iterator[tuple[PathKey, str, bool]]:
+    yield path, _empty_message(path), False
+
+
+def _out_of_bounds(
+    error: ValidationError, path: PathKey, _prefix: PathKey, _suggest: Callable[[], bool]
+) -> Iterator[tuple[PathKey, str, bool]]:
+    kind = error.validator
+    low, high = error.schema.get("minimum"), error.schema.get("maximum")
+    bounds = f"between {low} and {high}" if None not in (low, high) else f"at {kind[:3]}imum {error.validator_value}"
+    yield path, f"`{path[-1]}` must be {bounds}, not {_shown(path, error.instance)}", False
+
+
+def _misshapen(
+    error: ValidationError, path: PathKey, _prefix: PathKey, _suggest: Callable[[], bool]
+) -> Iterator[tuple[PathKey, str, bool]]:
+    what = str(error.schema.get("description", "")).split(";")[0]
+    yield path, f"{_shown(path, error.instance)} does not fit `{path[-1]}`: {what}", False
+
+
+def _lacking_companions(
+    error: ValidationError, path: PathKey, _prefix: PathKey, _suggest: Callable[[], bool]
+) -> Iterator[tuple[PathKey, str, bool]]:
+    for key, needs in error.validator_value.items():
+        lacking = [
+            k for k in needs if isinstance(error.instance, dict) and key in error.instance and k not in error.instance
+        ]
+        if lacking:
+            yield path, f"`{key}` needs `{lacking[0]}` as well", False
+
+
+def _no_alternative(
+    error: ValidationError, path: PathKey, prefix: PathKey, _suggest: Callable[[], bool]
+) -> Iterator[tuple[PathKey, str, bool]]:
+    yield from _alternatives(error, path, prefix)
+
+
+_DESCRIBERS: dict[str, _Describer] = {
+    "additionalProperties": _unknown_keys,
+    "required": _missing_keys,
+    "not": _negated,
+    "type": _mistyped,
+    "enum": _not_allowed,
+    "minLength": _too_short,
+    "minimum": _out_of_bounds,
+    "maximum": _out_of_bounds,
+    "pattern": _misshapen,
+    "dependentRequired": _lacking_companions,
+    "anyOf": _no_alternative,
+    "oneOf": _no_alternative,
+}
 
 
 def _quote_hint(doc: Document, path: PathKey, error: ValidationError) -> str:
