@@ -40,9 +40,11 @@ from reconciler.errors import (
     EnvError,
     NotFoundError,
     RateLimitedError,
+    ReadsStopped,
     StalePlanError,
     TargetMismatchError,
     TransportError,
+    UncertainCreate,
 )
 from reconciler.fields import SENSITIVE
 from reconciler.model import MULTI_ARCH, PipelineKey
@@ -86,11 +88,6 @@ class ApplyReport:
     @property
     def ok(self) -> bool:
         return not self.errors and not self.interrupted and all(o.status == "applied" for o in self.outcomes)
-
-
-class UncertainCreate(Exception):
-    """A create whose outcome stays unknown after every look (inside apply it becomes an
-    ``uncertain`` outcome)."""
 
 
 def resolve_fields(plan: Plan, env: envrefs.Environment) -> dict[int, dict[str, Any]]:
@@ -417,7 +414,7 @@ def apply_plan(
     report.outcomes.sort(key=lambda o: order[id(o.change)])
     report.interrupted = stop.is_set()
     if not report.interrupted:
-        with contextlib.suppress(live.ReadsStopped):  # an interrupt cut the check short
+        with contextlib.suppress(ReadsStopped):  # an interrupt cut the check short
             report.errors.extend(check_duplicates(client, report, declared, stop))
         report.interrupted = stop.is_set()
     if report.interrupted and report.of("applied"):
@@ -438,7 +435,7 @@ def check_duplicates(
     """Read again every pipeline the applied changes touched (through ``live``): two live multi-arch
     actions with one declared name, or two pipelines named as one this apply touched, are errors
     (another apply ran at the same time). A read that fails is an error too: nothing was checked.
-    A set ``stop`` starts no further read (``live.ReadsStopped``)."""
+    A set ``stop`` starts no further read (``ReadsStopped``)."""
     touched: dict[tuple[str, str, int], tuple[str, set[str]]] = {}
     created: dict[tuple[str, str], set[str]] = {}
     for outcome in report.of("applied"):

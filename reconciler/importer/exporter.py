@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from reconciler import envrefs, fields
+from reconciler import atomic, envrefs, fields
 from reconciler.buddy.client import BuddyClient
 from reconciler.buddy.live import read_project
 from reconciler.config.defaults import NOT_DEFAULTED
@@ -399,21 +398,6 @@ def schema_reference(directory: Path) -> str:
     return SCHEMA_URL
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a config file is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_all(planned: Sequence[tuple[Path, str]], *, force: bool) -> list[Path]:
     """Write each planned file atomically; ``OutputExistsError`` before any write when one exists and
     ``force`` is false. Returns the paths written."""
@@ -423,7 +407,7 @@ def _write_all(planned: Sequence[tuple[Path, str]], *, force: bool) -> list[Path
     written: list[Path] = []
     for path, text in planned:
         try:
-            _write_atomic(path, text)
+            atomic.write_file(path, text)
         except OSError as exc:
             raise ExportWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
         written.append(path)
