@@ -613,6 +613,8 @@ def test_two_applies_at_once_never_both_go_green_over_duplicates_and_dedupe_repa
         assert not all(r.ok for r in reports)
         errors = [e for r in reports for e in r.errors]
         assert any('2 live actions are named "Build N1"' in e and "--dedupe" in e for e in errors)
+        # each created one copy and never saw the other: the evidence points at another apply
+        assert all("another apply (or someone in Buddy) most likely added it" in e for e in errors)
 
         app.clear_faults()
         with BuddyClient(server.url, DEFAULT_TOKEN, ClientSettings(retry=FAST_RETRY)) as client:
@@ -636,6 +638,21 @@ def test_two_applies_at_once_never_both_go_green_over_duplicates_and_dedupe_repa
                 "Checkout", "Build A", "Build B", "Build C", "Run tests", "Build D", "Notify"
             ]  # fmt: skip
             assert not engine.plan(engine.given(client), [config], OPTIONS).has_changes
+
+
+def test_a_duplicate_of_an_action_the_apply_only_updated_is_named_without_blaming_another_apply(
+    config: Path,
+) -> None:
+    with served(copy.deepcopy(SEED)) as (_app, client):
+
+        def someone_in_buddy(_plan: Any) -> None:  # adds a second "Build D" after the plan read the pipeline
+            client.create_action("acme", "web", 7, {"name": "Build D", "type": MA, "dockerfile_path": "x/Dockerfile"})
+
+        _plan, report = apply_files(client, config, show=someone_in_buddy)
+    [error] = report.errors
+    assert '2 live actions are named "Build D" (#43, #' in error
+    assert "this apply created none of them (it changed #43): the name was there already, or was given" in error
+    assert "another apply" not in error and "--dedupe" in error
 
 
 def _later_ones(app: SandboxApp, pipeline: str) -> list[tuple[str, int]]:
