@@ -49,7 +49,14 @@ from reconciler.errors import (
 from reconciler.fields import SENSITIVE
 from reconciler.model import MULTI_ARCH, PipelineKey
 from reconciler.plan import normal
-from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
+from reconciler.plan.changes import (
+    CreateAction,
+    CreatePipeline,
+    DeleteAction,
+    DeletePipeline,
+    UpdateAction,
+    UpdatePipeline,
+)
 from reconciler.plan.options import LOOK_DELAYS, ApplyOptions, Looks, Options, Progress
 from reconciler.plan.plan import Change, Plan, SafetyWarning
 
@@ -324,12 +331,20 @@ class _PipelineRun:
             return Outcome(change, "applied", "already gone", object_id=change.action_id)
         return Outcome(change, "applied", object_id=change.action_id)
 
+    def _delete_pipeline(self, change: Change, pipeline_id: int, body: dict[str, Any]) -> Outcome:
+        try:
+            self.client.delete_pipeline(change.workspace, change.project, pipeline_id)
+        except NotFoundError:
+            return Outcome(change, "applied", "already gone", object_id=pipeline_id)
+        return Outcome(change, "applied", object_id=pipeline_id)
+
     #: how each kind of change is made, once its pipeline exists (a pipeline's create makes it)
     _HANDLERS: ClassVar[Mapping[type[Change], Callable[[_PipelineRun, Change, int, dict[str, Any]], Outcome]]] = {
         UpdatePipeline: _update_pipeline,
         CreateAction: _create,
         UpdateAction: _update,
         DeleteAction: _delete,
+        DeletePipeline: _delete_pipeline,
     }
 
     def _create_pipeline(self, change: Change, body: dict[str, Any]) -> dict[str, Any]:
@@ -482,6 +497,8 @@ class _Seen:
         seen = cls()
         for outcome in report.of("applied"):
             change = outcome.change
+            if isinstance(change, DeletePipeline):
+                continue  # gone: nothing of it to check
             created_here = isinstance(change, CreatePipeline)
             pipeline_id = outcome.object_id if created_here else change.pipeline_id
             if pipeline_id is None:
