@@ -34,7 +34,6 @@ from typing import Any, ClassVar, Literal
 from reconciler import crash, envrefs, fields, uncertain
 from reconciler.buddy import live, settings
 from reconciler.buddy.client import BuddyClient
-from reconciler.config import envlist
 from reconciler.errors import (
     ApiError,
     EnvError,
@@ -115,7 +114,7 @@ def resolve_fields(plan: Plan, env: envrefs.Environment) -> dict[int, dict[str, 
                 names += env.unset(value)
         bodies[index] = body
     if names:
-        raise EnvError(envlist.unset_report(names, missing, doing="cannot apply (nothing was changed)"))
+        raise EnvError(envrefs.unset_report(names, missing, doing="cannot apply (nothing was changed)"))
     if missing:
         raise EnvError("cannot apply (nothing was changed): " + "; ".join(missing))
     return bodies
