@@ -40,14 +40,16 @@ from reconciler.errors import (
     EnvError,
     NotFoundError,
     RateLimitedError,
+    ReadsStopped,
     StalePlanError,
     TargetMismatchError,
     TransportError,
+    UncertainCreate,
 )
 from reconciler.fields import SENSITIVE
 from reconciler.model import MULTI_ARCH, PipelineKey
+from reconciler.plan import normal
 from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
-from reconciler.plan.diff import field_differs, pipeline_field_differs
 from reconciler.plan.options import LOOK_DELAYS, ApplyOptions, Looks, Options, Progress
 from reconciler.plan.plan import Change, Plan, SafetyWarning
 
@@ -86,11 +88,6 @@ class ApplyReport:
     @property
     def ok(self) -> bool:
         return not self.errors and not self.interrupted and all(o.status == "applied" for o in self.outcomes)
-
-
-class UncertainCreate(Exception):
-    """A create whose outcome stays unknown after every look (inside apply it becomes an
-    ``uncertain`` outcome)."""
 
 
 def resolve_fields(plan: Plan, env: envrefs.Environment) -> dict[int, dict[str, Any]]:
@@ -356,21 +353,22 @@ class _PipelineRun:
 
     def verify(self, change: Change, body: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
         """The server's answer is what it stored: a declared field that still differs is a
-        normalisation the diff does not know yet, worth a warning. An action's fields compare as the
-        diff compares them; a pipeline's as the server stores them (a ``null`` is its default)."""
-        own = change.on_pipeline
-        differs = pipeline_field_differs if own else field_differs
-        where = f'pipeline "{change.pipeline}"' + ("" if own else f', action "{change.action_name}"')
+        normalisation the diff does not know yet, worth a warning. Each field is checked as its rule
+        compares it (``normal.rule``): its compared part only (write-only parts left out, a wholly
+        write-only field not at all); a pipeline's as the server stores it (a ``null`` is its default)."""
+        on = "pipeline" if change.on_pipeline else "action"
+        where = f'pipeline "{change.pipeline}"' + ("" if change.on_pipeline else f', action "{change.action_name}"')
         for name, value in body.items():
-            if name == "name" or (not own and (name == "type" or fields.has_write_only(name, value))):
+            field = normal.rule(name, on)
+            part = field.compared(value)
+            if part is normal.NOTHING or not field.differs(part, answer.get(name)):
                 continue
-            if differs(name, value, answer.get(name)):
-                raw = (change.fields or {}).get(name)
-                shown = SENSITIVE if fields.is_sensitive(name, raw) else repr(answer.get(name))
-                self.warn(
-                    f"{where}: field {name} still differs after apply (Buddy has {shown}); "
-                    "the diff may need to learn this normalisation"
-                )
+            raw = (change.fields or {}).get(name)
+            shown = SENSITIVE if fields.is_sensitive(name, raw) else repr(answer.get(name))
+            self.warn(
+                f"{where}: field {name} still differs after apply (Buddy has {shown}); "
+                "the diff may need to learn this normalisation"
+            )
 
 
 def apply_plan(
@@ -416,7 +414,7 @@ def apply_plan(
     report.outcomes.sort(key=lambda o: order[id(o.change)])
     report.interrupted = stop.is_set()
     if not report.interrupted:
-        with contextlib.suppress(live.ReadsStopped):  # an interrupt cut the check short
+        with contextlib.suppress(ReadsStopped):  # an interrupt cut the check short
             report.errors.extend(check_duplicates(client, report, declared, stop))
         report.interrupted = stop.is_set()
     if report.interrupted and report.of("applied"):
@@ -435,45 +433,90 @@ def check_duplicates(
     stop: threading.Event | None = None,
 ) -> list[str]:
     """Read again every pipeline the applied changes touched (through ``live``): two live multi-arch
-    actions with one declared name, or two pipelines named as one this apply touched, are errors
-    (another apply ran at the same time). A read that fails is an error too: nothing was checked.
-    A set ``stop`` starts no further read (``live.ReadsStopped``)."""
-    touched: dict[tuple[str, str, int], tuple[str, set[str]]] = {}
-    created: dict[tuple[str, str], set[str]] = {}
-    for outcome in report.of("applied"):
-        change = outcome.change
-        created_here = isinstance(change, CreatePipeline)
-        pipeline_id = outcome.object_id if created_here else change.pipeline_id
-        if pipeline_id is None:
-            continue
-        # every pipeline touched (created, renamed, updated) is looked for under its name once applied
-        created.setdefault((change.workspace, change.project), set()).add(change.pipeline)
-        names = set((declared or {}).get((change.workspace, change.project, change.pipeline), ()))
-        entry = touched.setdefault((change.workspace, change.project, pipeline_id), (change.pipeline, names))
-        if change.action_name is not None and change.leaves_action:
-            entry[1].add(change.action_name)
+    actions with one declared name, or two pipelines named as one this apply touched, are errors,
+    each saying what the evidence shows (``_cause``). A read that fails is an error too: nothing was
+    checked. A set ``stop`` starts no further read (``ReadsStopped``)."""
+    seen = _Seen.of(report, declared or {})
     try:
-        found = live.read_touched(client, sorted(touched), sorted(created), stop)
+        found = live.read_touched(client, sorted(seen.touched), sorted(seen.named), stop)
     except ApiError as exc:
         return [f"could not read the changed pipelines again to check for duplicates: {exc.message}"]
     errors: list[str] = []
-    for (ws, project), names in sorted(created.items()):
+    for (ws, project), names in sorted(seen.named.items()):
         for name in sorted(names):
-            ids = [p.get("id") for p in found.pipelines[(ws, project)] if p.get("name") == name]
+            ids = [int(p["id"]) for p in found.pipelines[(ws, project)] if p.get("name") == name]
             if len(ids) > 1:
                 errors.append(
-                    f'{ws}/{project}: {len(ids)} live pipelines are named "{name}" '
-                    f"({', '.join(f'#{i}' for i in ids)}): another apply ran at the same time, or the name was "
-                    "taken meanwhile; rename or delete all but one in Buddy (with their actions), then run apply again"
+                    f'{ws}/{project}: {len(ids)} live pipelines are named "{name}" ({_ids(ids)}): '
+                    f"{_cause(ids, seen.made_pipelines, seen.known_pipelines, 'pipeline')}; rename or delete all "
+                    "but one in Buddy (with their actions), then run apply again"
                 )
-    for (ws, project, pipeline_id), (pipeline, names) in sorted(touched.items()):
+    for (ws, project, pipeline_id), (pipeline, names) in sorted(seen.touched.items()):
         actions = found.actions.get((ws, project, pipeline_id)) or ()
         for name in sorted(names):
             ids = [a.id for a in actions if a.name == name and a.type == MULTI_ARCH]
             if len(ids) > 1:
                 errors.append(
                     f'{ws}/{project} pipeline "{pipeline}" (#{pipeline_id}): {len(ids)} live actions are named '
-                    f'"{name}" ({", ".join(f"#{i}" for i in ids)}): another apply ran at the same time; run '
+                    f'"{name}" ({_ids(ids)}): {_cause(ids, seen.made_actions, seen.known_actions, "action")}; run '
                     "`reconcile apply --dedupe` to keep the first and delete the others"
                 )
     return errors
+
+
+@dataclass
+class _Seen:
+    """What the applied changes say, for ``check_duplicates``: the pipelines to read again (with the
+    declared action names to look for), the names to look for per project, what this apply created,
+    and the ids its plan knew (those its changes name)."""
+
+    touched: dict[tuple[str, str, int], tuple[str, set[str]]] = field(default_factory=dict)
+    named: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    made_pipelines: set[int] = field(default_factory=set)
+    made_actions: set[int] = field(default_factory=set)
+    known_pipelines: set[int] = field(default_factory=set)
+    known_actions: set[int] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, report: ApplyReport, declared: Mapping[tuple[str, str, str], Collection[str]]) -> _Seen:
+        seen = cls()
+        for outcome in report.of("applied"):
+            change = outcome.change
+            created_here = isinstance(change, CreatePipeline)
+            pipeline_id = outcome.object_id if created_here else change.pipeline_id
+            if pipeline_id is None:
+                continue
+            (seen.made_pipelines if created_here else seen.known_pipelines).add(pipeline_id)
+            if isinstance(change, CreateAction) and outcome.object_id is not None:
+                seen.made_actions.add(outcome.object_id)
+            elif change.action_id is not None:
+                seen.known_actions.add(change.action_id)
+            # every pipeline touched (created, renamed, updated) is looked for under its name once applied
+            seen.named.setdefault((change.workspace, change.project), set()).add(change.pipeline)
+            names = set(declared.get((change.workspace, change.project, change.pipeline), ()))
+            entry = seen.touched.setdefault((change.workspace, change.project, pipeline_id), (change.pipeline, names))
+            if change.action_name is not None and change.leaves_action:
+                entry[1].add(change.action_name)
+        return seen
+
+
+def _ids(ids: Collection[int]) -> str:
+    return ", ".join(f"#{i}" for i in ids)
+
+
+def _cause(ids: list[int], made: set[int], known: set[int], what: str) -> str:
+    """What the evidence says of duplicates ``ids``: another apply is named only when this apply created
+    one of them and another is one its plan never saw (its read before the changes, confirmed, did not
+    list it); otherwise what was seen."""
+    ours = [i for i in ids if i in made]
+    others = [i for i in ids if i not in made]
+    if ours and not any(i in known for i in others):
+        return (
+            f"this apply created {_ids(ours)}, and {_ids(others)} is not one its plan read: another apply (or "
+            f"someone in Buddy) most likely added it while this one ran"
+        )
+    if ours:
+        return f"this apply created {_ids(ours)} and changed {_ids(others)}: two {what}s it manages now share a name"
+    changed = [i for i in ids if i in known]
+    did = f" (it changed {_ids(changed)})" if changed else ""
+    return f"this apply created none of them{did}: the name was there already, or was given meanwhile in Buddy"

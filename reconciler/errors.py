@@ -29,6 +29,9 @@ and only a real bug (anything outside this tree) shows a traceback.
     │   └── TargetMismatchError    the plan was made for another base URL or workspace
     ├── UnsafePlanError            the safety threshold refused the plan (``--force`` skips it)
     ├── ApplyCancelled             the person at the terminal did not answer ``yes``; nothing was changed
+    ├── InterruptedBeforeChanges   Ctrl-C or SIGTERM before apply's first write; nothing was changed (exit 130)
+    ├── UncertainCreate            a create's outcome stays unknown after every look (apply reports it ``uncertain``)
+    ├── ReadsStopped               a stop cut the reads after apply's changes short (apply says the check was not done)
     ├── ExportWriteError           import could not write a file
     └── SandboxError               the local simulator could not start or load its state
 
@@ -256,6 +259,19 @@ class InterruptedBeforeChanges(ReconcilerError):
     nothing was changed, so it stops at once (exit 130, as shells report Ctrl-C)."""
 
     exit_code = 130
+
+
+class UncertainCreate(ReconcilerError):
+    """A create whose outcome stays unknown after every look (inside apply it becomes an
+    ``uncertain`` outcome; it never reaches the CLI)."""
+
+
+class ReadsStopped(ReconcilerError):
+    """``live.read_touched`` was asked to stop (an interrupt): not every list was read (apply's check
+    after the changes says so; it never reaches the CLI)."""
+
+    def __init__(self, message: str = "the reads were stopped (interrupted)") -> None:
+        super().__init__(message)
 
 
 class ExportWriteError(ReconcilerError):

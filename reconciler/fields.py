@@ -164,7 +164,7 @@ def _local(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any
 @cache
 def table() -> FieldTable:
     """The table of the shipped schemas, read once."""
-    from reconciler.config.schema import load_schema  # loads the schema package only when first asked
+    from reconciler.shipped import load_schema  # read only when first asked
 
     return FieldTable.from_schemas(load_schema("action"), load_schema("config"))
 
@@ -308,7 +308,7 @@ def known_part(name: str, value: Any, *, on: Literal["action", "pipeline"] = "ac
     """``value`` of field ``name`` without the keys its schema does not name inside its objects (a
     server may add some: an ``id`` to each variable, an ``email`` to each user), and the paths of the
     keys left out (``variables[].id``), sorted. Import writes only what a file may hold."""
-    from reconciler.config.schema import load_schema  # loads the schema package only when first asked
+    from reconciler.shipped import load_schema  # read only when first asked
 
     schemas = {"action": load_schema("action"), "config": load_schema("config")}
     doc = schemas["action"] if on == "action" else schemas["config"]

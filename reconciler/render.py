@@ -1,4 +1,5 @@
-"""Plans and problems → text, markdown, JSON and GitHub annotations. Writers take a stream.
+"""Plans and problems → text and JSON; the apply report. Writers take a stream. The markdown comment
+is ``render_markdown``'s, GitHub annotations are ``annotate``'s.
 
 Masking asks the field table (``fields.masked``): a value that is write-only or came from ``${env:…}``
 is written as ``(sensitive)`` in every format meant for people (the plan *file* keeps references,
@@ -9,20 +10,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
+from reconciler.annotate import github_annotation
 from reconciler.fields import SENSITIVE, is_write_only, masked, strip_write_only
 from reconciler.plan import elements
 from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
 from reconciler.plan.plan import Change, Plan, SafetyWarning
-from reconciler.problems import Problem, cap_per_file, split_location
+from reconciler.problems import Problem, cap_per_file
 
 if TYPE_CHECKING:  # apply brings the client (httpx): validate's output needs neither
     from reconciler.apply import ApplyReport, Outcome
 
-MARKDOWN_LIMIT = 65_000
 STYLES = {
     "+": "green",
     "~": "yellow",
@@ -178,7 +178,7 @@ def _layout(sym: str, mark: str, text: str, width: int) -> Line:
     return (style, f"          {mark} {path}" if mark in "+-" else f"            {path}")
 
 
-def _summary_line(plan: Plan) -> str:
+def summary_line(plan: Plan) -> str:
     s = plan.summary
     pipelines = len(plan.with_changes())
     failed = ""
@@ -237,7 +237,7 @@ def plan_lines(plan: Plan) -> list[Line]:
     for error in plan.errors:
         lines.append(("e", printable(f"error: {error}")))
     lines.append(("", ""))
-    lines.append(("h", _summary_line(plan)))
+    lines.append(("h", summary_line(plan)))
     return lines
 
 
@@ -273,123 +273,6 @@ def write_json(plan: Plan, stream: TextIO) -> None:
                 entry["paths"] = [_masked_path(item) for item in entry["paths"]]
     json.dump(data, stream, indent=2, ensure_ascii=False)
     stream.write("\n")
-
-
-def write_markdown(plan: Plan, stream: TextIO, *, limit: int = MARKDOWN_LIMIT) -> None:
-    """A pull-request comment: a summary table, then a ``<details>`` section per pipeline. When the
-    comment would pass ``limit`` characters, per-pipeline detail is cut from the end and named."""
-    head = ["### reconcile plan", "", _summary_line(plan), ""]
-    sections = plan_sections(plan)
-    if sections:
-        head += ["| pipeline | create | update | delete |", "|---|---:|---:|---:|"]
-        for title, changes, _lines in sections:
-            counts = Counter(type(c) for c in changes)
-            label = _escape_html(title).replace("|", "\\|")
-            if counts[UpdatePipeline]:
-                label += " (pipeline updated)"  # its own fields or name: not an action count
-            head.append(f"| {label} | {counts[CreateAction]} | {counts[UpdateAction]} | {counts[DeleteAction]} |")
-        head.append("")
-    notes = [f"- :x: error: {_escape_html(printable(error))}" for error in plan.errors]
-    notes += [f"- :warning: {_escape_html(printable(warning))}" for warning in plan.warnings]
-    if notes:  # right under the table, before the details: what a reviewer must not miss
-        head += [*notes, ""]
-    tail = [
-        _escape_html(printable(f'- skipped `{s.workspace}/{s.project}` "{s.pipeline}": {s.reason}'))
-        for s in plan.skipped
-    ]
-    if tail:
-        tail.insert(0, "")
-    blocks = []
-    for title, _changes, lines in sections:
-        block = ["<details><summary>" + _escape_html(title) + "</summary>", "", "```diff"]
-        block += [_diff_line(style, text) for style, text in lines[1:]]
-        block += ["```", "", "</details>", ""]
-        blocks.append((title, "\n".join(block) + "\n"))
-    fixed = len("\n".join(head + tail)) + 2
-    body: list[str] = []
-    size = fixed
-    for index, (_title, section) in enumerate(blocks):
-        rest = [t for t, _ in blocks[index + 1 :]]
-        if size + len(section) + len(_cut_note(rest, limit)) <= limit:
-            body.append(section)
-            size += len(section)
-            continue
-        body.append(_cut_note([t for t, _ in blocks[index:]], limit))
-        break
-    text = "\n".join(head) + "\n" + "".join(body) + "\n".join(tail)
-    if len(text) > limit:  # the table alone is too long: keep the verdict and say where the rest is
-        text = (
-            "\n".join(head[:4])
-            + "\n"
-            + "".join(f"{note}\n" for note in notes)
-            + f"\n_{len(sections)} pipelines change; the plan is too long for a comment. "
-            "Run `reconcile plan` for the full plan._\n"
-        )
-    stream.write(text.rstrip() + "\n")
-
-
-def _diff_line(style: str, text: str) -> str:
-    """A plan line for a ``diff`` block: its change symbol in the first column, so that a pull
-    request colours it (``!`` for updates)."""
-    sym = "!" if style == "~" else style
-    if style not in ("+", "-", "~"):
-        return text
-    if text.startswith(f"  {style} "):
-        return f"{sym} {text[4:]}"  # the change line itself: "  + create …" -> "+ create …"
-    return sym + text[1:]  # its detail lines: the symbol replaces the first space
-
-
-def _cut_note(titles: list[str], limit: int) -> str:
-    if not titles:
-        return ""
-    return (
-        f"_Detail cut to stay under {limit:,} characters; not shown: "
-        + ", ".join(_escape_html(t) for t in titles)
-        + ". Run `reconcile plan` for the full plan._\n"
-    )
-
-
-def _escape_html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-# -- GitHub annotations -----------------------------------------------------------------------------
-
-
-def _gh_escape(text: str, *, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if prop:
-        text = text.replace(":", "%3A").replace(",", "%2C")
-    return text
-
-
-def github_annotation(
-    level: str, message: str, *, file: str | None = None, line: int | None = None, col: int | None = None
-) -> str:
-    props = []
-    if file:
-        props.append(f"file={_gh_escape(file, prop=True)}")
-    if line:
-        props.append(f"line={line}")
-    if col:
-        props.append(f"col={col}")
-    head = f"::{level} {','.join(props)}" if props else f"::{level}"
-    return f"{head}::{_gh_escape(message)}"
-
-
-def located_annotation(level: str, message: str) -> str:
-    """An annotation for a plan message: on its file and line when the message names a place."""
-    where, text = split_location(message)
-    if where is None:
-        return github_annotation(level, text)
-    return github_annotation(level, text, file=where.file, line=where.line, col=where.col)
-
-
-def write_plan_annotations(plan: Plan, stream: TextIO) -> None:
-    for warning in plan.warnings:
-        stream.write(located_annotation("warning", warning) + "\n")
-    for error in plan.errors:
-        stream.write(located_annotation("error", error) + "\n")
 
 
 # -- problems (validate) ----------------------------------------------------------------------------

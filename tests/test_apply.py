@@ -613,6 +613,8 @@ def test_two_applies_at_once_never_both_go_green_over_duplicates_and_dedupe_repa
         assert not all(r.ok for r in reports)
         errors = [e for r in reports for e in r.errors]
         assert any('2 live actions are named "Build N1"' in e and "--dedupe" in e for e in errors)
+        # each created one copy and never saw the other: the evidence points at another apply
+        assert all("another apply (or someone in Buddy) most likely added it" in e for e in errors)
 
         app.clear_faults()
         with BuddyClient(server.url, DEFAULT_TOKEN, ClientSettings(retry=FAST_RETRY)) as client:
@@ -636,6 +638,21 @@ def test_two_applies_at_once_never_both_go_green_over_duplicates_and_dedupe_repa
                 "Checkout", "Build A", "Build B", "Build C", "Run tests", "Build D", "Notify"
             ]  # fmt: skip
             assert not engine.plan(engine.given(client), [config], OPTIONS).has_changes
+
+
+def test_a_duplicate_of_an_action_the_apply_only_updated_is_named_without_blaming_another_apply(
+    config: Path,
+) -> None:
+    with served(copy.deepcopy(SEED)) as (_app, client):
+
+        def someone_in_buddy(_plan: Any) -> None:  # adds a second "Build D" after the plan read the pipeline
+            client.create_action("acme", "web", 7, {"name": "Build D", "type": MA, "dockerfile_path": "x/Dockerfile"})
+
+        _plan, report = apply_files(client, config, show=someone_in_buddy)
+    [error] = report.errors
+    assert '2 live actions are named "Build D" (#43, #' in error
+    assert "this apply created none of them (it changed #43): the name was there already, or was given" in error
+    assert "another apply" not in error and "--dedupe" in error
 
 
 def _later_ones(app: SandboxApp, pipeline: str) -> list[tuple[str, int]]:
@@ -705,3 +722,27 @@ def test_a_stop_during_the_check_after_the_changes_ends_the_check_and_says_it_wa
     assert report.interrupted and not report.ok
     assert len(reads_after) == 1  # two pipelines were touched: the second read was not started
     assert any("the check for duplicates after the changes was not done" in w for w in report.warnings)
+
+
+def test_the_check_after_a_write_compares_secrets_by_id_and_type_and_never_their_values() -> None:
+    from reconciler.apply import _PipelineRun
+    from reconciler.plan.changes import UpdateAction
+
+    secrets = [{"id": "npmrc", "type": "FILE", "value": "${env:NPMRC}"}]
+    change = UpdateAction(
+        workspace="acme",
+        project="web",
+        pipeline="Release",
+        pipeline_id=1,
+        action_name="Build",
+        action_id=7,
+        fields={"secrets": secrets, "password": "${env:PW}"},
+    )
+    body = {"secrets": [{**secrets[0], "value": "resolved"}], "password": "pw"}
+    report = ApplyReport()
+    run = _PipelineRun(None, report, threading.Lock(), None, threading.Event(), Looks())  # type: ignore[arg-type]
+    run.verify(change, body, {"secrets": [{"id": "npmrc", "type": "FILE"}]})  # values never come back
+    assert report.warnings == []
+    run.verify(change, body, {"secrets": [{"id": "other", "type": "FILE"}]})
+    [warning] = report.warnings
+    assert "field secrets still differs" in warning and "resolved" not in warning and "(sensitive)" in warning

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import render
+from reconciler import render, render_markdown
 from reconciler.errors import EnvError
 from reconciler.model import MULTI_ARCH, ActionSummary, DesiredAction, DesiredPipeline, LivePipeline
 from reconciler.plan.diff import Options, diff_pipeline, field_differs
@@ -255,7 +255,7 @@ def test_a_declared_null_on_a_defaulted_pipeline_field_equals_the_default_the_se
     # sent as written, shown as what the server will store: `true -> null` would read as clearing it
     assert change.fields == {"disabled": None} and change.diff == {"disabled": {"from": True, "to": False}}
     plan = Plan.of(Target("https://api.buddy.works"), [change])
-    for write in (render.write_text, render.write_markdown):
+    for write in (render.write_text, render_markdown.write_markdown):
         out = io.StringIO()
         write(plan, out)
         assert "true -> false" in out.getvalue() or "`true` → `false`" in out.getvalue(), out.getvalue()

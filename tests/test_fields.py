@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import engine, fields, render
+from reconciler import engine, fields, render, render_markdown
 from reconciler.fields import SENSITIVE, FieldTable
 from reconciler.model import MULTI_ARCH, ActionSummary, DesiredAction, DesiredPipeline, LivePipeline
 from reconciler.plan.diff import Options, diff_pipeline
@@ -116,7 +116,11 @@ def test_the_diff_ignores_the_new_write_only_fields(login_write_only: FieldTable
 
 def _every_format(plan: Plan) -> dict[str, str]:
     outputs = {}
-    for name, write in (("text", render.write_text), ("markdown", render.write_markdown), ("json", render.write_json)):
+    for name, write in (
+        ("text", render.write_text),
+        ("markdown", render_markdown.write_markdown),
+        ("json", render.write_json),
+    ):
         stream = io.StringIO()
         write(plan, stream)
         outputs[name] = stream.getvalue()

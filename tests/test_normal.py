@@ -51,3 +51,22 @@ def test_a_live_action_of_another_type_with_a_declared_name_is_an_error():
 def test_two_live_actions_with_one_declared_name_are_an_error():
     with pytest.raises(PipelineError, match="2 live actions"):
         match_actions(pipeline("Build"), [ActionSummary(1, "Build", MULTI_ARCH), ActionSummary(2, "Build", MULTI_ARCH)])
+
+
+def test_a_field_rule_compares_platforms_as_a_set_and_a_pipeline_null_as_the_servers_default() -> None:
+    from reconciler import fields
+    from reconciler.plan.normal import rule
+
+    assert not rule("target_platform").differs("linux/arm64, linux/amd64", "linux/amd64,linux/arm64")
+    default = fields.server_default("disabled", on="pipeline")
+    assert not rule("disabled", "pipeline").differs(None, default)
+
+
+def test_a_field_rule_compares_no_write_only_part_and_describes_only_real_differences() -> None:
+    from reconciler.plan.normal import NOTHING, rule
+
+    assert rule("password").compared("${env:PW}") is NOTHING
+    assert rule("secrets").compared([{"id": "a", "type": "FILE", "value": "x"}]) == [{"id": "a", "type": "FILE"}]
+    assert rule("name", "pipeline").compared("Release") is NOTHING  # a rename, not a comparison
+    paths = rule("variables").describe([{"key": "A", "value": "2"}], [{"key": "A", "value": "1", "extra": ""}])
+    assert paths == [{"path": "variables[0].value", "op": "change", "from": "1", "to": "2"}]

@@ -212,7 +212,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path
     def full(*_args: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("reconciler.plan.planfile.os.replace", full)
+    monkeypatch.setattr("reconciler.atomic.os.replace", full)
     with pytest.raises(UsageError, match=r"cannot write the plan to .*plan\.json: No space left on device"):
         write_plan_file(plan_with(change("delete")), path)
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["plan.json"]

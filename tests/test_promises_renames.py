@@ -66,3 +66,4 @@ def test_a_rename_that_leaves_two_pipelines_with_one_name_is_an_error_after_appl
     assert pipeline_names(app) == ["Q", "Q"]
     [error] = report.errors
     assert '2 live pipelines are named "Q" (#7, #8)' in error
+    assert "this apply created none of them (it changed #7)" in error and "another apply" not in error

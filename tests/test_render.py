@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from reconciler import render
+from reconciler import annotate, render, render_markdown
 from reconciler.apply import ApplyReport, Outcome
 from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
 from reconciler.plan.plan import Plan, Skipped, Target
@@ -64,7 +64,7 @@ def test_secrets_and_env_values_are_masked_in_every_format():
     plan = sample()
     out = io.StringIO()
     render.write_text(plan, out)
-    render.write_markdown(plan, out)
+    render_markdown.write_markdown(plan, out)
     render.write_json(plan, out)
     text = out.getvalue()
     assert "DOCKERHUB_TOKEN" not in text and "DOCKERHUB_USER" not in text and ".npmrc" not in text
@@ -77,7 +77,7 @@ def test_an_empty_plan_says_there_is_nothing_to_do():
 
 def test_markdown_puts_each_change_symbol_in_the_first_column_so_a_pull_request_colours_it():
     out = io.StringIO()
-    render.write_markdown(sample(), out)
+    render_markdown.write_markdown(sample(), out)
     text = out.getvalue()
     assert "| pipeline | create | update | delete |" in text
     assert "<details>" in text and "```diff" in text
@@ -102,14 +102,14 @@ def test_markdown_cuts_detail_from_the_end_and_names_what_it_left_out():
         for i in range(100)
     ]
     out = io.StringIO()
-    render.write_markdown(Plan.of(Target("x"), changes), out, limit=20_000)
+    render_markdown.write_markdown(Plan.of(Target("x"), changes), out, limit=20_000)
     text = out.getvalue()
     assert len(text) < 20_000
     assert "not shown:" in text and '"P99"' in text
 
 
 def test_github_annotations_escape_newlines_and_locate_problems():
-    line = render.github_annotation("error", "bad\nthing", file="a,b.yml", line=3, col=4)
+    line = annotate.github_annotation("error", "bad\nthing", file="a,b.yml", line=3, col=4)
     assert line == "::error file=a%2Cb.yml,line=3,col=4::bad%0Athing"
 
 
@@ -218,7 +218,7 @@ def test_a_nested_change_shows_its_path_not_both_objects():
 def test_markdown_puts_element_lines_in_their_own_colour():
     plan = update({"build_args": {"from": ["A=1"], "to": ["A=2"]}})
     out = io.StringIO()
-    render.write_markdown(plan, out)
+    render_markdown.write_markdown(plan, out)
     lines = out.getvalue().splitlines()
     assert '-         - "A=1"' in lines and '+         + "A=2"' in lines
 
@@ -241,7 +241,7 @@ def test_secrets_stay_masked_at_every_path_of_an_element_diff():
     )
     out = io.StringIO()
     render.write_text(plan, out)
-    render.write_markdown(plan, out)
+    render_markdown.write_markdown(plan, out)
     render.write_json(plan, out)
     text = out.getvalue()
     for secret in ("hunter2", "hunter3", "TOKEN", "pw-old", "pw-new"):
@@ -262,7 +262,7 @@ def test_markdown_puts_warnings_and_errors_under_the_table_before_the_details():
     plan.warnings.append("apply would refuse this without --force: too many deletes")
     plan.errors.append('acme/web pipeline "X": boom')
     out = io.StringIO()
-    render.write_markdown(plan, out)
+    render_markdown.write_markdown(plan, out)
     text = out.getvalue()
     table = text.index("| pipeline | create |")
     assert table < text.index(":warning: apply would refuse") < text.index("<details>")
@@ -276,7 +276,7 @@ def test_markdown_keeps_warnings_when_the_size_limit_cuts_detail():
     plan = Plan.of(Target("x"), changes, warnings=["apply would refuse this without --force: deletes"])
     for limit in (20_000, 3_000):
         out = io.StringIO()
-        render.write_markdown(plan, out, limit=limit)
+        render_markdown.write_markdown(plan, out, limit=limit)
         text = out.getvalue()
         assert len(text) < limit and ":warning: apply would refuse" in text
 
@@ -291,7 +291,7 @@ def test_plan_annotations_land_on_the_line_their_message_names():
         errors=['acme/web pipeline "P": "A" is to go after "B" (web.yml:12:11), but no live action has that name'],
     )
     out = io.StringIO()
-    render.write_plan_annotations(plan, out)
+    annotate.write_plan_annotations(plan, out)
     lines = out.getvalue().splitlines()
     assert lines[0] == "::warning file=web%2C1.yml,line=6,col=9::$.pipelines[0]: warning: old spelling"
     assert lines[1] == "::warning::targeted: 1 of 40 declared pipelines"
@@ -299,7 +299,7 @@ def test_plan_annotations_land_on_the_line_their_message_names():
 
 
 def test_annotation_properties_escape_colons_and_messages_escape_percent_and_newlines():
-    line = render.github_annotation("warning", "50%\r\ndone", file="C:/x.yml", line=1, col=2)
+    line = annotate.github_annotation("warning", "50%\r\ndone", file="C:/x.yml", line=1, col=2)
     assert line == "::warning file=C%3A/x.yml,line=1,col=2::50%25%0D%0Adone"
 
 
@@ -332,7 +332,7 @@ def test_a_pipeline_update_shows_each_field_old_to_new_and_is_counted():
 
 def test_a_pipeline_update_in_markdown_is_a_changed_line_and_marked_in_the_table():
     out = io.StringIO()
-    render.write_markdown(pipeline_update(), out)
+    render_markdown.write_markdown(pipeline_update(), out)
     text = out.getvalue()
     assert '| acme/web  pipeline "Release" (#7) (pipeline updated) | 0 | 0 | 0 |' in text
     assert '! update pipeline "Release" (#7)' in text and "!       priority         NORMAL -> HIGH" in text
@@ -345,7 +345,7 @@ def test_a_pipeline_update_is_named_in_the_apply_report():
 
 def markdown_of(plan: Plan) -> str:
     out = io.StringIO()
-    render.write_markdown(plan, out)
+    render_markdown.write_markdown(plan, out)
     return out.getvalue()
 
 

@@ -162,3 +162,37 @@ def test_an_insertion_in_front_mid_read_is_seen_once_or_not_at_all_and_nothing_t
             truth = [a.id for a in app.state.pipeline("acme", "web", 500).actions]  # type: ignore[union-attr]
         assert _fired(app) == 1
     assert [i["id"] for i in items] == truth  # read again whole after the shift, so the new one is there
+
+
+@pytest.mark.parametrize("mode", ["insert", "remove"])
+def test_dedupe_over_a_moving_list_deletes_the_later_copy_and_never_the_one_it_keeps(tmp_path: Path, mode: str) -> None:
+    path = config(tmp_path)
+    data = seed()
+    big = data["workspaces"]["acme"]["projects"]["web"]["pipelines"][-1]
+    big["actions"].append(_action(5999, "a-5"))  # a true duplicate of a-5 (#5005), last in the pipeline
+    with served(data) as (app, client):
+        before = live(app)
+        app.set_switches(per_page_max=CAP)
+        app.set_shift(mode, route=ACTIONS_ROUTE, count=1)
+        made, report = engine.apply(engine.given(client), [path], Options(dedupe=True), HOW)
+        assert _fired(app) == 1
+        deletes = [(c.action_id, c.reason) for c in made.changes if c.kind == "delete"]
+        assert deletes == [(5999, 'duplicate: "a-5" #5005 comes first and is kept')]
+        assert report.ok, report.errors
+        after = live(app)
+        assert after.get(5005) == "a-5" and 5999 not in after
+        del before[5999]
+        assert_nothing_lost_or_doubled(before, app)
+        assert plan_after(client, app, path) == []
+
+
+def test_a_check_after_the_changes_over_a_list_that_keeps_moving_says_so_and_blames_no_apply(tmp_path: Path) -> None:
+    path = config(tmp_path)
+    with served(seed()) as (app, client):
+        app.set_switches(per_page_max=CAP)
+        keep_moving = lambda _plan: app.set_shift("insert", route=ACTIONS_ROUTE)  # noqa: E731 (no count: every read)
+        _made, report = engine.apply(engine.given(client), [path], Options(), HOW, show=keep_moving)
+    [error] = report.errors
+    assert error.startswith("could not read the changed pipelines again to check for duplicates: the actions list")
+    assert "changed while it was being read, 3 times in a row" in error and "someone is editing the project" in error
+    assert "another apply" not in error

@@ -36,6 +36,7 @@ from reconciler.errors import (
     PipelineError,
     PipelineNotFoundError,
     ProjectNotFoundError,
+    ReadsStopped,
     ShiftedReadError,
 )
 from reconciler.fingerprint import ABSENT, PRESENT, YAML_FIELDS, live_fingerprint
@@ -314,10 +315,6 @@ class Touched:
 
     pipelines: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     actions: dict[tuple[str, str, int], tuple[ActionSummary, ...] | None] = field(default_factory=dict)
-
-
-class ReadsStopped(Exception):
-    """``read_touched`` was asked to stop (an interrupt): not every list was read."""
 
 
 def read_touched(

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import TextIO
 
-from reconciler import render
+from reconciler import annotate, render, render_markdown
 from reconciler.cli import console
 from reconciler.plan.plan import Plan
 from reconciler.plan.planfile import read_plan_file
@@ -21,11 +21,11 @@ def write_plan(plan: Plan, fmt: str, out: TextIO, *, color: bool, quiet: bool = 
     if fmt == "json":
         render.write_json(plan, out)
     elif fmt == "markdown":
-        render.write_markdown(plan, out)
+        render_markdown.write_markdown(plan, out)
     elif not quiet or plan.errors:
         render.write_text(plan, out, color=color)
         if fmt == "github":
-            render.write_plan_annotations(plan, out)
+            annotate.write_plan_annotations(plan, out)
 
 
 def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -21,9 +21,7 @@ import difflib
 import json
 from collections.abc import Callable, Iterator
 from functools import cache
-from importlib import resources
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
@@ -34,8 +32,7 @@ from reconciler.config import fastcheck
 from reconciler.config.defaults import NOT_DEFAULTED
 from reconciler.located import Document, PathKey
 from reconciler.problems import MAX_PROBLEMS_PER_FILE, Problem, json_path, shown_key
-
-SchemaName = Literal["config", "action"]
+from reconciler.shipped import SchemaName, load_schema, schema_text
 
 #: The URIs the two schemas are registered under. The config schema has no ``$id`` of its own (its
 #: relative ``$ref``s must resolve beside wherever it was loaded from), so it is given this one here,
@@ -49,8 +46,6 @@ DEFAULTS_TITLE = "Action defaults"
 #: Where a config file's action is defined.
 ACTION_DEF = CONFIG_URI + "#/$defs/action"
 
-_FILES: dict[str, str] = {"config": "config.schema.json", "action": "action.schema.json"}
-_SOURCE_TREE = Path(__file__).resolve().parents[2] / "schemas"
 
 #: Lists whose items' ``value`` may be a secret (write-only, or an encrypted variable).
 _SECRET_LISTS = frozenset({"secrets", "variables"})
@@ -63,17 +58,6 @@ _JSON_TYPES = {
     list: "array",
     dict: "object",
 }
-
-
-@cache
-def schema_text(name: SchemaName) -> str:
-    """The text of ``schemas/<name>.schema.json`` as shipped (for ``reconcile schema``)."""
-    file = _FILES[name]  # a KeyError for an unknown name is a caller's bug
-    try:
-        return resources.files("reconciler.schemas").joinpath(file).read_text(encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        # A source checkout run without an install: the build's package mapping does not exist yet.
-        return (_SOURCE_TREE / file).read_text(encoding="utf-8")
 
 
 def standalone_text(name: SchemaName) -> str:
@@ -104,12 +88,6 @@ def standalone_text(name: SchemaName) -> str:
     bundled = rewrite(config, True)
     bundled.setdefault("$defs", {})["action_schema"] = rewrite(action, False)
     return json.dumps(bundled, indent=2, ensure_ascii=False) + "\n"
-
-
-@cache
-def load_schema(name: SchemaName) -> dict[str, Any]:
-    """The parsed schema ``name``. The same object is returned on every call: do not modify it."""
-    return json.loads(schema_text(name))
 
 
 @cache

@@ -67,19 +67,19 @@ ACTION_ORDER: tuple[str, ...] = (
 REQUIRED_ITEM_KEYS = frozenset({"key"})
 
 
-def clean_value(value: Any) -> Any:
+def without_empty(value: Any) -> Any:
     """``value`` with every null, empty string, empty list and empty mapping removed from mappings,
     recursively. Items of a list are cleaned but kept, since lists are compared item by item. A
     variable's or parameter's ``key`` is kept even when empty: the schema requires it."""
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():
-            cleaned = clean_value(item)
+            cleaned = without_empty(item)
             if not is_empty(cleaned) or (key in REQUIRED_ITEM_KEYS and cleaned == ""):
                 out[key] = cleaned
         return out
     if isinstance(value, list):
-        return [clean_value(item) for item in value]
+        return [without_empty(item) for item in value]
     return value
 
 
@@ -108,7 +108,7 @@ def clean_action(detail: Mapping[str, Any]) -> dict[str, Any]:
         value = detail[key]
         if key == "integration":
             value = _integration(value)
-        value = clean_value(fields.known_part(key, value)[0])
+        value = without_empty(fields.known_part(key, value)[0])
         if is_empty(value) or fields.is_server_default(key, value):
             continue
         out[key] = value
@@ -141,7 +141,7 @@ def clean_pipeline(name: str, live: Mapping[str, Any]) -> dict[str, Any]:
     for key in fields.pipeline_fields():
         if key in fields.PIPELINE_NOT_IMPORTED:
             continue
-        value = clean_value(fields.known_part(key, live.get(key), on="pipeline")[0])
+        value = without_empty(fields.known_part(key, live.get(key), on="pipeline")[0])
         if is_empty(value) or fields.is_server_default(key, value, on="pipeline"):
             continue
         if key == "identifier" and value == slug(name):

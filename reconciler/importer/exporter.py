@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from reconciler import envrefs, fields
+from reconciler import atomic, envrefs, fields
 from reconciler.buddy.client import BuddyClient
 from reconciler.buddy.live import read_project
 from reconciler.config.defaults import NOT_DEFAULTED
@@ -50,21 +49,24 @@ from reconciler.importer.cleaning import (  # noqa: F401 - re-exported for the c
     ACTION_ORDER,
     clean_action,
     clean_pipeline,
-    clean_value,
     escape,
     slug,
     unknown_action_fields,
     unknown_pipeline_notes,
+    without_empty,
 )
 from reconciler.importer.envnames import EnvNames
 from reconciler.importer.existing import declared_elsewhere, inherited_names, repository_names
 from reconciler.importer.inherited import Inherited, override, reaching
+from reconciler.importer.refused import drop_refused
 from reconciler.model import MULTI_ARCH, ImportedAction, ImportedPipeline
 
 #: Where editors find the config schema when no local copy is near the output (the directory of
 #: ``action.schema.json``'s ``$id``; the config schema itself has no ``$id`` on purpose).
 SCHEMA_URL = "https://reconcile.dev/schemas/config.schema.json"
 SCHEMA_FILE = "config.schema.json"
+#: An action's keys that are never left out of what import writes.
+_IDENTITY = frozenset({"name", "type"})
 
 # -- errors and results -----------------------------------------------------------------------------
 
@@ -201,12 +203,13 @@ def render_pipeline(
 def _pipeline_head(pipeline: ImportedPipeline, where: str, notes: list[str], *, by_id: bool, indent: int) -> list[str]:
     """The pipeline item's first lines: its name (or id) and settings, and ``prune: false`` when
     multi-arch actions are left out."""
-    settings = clean_pipeline(pipeline.name, pipeline.fields)
+    settings = escape(clean_pipeline(pipeline.name, pipeline.fields))
+    notes.extend(drop_refused(settings, where, on="pipeline", keep=frozenset({"name"}))[0])
     head: dict[str, Any] = {"name": settings.pop("name")}
     if by_id:
         head = {"id": pipeline.id}
         notes.append(f"{where}: another live pipeline has this name: written as `id: {pipeline.id}`")
-    lines = _item({**head, **escape(settings)}, indent)
+    lines = _item({**head, **settings}, indent)
     if by_id:
         lines.insert(
             0,
@@ -259,6 +262,12 @@ def _action_entries(
             )
         where = f'{project} / "{pipeline.name}" / "{action.name}"'
         rendered = render_action(pipeline.name, clean_action(action.detail), env, where)
+        dropped, valid = drop_refused(rendered, f'{where_pipeline} action "{action.name}"', keep=_IDENTITY)
+        notes.extend(dropped)
+        if not valid:
+            entries.append([" " * pad + action_comment(action, "not managed here: live values validate refuses")])
+            notes.append(f'{where_pipeline}: action "{action.name}" (#{action.id}) not written: validate refuses it')
+            continue
         used.extend(envrefs.referenced_names(rendered))
         if inherited is not None:
             overridden.update(override(rendered, action.detail, inherited))
@@ -389,21 +398,6 @@ def schema_reference(directory: Path) -> str:
     return SCHEMA_URL
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a config file is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export(
     client: BuddyClient,
     workspace: str,
@@ -463,7 +457,7 @@ def export(
         raise OutputExistsError(existing)
     for path, text in planned:
         try:
-            _write_atomic(path, text)
+            atomic.write_file(path, text)
         except OSError as exc:
             raise ExportWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
         result.files.append(path)

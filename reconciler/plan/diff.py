@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from reconciler import fields
 from reconciler.config import envlist
@@ -25,27 +25,20 @@ from reconciler.model import (
     LivePipeline,
     PipelineKey,
 )
-from reconciler.plan import anchors, dedupe, elements, merge, secrets
+from reconciler.plan import anchors, dedupe, secrets
 from reconciler.plan.changes import Change, CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
-from reconciler.plan.normal import canonical, live_as_declared, match_actions, stored
+from reconciler.plan.normal import NOTHING, On, match_actions, rule
 from reconciler.plan.options import Options
 from reconciler.plan.plan import PipelinePlan
 
 # -- comparing --------------------------------------------------------------------------------------
 
 
-#: what ``needed`` says of a field the plan resolves nothing of
-NOTHING: Any = object()
-
-
-def needed(name: str, value: Any, *, on: Literal["action", "pipeline"] = "action") -> Any:
+def needed(name: str, value: Any, *, on: On = "action") -> Any:
     """The part of a declared field whose ``${env:…}`` variables the plan needs (to compare and to
-    show): an action field the diff compares, without its write-only parts (apply alone needs
-    those); a pipeline field whole (none is write-only). ``NOTHING`` when the plan needs none of it.
-    The one place that decides which variables a plan needs."""
-    if on == "pipeline":
-        return value
-    return fields.strip_write_only(name, value) if fields.is_compared(name) else NOTHING
+    show), as the field's rule says (``FieldRule.compared``): ``NOTHING`` when it needs none. The one
+    place the plan asks which variables it needs."""
+    return rule(name, on).compared(value)
 
 
 def comparable(action: DesiredAction, options: Options) -> dict[str, Any]:
@@ -66,38 +59,27 @@ def check_variables(pipelines: Sequence[DesiredPipeline], options: Options) -> N
     missing: list[str] = []
     names: list[str] = []
     for pipeline in pipelines:
-        for name, value in pipeline.fields.items():
-            part = needed(name, value, on="pipeline")
-            missing += env.missing(part, pipeline.location)
-            names += env.unset(part)
+        parts = [(needed(n, v, on="pipeline"), pipeline.location) for n, v in pipeline.fields.items()]
         for action in pipeline.actions:
-            for name, value in action.fields.items():
-                part = needed(name, value)
-                if part is not NOTHING:
-                    missing += env.missing(part, action.field_locations.get(name, action.location))
-                    names += env.unset(part)
+            parts += [(needed(n, v), action.field_locations.get(n, action.location)) for n, v in action.fields.items()]
+        for part, where in parts:
+            if part is not NOTHING:
+                missing += env.missing(part, where)
+                names += env.unset(part)
     if missing:
         raise EnvError(envlist.unset_report(names, missing))
 
 
 def field_differs(name: str, desired: Any, live: Any) -> bool:
-    """True when the live value differs from the declared one in what the file declares."""
-    return canonical(name, desired) != canonical(name, live_as_declared(name, desired, live))
+    """True when the live value of action field ``name`` differs from the declared one in what the
+    file declares (``FieldRule.differs``)."""
+    return rule(name).differs(desired, live)
 
 
 def pipeline_field_differs(name: str, desired: Any, live: Any) -> bool:
     """``field_differs`` for a pipeline field, both sides taken as the server stores them (a ``null``
     is the server's default)."""
-    return field_differs(name, stored(name, desired), stored(name, live))
-
-
-def describe(name: str, desired: Any, live: Any) -> list[dict[str, Any]]:
-    """Per-path entries for what differs inside one structured field (``elements`` does the walking),
-    compared in canonical form so that only real differences are listed."""
-    left, right = canonical(name, live_as_declared(name, desired, live)), canonical(name, desired)
-    if not elements.is_container(left) or not elements.is_container(right):
-        return []
-    return [change.to_json() for change in elements.changes(name, left, right)]
+    return rule(name, "pipeline").differs(desired, live)
 
 
 # -- one pipeline -----------------------------------------------------------------------------------
@@ -134,18 +116,7 @@ def diff_pipeline(
     deletes = [a for a in live.actions if a.type == MULTI_ARCH and a.id not in declared_ids] if prune else []
     deleted_ids = {a.id for a in deletes} | {d.action.id for d in duplicates}
 
-    updates: list[Change] = []
-    declared_fields: dict[int, list[str]] = {}
-    for action in desired.actions:
-        target = matched.get(action.name)
-        if target is None:
-            continue
-        detail = details.get(target.id, {})
-        declared_fields[target.id] = sorted(k for k in action.fields if not fields.is_write_only(k))
-        change = _update(action, target, detail, options, common)
-        if change is not None:
-            updates.append(change)
-
+    updates, declared_fields = _updates(desired, matched, details, options, common)
     creates = _creates(desired, live, matched, deleted_ids, options, common, result.warnings)
     if own is not None:
         result.changes.append(own)  # the pipeline's own fields (and name) first
@@ -154,21 +125,36 @@ def diff_pipeline(
     result.changes.extend(
         DeleteAction(action_name=d.action.name, action_id=d.action.id, reason=d.reason, **common) for d in duplicates
     )
-    result.changes.extend(
-        DeleteAction(
-            action_name=a.name,
-            action_id=a.id,
-            reason=f"prune: not declared in {desired.file}",
-            **common,
-        )
-        for a in deletes
-    )
+    pruned = f"prune: not declared in {desired.file}"
+    result.changes.extend(DeleteAction(action_name=a.name, action_id=a.id, reason=pruned, **common) for a in deletes)
     _order_warning(desired, live, matched, result.warnings)
     pipeline_fields = sorted(desired.fields)
     result.fingerprint = live_fingerprint(full, details, declared_fields, pipeline_fields)
     result.declared_actions = declared_fields
     result.declared_fields = pipeline_fields
     return result
+
+
+def _updates(
+    desired: DesiredPipeline,
+    matched: Mapping[str, ActionSummary],
+    details: Mapping[int, Mapping[str, Any]],
+    options: Options,
+    common: Mapping[str, Any],
+) -> tuple[list[Change], dict[int, list[str]]]:
+    """The updates of the declared live actions, and the fields each declares (by live id) for the
+    fingerprint."""
+    updates: list[Change] = []
+    declared_fields: dict[int, list[str]] = {}
+    for action in desired.actions:
+        target = matched.get(action.name)
+        if target is None:
+            continue
+        declared_fields[target.id] = sorted(k for k in action.fields if not fields.is_write_only(k))
+        change = _update(action, target, details.get(target.id, {}), options, common)
+        if change is not None:
+            updates.append(change)
+    return updates, declared_fields
 
 
 def _update_pipeline(
@@ -182,17 +168,18 @@ def _update_pipeline(
         sent["name"] = desired.name
         diff["name"] = {"from": live.name, "to": desired.name}
     for name, raw in desired.fields.items():
-        value = options.environment.resolve(needed(name, raw, on="pipeline"), desired.location)
+        field = rule(name, "pipeline")
+        value = options.environment.resolve(field.compared(raw), desired.location)
         current = live.value(name)
-        if not pipeline_field_differs(name, value, current):
+        if not field.differs(value, current):
             continue
-        raw = merge.merged(name, raw, current)  # a partial item keeps its live keys (Buddy replaces lists whole)
+        raw = field.sent(raw, current)  # a partial item keeps its live keys (Buddy replaces lists whole)
         sent[name] = raw
         sensitive = fields.is_sensitive(name, raw)
-        shown_from = SENSITIVE if sensitive else live_as_declared(name, stored(name, value), current)
+        shown_from = SENSITIVE if sensitive else field.as_declared(value, current)
         # shown as the server will store it (a declared null leaves the default), sent as written
-        entry: dict[str, Any] = {"from": shown_from, "to": fields.masked(name, stored(name, raw))}
-        paths = [] if sensitive else describe(name, stored(name, value), stored(name, current))
+        entry: dict[str, Any] = {"from": shown_from, "to": fields.masked(name, field.stored(raw))}
+        paths = [] if sensitive else field.describe(value, current)
         if paths:
             entry["paths"] = paths
         diff[name] = entry
@@ -230,7 +217,9 @@ def _new_pipeline(desired: DesiredPipeline, options: Options, result: PipelinePl
 def _resolve_check(body: Mapping[str, Any], location: Any, options: Options) -> None:
     """Fail at plan time for an unset variable in a field that plan compares or shows."""
     for name, value in body.items():
-        options.environment.resolve(needed(name, value, on="pipeline"), location)
+        part = needed(name, value, on="pipeline")
+        if part is not NOTHING:
+            options.environment.resolve(part, location)
 
 
 def _unset_sensitive(action: DesiredAction, options: Options) -> tuple[str, ...]:
@@ -276,15 +265,16 @@ def _update(
         sent["name"] = action.name
         diff["name"] = {"from": live.name, "to": action.name}
     for name, value in comparable(action, options).items():
-        if field_differs(name, value, detail.get(name)):
+        field = rule(name)
+        if field.differs(value, detail.get(name)):
             raw = action.fields[name]
             sent[name] = raw
             sensitive = fields.is_sensitive(name, raw)
             # an unset live value tells nothing secret: shown as it is
             masked_from = sensitive and detail.get(name) is not None
-            shown_from = SENSITIVE if masked_from else live_as_declared(name, value, detail.get(name))
+            shown_from = SENSITIVE if masked_from else field.as_declared(value, detail.get(name))
             entry: dict[str, Any] = {"from": shown_from, "to": fields.masked(name, raw)}
-            paths = [] if sensitive else describe(name, value, detail.get(name))
+            paths = [] if sensitive else field.describe(value, detail.get(name))
             if paths:
                 entry["paths"] = paths
             diff[name] = entry

@@ -3,16 +3,12 @@ the envelope and of each change, so that an edited or damaged file is refused na
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
-import os
-import stat
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args, overload
 
+from reconciler import atomic
 from reconciler.buddy.answers import is_id
 from reconciler.config.files import read_config_bytes
 from reconciler.errors import LoadError, PlanError, UsageError
@@ -44,43 +40,9 @@ def write_plan_file(plan: Plan, path: Path) -> None:
     FIFO or device (``/dev/stdout``), and atomically into a regular file (a uniquely named temporary
     file beside it, then a rename; removed when the write fails)."""
     try:
-        write_text(path, plan_file_text(plan))
+        atomic.write_file(path, plan_file_text(plan))
     except OSError as exc:
         raise UsageError(f"cannot write the plan to {path}: {exc.strerror or exc}") from None
-
-
-def write_text(path: Path, text: str) -> None:
-    """``text`` into ``path`` as ``write_plan_file`` says; ``OSError`` when it cannot be written."""
-    try:
-        mode: int | None = os.stat(path).st_mode  # follows symlinks
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and stat.S_ISDIR(mode):
-        raise IsADirectoryError(errno.EISDIR, "it is a directory")
-    if mode is not None and not stat.S_ISREG(mode):
-        with open(path, "w", encoding="utf-8") as stream:  # a FIFO, a device: no rename over it
-            stream.write(text)
-        return
-    # the file a symlink (or a chain of them, or a dangling one) points at is the one replaced
-    target = Path(os.path.realpath(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(tmp, stat.S_IMODE(mode) if mode is not None else _default_mode())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _default_mode() -> int:
-    """The mode a new file gets from ``open`` (0666 less the umask), which ``mkstemp``'s 0600 is not."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def read_plan_file(path: Path) -> Plan:

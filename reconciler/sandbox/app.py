@@ -90,9 +90,6 @@ class SandboxApp:
             raise ValueError("a token must not be empty")
         self._tokens[token] = frozenset(s.upper() for s in scopes)
 
-    def remove_token(self, token: str) -> None:
-        self._tokens.pop(token, None)
-
     def token_scopes(self, token: str) -> frozenset[str]:
         return self._tokens[token]
 
