@@ -34,7 +34,6 @@ from typing import Any, ClassVar, Literal
 from reconciler import crash, envrefs, fields, uncertain
 from reconciler.buddy import live, settings
 from reconciler.buddy.client import BuddyClient
-from reconciler.config import envlist
 from reconciler.errors import (
     ApiError,
     EnvError,
@@ -49,7 +48,14 @@ from reconciler.errors import (
 from reconciler.fields import SENSITIVE
 from reconciler.model import MULTI_ARCH, PipelineKey
 from reconciler.plan import normal
-from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
+from reconciler.plan.changes import (
+    CreateAction,
+    CreatePipeline,
+    DeleteAction,
+    DeletePipeline,
+    UpdateAction,
+    UpdatePipeline,
+)
 from reconciler.plan.options import LOOK_DELAYS, ApplyOptions, Looks, Options, Progress
 from reconciler.plan.plan import Change, Plan, SafetyWarning
 
@@ -108,7 +114,7 @@ def resolve_fields(plan: Plan, env: envrefs.Environment) -> dict[int, dict[str, 
                 names += env.unset(value)
         bodies[index] = body
     if names:
-        raise EnvError(envlist.unset_report(names, missing, doing="cannot apply (nothing was changed)"))
+        raise EnvError(envrefs.unset_report(names, missing, doing="cannot apply (nothing was changed)"))
     if missing:
         raise EnvError("cannot apply (nothing was changed): " + "; ".join(missing))
     return bodies
@@ -324,12 +330,20 @@ class _PipelineRun:
             return Outcome(change, "applied", "already gone", object_id=change.action_id)
         return Outcome(change, "applied", object_id=change.action_id)
 
+    def _delete_pipeline(self, change: Change, pipeline_id: int, body: dict[str, Any]) -> Outcome:
+        try:
+            self.client.delete_pipeline(change.workspace, change.project, pipeline_id)
+        except NotFoundError:
+            return Outcome(change, "applied", "already gone", object_id=pipeline_id)
+        return Outcome(change, "applied", object_id=pipeline_id)
+
     #: how each kind of change is made, once its pipeline exists (a pipeline's create makes it)
     _HANDLERS: ClassVar[Mapping[type[Change], Callable[[_PipelineRun, Change, int, dict[str, Any]], Outcome]]] = {
         UpdatePipeline: _update_pipeline,
         CreateAction: _create,
         UpdateAction: _update,
         DeleteAction: _delete,
+        DeletePipeline: _delete_pipeline,
     }
 
     def _create_pipeline(self, change: Change, body: dict[str, Any]) -> dict[str, Any]:
@@ -482,6 +496,8 @@ class _Seen:
         seen = cls()
         for outcome in report.of("applied"):
             change = outcome.change
+            if isinstance(change, DeletePipeline):
+                continue  # gone: nothing of it to check
             created_here = isinstance(change, CreatePipeline)
             pipeline_id = outcome.object_id if created_here else change.pipeline_id
             if pipeline_id is None:

@@ -70,14 +70,20 @@ def build_plan(
     warnings: Sequence[str] = (),
     *,
     force: bool = False,
+    declared: Sequence[DesiredPipeline] | None = None,
+    prune_pipelines: bool = True,
 ) -> Plan:
     """Read live state for ``pipelines`` and diff it into a plan; the safety check is a warning
-    (saying it is skipped with ``force``)."""
+    (saying it is skipped with ``force``). The live pipelines of their projects that none of
+    ``declared`` (default ``pipelines``) names are told, and deleted where the files say
+    ``prune_pipelines`` (unless not ``prune_pipelines``: a targeted plan)."""
     from reconciler.buddy.live import ABSENT, read_live
+    from reconciler.plan import orphans
     from reconciler.plan.diff import diff_pipeline
 
     made = Plan(Target(base_url=client.target), warnings=list(warnings))
-    for state in read_live(client, pipelines, dedupe=options.dedupe):
+    states = read_live(client, pipelines, dedupe=options.dedupe)
+    for state in states:
         desired = state.desired
         if state.nearby is not None:
             made.warnings.append(
@@ -97,6 +103,7 @@ def build_plan(
                     made.pipelines.append(PipelinePlan(str(free), fingerprint=ABSENT))
             except PipelineError as exc:
                 made.add_error(desired.workspace, desired.project, desired.label, exc.reason)
+    orphans.add_to_plan(client, made, states, pipelines if declared is None else declared, prune=prune_pipelines)
     made.add_safety_warnings(options.limits, force=force)
     return made
 
@@ -121,7 +128,7 @@ def plan(connect: Connect, paths: Sequence[str | Path], options: Options, target
     check_secret_names(pipelines, options)  # a usage error, before any request
     with connect(pipelines) as client:
         check_variables(pipelines, options)  # every unset variable at once, before any request
-        made = build_plan(client, pipelines, options, warnings)
+        made = build_plan(client, pipelines, options, warnings, declared=cfg.pipelines, prune_pipelines=counted is None)
     made.targeting = counted
     made.skipped_files = list(cfg.skipped)
     return made
@@ -148,7 +155,15 @@ def apply(
     check_secret_names(pipelines, options)
     with connect(pipelines) as client:
         check_variables(pipelines, options)
-        made = build_plan(client, pipelines, options, warnings, force=how.force)
+        made = build_plan(
+            client,
+            pipelines,
+            options,
+            warnings,
+            force=how.force,
+            declared=cfg.pipelines,
+            prune_pipelines=counted is None,
+        )
         made.targeting = counted
         if show is not None:
             show(made)

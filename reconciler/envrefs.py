@@ -21,7 +21,7 @@ write-only field is refused by the rules, but messages stay value-free everywher
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,6 +216,20 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list | tuple):
         for item in value:
             yield from _strings(item)
+
+
+def unset_report(names: Iterable[str], details: Sequence[str], *, doing: str = "") -> str:
+    """The short form of "variables are not set": one line naming them, then one detail per line.
+
+    ``doing`` says what was stopped (``"cannot apply (nothing was changed)"``); ``details`` are the
+    located messages, each naming one reference."""
+    unique = sorted(set(names))
+    count = "environment variable" if len(unique) == 1 else f"{len(unique)} environment variables"
+    head = f"{doing}: " if doing else ""
+    lines = [f"{head}{count} not set: {', '.join(unique)}"]
+    lines.append("  (`reconcile env` lists every variable the files use and where)")
+    lines += [f"  {detail}" for detail in dict.fromkeys(details)]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)

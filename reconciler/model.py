@@ -83,6 +83,8 @@ class DesiredPipeline:
     previous_names: tuple[str, ...] = ()
     #: ``{"max_delete_percent": N, "max_update_percent": N}`` as the file gives them (either may be absent).
     safety: Mapping[str, int] | None = None
+    #: its file's ``prune_pipelines``: the project's undeclared live pipelines are deleted
+    prune_pipelines: bool = False
 
     @property
     def label(self) -> str:

@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 from reconciler.annotate import github_annotation
 from reconciler.fields import SENSITIVE, is_write_only, masked, strip_write_only
 from reconciler.plan import elements
-from reconciler.plan.changes import CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
+from reconciler.plan.changes import (
+    CreateAction,
+    CreatePipeline,
+    DeleteAction,
+    DeletePipeline,
+    UpdateAction,
+    UpdatePipeline,
+)
 from reconciler.plan.plan import Change, Plan, SafetyWarning
 from reconciler.problems import Problem, cap_per_file
 
@@ -123,6 +130,31 @@ def _delete_lines(sym: str, change: Change) -> list[Line]:
     return [(sym, f"{head.ljust(42)} {change.reason or ''}".rstrip())]
 
 
+def _delete_pipeline_lines(sym: str, change: Change) -> list[Line]:
+    head = f'  - delete pipeline "{change.pipeline}" (#{change.pipeline_id})'
+    return [(sym, f"{head.ljust(42)} no file declares it (prune_pipelines)")]
+
+
+def orphan_notes(plan: Plan) -> list[str]:
+    """Per project, the live pipelines no file declares that the plan leaves alone: ``acme/web  not
+    managed here: 2 pipelines: "Docs" (#9), "Old" (#12)``."""
+    deleted = {c.pipeline_id for c in plan.changes if isinstance(c, DeletePipeline)}
+    by_project: dict[str, list[str]] = {}
+    for orphan in plan.orphans:
+        if orphan.pipeline_id in deleted:
+            continue
+        why = f", {orphan.kept}" if orphan.kept else ""
+        by_project.setdefault(f"{orphan.workspace}/{orphan.project}", []).append(
+            f'"{orphan.name}" (#{orphan.pipeline_id}{why})'
+        )
+    return [
+        printable(
+            f"{project}  not managed here: {len(names)} pipeline{'s' if len(names) != 1 else ''}: {', '.join(names)}"
+        )
+        for project, names in by_project.items()
+    ]
+
+
 #: how each kind of change is drawn in the text plan
 _LINES: dict[type[Change], Callable[[str, Change], list[Line]]] = {
     CreatePipeline: _create_pipeline_lines,
@@ -130,6 +162,7 @@ _LINES: dict[type[Change], Callable[[str, Change], list[Line]]] = {
     UpdatePipeline: _update_pipeline_lines,
     UpdateAction: _update_lines,
     DeleteAction: _delete_lines,
+    DeletePipeline: _delete_pipeline_lines,
 }
 
 
@@ -193,6 +226,8 @@ def summary_line(plan: Plan) -> str:
     notes = [f"{s['create_pipeline']} of them new"] if s["create_pipeline"] else []
     if s["update_pipeline"]:
         notes.append(f"{s['update_pipeline']} with pipeline settings to update")
+    if s["delete_pipeline"]:
+        notes.append(f"{s['delete_pipeline']} to delete")
     made = f" ({', '.join(notes)})" if notes else ""
     return (
         f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete "
@@ -223,6 +258,7 @@ def plan_lines(plan: Plan) -> list[Line]:
         lines.append(("", ""))
     for _title, _changes, section in plan_sections(plan):
         lines.extend(section)
+    lines.extend(("h", note) for note in orphan_notes(plan))
     for skipped in plan.skipped:
         where = f"#{skipped.pipeline_id}" if skipped.pipeline_id is not None else "new"
         lines.append(

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import TextIO
 
-from reconciler.plan.changes import Change, CreateAction, DeleteAction, UpdateAction, UpdatePipeline
+from reconciler.plan.changes import Change, CreateAction, DeleteAction, DeletePipeline, UpdateAction, UpdatePipeline
 from reconciler.plan.plan import Plan
-from reconciler.render import Line, plan_sections, printable, summary_line
+from reconciler.render import Line, orphan_notes, plan_sections, printable, summary_line
 
 #: GitHub's limit on a comment is 65,536 characters: a little room is left for the marker and a footer
 MARKDOWN_LIMIT = 65_000
@@ -49,6 +49,8 @@ def _table(sections: list[Section]) -> list[str]:
         label = _escape_html(title).replace("|", "\\|")
         if counts[UpdatePipeline]:
             label += " (pipeline updated)"  # its own fields or name: not an action count
+        if counts[DeletePipeline]:
+            label += " (pipeline deleted)"
         rows.append(f"| {label} | {counts[CreateAction]} | {counts[UpdateAction]} | {counts[DeleteAction]} |")
     return [*rows, ""]
 
@@ -60,11 +62,12 @@ def _notes(plan: Plan) -> list[str]:
 
 
 def _skipped(plan: Plan) -> list[str]:
-    """The pipelines left alone (defined in Buddy YAML, …), after the details."""
+    """The pipelines left alone (defined in Buddy YAML, …) and those no file declares, after the details."""
     lines = [
         _escape_html(printable(f'- skipped `{s.workspace}/{s.project}` "{s.pipeline}": {s.reason}'))
         for s in plan.skipped
     ]
+    lines += [f"- {_escape_html(note)}" for note in orphan_notes(plan)]
     return ["", *lines] if lines else []
 
 

@@ -505,6 +505,13 @@ def build_config_schema(action: dict[str, Any], model: dict[str, Any]) -> dict[s
                 ),
                 "$ref": "#/$defs/action_defaults",
             },
+            "prune_pipelines": {
+                "description": (
+                    "true: the project's live pipelines that no file declares are deleted (only those defined "
+                    "through the API, never one defined in Buddy YAML). Every file of the project must agree."
+                ),
+                "type": "boolean",
+            },
             "pipelines": {
                 "description": "The pipelines of the project this file manages.",
                 "type": "array",

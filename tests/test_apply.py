@@ -333,7 +333,14 @@ def test_every_field_applies_and_verifies_without_a_warning(tmp_path: Path) -> N
     with served(copy.deepcopy(SEED)) as (app, client):
         made, report = apply_files(client, path, options)
         assert report.ok and report.warnings == [], report.warnings
-        assert made.summary == {"create": 1, "update": 0, "delete": 0, "create_pipeline": 1, "update_pipeline": 0}
+        assert made.summary == {
+            "create": 1,
+            "update": 0,
+            "delete": 0,
+            "create_pipeline": 1,
+            "update_pipeline": 0,
+            "delete_pipeline": 0,
+        }
         app.reset_stats()
         again, report = apply_files(client, path, options)
         assert not again.has_changes and writes(app) == 0

@@ -92,3 +92,17 @@ def test_the_count_agrees_with_radon_on_every_function_of_the_project() -> None:
             if radon is not None and radon != ours:
                 differ.append(f"{path.name}:{func.lineno} {func.name}: radon {radon}, ours {ours}")
     assert differ == []
+
+
+def test_the_import_levels_name_every_module_once_and_what_points_back_up() -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "import_levels.py"), str(ROOT / "reconciler")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    *levels, summary = run.stdout.strip().splitlines()
+    named = [m for line in levels for m in line.split(None, 1)[1].split(", ")]
+    assert len(named) == len(set(named)) and "errors" in named and "cli/main" in named
+    assert levels[-1].split()[0] == "0" and "errors" in levels[-1]
+    assert summary.startswith(f"{len(named)} modules on {len(levels)} levels; pointing back up: ")

@@ -97,5 +97,5 @@ print(json.dumps({
     result = json.loads(done.stdout)
     assert Path(result["file"]).is_relative_to(installed)
     assert result["action"].startswith("Build multi-arch image")
-    assert result["config"] == ["defaults", "pipelines", "project", "workspace"]
+    assert result["config"] == ["defaults", "pipelines", "project", "prune_pipelines", "workspace"]
     assert result["problems"] == ["`X` is not one of the allowed values: MIN, MAX"]

@@ -14,7 +14,14 @@ from reconciler.plan.planfile import plan_from_json
 
 def test_the_summary_counts_each_kind():
     plan = plan_with(change("create"), change("update", 2), change("delete", 3), change("delete", 4))
-    assert plan.summary == {"create": 1, "update": 1, "delete": 2, "create_pipeline": 0, "update_pipeline": 0}
+    assert plan.summary == {
+        "create": 1,
+        "update": 1,
+        "delete": 2,
+        "create_pipeline": 0,
+        "update_pipeline": 0,
+        "delete_pipeline": 0,
+    }
 
 
 def test_a_plan_survives_a_json_round_trip():

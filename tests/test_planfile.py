@@ -133,7 +133,7 @@ def test_a_saved_plan_with_every_kind_of_field_reads_back():
         (lambda d: d["changes"][3].update(action_id=True), "changes[3].action_id: expected an integer, got true"),
         (
             lambda d: d["changes"][0].update(kind="rename"),
-            "changes[0].kind: expected one of create_pipeline, update_pipeline, create",
+            "changes[0].kind: expected one of create_pipeline, update_pipeline, delete_pipeline, create",
         ),
         (lambda d: d["changes"][2].update(after_action_name="Z"), 'changes[2].after_action_name: "Z" is not created'),
         (lambda d: d["changes"][1].update(fields=[1]), "changes[1].fields: expected an object, got a list"),

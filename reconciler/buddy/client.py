@@ -212,6 +212,10 @@ class BuddyClient:
         path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}"
         return self._object("PATCH", path, "pipeline", json=fields)
 
+    def delete_pipeline(self, workspace: str, project: str, pipeline_id: int) -> None:
+        """DELETE a pipeline, its actions with it (``prune_pipelines``)."""
+        self.request("DELETE", f"{project_path(workspace, project)}/pipelines/{pipeline_id}")
+
     def list_actions(self, workspace: str, project: str, pipeline_id: int, *, confirm: bool = False) -> Listing:
         """Every action summary of a pipeline, in execution order, all pages (``confirm``: see
         ``list_pipelines``)."""

@@ -85,6 +85,9 @@ def read_live(
     listed = _list_projects(client, sorted({(s.desired.workspace, s.desired.project) for s in states}))
     _confirm_absent(client, states, listed)
     match_pipelines(states, listed)
+    for state in states:
+        summaries = listed[(state.desired.workspace, state.desired.project)]
+        state.listing = summaries if not isinstance(summaries, str) else None
     reader = _Reader(client, dedupe)
     for state in states:
         if state.live is not None and not state.error and not state.skipped:

@@ -32,6 +32,9 @@ class PipelineState:
     #: the new name of a rename when no other live pipeline of the project has it: a saved plan is stale
     #: once one has (the plan records it as a name that must stay absent)
     free_name: str | None = None
+    #: every live pipeline summary of its project, when the list could be read (for the pipelines no
+    #: file declares)
+    listing: Sequence[dict[str, Any]] | None = None
 
 
 def resolve_pipeline(desired: DesiredPipeline, summaries: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -98,6 +98,7 @@ def _pipelines(doc: Document) -> list[DesiredPipeline]:
                 file=doc.file,
                 previous_names=tuple(pipeline.get("previous_names") or ()),
                 safety=pipeline.get("safety"),
+                prune_pipelines=data.get("prune_pipelines") is True,
             )
         )
     return out

@@ -7,7 +7,7 @@ whether each variable is set), and needs no network. The CLI prints what it retu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,15 +116,5 @@ def _strings(value: Any) -> Iterator[str]:
 unset_names = envrefs.unset_names
 
 
-def unset_report(names: Iterable[str], details: Sequence[str], *, doing: str = "") -> str:
-    """The short form of "variables are not set": one line naming them, then one detail per line.
-
-    ``doing`` says what was stopped (``"cannot apply (nothing was changed)"``); ``details`` are the
-    located messages, each naming one reference."""
-    unique = sorted(set(names))
-    count = "environment variable" if len(unique) == 1 else f"{len(unique)} environment variables"
-    head = f"{doing}: " if doing else ""
-    lines = [f"{head}{count} not set: {', '.join(unique)}"]
-    lines.append("  (`reconcile env` lists every variable the files use and where)")
-    lines += [f"  {detail}" for detail in dict.fromkeys(details)]
-    return "\n".join(lines)
+#: the short "variables are not set" report (envrefs has it: the ground's)
+unset_report = envrefs.unset_report

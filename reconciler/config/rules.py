@@ -59,7 +59,34 @@ def check_document(doc: Document) -> list[Problem]:
 
 def check_across(docs: list[Document]) -> list[Problem]:
     """The problems that span files: a pipeline declared twice, or claimable by two declarations."""
-    return _check_pipelines_declared_once(docs) + _check_pipeline_claims(docs)
+    return _check_pipelines_declared_once(docs) + _check_pipeline_claims(docs) + _check_prune_pipelines(docs)
+
+
+def _check_prune_pipelines(docs: list[Document]) -> list[Problem]:
+    """Every file of one project says the same ``prune_pipelines`` (absent is ``false``): deleting the
+    pipelines no file declares is the project's decision, not one file's."""
+    first: dict[tuple[str, str], tuple[bool, Location]] = {}
+    problems: list[Problem] = []
+    for doc in docs:
+        data = doc.data
+        if not isinstance(data, dict) or not isinstance(data.get("pipelines"), list):
+            continue
+        workspace, project = data.get("workspace"), data.get("project")
+        if not isinstance(workspace, str) or not isinstance(project, str):
+            continue
+        value = data.get("prune_pipelines") is True
+        where = doc.locate(("prune_pipelines",)) if "prune_pipelines" in data else doc.locate(())
+        seen = first.setdefault((workspace, project), (value, where))
+        if seen[0] != value:
+            problems.append(
+                Problem(
+                    where,
+                    "$.prune_pipelines",
+                    f"prune_pipelines is {str(value).lower()} here but {str(seen[0]).lower()} in {seen[1]}, another "
+                    f"file of {workspace}/{project}: every file of a project must agree (absent is false)",
+                )
+            )
+    return problems
 
 
 class _Report:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 
 from reconciler.model import PipelineKey
 
-ChangeKind = Literal["create_pipeline", "update_pipeline", "create", "update", "delete"]
+ChangeKind = Literal["create_pipeline", "update_pipeline", "delete_pipeline", "create", "update", "delete"]
 
 
 @dataclass(frozen=True)
@@ -161,13 +161,36 @@ class DeleteAction(Change):
         return 1
 
 
+@dataclass(frozen=True)
+class DeletePipeline(Change):
+    """A live pipeline of a declared project that no file declares, deleted because its file says
+    ``prune_pipelines: true`` (only one defined through the API). The safety check counts it per project
+    (``Plan.project_safety``), not among a pipeline's actions."""
+
+    kind: ClassVar[ChangeKind] = "delete_pipeline"
+    symbol: ClassVar[str] = "-"
+    needs: ClassVar[tuple[str, ...]] = ("pipeline_id",)
+    on_pipeline: ClassVar[bool] = True
+    writes_in_place: ClassVar[bool] = True
+    leaves_action: ClassVar[bool] = False
+    doing: ClassVar[str] = "deleting pipeline"
+    done: ClassVar[str] = "deleted pipeline"
+
+
 #: every kind by its plan-file spelling
 BY_KIND: dict[str, type[Change]] = {
-    cls.kind: cls for cls in (CreatePipeline, UpdatePipeline, CreateAction, UpdateAction, DeleteAction)
+    cls.kind: cls for cls in (CreatePipeline, UpdatePipeline, DeletePipeline, CreateAction, UpdateAction, DeleteAction)
 }
 KINDS: tuple[str, ...] = tuple(BY_KIND)
 #: the order the plan's summary counts them in
-SUMMARY_ORDER: tuple[type[Change], ...] = (CreateAction, UpdateAction, DeleteAction, CreatePipeline, UpdatePipeline)
+SUMMARY_ORDER: tuple[type[Change], ...] = (
+    CreateAction,
+    UpdateAction,
+    DeleteAction,
+    CreatePipeline,
+    UpdatePipeline,
+    DeletePipeline,
+)
 
 
 def change_of(kind: str, **values: Any) -> Change:

@@ -12,8 +12,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from reconciler import fields
-from reconciler.config import envlist
+from reconciler import envrefs, fields
 from reconciler.errors import EnvError, PipelineError
 from reconciler.fields import SENSITIVE
 from reconciler.fingerprint import ABSENT, live_fingerprint
@@ -67,7 +66,7 @@ def check_variables(pipelines: Sequence[DesiredPipeline], options: Options) -> N
                 missing += env.missing(part, where)
                 names += env.unset(part)
     if missing:
-        raise EnvError(envlist.unset_report(names, missing))
+        raise EnvError(envrefs.unset_report(names, missing))
 
 
 def field_differs(name: str, desired: Any, live: Any) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler import __version__
 from reconciler.errors import PlanError, UnsafePlanError
-from reconciler.plan.changes import SUMMARY_ORDER, Change
+from reconciler.plan.changes import SUMMARY_ORDER, Change, DeletePipeline
 from reconciler.plan.targets import Targeting, address
 
 FORMAT_VERSION = 1
@@ -38,7 +38,7 @@ class SafetyWarning(str):
     __slots__ = ()
 
     @classmethod
-    def of(cls, count: SafetyCount, *, forced: bool) -> SafetyWarning:
+    def of(cls, count: SafetyCount | ProjectSafetyCount, *, forced: bool) -> SafetyWarning:
         return cls((SAFETY_SKIPPED if forced else SAFETY_REFUSES) + count.describe())
 
     @classmethod
@@ -63,6 +63,48 @@ class Skipped:
             "workspace": self.workspace,
             "project": self.project,
         }
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A live pipeline of a declared project that no file declares: told in the plan, not a change
+    (deleted only with the file's ``prune_pipelines: true``, then as a ``DeletePipeline``). ``kept``
+    says why it would never be deleted (defined in Buddy YAML), else ``None``."""
+
+    workspace: str
+    project: str
+    pipeline_id: int
+    name: str
+    kept: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workspace": self.workspace,
+            "project": self.project,
+            "pipeline_id": self.pipeline_id,
+            "name": self.name,
+            "kept": self.kept,
+        }
+
+
+@dataclass(frozen=True)
+class ProjectSafetyCount:
+    """What the safety check counted of one project's pipelines: its live pipelines and the deletes."""
+
+    project: str
+    live: int
+    deletes: int
+    limits: Limits
+
+    @property
+    def refused(self) -> bool:
+        return deletes_refused(self.live, self.deletes, self.limits.max_delete_percent)
+
+    def describe(self) -> str:
+        limit = self.limits.max_delete_percent
+        verdict = f"over the limit of {limit}%" if self.refused else f"(limit {limit}%)"
+        noun = "delete" if self.deletes == 1 else "deletes"
+        return f"project {self.project}: {self.live} live pipelines; {self.deletes} pipeline {noun}, {verdict}"
 
 
 @dataclass(frozen=True)
@@ -187,6 +229,11 @@ class Plan:
     errors: list[str] = field(default_factory=list)
     #: the --target/--exclude patterns a partial plan was made with (None: every declared pipeline)
     targeting: Targeting | None = None
+    #: live pipelines of the declared projects that no file declares (information, not changes)
+    orphans: list[Orphan] = field(default_factory=list)
+    #: the live pipeline count of each project where pipelines are deleted ("workspace/project"), for
+    #: the safety check of pipeline deletes
+    project_pipelines: dict[str, int] = field(default_factory=dict)
     #: YAML files a directory scan skipped as not config files (told on stderr; not serialised)
     skipped_files: list[str] = field(default_factory=list)
 
@@ -315,13 +362,23 @@ class Plan:
         base = limits or Limits()
         return [p.safety_count(counts.get(p.key, 0), base) for p in self.with_changes()]
 
-    def unsafe(self, live_counts: Mapping[str, int] | None = None, limits: Limits | None = None) -> list[SafetyCount]:
-        """The pipelines the safety check refuses (see ``SafetyCount.refused``)."""
-        return [c for c in self.safety_counts(live_counts, limits) if c.refused]
+    def project_safety(self, limits: Limits | None = None) -> list[ProjectSafetyCount]:
+        """What the safety check counts of pipeline deletes, per project that has some."""
+        deletes = Counter(f"{c.workspace}/{c.project}" for c in self.changes if isinstance(c, DeletePipeline))
+        base = limits or Limits()
+        return [ProjectSafetyCount(p, self.project_pipelines.get(p, n), n, base) for p, n in sorted(deletes.items())]
+
+    def unsafe(
+        self, live_counts: Mapping[str, int] | None = None, limits: Limits | None = None
+    ) -> list[SafetyCount | ProjectSafetyCount]:
+        """The pipelines (and projects) the safety check refuses (see ``SafetyCount.refused``)."""
+        counts: list[SafetyCount | ProjectSafetyCount] = [*self.safety_counts(live_counts, limits)]
+        counts += self.project_safety(limits)
+        return [c for c in counts if c.refused]
 
     def raise_if_unsafe(
         self, *, force: bool, live_counts: Mapping[str, int] | None = None, limits: Limits | None = None
-    ) -> list[SafetyCount]:
+    ) -> list[SafetyCount | ProjectSafetyCount]:
         """Refuse a plan over the safety threshold, unless ``force``; returns what ``force`` let through."""
         refused = self.unsafe(live_counts, limits)
         if refused and not force:
@@ -343,4 +400,6 @@ class Plan:
             "declared": {k: dict(v) for k, v in self.declared.items()},
             **({"targeting": self.targeting.to_json()} if self.targeting is not None else {}),
             "safety": {k: dict(v) for k, v in self.safety.items()},
+            "not_managed": [o.to_json() for o in self.orphans],
+            "project_pipelines": dict(self.project_pipelines),
         }

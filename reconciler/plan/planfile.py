@@ -19,6 +19,7 @@ from reconciler.plan.plan import (
     DECLARED_PIPELINE,
     FORMAT_VERSION,
     SAFETY_KEYS,
+    Orphan,
     Plan,
     SafetyWarning,
     Skipped,
@@ -96,6 +97,10 @@ def plan_from_json(data: Any, *, source: str = "plan file") -> Plan:
         declared=check.declared(data.get("declared", {})),
         targeting=check.targeting(data.get("targeting")),
         safety=check.safety(data.get("safety", {})),
+        orphans=[
+            check.orphan(item, f"not_managed[{i}]") for i, item in enumerate(check.array(data, "not_managed", True))
+        ],
+        project_pipelines=check.counts(data.get("project_pipelines", {}), "project_pipelines"),
     )
 
 
@@ -242,6 +247,28 @@ class Checker:
             self.integer(data, "pipeline_id", where),
             self.text(data, "reason", where) or "",
         )
+
+    def orphan(self, data: Any, where: str) -> Orphan:
+        """One live pipeline no file declares (``not_managed``)."""
+        data = self.object(data, where)
+        pipeline_id = self.integer(data, "pipeline_id", where, optional=False)
+        assert pipeline_id is not None
+        return Orphan(
+            self.text(data, "workspace", where),
+            self.text(data, "project", where),
+            pipeline_id,
+            self.text(data, "name", where),
+            self.text(data, "kept", where, optional=True),
+        )
+
+    def counts(self, value: Any, where: str) -> dict[str, int]:
+        """``{"workspace/project": count}``: whole numbers of 0 or more."""
+        out: dict[str, int] = {}
+        for key, number in self.object(value, where).items():
+            if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+                raise self.fail(f"{where}[{json.dumps(key, ensure_ascii=False)}]", "a whole number", number)
+            out[key] = number
+        return out
 
     def fingerprints(self, value: Any) -> dict[str, str]:
         out: dict[str, str] = {}

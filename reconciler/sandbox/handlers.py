@@ -87,6 +87,7 @@ class BuddyApi:
                     return 200, self._pipeline_view(req, pipeline)
                 if req.method == "PATCH":
                     return 200, self._patch_pipeline(req, state, project, pipeline)
+                _refuse_yaml(pipeline)  # a pipeline defined in Buddy YAML is deleted through its YAML
                 state.remove_pipeline(req.params["workspace"], req.params["project"], pipeline.id)
                 state.save()
                 return 204, None

@@ -1,0 +1,102 @@
+"""Orphan pipelines: the live pipelines of a declared project that no file declares.
+
+A plan tells them (``Plan.orphans``, "not managed here"), as information and not as changes. A file
+saying ``prune_pipelines: true`` deletes them: each becomes a ``DeletePipeline``, fingerprinted like any
+pipeline a plan touches so that ``apply --plan`` refuses a stale one. Never deleted: one defined in
+Buddy YAML, one whose definition the API does not tell, and a hidden one (the list does not show it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from reconciler.buddy import live
+from reconciler.buddy.client import BuddyClient
+from reconciler.buddy.matching import PipelineState, resolve_pipeline
+from reconciler.errors import PipelineError
+from reconciler.model import DesiredPipeline, LivePipeline, PipelineKey
+from reconciler.plan.changes import DeletePipeline
+from reconciler.plan.plan import Orphan, PipelinePlan, Plan
+
+#: why a pipeline whose source the API leaves unsaid is not deleted
+UNKNOWN = "not deleted: the API does not say whether Buddy YAML defines it"
+
+Project = tuple[str, str]
+
+
+def claimed_ids(declared: Iterable[DesiredPipeline], summaries: Sequence[dict[str, Any]]) -> set[int]:
+    """The live pipeline ids that a declaration names (by id, name or previous name); a name two live
+    pipelines share claims both (the plan reports that error for the declaration)."""
+    ids: set[int] = set()
+    for desired in declared:
+        try:
+            found = resolve_pipeline(desired, list(summaries))
+        except PipelineError:
+            names = {desired.name, *desired.previous_names}
+            ids.update(int(s["id"]) for s in summaries if s.get("name") in names or s.get("id") == desired.id)
+            continue
+        if found is not None:
+            ids.add(int(found["id"]))
+    return ids
+
+
+def find(states: Sequence[PipelineState], declared: Sequence[DesiredPipeline]) -> dict[Project, list[LivePipeline]]:
+    """Per project read, its live pipelines that none of ``declared`` (every declaration of the files,
+    targeted or not) names, in list order."""
+    out: dict[Project, list[LivePipeline]] = {}
+    for state in states:
+        project = (state.desired.workspace, state.desired.project)
+        if project in out or state.listing is None:
+            continue
+        mine = [d for d in declared if (d.workspace, d.project) == project]
+        taken = claimed_ids(mine, state.listing)
+        out[project] = [
+            LivePipeline(id=int(s["id"]), name=str(s.get("name")), summary=s)
+            for s in state.listing
+            if int(s["id"]) not in taken
+        ]
+    return out
+
+
+def add_to_plan(
+    client: BuddyClient,
+    made: Plan,
+    states: Sequence[PipelineState],
+    declared: Sequence[DesiredPipeline],
+    *,
+    prune: bool = True,
+) -> None:
+    """Tell the orphans of every project read in ``made``; where the files say ``prune_pipelines: true``
+    (and ``prune``: not in a targeted plan), plan the delete of each one defined through the API."""
+    pruning = {(d.workspace, d.project) for d in declared if d.prune_pipelines} if prune else set()
+    doomed: list[tuple[Project, LivePipeline]] = []
+    for project, pipelines in find(states, declared).items():
+        for pipeline in pipelines:
+            if project in pruning and not pipeline.yaml_known:  # the summary does not say: its GET does
+                detail = client.get_pipeline(*project, pipeline.id)
+                pipeline = LivePipeline(pipeline.id, pipeline.name, pipeline.summary, detail=detail)
+            kept = _kept(pipeline)
+            made.orphans.append(Orphan(*project, pipeline.id, pipeline.name, kept))
+            if project in pruning and kept is None:
+                doomed.append((project, pipeline))
+        if project in pruning:
+            listing = next(s.listing for s in states if (s.desired.workspace, s.desired.project) == project)
+            made.project_pipelines[f"{project[0]}/{project[1]}"] = len(listing or ())
+    keys = [PipelineKey(ws, project, pipeline.id) for (ws, project), pipeline in doomed]
+    for (project, pipeline), state in zip(doomed, live.read_keys(client, keys, {}), strict=True):
+        change = DeletePipeline(
+            workspace=project[0], project=project[1], pipeline=pipeline.name, pipeline_id=pipeline.id
+        )
+        made.pipelines.append(
+            PipelinePlan(str(state.key), fingerprint=state.fingerprint, live_count=state.count, changes=[change])
+        )
+
+
+def _kept(pipeline: LivePipeline) -> str | None:
+    """Why ``pipeline`` is never deleted, or ``None``."""
+    if pipeline.yaml_defined:
+        return pipeline.yaml_reason
+    if not pipeline.yaml_known:
+        return UNKNOWN
+    return None

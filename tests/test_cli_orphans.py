@@ -1,0 +1,149 @@
+"""Orphan pipelines against the sandbox: a plan tells the live pipelines of a declared project that no
+file declares (information, not a change); `prune_pipelines: true` deletes those defined through the
+API, never one defined in Buddy YAML, counted by the safety check per project and saved in the plan."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.cli.main import main
+from reconciler.sandbox import ALL_SCOPES, SandboxApp, SandboxServer, SandboxState
+
+TOKEN = "tok-orphans-0123456789abcdef"
+
+
+def pipeline(pid: int, name: str, **extra: Any) -> dict[str, Any]:
+    return {"id": pid, "name": name, "actions": [], **extra}
+
+
+def seed(*orphans: dict[str, Any]) -> dict[str, Any]:
+    """acme/web with the declared "Release" (#1), the given orphans and one defined in Buddy YAML."""
+    yaml_one = pipeline(9, "From YAML", git_config_ref="FIXED", definition_source="REMOTE")
+    pipelines = [pipeline(1, "Release"), *orphans, yaml_one]
+    return {"workspaces": {"acme": {"projects": {"web": {"pipelines": pipelines}}}}}
+
+
+CONFIG = """\
+workspace: acme
+project: web
+{extra}pipelines:
+  - name: Release
+    actions: []
+"""
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Serve a sandbox seeded as asked (``served(seed(...))``); the current directory is a temp one."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BUDDY_TOKEN", TOKEN)
+    servers: list[SandboxServer] = []
+
+    def start(data: dict[str, Any]) -> SandboxApp:
+        app = SandboxApp(SandboxState.from_data(data), tokens={TOKEN: ALL_SCOPES})
+        server = SandboxServer(app, poll_interval=0.005).__enter__()
+        servers.append(server)
+        monkeypatch.setenv("BUDDY_BASE_URL", server.url)
+        return app
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
+def names(app: SandboxApp) -> list[str]:
+    return [p.name for _, _, p in app.state.iter_pipelines()]
+
+
+def test_a_plan_lists_undeclared_pipelines_as_information_not_as_changes(served: Any, tmp_path: Path) -> None:
+    served(seed(pipeline(2, "Old deploy"), pipeline(3, "Scratch")))
+    (tmp_path / "web.yml").write_text(CONFIG.format(extra=""), encoding="utf-8")
+    code, out, err = run("plan", "web.yml", "--detailed-exitcode")
+    assert code == 0, out + err  # not a change
+    assert 'acme/web  not managed here: 3 pipelines: "Old deploy" (#2), "Scratch" (#3), "From YAML" (#9, ' in out
+    assert "No changes" in out
+    code, out, _ = run("plan", "web.yml", "--format", "json")
+    orphans = json.loads(out)["not_managed"]
+    assert [(o["pipeline_id"], o["kept"] is None) for o in orphans] == [(2, True), (3, True), (9, False)]
+    _, markdown, _ = run("plan", "web.yml", "--format", "markdown")
+    assert "not managed here: 3 pipelines" in markdown
+
+
+def test_prune_pipelines_deletes_the_api_defined_ones_and_never_the_yaml_one(served: Any, tmp_path: Path) -> None:
+    app = served(seed(pipeline(2, "Old deploy")))
+    (tmp_path / "web.yml").write_text(CONFIG.format(extra="prune_pipelines: true\n"), encoding="utf-8")
+    code, out, err = run("plan", "web.yml", "--detailed-exitcode")
+    assert code == 2, out + err
+    assert '  - delete pipeline "Old deploy" (#2)' in out
+    assert '"From YAML" (#9, defined in Buddy YAML' in out  # told, kept
+    assert "1 to delete" in out
+    code, out, err = run("apply", "web.yml")
+    assert code == 0, out + err
+    assert names(app) == ["Release", "From YAML"]
+    assert run("plan", "web.yml", "--detailed-exitcode")[0] == 0
+
+
+def test_pipeline_deletes_are_refused_over_30_percent_of_a_project_without_force(served: Any, tmp_path: Path) -> None:
+    app = served(seed(pipeline(2, "A"), pipeline(3, "B")))  # 2 of 4 live pipelines: 50%
+    (tmp_path / "web.yml").write_text(CONFIG.format(extra="prune_pipelines: true\n"), encoding="utf-8")
+    code, out, err = run("apply", "web.yml")
+    assert code == 1
+    assert "project acme/web: 4 live pipelines; 2 pipeline deletes, over the limit of 30%" in err
+    assert len(names(app)) == 4
+    code, out, err = run("apply", "web.yml", "--force")
+    assert code == 0, out + err
+    assert names(app) == ["Release", "From YAML"]
+
+
+def test_a_saved_plan_deletes_exactly_its_pipelines_and_is_shown_by_show(served: Any, tmp_path: Path) -> None:
+    app = served(seed(pipeline(2, "Old deploy")))
+    (tmp_path / "web.yml").write_text(CONFIG.format(extra="prune_pipelines: true\n"), encoding="utf-8")
+    assert run("plan", "web.yml", "--out", "plan.json")[0] == 0
+    saved = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
+    assert [c["kind"] for c in saved["changes"]] == ["delete_pipeline"]
+    assert saved["summary"]["delete_pipeline"] == 1 and saved["project_pipelines"] == {"acme/web": 3}
+    _, shown, _ = run("show", "plan.json")
+    assert '- delete pipeline "Old deploy" (#2)' in shown
+    code, out, err = run("apply", "--plan", "plan.json")
+    assert code == 0, out + err
+    assert "deleted pipeline" in out or "1 applied" in out
+    assert names(app) == ["Release", "From YAML"]
+
+
+def test_a_saved_pipeline_delete_is_refused_as_stale_when_the_pipeline_changed(served: Any, tmp_path: Path) -> None:
+    app = served(seed(pipeline(2, "Old deploy")))
+    (tmp_path / "web.yml").write_text(CONFIG.format(extra="prune_pipelines: true\n"), encoding="utf-8")
+    assert run("plan", "web.yml", "--out", "plan.json")[0] == 0
+    app.state.pipeline("acme", "web", 2).fields["name"] = "Renamed meanwhile"
+    code, _, err = run("apply", "--plan", "plan.json")
+    assert code == 1 and "stale" in err
+    assert "Renamed meanwhile" in names(app)
+
+
+def test_a_targeted_plan_lists_orphans_but_deletes_none(served: Any, tmp_path: Path) -> None:
+    served(seed(pipeline(2, "Old deploy")))
+    (tmp_path / "web.yml").write_text(CONFIG.format(extra="prune_pipelines: true\n"), encoding="utf-8")
+    code, out, _ = run("plan", "web.yml", "--target", "acme/web/Release", "--detailed-exitcode")
+    assert code == 0
+    assert "not managed here" in out and "delete pipeline" not in out
+
+
+def test_files_of_one_project_must_agree_on_prune_pipelines(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text(CONFIG.format(extra="prune_pipelines: true\n"), encoding="utf-8")
+    (tmp_path / "b.yml").write_text(CONFIG.format(extra="").replace("Release", "Nightly"), encoding="utf-8")
+    code, out, _ = run("validate", str(tmp_path))
+    assert code == 1
+    assert "b.yml:1:1: $.prune_pipelines: prune_pipelines is false here but true in " in out
+    assert "a.yml:3" in out
