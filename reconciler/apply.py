@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from reconciler import crash, envrefs, fields, uncertain
-from reconciler.buddy import live, settings
+from reconciler.buddy import live
 from reconciler.buddy.client import BuddyClient
 from reconciler.errors import (
     ApiError,
@@ -40,13 +39,11 @@ from reconciler.errors import (
     NotFoundError,
     RateLimitedError,
     ReadsStopped,
-    StalePlanError,
-    TargetMismatchError,
     TransportError,
     UncertainCreate,
 )
 from reconciler.fields import SENSITIVE
-from reconciler.model import MULTI_ARCH, PipelineKey
+from reconciler.model import MULTI_ARCH
 from reconciler.plan import normal
 from reconciler.plan.changes import (
     CreateAction,
@@ -118,91 +115,6 @@ def resolve_fields(plan: Plan, env: envrefs.Environment) -> dict[int, dict[str, 
     if missing:
         raise EnvError("cannot apply (nothing was changed): " + "; ".join(missing))
     return bodies
-
-
-def check_target(plan: Plan, client: BuddyClient, workspace: str | None) -> None:
-    """Refuse a plan made for another base URL or workspace."""
-    if plan.target.base_url.rstrip("/") != client.target:
-        raise TargetMismatchError(
-            f"the plan was made for {settings.display_url(plan.target.base_url)}, not {client.target}; nothing was "
-            "changed. "
-            "Make a new plan against this target"
-        )
-    if workspace:
-        others = sorted({c.workspace for c in plan.changes if c.workspace != workspace})
-        if others:
-            raise TargetMismatchError(
-                f"the plan changes workspace(s) {', '.join(others)}, but BUDDY_WORKSPACE is {workspace}; "
-                "nothing was changed"
-            )
-
-
-def refresh(client: BuddyClient, plan: Plan) -> dict[str, int]:
-    """Re-read every pipeline the plan touches (through ``live``); refuse (``StalePlanError``) when
-    any fingerprint changed. Returns the live action count per pipeline key, for the safety check."""
-    names = {c.key: c.pipeline for c in plan.changes}
-    keys = sorted({c.key for c in plan.changes} | {PipelineKey.parse(k) for k in plan.fingerprints}, key=str)
-    declared = {k: plan.declared_actions(str(k)) for k in keys}
-    own = {k: plan.declared_pipeline(str(k)) for k in keys}
-    counts: dict[str, int] = {}
-    stale: list[str] = []
-    for state in live.read_keys(client, keys, declared, own):
-        key = state.key
-        counts[str(key)] = state.count
-        if state.fingerprint == plan.fingerprints.get(str(key)):
-            continue
-        if key.id is None:
-            stale.append(f'pipeline "{key.name}" now exists in {key.workspace}/{key.project}')
-        elif state.fingerprint is None:
-            stale.append(f"pipeline #{key.id} ({names.get(key, '?')}) no longer exists")
-        else:
-            stale.append(f'pipeline "{names.get(key, key.id)}" (#{key.id})')
-    if stale:
-        raise StalePlanError(
-            "the plan is stale, Buddy changed since it was made: "
-            + "; ".join(stale)
-            + ". Nothing was changed. Run plan again"
-        )
-    return counts
-
-
-def create_once(
-    post: Callable[[], dict[str, Any]],
-    find: Callable[[], dict[str, Any] | None],
-    *,
-    looks: Looks | None = None,
-    stop: threading.Event | None = None,
-    window: float = 0.0,
-) -> dict[str, Any]:
-    """POST once. After an unknown outcome, look (``find``) a few times with backoff: the object
-    found is the one this POST made (the plan saw none of that name); none found raises
-    ``UncertainCreate``. Never a second POST: the API has no idempotency key. The looks go on until
-    ``window`` seconds after the POST was sent (``uncertain``). A ``stop`` cuts the waits between
-    looks short, never the looks."""
-    looks = looks or Looks()
-    stop = stop or threading.Event()
-    sent, sent_at = looks.clock(), time.time()
-    try:
-        return post()
-    except ApiError as exc:
-        if not exc.uncertain:
-            raise
-        first = exc
-    wait = looks.sleep or stop.wait
-    last_look: str | None = None
-    count = 0
-    for delay in uncertain.delays(looks.delays, sent, looks.clock(), window, looks.clock):
-        count += 1
-        if delay > 0 and not stop.is_set():
-            wait(delay)
-        try:
-            found = find()
-        except ApiError as exc:
-            last_look = exc.message
-            continue
-        if found is not None:
-            return found
-    raise UncertainCreate(uncertain.message(first.message, count, sent_at, window, last_look))
 
 
 #: what apply says of a PATCH or DELETE that no attempt saw answered (a late commit lands it anyway)
@@ -363,7 +275,9 @@ class _PipelineRun:
     def _create_once(
         self, post: Callable[[], dict[str, Any]], find: Callable[[], dict[str, Any] | None]
     ) -> dict[str, Any]:
-        return create_once(post, find, looks=self.looks, stop=self.stop, window=uncertain.window(self.client.timeout))
+        return uncertain.create_once(
+            post, find, looks=self.looks, stop=self.stop, window=uncertain.window(self.client.timeout)
+        )
 
     def verify(self, change: Change, body: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
         """The server's answer is what it stored: a declared field that still differs is a

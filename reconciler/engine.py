@@ -183,7 +183,8 @@ def apply_saved(
     """``reconcile apply --plan FILE``: exactly that plan, refused before any write when it was made
     for another target or when a pipeline it touches has changed since. ``connected`` is called once
     the client is open (the CLI shows the plan then)."""
-    from reconciler.apply import apply_plan, check_target, refresh, resolve_fields
+    from reconciler.apply import apply_plan, resolve_fields
+    from reconciler.saved import check_target, refresh
 
     with connect(()) as client:
         if connected is not None:

@@ -64,6 +64,9 @@ class DesiredAction:
     after: str | None = None
     previous_names: tuple[str, ...] = ()
     field_locations: Mapping[str, Location] = field(default_factory=dict)
+    #: the fields whose value came from a defaults block (a defaults file, a file's or a pipeline's
+    #: ``defaults:``), each with where the block gives it: ``defaults.yml:3``
+    sources: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -83,8 +83,11 @@ def _placement(change: Change) -> str:
     return f'after "{change.after_action_name}" (#{change.after_action_id})'
 
 
-def _field_lines(sym: str, fields: Mapping[str, Any], unset: Iterable[str] = ()) -> list[Line]:
-    unset = set(unset)
+def _field_lines(
+    sym: str, fields: Mapping[str, Any], unset: Iterable[str] = (), sources: Mapping[str, str] | None = None
+) -> list[Line]:
+    """A create's fields, one a line; a value from a defaults block says where: ``(defaults.yml:3)``."""
+    unset, sources = set(unset), sources or {}
     rows = [(k, v) for k, v in fields.items() if k != "name"]
     width = max((len(k) for k, _ in rows), default=0) + 2
     lines: list[Line] = []
@@ -92,6 +95,8 @@ def _field_lines(sym: str, fields: Mapping[str, Any], unset: Iterable[str] = ())
         text = show(masked(key, value))
         if key in unset:
             text = f"{SENSITIVE[:-1]}, not set)"
+        if key in sources:
+            text += f"  ({sources[key]})"
         lines.append((sym, f"        {key.ljust(width)}{text}"))
     return lines
 
@@ -100,7 +105,11 @@ def _diff_lines(sym: str, change: Change) -> list[Line]:
     """Each changed field of an update, element by element and path by path (``update_field_lines``)."""
     rows: list[tuple[str, str]] = []
     for key, entry in (change.diff or {}).items():
-        rows.extend(update_field_lines(key, entry, unset=key in change.unset_sensitive))
+        lines = update_field_lines(key, entry, unset=key in change.unset_sensitive)
+        if entry.get("source") and lines:  # the value came from a defaults block: say where
+            mark, text = lines[0]
+            lines[0] = (mark, f"{text}  ({entry['source']})")
+        rows.extend(lines)
     width = max((len(elements.split_change(t)[0]) for m, t in rows if m in "~+-" and "\t" in t), default=0) + 2
     return [_layout(sym, mark, text, width) for mark, text in rows]
 
@@ -113,7 +122,7 @@ def _create_lines(sym: str, change: Change) -> list[Line]:
     head = f'  + create  "{change.action_name}"'
     return [
         (sym, f"{head.ljust(42)} {_placement(change)}"),
-        *_field_lines(sym, change.fields or {}, change.unset_sensitive),
+        *_field_lines(sym, change.fields or {}, change.unset_sensitive, change.sources),
     ]
 
 

@@ -9,8 +9,13 @@ is still unseen, the message says until when (a clock time) another apply could 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from reconciler.errors import ApiError, UncertainCreate
+from reconciler.plan.options import Looks
 
 #: how long after the POST was sent a late commit is looked for, in request timeouts
 WINDOW_FACTOR = 2.0
@@ -58,3 +63,42 @@ def message(reason: str, looks: int, sent_at: float, span: float, last_look: str
         "started before then could create it a second time. Run `reconcile plan` to see whether it landed "
         "(it plans the create again only if it did not)"
     )
+
+
+def create_once(
+    post: Callable[[], dict[str, Any]],
+    find: Callable[[], dict[str, Any] | None],
+    *,
+    looks: Looks | None = None,
+    stop: threading.Event | None = None,
+    window: float = 0.0,
+) -> dict[str, Any]:
+    """POST once. After an unknown outcome, look (``find``) a few times with backoff: the object
+    found is the one this POST made (the plan saw none of that name); none found raises
+    ``UncertainCreate``. Never a second POST: the API has no idempotency key. The looks go on until
+    ``window`` seconds after the POST was sent. A ``stop`` cuts the waits between
+    looks short, never the looks."""
+    looks = looks or Looks()
+    stop = stop or threading.Event()
+    sent, sent_at = looks.clock(), time.time()
+    try:
+        return post()
+    except ApiError as exc:
+        if not exc.uncertain:
+            raise
+        first = exc
+    wait = looks.sleep or stop.wait
+    last_look: str | None = None
+    count = 0
+    for delay in delays(looks.delays, sent, looks.clock(), window, looks.clock):
+        count += 1
+        if delay > 0 and not stop.is_set():
+            wait(delay)
+        try:
+            found = find()
+        except ApiError as exc:
+            last_look = exc.message
+            continue
+        if found is not None:
+            return found
+    raise UncertainCreate(message(first.message, count, sent_at, window, last_look))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 #: the stages in the order the data flows; a module may import from its own stage and earlier ones
 STAGES = ("ground", "config", "buddy", "plan", "importer", "top", "cli")
-TOP = frozenset({"apply", "render", "engine", "annotate", "render_markdown", "crash", "uncertain"})
+TOP = frozenset({"apply", "render", "engine", "annotate", "render_markdown", "crash", "uncertain", "saved"})
 
 
 def modules(root: Path) -> dict[str, Path]:

@@ -536,7 +536,7 @@ class BlankPosts(httpx.BaseTransport):
 
 
 def test_a_create_answered_without_a_body_is_uncertain_and_apply_finds_it_instead_of_posting_again(sandbox_server):
-    from reconciler.apply import create_once
+    from reconciler.uncertain import create_once
 
     app = sandbox_server.app
     client = BuddyClient(sandbox_server.url, sandbox_server.token, transport=BlankPosts())

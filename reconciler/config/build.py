@@ -115,4 +115,5 @@ def _action(doc: Document, path: PathKey, action: dict[str, Any]) -> DesiredActi
         after=action.get("after"),
         previous_names=tuple(action.get("previous_names") or ()),
         field_locations=locations,
+        sources={k: f"{loc.file}:{loc.line}" for k, loc in locations.items() if (*path, k) in doc.inherited},
     )

@@ -35,6 +35,8 @@ class Change:
     fields: Mapping[str, Any] | None = None
     diff: Mapping[str, Mapping[str, Any]] | None = None
     reason: str | None = None
+    #: declared fields whose value came from a defaults block, with where: ``{"cache_mode": "defaults.yml:3"}``
+    sources: Mapping[str, str] | None = None
     #: write-only fields whose ``${env:…}`` variable is not set at plan time (shown, not serialised)
     unset_sensitive: tuple[str, ...] = field(default=(), compare=False)
 
@@ -88,6 +90,8 @@ class Change:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("unset_sensitive")
+        if not data["sources"]:
+            del data["sources"]  # only a change with a field from a defaults block has it
         if data["after_renamed_from"] is None:
             del data["after_renamed_from"]  # only a create whose anchor the same apply renames has it
         return {"kind": self.kind, **data}

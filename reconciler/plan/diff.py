@@ -247,6 +247,7 @@ def _create(
         after_action_name=after_name,
         fields=dict(action.fields),
         unset_sensitive=_unset_sensitive(action, options),
+        sources=dict(action.sources) or None,
         **common,
     )
 
@@ -283,11 +284,15 @@ def _update(
             diff[name] = dict(secrets.resend_entry(name, sent[name], variables))
     if not sent:
         return None
+    sources = {name: action.sources[name] for name in sent if name in action.sources}
+    for name, where in sources.items():
+        diff[name]["source"] = where
     return UpdateAction(
         action_name=action.name,
         action_id=live.id,
         fields=sent,
         diff=diff,
+        sources=sources or None,
         unset_sensitive=tuple(n for n in _unset_sensitive(action, options) if n in sent)
         if options.update_secrets
         else (),

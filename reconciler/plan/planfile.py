@@ -189,6 +189,7 @@ class Checker:
             self.object(fields_, f"{where}.fields")
         out["fields"] = fields_
         out["diff"] = self.diff(data.get("diff"), f"{where}.diff")
+        out["sources"] = self.sources(data.get("sources"), f"{where}.sources")
         if BY_KIND[kind] is CreatePipeline and out["pipeline_id"] is not None:
             raise self.fail(f"{where}.pipeline_id", "null (the pipeline does not exist yet)", out["pipeline_id"])
         return out
@@ -204,6 +205,15 @@ class Checker:
             for i, step in enumerate(paths):
                 self.path_change(step, f"{where}.{key}.paths[{i}]")
         return value
+
+    def sources(self, value: Any, where: str) -> dict[str, str] | None:
+        """A change's ``sources``: field name → where a defaults block gives it."""
+        if value is None:
+            return None
+        for key, text in self.object(value, where).items():
+            if not isinstance(text, str):
+                raise self.fail(f"{where}.{key}", "a string", text)
+        return dict(value)
 
     def path_change(self, value: Any, where: str) -> None:
         """One element-level entry of a diff, as ``elements.PathChange.to_json`` writes it."""
