@@ -398,6 +398,22 @@ def schema_reference(directory: Path) -> str:
     return SCHEMA_URL
 
 
+def _write_all(planned: Sequence[tuple[Path, str]], *, force: bool) -> list[Path]:
+    """Write each planned file atomically; ``OutputExistsError`` before any write when one exists and
+    ``force`` is false. Returns the paths written."""
+    existing = [path for path, _ in planned if path.exists()]
+    if existing and not force:
+        raise OutputExistsError(existing)
+    written: list[Path] = []
+    for path, text in planned:
+        try:
+            atomic.write_file(path, text)
+        except OSError as exc:
+            raise ExportWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+        written.append(path)
+    return written
+
+
 def export(
     client: BuddyClient,
     workspace: str,
@@ -452,15 +468,7 @@ def export(
             "; ".join(declared) + f"; nothing was written: a second declaration would make {output} invalid "
             "(remove the existing one first, import into another directory, or leave out that --pipeline)"
         )
-    existing = [path for path, _ in planned if path.exists()]
-    if existing and not force:
-        raise OutputExistsError(existing)
-    for path, text in planned:
-        try:
-            atomic.write_file(path, text)
-        except OSError as exc:
-            raise ExportWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
-        result.files.append(path)
+    result.files = _write_all(planned, force=force)
     result.env = env.described()
     for name, what in inherited_names(result.files).items():
         result.env.setdefault(name, what)
