@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import support
 
 from reconciler.cli.main import main
+from reconciler.errors import ApiError
 from reconciler.sandbox import ALL_SCOPES, SandboxApp, SandboxServer, SandboxState
 
 TOKEN = "tok-orphans-0123456789abcdef"
@@ -147,3 +149,12 @@ def test_files_of_one_project_must_agree_on_prune_pipelines(tmp_path: Path) -> N
     assert code == 1
     assert "b.yml:1:1: $.prune_pipelines: prune_pipelines is false here but true in " in out
     assert "a.yml:3" in out
+
+
+def test_the_client_deletes_an_api_pipeline_and_the_sandbox_refuses_a_yaml_one() -> None:
+    with support.served(seed(pipeline(2, "Old deploy"))) as (app, client):
+        client.delete_pipeline("acme", "web", 2)
+        assert names(app) == ["Release", "From YAML"]
+        with pytest.raises(ApiError):
+            client.delete_pipeline("acme", "web", 9)
+        assert names(app) == ["Release", "From YAML"]

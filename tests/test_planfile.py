@@ -158,6 +158,13 @@ def test_a_saved_plan_with_every_kind_of_field_reads_back():
         (lambda d: d.update(warnings=[1]), "warnings[0]: expected a string, got 1"),
         (lambda d: d.update(skipped=[{"pipeline": "Docs"}]), "skipped[0].reason: expected a non-empty string"),
         (lambda d: d.update(changes={}), "changes: expected a list, got an object"),
+        (
+            lambda d: d["changes"][1].update(kind="delete_pipeline", pipeline_id=None),
+            "changes[1].pipeline_id: expected an integer, got null",
+        ),
+        (lambda d: d.update(not_managed=[{"name": "Old"}]), "not_managed[0].pipeline_id: expected an integer"),
+        (lambda d: d.update(project_pipelines={"acme/web": -1}), 'project_pipelines["acme/web"]: expected a whole'),
+        (lambda d: d["changes"][3].update(sources={"cache_mode": 3}), "changes[3].sources.cache_mode: expected a"),
     ],
 )
 def test_an_edited_plan_file_is_refused_naming_the_field(edit, message: str):
