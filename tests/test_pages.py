@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,16 @@ from reconciler import engine
 from reconciler.buddy.client import BuddyClient
 from reconciler.buddy.live import read_live
 from reconciler.buddy.pages import SHIFT_READS
+from reconciler.config.build import load_config
 from reconciler.errors import ShiftedReadError
 from reconciler.model import DesiredPipeline
-from reconciler.plan.diff import Options
+from reconciler.plan.options import ApplyOptions, Options
 from reconciler.problems import Location
 
 PIPELINES = 45
 BIG = 125
+MID = 45
+CAPS = [1, 7, 30, 50, 100]
 
 
 def seed() -> dict[str, Any]:
@@ -28,6 +32,7 @@ def seed() -> dict[str, Any]:
 
     pipelines = [{"id": 100 + i, "name": f"svc-{i}", "actions": [action(1000 + i, "Build")]} for i in range(PIPELINES)]
     pipelines.append({"id": 500, "name": "big", "actions": [action(5000 + i, f"a-{i}") for i in range(BIG)]})
+    pipelines.append({"id": 600, "name": "mid", "actions": [action(6000 + i, f"m-{i}") for i in range(MID)]})
     return {"workspaces": {"acme": {"projects": {"web": {"pipelines": pipelines}}}}}
 
 
@@ -37,24 +42,29 @@ def config() -> str:
         "        type: DOCKER_BUILD_MULTI_ARCH\n        dockerfile_path: Dockerfile\n"
     )
     small = "".join(f"  - name: svc-{i}\n{build}" for i in range(PIPELINES))
-    tail = "".join(
-        f"      - name: a-{i}\n        type: DOCKER_BUILD_MULTI_ARCH\n        dockerfile_path: Dockerfile\n"
-        for i in range(BIG - 5, BIG)
-    )
-    return f"workspace: acme\nproject: web\npipelines:\n{small}  - name: big\n    actions:\n{tail}"
+
+    def tail(prefix: str, count: int) -> str:  # the last five actions: all past the first page of a cap under 100
+        return "".join(
+            f"      - name: {prefix}-{i}\n        type: DOCKER_BUILD_MULTI_ARCH\n        dockerfile_path: Dockerfile\n"
+            for i in range(count - 5, count)
+        )
+
+    big, mid = tail("a", BIG), tail("m", MID)
+    head = "workspace: acme\nproject: web\npipelines:\n"
+    return f"{head}{small}  - name: big\n    actions:\n{big}  - name: mid\n    actions:\n{mid}"
 
 
-@pytest.mark.parametrize("cap", [1, 7, 30, 50, 100])
+@pytest.mark.parametrize("cap", CAPS)
 def test_every_pipeline_and_action_is_read_whatever_the_servers_page_cap(cap: int) -> None:
     with served(seed()) as (app, client):
         app.set_switches(per_page_max=cap)
         pipelines = client.list_pipelines("acme", "web")
         actions = client.list_actions("acme", "web", 500)
-    assert [p["id"] for p in pipelines] == [*range(100, 100 + PIPELINES), 500]
+    assert [p["id"] for p in pipelines] == [*range(100, 100 + PIPELINES), 500, 600]
     assert [a["id"] for a in actions] == list(range(5000, 5000 + BIG))
 
 
-@pytest.mark.parametrize("cap", [1, 7, 30, 50, 100])
+@pytest.mark.parametrize("cap", CAPS)
 def test_declared_items_past_the_first_page_are_matched_not_created_again(tmp_path: Path, cap: int) -> None:
     path = tmp_path / "web.yml"
     path.write_text(config(), encoding="utf-8")
@@ -151,3 +161,37 @@ def test_a_pipeline_whose_action_list_keeps_moving_is_not_planned_and_the_others
     big, small = states
     assert big.error is not None and "changed while it was being read" in big.error
     assert small.error is None and small.live is not None and len(small.live.actions) == 1
+
+
+def _live_actions(app: Any, pipeline_id: int) -> list[str]:
+    pipeline = app.state.pipeline("acme", "web", pipeline_id)
+    assert pipeline is not None
+    return [a.name for a in pipeline.actions]
+
+
+@pytest.mark.parametrize("cap", CAPS)
+def test_prune_plans_and_apply_deletes_every_undeclared_action_past_any_page(tmp_path: Path, cap: int) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(config(), encoding="utf-8")
+    with served(seed()) as (app, client):
+        app.set_switches(per_page_max=cap)
+        pruning = Options(prune=True)
+        made = engine.plan(engine.given(client), [path], pruning)
+        deletes = Counter(c.pipeline for c in made.changes if c.kind == "delete")
+        assert deletes == {"big": BIG - 5, "mid": MID - 5} and len(made.changes) == sum(deletes.values())
+        _made, report = engine.apply(engine.given(client), [path], pruning, ApplyOptions(force=True))
+        assert report.ok, report.errors
+        assert _live_actions(app, 500) == [f"a-{i}" for i in range(BIG - 5, BIG)]
+        assert _live_actions(app, 600) == [f"m-{i}" for i in range(MID - 5, MID)]
+        assert engine.plan(engine.given(client), [path], pruning).changes == []
+
+
+@pytest.mark.parametrize("cap", CAPS)
+def test_import_writes_every_pipeline_and_action_past_any_page(tmp_path: Path, cap: int) -> None:
+    with served(seed()) as (app, client):
+        app.set_switches(per_page_max=cap)
+        engine.import_(engine.given(client), "acme", "web", output=tmp_path)
+        imported = load_config([tmp_path]).pipelines
+        assert [p.name for p in imported] == [*(f"svc-{i}" for i in range(PIPELINES)), "big", "mid"]
+        assert [len(p.actions) for p in imported][-2:] == [BIG, MID]
+        assert engine.plan(engine.given(client), [tmp_path], Options()).changes == []  # matched, not created

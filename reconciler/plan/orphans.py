@@ -13,8 +13,7 @@ from typing import Any
 
 from reconciler.buddy import live
 from reconciler.buddy.client import BuddyClient
-from reconciler.buddy.matching import PipelineState, resolve_pipeline
-from reconciler.errors import PipelineError
+from reconciler.buddy.matching import PipelineState
 from reconciler.model import DesiredPipeline, LivePipeline, PipelineKey
 from reconciler.plan.changes import DeletePipeline
 from reconciler.plan.plan import Orphan, PipelinePlan, Plan
@@ -26,19 +25,23 @@ Project = tuple[str, str]
 
 
 def claimed_ids(declared: Iterable[DesiredPipeline], summaries: Sequence[dict[str, Any]]) -> set[int]:
-    """The live pipeline ids that a declaration names (by id, name or previous name); a name two live
-    pipelines share claims both (the plan reports that error for the declaration)."""
-    ids: set[int] = set()
+    """The live pipeline ids that a declaration names, as ``resolve_pipeline`` matches them (by id, else
+    by name, else by the first previous name a live pipeline has); a name two live pipelines share
+    claims both (the plan reports that error for the declaration). Indexed: linear in the list."""
+    ids = {int(s["id"]) for s in summaries}
+    by_name: dict[Any, list[int]] = {}
+    for summary in summaries:
+        by_name.setdefault(summary.get("name"), []).append(int(summary["id"]))
+    taken: set[int] = set()
     for desired in declared:
-        try:
-            found = resolve_pipeline(desired, list(summaries))
-        except PipelineError:
-            names = {desired.name, *desired.previous_names}
-            ids.update(int(s["id"]) for s in summaries if s.get("name") in names or s.get("id") == desired.id)
+        if desired.id is not None:
+            taken.update({desired.id} & ids)
             continue
-        if found is not None:
-            ids.add(int(found["id"]))
-    return ids
+        for name in (desired.name, *desired.previous_names):
+            if name in by_name:
+                taken.update(by_name[name])
+                break
+    return taken
 
 
 def find(states: Sequence[PipelineState], declared: Sequence[DesiredPipeline]) -> dict[Project, list[LivePipeline]]:
