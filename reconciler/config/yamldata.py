@@ -34,6 +34,21 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 
+_new = object.__new__
+
+
+def _at(file: str, line: int, col: int) -> Location:
+    """``Location(file, line, col)`` made in half the time: a frozen dataclass's ``__init__`` sets each
+    field through ``object.__setattr__``, and the builder makes one per key and per value (300,000 for
+    10,000 actions). The instance is the same in every respect (equality, order, hash, repr)."""
+    location = _new(Location)
+    fields = location.__dict__
+    fields["file"] = file
+    fields["line"] = line
+    fields["col"] = col
+    return location
+
+
 # PyYAML's own scalar constructors know YAML 1.1's spellings (0x1F, 1_000, .inf, yes/no, ...); we reuse
 # them for everything but the common cases, which have fast paths below.
 _SCALARS = yaml.constructor.SafeConstructor()
@@ -91,7 +106,7 @@ class Builder:
 
     def _loc(self, node: Node) -> Location:
         mark = node.start_mark
-        return Location(self.file, mark.line + 1, mark.column + 1)
+        return _at(self.file, mark.line + 1, mark.column + 1)
 
     def _node(self, node: Node, path: PathKey) -> Any:
         self.locations[path] = self._loc(node)
@@ -162,10 +177,10 @@ class Builder:
                 message = f"duplicate key `{key}` (first given at line {first.line})"
                 self.problems.append(error_at(file, key_node, child, message))
                 continue
-            key_locations[child] = Location(file, mark.line + 1, mark.column + 1)
+            key_locations[child] = _at(file, mark.line + 1, mark.column + 1)
             if value_node.tag == STR_TAG and value_node.__class__ is ScalarNode and not self._alias_depth:
                 mark = value_node.start_mark
-                locations[child] = Location(file, mark.line + 1, mark.column + 1)
+                locations[child] = _at(file, mark.line + 1, mark.column + 1)
                 out[key] = value_node.value
             else:
                 out[key] = self._node(value_node, child)
