@@ -203,19 +203,20 @@ def unset_names(value: Any, env: Mapping[str, str]) -> list[str]:
     """The variables ``value`` references (strings inside dicts and lists too) that are unset or empty
     and have no default: what ``resolve`` would refuse, in order, repeats kept."""
     return [
-        ref.name for text in _strings(value) for ref in find_refs(text) if not env.get(ref.name) and ref.default is None
+        ref.name for text in strings(value) for ref in find_refs(text) if not env.get(ref.name) and ref.default is None
     ]
 
 
-def _strings(value: Any) -> Iterator[str]:
+def strings(value: Any) -> Iterator[str]:
+    """Every string inside ``value``: itself, or the strings of its dict values and list items, at any depth."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
         for item in value.values():
-            yield from _strings(item)
+            yield from strings(item)
     elif isinstance(value, list | tuple):
         for item in value:
-            yield from _strings(item)
+            yield from strings(item)
 
 
 def unset_report(names: Iterable[str], details: Sequence[str], *, doing: str = "") -> str:

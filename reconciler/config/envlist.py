@@ -93,23 +93,12 @@ def variables(pipelines: Iterable[DesiredPipeline], env: Mapping[str, str]) -> l
 def _refs(name: str, value: Any) -> Iterator[tuple[envrefs.EnvRef, str, bool]]:
     """(reference, the field's label, whether write-only) for every reference in field ``name``."""
     for parts, secret in fields.write_only_values(name, value):
-        for text in _strings(secret):
+        for text in envrefs.strings(secret):
             for ref in envrefs.find_refs(text):
                 yield ref, fields.label(name, parts), True
-    for text in _strings(fields.strip_write_only(name, value)):
+    for text in envrefs.strings(fields.strip_write_only(name, value)):
         for ref in envrefs.find_refs(text):
             yield ref, name, False
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
 
 
 #: the variables of a value ``resolve`` would refuse (envrefs has it: the ground's)
