@@ -317,3 +317,22 @@ def test_a_dangling_symlink_names_the_missing_target(tmp_path: Path) -> None:
     (tmp_path / "a.yml").symlink_to(tmp_path / "gone.yml")
     result = load_paths([tmp_path / "a.yml"])
     assert [p.message for p in result.problems] == [f"a symlink to {tmp_path / 'gone.yml'}, which does not exist"]
+
+
+def test_a_cycle_made_while_the_collector_is_paused_is_still_collected_after() -> None:
+    import gc
+    import weakref
+
+    from reconciler.config.loader import collector_paused
+
+    class Node:
+        pass
+
+    with collector_paused():
+        node = Node()
+        node.self = node  # type: ignore[attr-defined]
+        ref = weakref.ref(node)
+        del node
+    assert gc.isenabled()
+    gc.collect()
+    assert ref() is None
