@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from reconciler.buddy.matching import match_actions
 from reconciler.errors import PipelineError
 from reconciler.model import MULTI_ARCH, ActionSummary, DesiredAction, DesiredPipeline
-from reconciler.plan.normal import canonical, is_empty, live_as_declared, match_actions, platforms
+from reconciler.plan.normal import canonical, is_empty, live_as_declared, platforms
 from reconciler.problems import Location
 
 LOC = Location("web.yml", 1, 1)

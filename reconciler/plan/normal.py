@@ -1,5 +1,5 @@
-"""Normalisation and matching: a file's value and the server's value put in one canonical form, and
-declared actions matched to live ones.
+"""Normalisation: a file's value and the server's value put in one canonical form (which live action a
+declared one is lives with the read, in ``buddy/matching``).
 
 The diff compares what this module produces; import writes what it produces. How a field compares is
 the field table's answer (``fields.compare_rule``); what each rule means lives here, as one
@@ -10,14 +10,12 @@ difference is described path by path. The diff, apply's check of the server's an
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
 from reconciler import fields
-from reconciler.errors import PipelineError
-from reconciler.model import ActionSummary, DesiredPipeline
 from reconciler.plan import elements, merge
 
 On = Literal["action", "pipeline"]
@@ -143,36 +141,3 @@ class FieldRule:
 def rule(name: str, on: On = "action") -> FieldRule:
     """The rule of field ``name``."""
     return FieldRule(name, on)
-
-
-def match_actions(desired: DesiredPipeline, live_actions: Sequence[ActionSummary]) -> dict[str, ActionSummary]:
-    """Declared name → the live action it manages (by its name, else by a previous name).
-
-    Raises ``PipelineError`` for a type clash or for two live actions answering to one name."""
-    by_name: dict[str, list[ActionSummary]] = {}
-    for summary in live_actions:
-        by_name.setdefault(summary.name, []).append(summary)
-    matched: dict[str, ActionSummary] = {}
-    for action in desired.actions:
-        for name in (action.name, *action.previous_names):
-            found = by_name.get(name, [])
-            if not found:
-                continue
-            if len(found) > 1:
-                ids = ", ".join(f"#{a.id}" for a in found)
-                raise PipelineError(
-                    desired.label,
-                    f'{len(found)} live actions are named "{name}" ({ids}); rename all but one in Buddy '
-                    "so the file can say which it manages, or run apply with --dedupe to keep the first",
-                )
-            live = found[0]
-            if live.type != action.type:
-                raise PipelineError(
-                    desired.label,
-                    f'the live action "{name}" (#{live.id}) is of type {live.type}, the file declares '
-                    f"{action.type} ({action.location}); the API cannot change a type: rename one of "
-                    "them, or delete the live action in Buddy",
-                )
-            matched[action.name] = live
-            break
-    return matched
