@@ -62,13 +62,33 @@ def stored(name: str, value: Any) -> Any:
 
 def empty_to_none(value: Any) -> Any:
     """``value`` with every empty part (see ``is_empty``) made ``None``, recursively (to compare;
-    import's ``cleaning.without_empty`` drops them instead, to write)."""
+    ``without_empty`` drops them instead, to write)."""
     if isinstance(value, Mapping):
         cleaned = {k: empty_to_none(v) for k, v in value.items()}
         return cleaned or None
     if isinstance(value, list):
         return None if not value else [empty_to_none(v) for v in value]
     return None if is_empty(value) else value
+
+
+#: Keys an item of a list requires (``variables[].key``, ``remote_parameters[].key``): written even as "".
+REQUIRED_ITEM_KEYS = frozenset({"key"})
+
+
+def without_empty(value: Any) -> Any:
+    """``value`` with every null, empty string, empty list and empty mapping removed from mappings,
+    recursively. Items of a list are cleaned but kept, since lists are compared item by item. A
+    variable's or parameter's ``key`` is kept even when empty: the schema requires it."""
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            cleaned = without_empty(item)
+            if not is_empty(cleaned) or (key in REQUIRED_ITEM_KEYS and cleaned == ""):
+                out[key] = cleaned
+        return out
+    if isinstance(value, list):
+        return [without_empty(item) for item in value]
+    return value
 
 
 def project(desired: Any, live: Any) -> Any:
@@ -125,6 +145,21 @@ class FieldRule:
     def sent(self, raw: Any, live: Any) -> Any:
         """What a change sends for the declared ``raw`` value, given the live one."""
         return merge.merged(self.name, raw, live) if self.on == "pipeline" else raw
+
+    def written(self, live: Any) -> Any:
+        """What import writes for the live value: the part a file may hold, in the file's spelling (an
+        integration as ``{identifier: …}``), empty parts dropped; ``NOTHING`` when that is empty or the
+        server's default."""
+        value = live
+        if self.on == "action" and fields.compare_rule(self.name) == "integration":
+            value = unify(self.name, value)
+            if isinstance(value, Mapping):
+                identifier = value.get("identifier")
+                value = {"identifier": identifier} if identifier is not None else None
+        value = without_empty(fields.known_part(self.name, value, on=self.on)[0])
+        if is_empty(value) or fields.is_server_default(self.name, value, on=self.on):
+            return NOTHING
+        return value
 
     def describe(self, desired: Any, live: Any) -> list[dict[str, Any]]:
         """Per-path entries for what differs inside a structured value (``elements`` walks the two
