@@ -561,8 +561,7 @@ def test_a_write_that_fails_midway_names_the_files_already_written(tmp_path: Pat
     with pytest.raises(ExportWriteError) as failed:
         export(fake(), "acme", "web", output=tmp_path, split=True)
     assert str(failed.value) == (
-        f"cannot write {tmp_path / 'web' / 'nightly-builds.yml'}: No space left on device; "
-        f"written before it: {written}"
+        f"cannot write {tmp_path / 'web' / 'nightly-builds.yml'}: No space left on device; written before it: {written}"
     )
     assert written.exists()
 
