@@ -140,3 +140,10 @@ def test_a_saved_plan_re_sends_only_the_named_secret_when_applied(
     assert code == 0, out + err
     after = passwords(server)
     assert {k for k in before if before[k] != after[k]} == {k for k in after if after[k] == encrypt("pw-ghcr-saved")}
+
+
+def test_a_command_that_takes_no_update_secrets_names_the_option_as_it_was_typed(server: SandboxServer) -> None:
+    code, _, err = run("validate", "examples", "--update-secrets=GHCR_TOKEN")
+    assert code == 1
+    assert "unrecognized arguments: --update-secrets=GHCR_TOKEN" in err
+    assert "--update-secrets-for" not in err

@@ -199,7 +199,7 @@ def _change_options(parser: argparse.ArgumentParser) -> None:
     )
     # `--update-secrets=NAMES` reaches argparse as this hidden option (see ``parse``), so that a bare
     # `--update-secrets` never takes the PATH after it for a name
-    parser.add_argument("--update-secrets-for", dest="secret_names", action="append", help=argparse.SUPPRESS)
+    parser.add_argument(_NAMES_FLAG, dest="secret_names", action="append", help=argparse.SUPPRESS)
 
 
 def _planning_options(parser: argparse.ArgumentParser) -> None:
@@ -355,12 +355,18 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     words = list(sys.argv[1:] if argv is None else argv)
     try:
         return parser.parse_args(_secret_names_apart(words))
-    except UsageError as exc:
+    except UsageError as typed:
+        # a message quotes the words as parsed: say `--update-secrets=NAMES` as the user wrote it
+        exc = UsageError(typed.message.replace(f"--update-secrets {_NAMES_FLAG} ", "--update-secrets="))
         command = next((i for i, w in enumerate(words) if w in EXAMPLES), None)
         if command is None or not any(w.startswith("-") for w in words[:command]):
-            raise
+            raise exc from None
         moved = " ".join([words[command], *words[:command]])
         raise UsageError(f"{exc.message}; options go after the command: reconcile {moved} …") from None
+
+
+#: the hidden option ``--update-secrets=NAMES`` is parsed as (after a bare ``--update-secrets``)
+_NAMES_FLAG = "--update-secrets-for"
 
 
 def _secret_names_apart(words: list[str]) -> list[str]:
@@ -370,7 +376,7 @@ def _secret_names_apart(words: list[str]) -> list[str]:
         if word == "--":
             return out + words[index:]
         if word.startswith("--update-secrets="):
-            out += ["--update-secrets", "--update-secrets-for", word.split("=", 1)[1]]
+            out += ["--update-secrets", _NAMES_FLAG, word.split("=", 1)[1]]
         else:
             out.append(word)
     return out
