@@ -122,11 +122,20 @@ def test_a_confirmed_read_of_several_pages_catches_an_item_skipped_by_a_removal(
     assert [p["id"] for p in first] == [2, 3, 4]  # the two later reads agree, the first did not
 
 
-def test_a_single_page_needs_no_confirmation() -> None:
-    client, asked = scripted([[1, 2, 3], []])
+def test_a_single_page_proven_the_end_by_a_shorter_one_needs_no_confirmation() -> None:
+    client, asked = scripted([[1, 2, 3], [4], [5, 6]])
+    with client:
+        client.list_pipelines("acme", "web")  # the server fills pages of 3: [4] ended the list
+        assert client.list_pipelines("acme", "web", confirm=True) == [{"id": 5, "name": "p5"}, {"id": 6, "name": "p6"}]
+    assert asked == ["1", "2", "1"]
+
+
+def test_a_first_page_then_an_empty_one_are_two_answers_and_are_confirmed() -> None:
+    # a removal in front between the two would move the list's last item onto the page already read
+    client, asked = scripted([[1, 2, 3], [], [1, 2, 3], []])
     with client:
         client.list_pipelines("acme", "web", confirm=True)
-    assert asked == ["1", "2"]
+    assert asked == ["1", "2", "1", "2"]
 
 
 def test_a_plan_reads_a_long_pipeline_list_again_before_it_plans_a_create(tmp_path: Path) -> None:

@@ -11,9 +11,11 @@ seen twice, one removed from it is never seen. Both are caught and the list read
 times at most) before giving up with a ``ShiftedReadError``:
 
 * an id seen twice in one read is a shift, never a duplicate;
-* a read that must not miss anything (``confirm``) and took more than one page is compared with a second
-  read (or with a ``baseline`` read before); two reads that differ are a shift. A single page is one
-  answer, a consistent snapshot, and needs no confirmation.
+* a read that must not miss anything (``confirm``) and took more than one request is compared with a
+  second read (or with a ``baseline`` read before); two reads that differ are a shift. A single page
+  proven the end by its length is one answer, a consistent snapshot, and needs no confirmation; a page
+  followed by an empty one is two (an item removed in front between them moves the last one onto the
+  page already read).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ Bad = Callable[..., BadAnswerError]
 
 
 class Listing(list[dict[str, Any]]):
-    """The items of a list read, in order; ``pages`` counts the non-empty pages it took."""
+    """The items of a list read, in order; ``pages`` counts the pages it asked for, the empty one that
+    ended it too: a full page then an empty one are two answers, and an item removed in front between
+    them is never seen."""
 
     pages: int = 0
 
@@ -126,6 +130,7 @@ class PageReader:
                     "GET", path, status, f"goes on past {MAX_LIST_ITEMS} {key}: stopped reading the list", page=page
                 )
             if not items:
+                listing.pages = page
                 return listing
             listing.extend(items)
             listing.pages += 1
