@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from reconciler.buddy.dedupe import split
 from reconciler.errors import PipelineError
 from reconciler.model import MULTI_ARCH, ActionSummary, DesiredAction, DesiredPipeline
-from reconciler.plan.dedupe import split
 from reconciler.problems import Location
 
 HERE = Location("f.yml", 1, 1)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from reconciler.buddy.matching import match_actions
 from reconciler.errors import PipelineError
 from reconciler.model import MULTI_ARCH, ActionSummary, DesiredAction, DesiredPipeline
-from reconciler.plan.normal import canonical, is_empty, live_as_declared, match_actions, platforms
+from reconciler.plan.normal import NOTHING, canonical, is_empty, live_as_declared, platforms, rule
 from reconciler.problems import Location
 
 LOC = Location("web.yml", 1, 1)
@@ -70,3 +71,13 @@ def test_a_field_rule_compares_no_write_only_part_and_describes_only_real_differ
     assert rule("name", "pipeline").compared("Release") is NOTHING  # a rename, not a comparison
     paths = rule("variables").describe([{"key": "A", "value": "2"}], [{"key": "A", "value": "1", "extra": ""}])
     assert paths == [{"path": "variables[0].value", "op": "change", "from": "1", "to": "2"}]
+
+
+def test_a_field_rule_writes_what_import_keeps_and_nothing_for_an_empty_or_default_value() -> None:
+    assert rule("integration").written({"hash_id": "h1", "name": "Docker Hub"}) == {"identifier": "h1"}
+    assert rule("variables").written([{"key": "", "value": "", "id": 4}]) == [{"key": ""}]
+    assert rule("build_args").written([]) is NOTHING
+    assert rule("trigger_time").written("ON_EVERY_EXECUTION") is NOTHING  # the server's default
+    assert rule("trigger_time").written("ON_FAILURE") == "ON_FAILURE"
+    assert rule("priority", on="pipeline").written("NORMAL") is NOTHING
+    assert rule("priority", on="pipeline").written("HIGH") == "HIGH"

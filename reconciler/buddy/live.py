@@ -29,7 +29,8 @@ from typing import Any
 from reconciler import fields
 from reconciler.buddy import settings
 from reconciler.buddy.client import BuddyClient
-from reconciler.buddy.matching import PipelineState, match_pipelines, resolve_pipeline
+from reconciler.buddy.dedupe import split
+from reconciler.buddy.matching import PipelineState, match_actions, match_pipelines, resolve_pipeline
 from reconciler.buddy.pages import Listing
 from reconciler.errors import (
     NotFoundError,
@@ -50,8 +51,6 @@ from reconciler.model import (
     PipelineKey,
     source_told,
 )
-from reconciler.plan.dedupe import split
-from reconciler.plan.normal import match_actions
 
 
 def summary_of(action: dict[str, Any]) -> ActionSummary:

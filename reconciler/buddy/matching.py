@@ -1,4 +1,4 @@
-"""Which live pipeline each declared one is: pure logic over the pipeline lists ``live.py`` read.
+"""Which live pipeline (and action) each declared one is: pure logic over the lists ``live.py`` read.
 
 ``resolve_pipeline`` finds one declaration's live summary; ``match_pipelines`` does it for every
 declaration of a plan, with the errors (a live pipeline claimed twice), the did-you-mean of a
@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler import suggest
 from reconciler.errors import PipelineError
-from reconciler.model import DesiredPipeline, LivePipeline
+from reconciler.model import ActionSummary, DesiredPipeline, LivePipeline
 
 
 @dataclass
@@ -152,3 +152,36 @@ def _warn_shared_names(
                 f'{desired.location}: renaming pipeline #{live.id} to "{desired.name}", the name of live '
                 f"pipeline #{other['id']}: two pipelines will share it, and name matching will need ids"
             )
+
+
+def match_actions(desired: DesiredPipeline, live_actions: Sequence[ActionSummary]) -> dict[str, ActionSummary]:
+    """Declared name → the live action it manages (by its name, else by a previous name).
+
+    Raises ``PipelineError`` for a type clash or for two live actions answering to one name."""
+    by_name: dict[str, list[ActionSummary]] = {}
+    for summary in live_actions:
+        by_name.setdefault(summary.name, []).append(summary)
+    matched: dict[str, ActionSummary] = {}
+    for action in desired.actions:
+        for name in (action.name, *action.previous_names):
+            found = by_name.get(name, [])
+            if not found:
+                continue
+            if len(found) > 1:
+                ids = ", ".join(f"#{a.id}" for a in found)
+                raise PipelineError(
+                    desired.label,
+                    f'{len(found)} live actions are named "{name}" ({ids}); rename all but one in Buddy '
+                    "so the file can say which it manages, or run apply with --dedupe to keep the first",
+                )
+            live = found[0]
+            if live.type != action.type:
+                raise PipelineError(
+                    desired.label,
+                    f'the live action "{name}" (#{live.id}) is of type {live.type}, the file declares '
+                    f"{action.type} ({action.location}); the API cannot change a type: rename one of "
+                    "them, or delete the live action in Buddy",
+                )
+            matched[action.name] = live
+            break
+    return matched

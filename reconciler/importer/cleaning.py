@@ -14,7 +14,7 @@ from typing import Any
 
 from reconciler import envrefs, fields
 from reconciler.model import MULTI_ARCH
-from reconciler.plan.normal import is_empty, unify
+from reconciler.plan.normal import NOTHING, is_empty, rule
 
 #: The order action fields are written in: what is built, then where it goes, then when and how the
 #: action runs; the order of the examples. A field of the schema not named here comes after them.
@@ -63,55 +63,23 @@ ACTION_ORDER: tuple[str, ...] = (
 # -- cleaning ----------------------------------------------------------------------------------------
 
 
-#: Keys an item of a list requires (``variables[].key``, ``remote_parameters[].key``): written even as "".
-REQUIRED_ITEM_KEYS = frozenset({"key"})
-
-
-def without_empty(value: Any) -> Any:
-    """``value`` with every null, empty string, empty list and empty mapping removed from mappings,
-    recursively. Items of a list are cleaned but kept, since lists are compared item by item. A
-    variable's or parameter's ``key`` is kept even when empty: the schema requires it."""
-    if isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            cleaned = without_empty(item)
-            if not is_empty(cleaned) or (key in REQUIRED_ITEM_KEYS and cleaned == ""):
-                out[key] = cleaned
-        return out
-    if isinstance(value, list):
-        return [without_empty(item) for item in value]
-    return value
-
-
 #: a literal ``${env:`` written so that it reads back as text (``envrefs.escape``)
 escape = envrefs.escape
-
-
-def _integration(value: Any) -> Any:
-    """An integration as a file names it: ``{identifier: …}`` (``normal.unify`` makes ``hash_id`` one)."""
-    value = unify("integration", value)
-    if not isinstance(value, Mapping):
-        return value
-    identifier = value.get("identifier")
-    return {"identifier": identifier} if identifier is not None else None
 
 
 def clean_action(detail: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of a live multi-arch action worth writing, ``name`` and ``type`` first, in
     ``ACTION_ORDER`` order: no read-only field, no null or empty value, no server default; nested objects
-    cleaned alike and ``integration`` written as ``{identifier: …}``. Write-only values are kept as
-    they came (encrypted): ``render_action`` replaces them with references. No escaping here."""
+    cleaned alike and ``integration`` written as ``{identifier: …}`` (each field's ``FieldRule.written``).
+    Write-only values are kept as they came (encrypted): ``render_action`` replaces them with
+    references. No escaping here."""
     out: dict[str, Any] = {"name": detail.get("name"), "type": detail.get("type", MULTI_ARCH)}
     for key in _written_order():
         if key in ("name", "type") or fields.is_read_only(key) or key not in detail:
             continue
-        value = detail[key]
-        if key == "integration":
-            value = _integration(value)
-        value = without_empty(fields.known_part(key, value)[0])
-        if is_empty(value) or fields.is_server_default(key, value):
-            continue
-        out[key] = value
+        value = rule(key).written(detail[key])
+        if value is not NOTHING:
+            out[key] = value
     # The API allows run_only_on_first_failure only with ON_FAILURE (and requires it there); a server
     # that answers `false` for it elsewhere must not make the file invalid.
     if out.get("trigger_time") != "ON_FAILURE":
@@ -141,10 +109,8 @@ def clean_pipeline(name: str, live: Mapping[str, Any]) -> dict[str, Any]:
     for key in fields.pipeline_fields():
         if key in fields.PIPELINE_NOT_IMPORTED:
             continue
-        value = without_empty(fields.known_part(key, live.get(key), on="pipeline")[0])
-        if is_empty(value) or fields.is_server_default(key, value, on="pipeline"):
-            continue
-        if key == "identifier" and value == slug(name):
+        value = rule(key, on="pipeline").written(live.get(key))
+        if value is NOTHING or (key == "identifier" and value == slug(name)):
             continue
         out[key] = value
     return out

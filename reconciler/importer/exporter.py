@@ -53,7 +53,6 @@ from reconciler.importer.cleaning import (  # noqa: F401 - re-exported for the c
     slug,
     unknown_action_fields,
     unknown_pipeline_notes,
-    without_empty,
 )
 from reconciler.importer.envnames import EnvNames
 from reconciler.importer.existing import declared_elsewhere, inherited_names, repository_names

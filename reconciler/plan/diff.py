@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler import envrefs, fields
+from reconciler.buddy import dedupe
+from reconciler.buddy.matching import match_actions
 from reconciler.errors import EnvError, PipelineError
 from reconciler.fields import SENSITIVE
 from reconciler.fingerprint import ABSENT, live_fingerprint
@@ -24,9 +26,9 @@ from reconciler.model import (
     LivePipeline,
     PipelineKey,
 )
-from reconciler.plan import anchors, dedupe, secrets
+from reconciler.plan import anchors, secrets
 from reconciler.plan.changes import Change, CreateAction, CreatePipeline, DeleteAction, UpdateAction, UpdatePipeline
-from reconciler.plan.normal import NOTHING, On, match_actions, rule
+from reconciler.plan.normal import NOTHING, On, rule
 from reconciler.plan.options import Options
 from reconciler.plan.plan import PipelinePlan
 

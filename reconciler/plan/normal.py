@@ -1,5 +1,5 @@
-"""Normalisation and matching: a file's value and the server's value put in one canonical form, and
-declared actions matched to live ones.
+"""Normalisation: a file's value and the server's value put in one canonical form (which live action a
+declared one is lives with the read, in ``buddy/matching``).
 
 The diff compares what this module produces; import writes what it produces. How a field compares is
 the field table's answer (``fields.compare_rule``); what each rule means lives here, as one
@@ -10,14 +10,12 @@ difference is described path by path. The diff, apply's check of the server's an
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
 from reconciler import fields
-from reconciler.errors import PipelineError
-from reconciler.model import ActionSummary, DesiredPipeline
 from reconciler.plan import elements, merge
 
 On = Literal["action", "pipeline"]
@@ -64,13 +62,33 @@ def stored(name: str, value: Any) -> Any:
 
 def empty_to_none(value: Any) -> Any:
     """``value`` with every empty part (see ``is_empty``) made ``None``, recursively (to compare;
-    import's ``cleaning.without_empty`` drops them instead, to write)."""
+    ``without_empty`` drops them instead, to write)."""
     if isinstance(value, Mapping):
         cleaned = {k: empty_to_none(v) for k, v in value.items()}
         return cleaned or None
     if isinstance(value, list):
         return None if not value else [empty_to_none(v) for v in value]
     return None if is_empty(value) else value
+
+
+#: Keys an item of a list requires (``variables[].key``, ``remote_parameters[].key``): written even as "".
+REQUIRED_ITEM_KEYS = frozenset({"key"})
+
+
+def without_empty(value: Any) -> Any:
+    """``value`` with every null, empty string, empty list and empty mapping removed from mappings,
+    recursively. Items of a list are cleaned but kept, since lists are compared item by item. A
+    variable's or parameter's ``key`` is kept even when empty: the schema requires it."""
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            cleaned = without_empty(item)
+            if not is_empty(cleaned) or (key in REQUIRED_ITEM_KEYS and cleaned == ""):
+                out[key] = cleaned
+        return out
+    if isinstance(value, list):
+        return [without_empty(item) for item in value]
+    return value
 
 
 def project(desired: Any, live: Any) -> Any:
@@ -128,6 +146,21 @@ class FieldRule:
         """What a change sends for the declared ``raw`` value, given the live one."""
         return merge.merged(self.name, raw, live) if self.on == "pipeline" else raw
 
+    def written(self, live: Any) -> Any:
+        """What import writes for the live value: the part a file may hold, in the file's spelling (an
+        integration as ``{identifier: …}``), empty parts dropped; ``NOTHING`` when that is empty or the
+        server's default."""
+        value = live
+        if self.on == "action" and fields.compare_rule(self.name) == "integration":
+            value = unify(self.name, value)
+            if isinstance(value, Mapping):
+                identifier = value.get("identifier")
+                value = {"identifier": identifier} if identifier is not None else None
+        value = without_empty(fields.known_part(self.name, value, on=self.on)[0])
+        if is_empty(value) or fields.is_server_default(self.name, value, on=self.on):
+            return NOTHING
+        return value
+
     def describe(self, desired: Any, live: Any) -> list[dict[str, Any]]:
         """Per-path entries for what differs inside a structured value (``elements`` walks the two
         canonical forms, so that only real differences are listed)."""
@@ -143,36 +176,3 @@ class FieldRule:
 def rule(name: str, on: On = "action") -> FieldRule:
     """The rule of field ``name``."""
     return FieldRule(name, on)
-
-
-def match_actions(desired: DesiredPipeline, live_actions: Sequence[ActionSummary]) -> dict[str, ActionSummary]:
-    """Declared name → the live action it manages (by its name, else by a previous name).
-
-    Raises ``PipelineError`` for a type clash or for two live actions answering to one name."""
-    by_name: dict[str, list[ActionSummary]] = {}
-    for summary in live_actions:
-        by_name.setdefault(summary.name, []).append(summary)
-    matched: dict[str, ActionSummary] = {}
-    for action in desired.actions:
-        for name in (action.name, *action.previous_names):
-            found = by_name.get(name, [])
-            if not found:
-                continue
-            if len(found) > 1:
-                ids = ", ".join(f"#{a.id}" for a in found)
-                raise PipelineError(
-                    desired.label,
-                    f'{len(found)} live actions are named "{name}" ({ids}); rename all but one in Buddy '
-                    "so the file can say which it manages, or run apply with --dedupe to keep the first",
-                )
-            live = found[0]
-            if live.type != action.type:
-                raise PipelineError(
-                    desired.label,
-                    f'the live action "{name}" (#{live.id}) is of type {live.type}, the file declares '
-                    f"{action.type} ({action.location}); the API cannot change a type: rename one of "
-                    "them, or delete the live action in Buddy",
-                )
-            matched[action.name] = live
-            break
-    return matched
