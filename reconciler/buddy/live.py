@@ -40,7 +40,7 @@ from reconciler.errors import (
     ReadsStopped,
     ShiftedReadError,
 )
-from reconciler.fingerprint import ABSENT, PRESENT, YAML_FIELDS, live_fingerprint
+from reconciler.fingerprint import ABSENT, PRESENT, live_fingerprint
 from reconciler.model import (
     MULTI_ARCH,
     ActionSummary,
