@@ -3,10 +3,12 @@ the plan's warnings and errors and for validate's problems."""
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from reconciler.plan.plan import Plan
 from reconciler.problems import split_location
+
+if TYPE_CHECKING:  # validate's annotations need no plan
+    from reconciler.plan.plan import Plan
 
 
 def _gh_escape(text: str, *, prop: bool = False) -> str:

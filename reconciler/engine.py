@@ -18,18 +18,18 @@ from reconciler import suggest
 from reconciler.config import build as config_module
 from reconciler.errors import PipelineError
 from reconciler.model import DesiredPipeline, PipelineKey
-from reconciler.plan.options import ApplyOptions, Options
-from reconciler.plan.plan import PipelinePlan, Plan, Skipped, Target
-from reconciler.plan.secrets import check_secret_names
-from reconciler.plan.targets import Targeting
 from reconciler.problems import Problem
 
-# The client, live reads, apply and import bring httpx (and deepdiff for plans): each command that talks
-# to Buddy imports them when it runs, so that ``validate`` (a pre-commit hook) starts without them.
+# The client, live reads, apply and import bring httpx (and deepdiff for plans), and the plan modules
+# are plan's and apply's: each command imports what it needs when it runs, so that ``validate`` (a
+# pre-commit hook) starts without them.
 if TYPE_CHECKING:
     from reconciler.apply import ApplyReport
     from reconciler.buddy.client import BuddyClient
     from reconciler.importer import exporter
+    from reconciler.plan.options import ApplyOptions, Options
+    from reconciler.plan.plan import Plan
+    from reconciler.plan.targets import Targeting
 
 #: Opens a client for the declared pipelines (the sandbox seeds empty ones for them).
 Connect = Callable[[Sequence[DesiredPipeline]], "AbstractContextManager[BuddyClient]"]
@@ -80,6 +80,7 @@ def build_plan(
     from reconciler.buddy.live import ABSENT, read_live
     from reconciler.plan import orphans
     from reconciler.plan.diff import diff_pipeline
+    from reconciler.plan.plan import PipelinePlan, Plan, Skipped, Target
 
     made = Plan(Target(base_url=client.target), warnings=list(warnings))
     states = read_live(client, pipelines, dedupe=options.dedupe)
@@ -122,6 +123,7 @@ def _targeted(
 def plan(connect: Connect, paths: Sequence[str | Path], options: Options, targeting: Targeting | None = None) -> Plan:
     """``reconcile plan``: files → desired, live state → plan (of the targeted pipelines only)."""
     from reconciler.plan.diff import check_variables
+    from reconciler.plan.secrets import check_secret_names
 
     cfg = load(paths)
     pipelines, counted, warnings = _targeted(cfg, targeting)
@@ -138,16 +140,20 @@ def apply(
     connect: Connect,
     paths: Sequence[str | Path],
     options: Options,
-    how: ApplyOptions = ApplyOptions(),  # noqa: B008 (frozen)
+    how: ApplyOptions | None = None,
     *,
     show: Callable[[Plan], None] | None = None,
     targeting: Targeting | None = None,
 ) -> tuple[Plan, ApplyReport]:
     """``reconcile apply PATH…``: plan against live state (targeted pipelines only), then make the
-    changes as ``how`` says (see ``ApplyOptions``). ``show`` gets the plan as soon as it is made
-    (before the safety check or any write)."""
+    changes as ``how`` says (see ``ApplyOptions``; none: its defaults). ``show`` gets the plan as soon as
+    it is made (before the safety check or any write)."""
     from reconciler.apply import apply_plan
     from reconciler.plan.diff import check_variables
+    from reconciler.plan.options import ApplyOptions
+    from reconciler.plan.secrets import check_secret_names
+
+    how = ApplyOptions() if how is None else how
 
     cfg = load(paths)
     pipelines, counted, warnings = _targeted(cfg, targeting)
@@ -175,16 +181,19 @@ def apply_saved(
     connect: Connect,
     saved: Plan,
     options: Options,
-    how: ApplyOptions = ApplyOptions(),  # noqa: B008 (frozen)
+    how: ApplyOptions | None = None,
     *,
     workspace: str | None = None,
     connected: Callable[[], None] | None = None,
 ) -> ApplyReport:
     """``reconcile apply --plan FILE``: exactly that plan, refused before any write when it was made
     for another target or when a pipeline it touches has changed since. ``connected`` is called once
-    the client is open (the CLI shows the plan then)."""
+    the client is open (the CLI shows the plan then); ``how`` none: ``ApplyOptions``' defaults."""
     from reconciler.apply import apply_plan, resolve_fields
+    from reconciler.plan.options import ApplyOptions
     from reconciler.saved import check_target, refresh
+
+    how = ApplyOptions() if how is None else how
 
     with connect(()) as client:
         if connected is not None:

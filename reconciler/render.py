@@ -1,5 +1,5 @@
-"""Plans and problems → text and JSON; the apply report. Writers take a stream. The markdown comment
-is ``render_markdown``'s, GitHub annotations are ``annotate``'s.
+"""Plans → text and JSON; the apply report. Writers take a stream. The markdown comment is
+``render_markdown``'s, GitHub annotations are ``annotate``'s, validate's problems ``cli.validateout``'s.
 
 Masking asks the field table (``fields.masked``): a value that is write-only or came from ``${env:…}``
 is written as ``(sensitive)`` in every format meant for people (the plan *file* keeps references,
@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
-from reconciler.annotate import github_annotation
 from reconciler.fields import SENSITIVE, is_write_only, masked, strip_write_only
 from reconciler.plan import elements
 from reconciler.plan.changes import (
@@ -25,7 +24,6 @@ from reconciler.plan.changes import (
     UpdatePipeline,
 )
 from reconciler.plan.plan import Change, Plan, SafetyWarning
-from reconciler.problems import Problem, cap_per_file
 
 if TYPE_CHECKING:  # apply brings the client (httpx): validate's output needs neither
     from reconciler.apply import ApplyReport, Outcome
@@ -318,41 +316,6 @@ def write_json(plan: Plan, stream: TextIO) -> None:
                 entry["paths"] = [_masked_path(item) for item in entry["paths"]]
     json.dump(data, stream, indent=2, ensure_ascii=False)
     stream.write("\n")
-
-
-# -- problems (validate) ----------------------------------------------------------------------------
-
-
-def problem_summary(problems: list[Problem], files: int) -> str:
-    errors = sum(1 for p in problems if p.severity == "error")
-    warnings = len(problems) - errors
-    verdict = "invalid" if errors else "valid"
-    return f"{files} file(s) {verdict}: {errors} error(s), {warnings} warning(s)."
-
-
-def write_problems(problems: list[Problem], stream: TextIO, *, files: int, fmt: str = "text") -> None:
-    """Each problem as ``file:line:col: $.path: message`` (or a GitHub annotation), at most
-    ``MAX_PROBLEMS_PER_FILE`` of a file and then how many more it has, then a summary that counts all."""
-    for problem in cap_per_file(problems):
-        if isinstance(problem, tuple):
-            file, more = problem
-            note = f"… and {more:,} more problem{'s' if more != 1 else ''} in {file} (fix these first)"
-            stream.write((github_annotation("notice", note, file=file) if fmt == "github" else note) + "\n")
-        elif fmt == "github":
-            loc = problem.location
-            stream.write(
-                github_annotation(
-                    problem.severity,
-                    f"{problem.path}: {problem.message}",
-                    file=loc.file,
-                    line=loc.line,
-                    col=loc.col,
-                )
-                + "\n"
-            )
-        else:
-            stream.write(f"{problem}\n")
-    stream.write(problem_summary(problems, files) + "\n")
 
 
 # -- apply ------------------------------------------------------------------------------------------

@@ -3,13 +3,17 @@ and the hint for an option written before the command."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import re
+from typing import Any
 
 import pytest
 
+from reconciler.cli import args as args_module
 from reconciler.cli.args import build_parser
 from reconciler.cli.main import main
+from reconciler.errors import UsageError
 
 COMMANDS = ["validate", "plan", "apply", "import", "schema", "sandbox"]
 
@@ -112,3 +116,67 @@ def test_parallelism_outside_1_to_64_is_a_usage_error_naming_the_range(command: 
 def test_parallelism_at_either_end_of_its_range_parses(value: str) -> None:
     args = build_parser().parse_args(["plan", "--parallelism", value])
     assert args.parallelism == int(value)
+
+
+# -- the lazy parser (the CLI's start-up) -------------------------------------------------------------
+
+
+def _commands_action(parser: argparse.ArgumentParser) -> Any:
+    return next(a for a in parser._actions if a.dest == "command")
+
+
+@pytest.mark.parametrize("command", list(args_module.COMMANDS))
+def test_the_lazy_parser_shows_each_command_the_help_the_full_parser_shows(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        build_parser(lazy=True).parse_args([command, "--help"])
+    lazy = capsys.readouterr().out
+    assert lazy == _commands_action(build_parser()).choices[command].format_help()
+
+
+def test_the_lazy_parser_shows_the_top_level_help_of_the_full_parser() -> None:
+    assert build_parser(lazy=True).format_help() == build_parser().format_help()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bogus"],
+        ["validate", "--nope"],
+        ["validate", "--format", "xml"],
+        ["validate", "-v", "-q"],
+        ["plan", "--parallelism", "0"],
+        ["apply", "--max-delete-percent", "101"],
+        ["import", "--workspace", "acme"],
+        ["schema", "pipeline"],
+    ],
+)
+def test_the_lazy_parser_refuses_what_the_full_parser_refuses_in_the_same_words(argv: list[str]) -> None:
+    messages = []
+    for lazy in (True, False):
+        with pytest.raises(UsageError) as refused:
+            build_parser(lazy=lazy).parse_args(argv)
+        messages.append(refused.value.message)
+    assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "examples", "--format", "github", "-q"],
+        ["plan", "examples", "--sandbox", "--target", "acme/*", "--max-update-percent", "10"],
+        ["apply", "--plan", "plan.json", "--auto-approve"],
+        ["sandbox", "--port", "9000", "--fault", "error:rate=0.1"],
+    ],
+)
+def test_the_lazy_parser_reads_the_same_arguments_as_the_full_parser(argv: list[str]) -> None:
+    assert build_parser(lazy=True).parse_args(argv) == build_parser().parse_args(argv)
+
+
+def test_the_lazy_parser_adds_the_arguments_of_the_parsed_command_only() -> None:
+    parser = build_parser(lazy=True)
+    parser.parse_args(["validate", "examples"])
+    choices = _commands_action(parser).choices
+    assert "--format" in choices["validate"]._option_string_actions
+    assert [a.dest for a in choices["plan"]._actions] == ["help"]

@@ -1,6 +1,7 @@
 """`reconcile validate` runs as a pre-commit hook on every commit: it starts without the libraries only
-the commands that talk to Buddy need (httpx and its stack, rich, deepdiff). Checked on the modules a
-real child process imports (``-X importtime`` names each one), never on a wall time."""
+the commands that talk to Buddy need (httpx and its stack, rich, deepdiff) and without the plan's own
+modules. Checked on the modules a real child process imports (``-X importtime`` names each one), never
+on a wall time."""
 
 from __future__ import annotations
 
@@ -28,8 +29,8 @@ pipelines:
 """
 
 
-def imported(*argv: str) -> tuple[int, set[str]]:
-    """The exit code of ``python -X importtime ARGV`` and the top-level packages of every module it imported."""
+def modules(*argv: str) -> tuple[int, set[str]]:
+    """The exit code of ``python -X importtime ARGV`` and the full name of every module it imported."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BUDDY_", "PYTHON"))}
     run = subprocess.run(
         [sys.executable, "-X", "importtime", *argv],
@@ -43,10 +44,19 @@ def imported(*argv: str) -> tuple[int, set[str]]:
     names = set()
     for line in run.stderr.splitlines():
         if line.startswith("import time:") and line.count("|") == 2:
-            module = line.rsplit("|", 1)[1].strip()
-            names.add(module.split(".")[0].lstrip("_"))
+            names.add(line.rsplit("|", 1)[1].strip())
     assert "reconciler" in names, run.stderr[-2000:]
     return run.returncode, names
+
+
+def imported(*argv: str) -> tuple[int, set[str]]:
+    """The exit code of ``python -X importtime ARGV`` and the top-level packages of every module it imported."""
+    code, names = modules(*argv)
+    return code, {name.split(".")[0].lstrip("_") for name in names}
+
+
+def plan_modules(names: set[str]) -> list[str]:
+    return sorted(name for name in names if name == "reconciler.plan" or name.startswith("reconciler.plan."))
 
 
 def test_the_import_list_names_httpx_when_the_client_is_imported() -> None:
@@ -67,3 +77,26 @@ def test_validate_that_reports_problems_loads_none_of_them_either(tmp_path: Path
     code, names = imported("-m", "reconciler", "validate", "--format", fmt, str(tmp_path))
     assert code == 1
     assert sorted(names.intersection(HEAVY)) == []
+
+
+def test_the_import_list_names_the_plan_modules_when_plan_s_options_are_read() -> None:
+    _code, names = modules(
+        "-c", "import reconciler.cli.args as a; a.plan_options(a.build_parser().parse_args(['plan']))"
+    )
+    assert "reconciler.plan.options" in plan_modules(names)
+
+
+@pytest.mark.parametrize("argv", [["examples"], ["--format", "github", "examples"]])
+def test_validate_loads_no_plan_module_and_not_the_plan_renderer(argv: list[str]) -> None:
+    code, names = modules("-m", "reconciler", "validate", *argv)
+    assert code == 0
+    assert "reconciler.config.schema" in names
+    assert plan_modules(names) == []
+    assert sorted(names & {"reconciler.render", "reconciler.cli.console"}) == []
+
+
+def test_validate_that_reports_problems_loads_no_plan_module_either(tmp_path: Path) -> None:
+    (tmp_path / "web.yml").write_text(BROKEN, encoding="utf-8")
+    code, names = modules("-m", "reconciler", "validate", str(tmp_path))
+    assert code == 1
+    assert plan_modules(names) == []

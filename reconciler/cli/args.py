@@ -6,15 +6,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from reconciler import __version__
 from reconciler.buddy.settings import DEFAULT_BASE_URL, REGIONS
 from reconciler.errors import UsageError
-from reconciler.plan.options import Options
-from reconciler.plan.plan import DEFAULT_MAX_PERCENT, UPDATE_GATE_MIN_ACTIONS, Limits
-from reconciler.plan.secrets import parse_names
-from reconciler.plan.targets import Targeting
+
+# The plan modules are imported where plan's and apply's options are built or read, so that parsing
+# `validate`'s arguments (the pre-commit hook) loads none of them.
+if TYPE_CHECKING:
+    from reconciler.plan.options import Options
+    from reconciler.plan.targets import Targeting
 
 EXAMPLES = {
     "validate": "example: reconcile validate examples/ --format github",
@@ -125,6 +128,8 @@ def _targeting_options(parser: argparse.ArgumentParser) -> None:
 
 def targeting(args: argparse.Namespace) -> Targeting | None:
     """The ``--target``/``--exclude`` patterns of the command line; ``None`` when neither was given."""
+    from reconciler.plan.targets import Targeting
+
     if not args.target and not args.exclude:
         return None
     return Targeting(tuple(args.target), tuple(args.exclude))
@@ -156,6 +161,8 @@ def _percent(text: str) -> int:
 
 
 def _safety_options(parser: argparse.ArgumentParser) -> None:
+    from reconciler.plan.plan import DEFAULT_MAX_PERCENT, UPDATE_GATE_MIN_ACTIONS
+
     parser.add_argument(
         "--dedupe",
         action="store_true",
@@ -181,11 +188,6 @@ def _safety_options(parser: argparse.ArgumentParser) -> None:
 _FORMATTER = argparse.RawDescriptionHelpFormatter
 
 
-def _command(sub: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
-    """Command ``name``'s parser, with its one-line help and its example under ``--help``."""
-    return sub.add_parser(name, help=summary, epilog=EXAMPLES[name], formatter_class=_FORMATTER)
-
-
 def _change_options(parser: argparse.ArgumentParser) -> None:
     """What plan and apply may change beyond the files' own differences."""
     parser.add_argument("--prune", action="store_true", help="delete undeclared multi-arch actions")
@@ -208,8 +210,7 @@ def _planning_options(parser: argparse.ArgumentParser) -> None:
     _verbosity(parser)
 
 
-def _add_validate(sub: argparse._SubParsersAction) -> None:
-    p = _command(sub, "validate", "check files against the schema and the rules (no network)")
+def _add_validate(p: argparse.ArgumentParser) -> None:
     _paths_argument(p)
     p.add_argument(
         "--format",
@@ -220,8 +221,7 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     _verbosity(p, verbose="name every YAML file skipped as not a config file")  # validate sends no request
 
 
-def _add_plan(sub: argparse._SubParsersAction) -> None:
-    p = _command(sub, "plan", "show what would change in Buddy")
+def _add_plan(p: argparse.ArgumentParser) -> None:
     _paths_argument(p)
     p.add_argument("--format", choices=["text", "markdown", "json", "github"], default="text")
     p.add_argument("--out", metavar="FILE", help="also write the JSON plan to FILE (for apply --plan)")
@@ -230,8 +230,7 @@ def _add_plan(sub: argparse._SubParsersAction) -> None:
     _planning_options(p)
 
 
-def _add_apply(sub: argparse._SubParsersAction) -> None:
-    p = _command(sub, "apply", "make Buddy match the files")
+def _add_apply(p: argparse.ArgumentParser) -> None:
     _paths_argument(p)
     p.add_argument("--plan", dest="plan_file", metavar="FILE", help="apply exactly this saved plan")
     _change_options(p)
@@ -244,8 +243,7 @@ def _add_apply(sub: argparse._SubParsersAction) -> None:
     _planning_options(p)
 
 
-def _add_import(sub: argparse._SubParsersAction) -> None:
-    p = _command(sub, "import", "write YAML for pipelines that already exist")
+def _add_import(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", required=True)
     p.add_argument("--project", required=True)
     p.add_argument("--pipeline", action="append", default=[], metavar="NAME", help="only this pipeline (repeat)")
@@ -259,13 +257,11 @@ def _add_import(sub: argparse._SubParsersAction) -> None:
     _verbosity(p)
 
 
-def _add_schema(sub: argparse._SubParsersAction) -> None:
-    p = _command(sub, "schema", "print the JSON Schema")
+def _add_schema(p: argparse.ArgumentParser) -> None:
     p.add_argument("which", nargs="?", choices=["config", "action"], default="config")
 
 
-def _add_env(sub: argparse._SubParsersAction) -> None:
-    p = _command(sub, "env", "list the ${env:…} variables the files use, and whether each is set (no network)")
+def _add_env(p: argparse.ArgumentParser) -> None:
     _paths_argument(p)
     p.add_argument(
         "--format",
@@ -275,8 +271,7 @@ def _add_env(sub: argparse._SubParsersAction) -> None:
     )
 
 
-def _add_show(sub: argparse._SubParsersAction) -> None:
-    p = _command(sub, "show", "print a saved plan (plan --out) in any plan format (no network, no token)")
+def _add_show(p: argparse.ArgumentParser) -> None:
     p.add_argument("planfile", metavar="PLANFILE", help="a plan written by `reconcile plan --out`")
     p.add_argument(
         "--format",
@@ -286,8 +281,7 @@ def _add_show(sub: argparse._SubParsersAction) -> None:
     )
 
 
-def _add_sandbox(sub: argparse._SubParsersAction) -> None:
-    p = _command(sub, "sandbox", "serve the local Buddy API simulator")
+def _add_sandbox(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--seed", metavar="FILE", help="seed state (never written to)")
     p.add_argument("--state", metavar="FILE", help="persist state to FILE after each change")
@@ -306,13 +300,53 @@ def _add_sandbox(sub: argparse._SubParsersAction) -> None:
     _verbosity(p)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``reconcile`` and its commands; a usage error raises ``UsageError`` (exit 1)."""
+#: each command's one-line help (in ``reconcile --help``) and what adds its arguments to its parser
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "validate": ("check files against the schema and the rules (no network)", _add_validate),
+    "plan": ("show what would change in Buddy", _add_plan),
+    "apply": ("make Buddy match the files", _add_apply),
+    "import": ("write YAML for pipelines that already exist", _add_import),
+    "schema": ("print the JSON Schema", _add_schema),
+    "env": ("list the ${env:…} variables the files use, and whether each is set (no network)", _add_env),
+    "show": ("print a saved plan (plan --out) in any plan format (no network, no token)", _add_show),
+    "sandbox": ("serve the local Buddy API simulator", _add_sandbox),
+}
+
+
+class _Commands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """The commands' parsers; a command's arguments are added when it is parsed, unless ``fill`` added
+    them before (what ``--help`` and a usage error show is the same either way)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unfilled: dict[str, Callable[[argparse.ArgumentParser], None]] = {}
+
+    def fill(self, name: str) -> None:
+        add = self.unfilled.pop(name, None)
+        if add is not None:
+            add(self.choices[name])
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, *args: Any) -> None:
+        values = args[0]  # argparse has refused a name that is not a command before this call
+        self.fill(values[0])
+        super().__call__(parser, namespace, *args)
+
+
+def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
+    """The parser of ``reconcile`` and its commands; a usage error raises ``UsageError`` (exit 1).
+    ``lazy``: a command's arguments are added only when it is the one parsed (the CLI's start-up: the
+    pre-commit hook builds validate's alone)."""
     parser = _Parser(prog="reconcile", description="Plan and apply Buddy.works pipelines kept as YAML in Git.")
     parser.add_argument("--version", action=_VersionAction)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for add in (_add_validate, _add_plan, _add_apply, _add_import, _add_schema, _add_env, _add_show, _add_sandbox):
-        add(sub)
+    sub = cast(
+        _Commands, parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, action=_Commands)
+    )
+    for name, (summary, add) in COMMANDS.items():
+        sub.add_parser(name, help=summary, epilog=EXAMPLES[name], formatter_class=_FORMATTER)
+        sub.unfilled[name] = add
+    if not lazy:
+        for name in COMMANDS:
+            sub.fill(name)
     return parser
 
 
@@ -361,6 +395,10 @@ def base_url(args: argparse.Namespace) -> str:
 
 def plan_options(args: argparse.Namespace) -> Options:
     """The diff's options from plan's or apply's arguments (the environment included)."""
+    from reconciler.plan.options import Options
+    from reconciler.plan.plan import Limits
+    from reconciler.plan.secrets import parse_names
+
     return Options(
         prune=getattr(args, "prune", False),
         update_secrets=getattr(args, "update_secrets", False),

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from reconciler import engine, envrefs, fields, render
+from reconciler import engine, envrefs, fields
 from reconciler.buddy import settings
 from reconciler.cli import args as cliargs
-from reconciler.cli import console, internal
+from reconciler.cli import internal, validateout
 from reconciler.cli.args import build_parser
 from reconciler.errors import (
     ApplyCancelled,
@@ -25,15 +25,15 @@ from reconciler.errors import (
     UsageError,
     ValidationFailed,
 )
-from reconciler.model import DesiredPipeline
-from reconciler.plan.options import ApplyOptions
-from reconciler.plan.plan import Plan
-from reconciler.plan.planfile import read_plan_file, write_plan_file
 from reconciler.redact import RedactingStream, Redactor
 
-if TYPE_CHECKING:  # the client (httpx) is imported by the commands that talk to Buddy, when they run
+# The client (httpx), the plan modules, the terminal views and the plan's renderer are imported by the
+# commands that need them, when they run: `validate` (the pre-commit hook) starts without them.
+if TYPE_CHECKING:
     from reconciler.apply import ApplyReport
     from reconciler.buddy.client import BuddyClient
+    from reconciler.model import DesiredPipeline
+    from reconciler.plan.plan import Plan
 
 __all__ = ["INTERRUPTED_EXIT", "build_parser", "main"]
 
@@ -170,6 +170,8 @@ def _connect(
 
 def _is_terminal(stream: TextIO) -> bool:
     """Whether to colour ``stream``: a terminal, and NO_COLOR unset."""
+    from reconciler.cli import console
+
     return console.is_terminal(stream) and not os.environ.get("NO_COLOR")
 
 
@@ -177,8 +179,6 @@ def _is_terminal(stream: TextIO) -> bool:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from reconciler.cli import validateout
-
     result = engine.validate(cliargs.paths(args))
     if args.verbose:
         for skipped in result.skipped:
@@ -191,7 +191,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.format == "json":
         validateout.write_problems_json(problems, out, files=len(result.files))
     elif problems or not args.quiet:
-        render.write_problems(problems, out, files=len(result.files), fmt=args.format)
+        validateout.write_problems(problems, out, files=len(result.files), fmt=args.format)
     return 0 if result.ok else 1
 
 
@@ -203,6 +203,9 @@ def cmd_schema(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from reconciler.cli import console
+    from reconciler.plan.planfile import write_plan_file
+
     paths = cliargs.paths(args)
     # on a terminal, a status line while live state is read
     with console.view_for(err, quiet=args.quiet) as view, _logs_through(view):
@@ -211,9 +214,7 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             _connect(args, paths, view.notice), paths, cliargs.plan_options(args), cliargs.targeting(args)
         )
     if plan.skipped_files and not args.quiet:
-        from reconciler.cli.validateout import skipped_note
-
-        err.write(skipped_note(plan.skipped_files) + "\n")
+        err.write(validateout.skipped_note(plan.skipped_files) + "\n")
     if args.out:
         write_plan_file(plan, Path(args.out))
     from reconciler.cli.showcmd import write_plan
@@ -236,6 +237,8 @@ def _stop_on_signals(err: TextIO, writing: threading.Event) -> Iterator[threadin
     ``InterruptedBeforeChanges`` is raised in the main thread (reading live state, at the question).
     After it, the first one sets the event (apply starts no new change, lets those in flight finish,
     then reports); a second one exits at once with 130. Handlers are restored after."""
+    from reconciler.cli import console  # now: the handler imports nothing
+
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop  # signals reach only the main thread: nothing to install (a library caller)
@@ -307,6 +310,11 @@ def _apply(
     inp: TextIO | None,
     writing: threading.Event,
 ) -> int:
+    from reconciler import render
+    from reconciler.cli import console
+    from reconciler.plan.options import ApplyOptions
+    from reconciler.plan.planfile import read_plan_file
+
     options = cliargs.plan_options(args)
     color = _is_terminal(out)
     asking = not args.auto_approve and console.is_terminal(inp)
@@ -356,6 +364,7 @@ def _apply(
 def _approver(inp: TextIO | None, out: TextIO, writing: threading.Event) -> Callable[[Plan], None]:
     """Apply's approval: asks on ``inp`` when given (a person at a terminal), then marks the writes
     as started."""
+    from reconciler.cli import console
 
     def approve(_plan: Plan) -> None:
         try:
@@ -371,6 +380,8 @@ def _approver(inp: TextIO | None, out: TextIO, writing: threading.Event) -> Call
 
 def _apply_exit(report: ApplyReport, errors: list[str], out: TextIO, err: TextIO, args: argparse.Namespace) -> int:
     """Print apply's report and return its exit code: 3 after a bug (told now), 130 interrupted."""
+    from reconciler import render
+
     # a pipeline that could not be planned is not "complete": the summary says so again, even with -q
     report.errors[:0] = errors
     color = _is_terminal(out)
@@ -456,7 +467,7 @@ def main(
     inp = inp if inp is not None else sys.stdin
     args: argparse.Namespace | None = None
     try:
-        parser = build_parser()
+        parser = build_parser(lazy=True)
         args = cliargs.parse(parser, argv)
         args.redactor = redactor
         if not args.command:
@@ -471,7 +482,7 @@ def main(
         return 1
     except ValidationFailed as failed:
         files = failed.files if failed.files is not None else {p.location.file for p in failed.problems}
-        render.write_problems(failed.problems, err, files=len(files))
+        validateout.write_problems(failed.problems, err, files=len(files))
         return 1
     except ReconcilerError as exc:
         err.write(f"error: {exc.message}\n")

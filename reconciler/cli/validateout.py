@@ -1,5 +1,6 @@
-"""What `reconcile validate` writes besides the problems' text and annotations (``render``): the
-problems as JSON for scripts, and the one line that names the YAML files skipped as not config files."""
+"""What `reconcile validate` writes: the problems as text, as GitHub annotations or as JSON for scripts,
+and the one line that names the YAML files skipped as not config files. Apart from ``render`` (plans),
+so that the pre-commit hook loads no plan module."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import json
 import re
 from typing import Any, TextIO
 
-from reconciler.problems import Problem
+from reconciler.annotate import github_annotation
+from reconciler.problems import Problem, cap_per_file
 
 
 def skipped_note(skipped: list[str]) -> str:
@@ -48,3 +50,35 @@ def write_problems_json(problems: list[Problem], stream: TextIO, *, files: int) 
         "problems": [problem_json(p) for p in problems],
     }
     stream.write(json.dumps(data, indent=2) + "\n")
+
+
+def problem_summary(problems: list[Problem], files: int) -> str:
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = len(problems) - errors
+    verdict = "invalid" if errors else "valid"
+    return f"{files} file(s) {verdict}: {errors} error(s), {warnings} warning(s)."
+
+
+def write_problems(problems: list[Problem], stream: TextIO, *, files: int, fmt: str = "text") -> None:
+    """Each problem as ``file:line:col: $.path: message`` (or a GitHub annotation), at most
+    ``MAX_PROBLEMS_PER_FILE`` of a file and then how many more it has, then a summary that counts all."""
+    for problem in cap_per_file(problems):
+        if isinstance(problem, tuple):
+            file, more = problem
+            note = f"… and {more:,} more problem{'s' if more != 1 else ''} in {file} (fix these first)"
+            stream.write((github_annotation("notice", note, file=file) if fmt == "github" else note) + "\n")
+        elif fmt == "github":
+            loc = problem.location
+            stream.write(
+                github_annotation(
+                    problem.severity,
+                    f"{problem.path}: {problem.message}",
+                    file=loc.file,
+                    line=loc.line,
+                    col=loc.col,
+                )
+                + "\n"
+            )
+        else:
+            stream.write(f"{problem}\n")
+    stream.write(problem_summary(problems, files) + "\n")
