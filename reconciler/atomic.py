@@ -5,6 +5,8 @@ the mode the target had (a new file gets ``open``'s: 0666 less the umask) and re
 target, so that a reader never sees half a file and a crash leaves the old one. A symlink (or a chain
 of them, or a dangling one) is written through: the file it points at is replaced and the link stays.
 A FIFO or a device (``/dev/stdout``) is written straight into, since nothing can be renamed over it.
+With ``replace=False`` the file is linked into place only if nothing stands there yet, so a file that
+another process wrote after the caller looked is never replaced (``FileExistsError``).
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ import tempfile
 from pathlib import Path
 
 
-def write_file(path: Path, text: str) -> None:
+def write_file(path: Path, text: str, *, replace: bool = True) -> None:
     """``text`` (UTF-8, ``\\n`` line ends) into ``path`` as the module says; ``OSError`` when it
-    cannot be written (``IsADirectoryError`` for a directory), the temporary file then removed."""
+    cannot be written (``IsADirectoryError`` for a directory, ``FileExistsError`` for any file when not
+    ``replace``), the temporary file then removed."""
     try:
         mode: int | None = os.stat(path).st_mode  # follows symlinks
     except FileNotFoundError:
         mode = None
     if mode is not None and stat.S_ISDIR(mode):
         raise IsADirectoryError(errno.EISDIR, "it is a directory")
+    if mode is not None and not replace:
+        raise FileExistsError(errno.EEXIST, "file exists")
     if mode is not None and not stat.S_ISREG(mode):
         with open(path, "w", encoding="utf-8", newline="\n") as stream:  # a FIFO, a device: no rename over it
             stream.write(text)
@@ -39,11 +44,29 @@ def write_file(path: Path, text: str) -> None:
             stream.flush()
             os.fsync(stream.fileno())
         os.chmod(tmp, stat.S_IMODE(mode) if mode is not None else _default_mode())
-        os.replace(tmp, target)
+        _publish(tmp, target, replace=replace)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _publish(tmp: str, target: Path, *, replace: bool) -> None:
+    """Put the written ``tmp`` at ``target``: renamed over it, or (not ``replace``) hard-linked, which
+    fails when a file got there meanwhile; where there are no hard links, renamed if nothing is there."""
+    if replace:
+        os.replace(tmp, target)
+        return
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: the look just before is the best there is
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "file exists") from None
+        os.replace(tmp, target)
+        return
+    os.unlink(tmp)
 
 
 def _default_mode() -> int:

@@ -37,3 +37,31 @@ def test_a_directory_is_refused_and_nothing_is_left_behind(tmp_path: Path) -> No
     with pytest.raises(IsADirectoryError):
         atomic.write_file(tmp_path, "x")
     assert os.listdir(tmp_path) == []
+
+
+def test_an_interrupt_during_the_write_leaves_the_old_file_whole_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "web.yml"
+    target.write_text("old\n", encoding="utf-8")
+
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.write_file(target, "new\n" * 1000)
+    assert target.read_text(encoding="utf-8") == "old\n"
+    assert os.listdir(tmp_path) == ["web.yml"]
+
+
+def test_without_replace_a_file_that_exists_is_left_as_it_is(tmp_path: Path) -> None:
+    target = tmp_path / "web.yml"
+    target.write_text("mine\n", encoding="utf-8")
+    with pytest.raises(FileExistsError):
+        atomic.write_file(target, "new\n", replace=False)
+    assert target.read_text(encoding="utf-8") == "mine\n"
+    assert os.listdir(tmp_path) == ["web.yml"]
+    atomic.write_file(tmp_path / "new.yml", "new\n", replace=False)
+    assert (tmp_path / "new.yml").read_text(encoding="utf-8") == "new\n"
+    assert stat.S_IMODE((tmp_path / "new.yml").stat().st_mode) == atomic._default_mode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from reconciler import envrefs
 from reconciler.config.build import load_config
 from reconciler.config.loader import load_text
-from reconciler.errors import OutputExistsError, PipelineNotFoundError, UsageError
+from reconciler.errors import ExportWriteError, OutputExistsError, PipelineNotFoundError, UsageError
 from reconciler.importer import exporter
 from reconciler.importer.envnames import EnvNames
 from reconciler.importer.exporter import (
@@ -537,3 +538,47 @@ def test_a_variable_whose_key_is_empty_keeps_its_key_and_the_written_file_valida
     action = json.dumps(cleaned)
     path.write_text(f"workspace: w\nproject: p\npipelines:\n  - name: P\n    actions: [{action}]\n")
     assert not [w for w in load_config([path]).warnings if w.severity == "error"]
+
+
+def test_a_file_to_write_that_is_a_directory_is_refused_before_anything_is_written_even_with_force(tmp_path: Path):
+    (tmp_path / "web" / "nightly-builds.yml").mkdir(parents=True)
+    for force in (False, True):
+        with pytest.raises(ExportWriteError, match=r"nightly-builds\.yml: it is a directory; nothing was written"):
+            export(fake(), "acme", "web", output=tmp_path, split=True, force=force)
+        assert not (tmp_path / "web" / "release-images.yml").exists()
+
+
+def test_a_write_that_fails_midway_names_the_files_already_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    real = exporter.atomic.write_file
+
+    def full_disk(path: Path, text: str, **kwargs: Any) -> None:
+        if path.name == "nightly-builds.yml":
+            raise OSError(28, "No space left on device")
+        real(path, text, **kwargs)
+
+    monkeypatch.setattr(exporter.atomic, "write_file", full_disk)
+    written = tmp_path / "web" / "release-images.yml"
+    with pytest.raises(ExportWriteError) as failed:
+        export(fake(), "acme", "web", output=tmp_path, split=True)
+    assert str(failed.value) == (
+        f"cannot write {tmp_path / 'web' / 'nightly-builds.yml'}: No space left on device; written before it: {written}"
+    )
+    assert written.exists()
+
+
+def test_an_import_without_force_never_replaces_a_file_written_after_its_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    target = tmp_path / "web.yml"
+    real_fsync = os.fsync
+
+    def another_import_lands(fd: int) -> None:  # the other import writes between this one's check and rename
+        real_fsync(fd)
+        if not target.exists():
+            target.write_text("the other import's pipelines\n", encoding="utf-8")
+
+    monkeypatch.setattr(os, "fsync", another_import_lands)
+    with pytest.raises(OutputExistsError, match=r"web\.yml; nothing was written"):
+        export(fake(), "acme", "web", output=tmp_path)
+    assert target.read_text(encoding="utf-8") == "the other import's pipelines\n"
+    assert sorted(os.listdir(tmp_path)) == ["web.yml"]  # no temporary file left

@@ -398,19 +398,35 @@ def schema_reference(directory: Path) -> str:
 
 
 def _write_all(planned: Sequence[tuple[Path, str]], *, force: bool) -> list[Path]:
-    """Write each planned file atomically; ``OutputExistsError`` before any write when one exists and
-    ``force`` is false. Returns the paths written."""
+    """Write each planned file atomically; before any write, ``ExportWriteError`` when one is a
+    directory and ``OutputExistsError`` when one exists and ``force`` is false (without ``force`` no
+    file is ever replaced, not even one that another run wrote meanwhile). A failure after some files
+    were written names them. Returns the paths written."""
+    folders = [path for path, _ in planned if path.is_dir()]
+    if folders:
+        raise ExportWriteError(f"cannot write {folders[0]}: it is a directory; nothing was written")
     existing = [path for path, _ in planned if path.exists()]
     if existing and not force:
         raise OutputExistsError(existing)
     written: list[Path] = []
     for path, text in planned:
         try:
-            atomic.write_file(path, text)
+            atomic.write_file(path, text, replace=force)
+        except FileExistsError:
+            if written:
+                raise ExportWriteError(f"file exists: {path}; {_written_before(written)}") from None
+            raise OutputExistsError([path]) from None
         except OSError as exc:
-            raise ExportWriteError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise ExportWriteError(f"cannot write {path}: {exc.strerror or exc}; {_written_before(written)}") from None
         written.append(path)
     return written
+
+
+def _written_before(written: Sequence[Path]) -> str:
+    """What a failed import had written: each file whole, the rest not at all."""
+    if not written:
+        return "nothing was written"
+    return "written before it: " + ", ".join(str(p) for p in written)
 
 
 def export(
