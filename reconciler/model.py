@@ -110,6 +110,15 @@ class ActionSummary:
 
 #: What makes a pipeline defined in Buddy YAML, so not ours to write (and always in its fingerprint).
 YAML_FIELDS = ("git_config_ref", "definition_source")
+#: the ``definition_source`` values that say where a pipeline is defined (``None``: unset, its default
+#: ``LOCAL``); any other value says nothing, so the pipeline is not known to be defined through the API
+DEFINITION_SOURCES = (None, "LOCAL", "REMOTE")
+
+
+def source_told(seen: Mapping[str, Any]) -> bool:
+    """True when ``seen`` (a summary or a full answer) carries both ``YAML_FIELDS`` and a
+    ``definition_source`` of ``DEFINITION_SOURCES``."""
+    return all(name in seen for name in YAML_FIELDS) and seen["definition_source"] in DEFINITION_SOURCES
 
 
 @dataclass(frozen=True)
@@ -137,9 +146,8 @@ class LivePipeline:
     def yaml_known(self) -> bool:
         """True when what was read says whether the pipeline is defined in YAML: a summary (or answer)
         without ``git_config_ref`` or ``definition_source`` does not say it is not (a missing field is
-        unknown, never its default)."""
-        seen = self.detail if self.detail is not None else self.summary
-        return self.yaml_defined or all(name in seen for name in YAML_FIELDS)
+        unknown, never its default), nor does a ``definition_source`` Buddy does not document."""
+        return self.yaml_defined or source_told(self.detail if self.detail is not None else self.summary)
 
     @property
     def yaml_reason(self) -> str:

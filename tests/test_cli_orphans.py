@@ -158,3 +158,21 @@ def test_the_client_deletes_an_api_pipeline_and_the_sandbox_refuses_a_yaml_one()
         with pytest.raises(ApiError):
             client.delete_pipeline("acme", "web", 9)
         assert names(app) == ["Release", "From YAML"]
+
+
+@pytest.mark.parametrize("value", ["remote", "YAML", 42, True])
+def test_a_pipeline_whose_definition_source_is_no_value_buddy_documents_is_neither_deleted_nor_changed(
+    served: Any, tmp_path: Path, value: Any
+) -> None:
+    app = served(seed(pipeline(2, "Odd")))
+    for pid in (1, 2):  # the declared one and the orphan answer a definition_source of neither LOCAL nor REMOTE
+        app.state.pipeline("acme", "web", pid).fields["definition_source"] = value
+    config = CONFIG.format(extra="prune_pipelines: true\n").replace(
+        "actions: []", "actions:\n      - {name: Build, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: Dockerfile}"
+    )
+    (tmp_path / "web.yml").write_text(config, encoding="utf-8")
+    code, out, err = run("apply", "web.yml", "--force")
+    assert "delete pipeline" not in out and '"Odd" (#2, not deleted: the API does not say' in out
+    assert 'pipeline "Release": ' in out + err and "not changed" in out + err
+    assert names(app) == ["Release", "Odd", "From YAML"] and app.state.pipeline("acme", "web", 1).actions == []
+    assert code == 1

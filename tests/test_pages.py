@@ -116,17 +116,36 @@ def test_a_list_that_keeps_moving_fails_with_a_message_that_says_so() -> None:
 
 def test_a_confirmed_read_of_several_pages_catches_an_item_skipped_by_a_removal() -> None:
     # #1 is removed between page 1 and page 2 of the first read: #3 slides onto page 1 and is missed
-    client, _ = scripted([[1, 2], [4], [2, 3], [4], [2, 3], [4]])
+    client, asked = scripted([[1, 2], [4], [2, 3], [2, 3], [4], [2, 3]])
     with client:
         first = client.list_pipelines("acme", "web", confirm=True)
-    assert [p["id"] for p in first] == [2, 3, 4]  # the two later reads agree, the first did not
+    assert [p["id"] for p in first] == [2, 3, 4]  # page 1 asked again showed the removal; read again
+    assert asked == ["1", "2", "1", "1", "2", "1"]
 
 
-def test_a_single_page_needs_no_confirmation() -> None:
-    client, asked = scripted([[1, 2, 3], []])
+def test_a_single_page_proven_the_end_by_a_shorter_one_needs_no_confirmation() -> None:
+    client, asked = scripted([[1, 2, 3], [4], [5, 6]])
+    with client:
+        client.list_pipelines("acme", "web")  # the server fills pages of 3: [4] ended the list
+        assert client.list_pipelines("acme", "web", confirm=True) == [{"id": 5, "name": "p5"}, {"id": 6, "name": "p6"}]
+    assert asked == ["1", "2", "1"]
+
+
+def test_a_first_page_then_an_empty_one_are_two_answers_and_are_confirmed() -> None:
+    # a removal in front between the two would move the list's last item onto the page already read
+    client, asked = scripted([[1, 2, 3], [], [1, 2, 3]])
     with client:
         client.list_pipelines("acme", "web", confirm=True)
-    assert asked == ["1", "2"]
+    assert asked == ["1", "2", "1"]  # the first page again (not a whole read): nothing was removed from it
+
+
+def test_a_first_page_that_lost_an_item_between_two_requests_makes_the_list_read_again() -> None:
+    # pages of 3: [1, 2, 3], then #1 is removed, so #4 moves onto page 1 and page 2 comes back empty
+    client, asked = scripted([[1, 2, 3], [], [2, 3, 4], [2, 3, 4], [], [2, 3, 4]])  # read twice, page 1 thrice
+    with client:
+        items = client.list_pipelines("acme", "web", confirm=True)
+    assert [p["id"] for p in items] == [2, 3, 4]
+    assert asked == ["1", "2", "1", "1", "2", "1"]
 
 
 def test_a_plan_reads_a_long_pipeline_list_again_before_it_plans_a_create(tmp_path: Path) -> None:

@@ -196,3 +196,30 @@ def test_a_check_after_the_changes_over_a_list_that_keeps_moving_says_so_and_bla
     assert error.startswith("could not read the changed pipelines again to check for duplicates: the actions list")
     assert "changed while it was being read, 3 times in a row" in error and "someone is editing the project" in error
     assert "another apply" not in error
+
+
+@pytest.mark.parametrize("cap", [1, 2, 7])
+@pytest.mark.parametrize("route", [PIPELINES_ROUTE, ACTIONS_ROUTE])
+def test_a_removal_in_front_before_an_empty_second_page_creates_nothing_again(
+    tmp_path: Path, route: str, cap: int
+) -> None:
+    """A list one item longer than the server's page: the first page comes back full, the removal moves
+    the last item onto it, and the second page comes back empty. Two requests, not one snapshot."""
+    front = [{"id": 10 + i, "name": f"old-{i}", "actions": []} for i in range(cap)]
+    checkout = [{"id": 4000 + i, "name": f"old-{i}", "type": "BUILD"} for i in range(cap)]
+    keep = {"id": 500, "name": "keep", "actions": [*checkout, _action(5000, "Build")]}
+    data = {"workspaces": {"acme": {"projects": {"web": {"pipelines": [*front, keep]}}}}}
+    path = tmp_path / "web.yml"
+    path.write_text(
+        "workspace: acme\nproject: web\npipelines:\n  - name: keep\n    actions:\n"
+        "      - {name: Build, type: DOCKER_BUILD_MULTI_ARCH, dockerfile_path: Dockerfile}\n",
+        encoding="utf-8",
+    )
+    with served(data) as (app, client):
+        app.set_switches(per_page_max=cap)
+        app.set_shift("remove", route=route, count=1)
+        made, report = engine.apply(engine.given(client), [path], Options(), HOW)
+        assert _fired(app) == 1
+        assert made.changes == [] and report.ok, (made.errors, report.errors)
+        assert [p.name for _ws, _pr, p in app.state.iter_pipelines()].count("keep") == 1
+        assert [a.name for a in app.state.pipeline("acme", "web", 500).actions].count("Build") == 1  # type: ignore[union-attr]

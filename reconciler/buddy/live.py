@@ -40,7 +40,7 @@ from reconciler.errors import (
     ReadsStopped,
     ShiftedReadError,
 )
-from reconciler.fingerprint import ABSENT, PRESENT, YAML_FIELDS, live_fingerprint
+from reconciler.fingerprint import ABSENT, PRESENT, live_fingerprint
 from reconciler.model import (
     MULTI_ARCH,
     ActionSummary,
@@ -49,6 +49,7 @@ from reconciler.model import (
     ImportedPipeline,
     LivePipeline,
     PipelineKey,
+    source_told,
 )
 
 
@@ -59,9 +60,10 @@ def summary_of(action: dict[str, Any]) -> ActionSummary:
 def needs_detail(names: Iterable[str], summary: Mapping[str, Any]) -> bool:
     """True when the pipeline must be read (one GET) before a decision: a declared pipeline field (of
     ``names``) is not in the list's summary, or the summary does not say whether the pipeline is
-    defined in YAML (``git_config_ref``, ``definition_source``: a missing one is unknown, not its default)."""
-    return any(not fields.in_pipeline_summary(name) or name not in summary for name in names) or any(
-        name not in summary for name in YAML_FIELDS
+    defined in YAML (``git_config_ref``, ``definition_source``: a missing one is unknown, not its default,
+    and so is a ``definition_source`` Buddy does not document)."""
+    return any(not fields.in_pipeline_summary(name) or name not in summary for name in names) or not source_told(
+        summary
     )
 
 
@@ -179,7 +181,7 @@ class _Reader:
 #: a pipeline whose full answer does not say whether Buddy YAML defines it: not ours to guess, not changed
 UNKNOWN_SOURCE = (
     "Buddy's answer does not say whether the pipeline is defined in Buddy YAML (it has no git_config_ref "
-    "or definition_source): not changed"
+    "or definition_source, or a definition_source of neither LOCAL nor REMOTE): not changed"
 )
 
 
