@@ -147,3 +147,10 @@ def test_a_command_that_takes_no_update_secrets_names_the_option_as_it_was_typed
     assert code == 1
     assert "unrecognized arguments: --update-secrets=GHCR_TOKEN" in err
     assert "--update-secrets-for" not in err
+
+
+def test_update_secrets_with_names_before_the_command_is_told_to_go_after_it(server: SandboxServer) -> None:
+    code, _, err = run("--update-secrets=GHCR_TOKEN", "plan", "examples")
+    assert code == 1
+    assert "invalid choice" not in err
+    assert "options go after the command: reconcile plan --update-secrets=GHCR_TOKEN" in err

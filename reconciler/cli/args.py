@@ -370,12 +370,14 @@ _NAMES_FLAG = "--update-secrets-for"
 
 
 def _secret_names_apart(words: list[str]) -> list[str]:
-    """``--update-secrets=NAMES`` as ``--update-secrets --update-secrets-for NAMES`` (up to a ``--``)."""
+    """``--update-secrets=NAMES`` as ``--update-secrets --update-secrets-for NAMES`` (after the command,
+    up to a ``--``)."""
     out: list[str] = []
+    command = next((i for i, w in enumerate(words) if w in EXAMPLES), len(words))
     for index, word in enumerate(words):
         if word == "--":
             return out + words[index:]
-        if word.startswith("--update-secrets="):
+        if word.startswith("--update-secrets=") and index > command:
             out += ["--update-secrets", _NAMES_FLAG, word.split("=", 1)[1]]
         else:
             out.append(word)
