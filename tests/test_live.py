@@ -42,13 +42,14 @@ def test_a_plan_makes_exactly_the_necessary_requests() -> None:
     read_whole = sum(1 for s in listed if s.live is not None and s.live.detail is not None)
     # one page per project and per declared live pipeline, one GET per declared live action, one GET
     # of a pipeline only where a declared pipeline field is not in the list's summaries; and at most one
-    # empty page per list that is shorter than any page the run has seen so far (the proof of its end),
-    # and then, for an action list (read confirmed), its first page asked again: an item removed from it
-    # between the two requests would hide the last one
+    # more request per list that is shorter than any page the run has seen so far: the proof of its end
+    # (page 2 overlapping the last item of a sorted pipeline list; the pipeline's own answer, which
+    # holds its actions, for an action list: the GET already made, or one made for that)
     necessary = projects + len(listed) + declared_live + read_whole
-    assert necessary <= stats["by_method"]["GET"] <= necessary + projects + 2 * len(listed)
+    assert necessary <= stats["by_method"]["GET"] <= necessary + projects + len(listed)
     assert declared_live == 4  # the examples: 3 matched by name, 1 by a previous name
-    assert stats["by_route"]["GET /pipelines/:pipeline_id"] == read_whole == 1  # "Nightly builds" declares priority
+    assert read_whole == 1  # "Nightly builds" declares priority
+    assert stats["by_route"]["GET /pipelines/:pipeline_id"] <= len(listed)  # one at most per pipeline
 
 
 @pytest.mark.parametrize(

@@ -124,28 +124,121 @@ def test_a_confirmed_read_of_several_pages_catches_an_item_skipped_by_a_removal(
 
 
 def test_a_single_page_proven_the_end_by_a_shorter_one_needs_no_confirmation() -> None:
-    client, asked = scripted([[1, 2, 3], [4], [5, 6]])
+    client, asked = scripted([[1, 2], [4], [5]])
     with client:
-        client.list_pipelines("acme", "web")  # the server fills pages of 3: [4] ended the list
-        assert client.list_pipelines("acme", "web", confirm=True) == [{"id": 5, "name": "p5"}, {"id": 6, "name": "p6"}]
+        client.list_pipelines("acme", "web")  # the server fills pages of 2: [4] ended the list
+        assert client.list_pipelines("acme", "web", confirm=True) == [{"id": 5, "name": "p5"}]
     assert asked == ["1", "2", "1"]
 
 
 def test_a_first_page_then_an_empty_one_are_two_answers_and_are_confirmed() -> None:
     # a removal in front between the two would move the list's last item onto the page already read
-    client, asked = scripted([[1, 2, 3], [], [1, 2, 3]])
+    client, asked = scripted([[1, 2], [], [1, 2]])  # two items: too few for the overlap probe
     with client:
         client.list_pipelines("acme", "web", confirm=True)
     assert asked == ["1", "2", "1"]  # the first page again (not a whole read): nothing was removed from it
 
 
 def test_a_first_page_that_lost_an_item_between_two_requests_makes_the_list_read_again() -> None:
-    # pages of 3: [1, 2, 3], then #1 is removed, so #4 moves onto page 1 and page 2 comes back empty
-    client, asked = scripted([[1, 2, 3], [], [2, 3, 4], [2, 3, 4], [], [2, 3, 4]])  # read twice, page 1 thrice
+    # pages of 2: [1, 2], then #1 is removed, so #3 moves onto page 1 and page 2 comes back empty
+    client, asked = scripted([[1, 2], [], [2, 3], [2, 3], [], [2, 3]])  # read twice, page 1 thrice
     with client:
         items = client.list_pipelines("acme", "web", confirm=True)
-    assert [p["id"] for p in items] == [2, 3, 4]
+    assert [p["id"] for p in items] == [2, 3]
     assert asked == ["1", "2", "1", "1", "2", "1"]
+
+
+def offsets(
+    ids: list[int], *, cap: int = 100, fixed: int | None = None, edits: dict[int, Any] | None = None
+) -> tuple[BuddyClient, list[str]]:
+    """A client whose server pages ``ids`` by offset, ``cap`` at most a page; ``edits[n]`` changes
+    the list just before the n-th request (from 1) is answered; ``fixed``: a page size that ignores
+    ``per_page``. ``asked`` holds ``page:per_page``."""
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.url.params['page']}:{request.url.params['per_page']}")
+        (edits or {}).get(len(asked), lambda _ids: None)(ids)
+        size = fixed or min(int(request.url.params["per_page"]), cap)
+        start = (int(request.url.params["page"]) - 1) * size
+        return httpx.Response(200, json={"pipelines": [{"id": i, "name": f"p{i}"} for i in ids[start : start + size]]})
+
+    return BuddyClient("https://api.example.test", "t0ken", transport=httpx.MockTransport(handler)), asked
+
+
+def test_a_short_sorted_first_page_is_proven_whole_by_one_page_that_overlaps_its_last_item() -> None:
+    client, asked = offsets([1, 2, 3, 4, 5])
+    with client:
+        items = client.list_pipelines("acme", "web", confirm=True)
+    assert [p["id"] for p in items] == [1, 2, 3, 4, 5]
+    assert items.checked
+    assert asked == ["1:100", "2:4"]  # [5] alone: five items, and none removed in front of the last
+
+
+def test_the_overlap_reads_on_at_its_own_page_size_when_the_server_caps_pages_at_the_first_ones_length() -> None:
+    client, asked = offsets(list(range(1, 13)), cap=5)
+    with client:
+        items = client.list_pipelines("acme", "web")
+    assert [p["id"] for p in items] == list(range(1, 13))
+    assert asked == ["1:100", "2:4", "3:4", "4:4"]  # 1-5; 5-8; 9-12; and the empty page that ends it
+
+
+def test_a_removal_in_front_before_the_overlap_is_seen_and_the_list_read_again() -> None:
+    client, asked = offsets([1, 2, 3, 4, 5], edits={2: lambda ids: ids.remove(1)})
+    with client:
+        items = client.list_pipelines("acme", "web", confirm=True)
+    assert [p["id"] for p in items] == [2, 3, 4, 5]  # never #1, which is gone; never a missed one
+    assert asked[:2] == ["1:100", "2:4"] and len(asked) > 2
+
+
+def test_a_pipeline_added_at_the_end_before_the_overlap_is_read_with_the_rest() -> None:
+    client, asked = offsets([1, 2, 3, 4, 5], edits={2: lambda ids: ids.append(9)})
+    with client:
+        items = client.list_pipelines("acme", "web", confirm=True)
+    assert [p["id"] for p in items] == [1, 2, 3, 4, 5, 9]
+    assert asked == ["1:100", "2:4"]
+
+
+def test_a_list_that_is_not_sorted_by_id_gets_no_overlap_and_is_confirmed_by_its_first_page_again() -> None:
+    client, asked = offsets([3, 1, 2, 5, 4])  # a server that ignores sort_by: an added item may land anywhere
+    with client:
+        items = client.list_pipelines("acme", "web", confirm=True)
+    assert [p["id"] for p in items] == [3, 1, 2, 5, 4]
+    assert asked == ["1:100", "2:100", "1:100"]
+
+
+def test_a_server_that_ignores_per_page_still_has_its_list_read_whole() -> None:
+    client, asked = offsets([1, 2, 3, 4, 5, 6, 7], fixed=20)  # pages of 20, whatever is asked
+    with client:
+        items = client.list_pipelines("acme", "web", confirm=True)
+    assert [p["id"] for p in items] == [1, 2, 3, 4, 5, 6, 7]
+    assert asked == ["1:100", "2:6", "2:100", "1:100"]  # the overlap found nothing: read on as usual
+
+
+def test_a_short_action_list_is_proven_whole_by_the_pipeline_that_holds_it() -> None:
+    with served(seed()) as (app, client):
+        items = client.list_actions("acme", "web", 600, confirm=True)
+        routes = app.stats()["by_route"]
+    assert [a["id"] for a in items] == [6000 + i for i in range(MID)]
+    assert items.checked
+    # the pipeline's one answer, not an empty page and page 1 again
+    assert (routes["GET /pipelines/:pipeline_id/actions"], routes["GET /pipelines/:pipeline_id"]) == (1, 1)
+
+
+def test_an_action_list_whose_pipeline_disagrees_is_confirmed_by_its_pages_instead() -> None:
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path.rsplit("/", 1)[-1])
+        if request.url.path.endswith("/actions"):
+            page = int(request.url.params["page"])
+            return httpx.Response(200, json={"actions": [{"id": 7, "name": "a"}] if page == 1 else []})
+        return httpx.Response(200, json={"id": 3, "name": "p"})  # a pipeline that does not list its actions
+
+    with BuddyClient("https://api.example.test", "t0ken", transport=httpx.MockTransport(handler)) as client:
+        items = client.list_actions("acme", "web", 3, confirm=True)
+    assert [a["id"] for a in items] == [7]
+    assert asked == ["actions", "3", "actions", "actions"]  # the pipeline asked once a read
 
 
 def test_a_plan_reads_a_long_pipeline_list_again_before_it_plans_a_create(tmp_path: Path) -> None:
@@ -157,7 +250,9 @@ def test_a_plan_reads_a_long_pipeline_list_again_before_it_plans_a_create(tmp_pa
         made = engine.plan(engine.given(client), [path], Options())
         listed = app.stats()["by_route"]["GET /pipelines"]
     assert [c.pipeline for c in made.changes] == ["brand-new"]
-    assert listed == 4  # two reads of two pages: the create is planned on a list read twice alike
+    # page 1 (30), then page 2 at 29 a page, which starts with page 1's last pipeline: nobody removed
+    # one in front meanwhile (the list is sorted by id, so one added lands at the end), the read is whole
+    assert listed == 2
 
 
 def test_a_pipeline_whose_action_list_keeps_moving_is_not_planned_and_the_others_are() -> None:

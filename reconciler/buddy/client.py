@@ -197,7 +197,7 @@ class BuddyClient:
         lands at the end). ``confirm``/``baseline``: a read of several pages is checked against a
         second read, so that none was missed (see ``pages``)."""
         path = f"{project_path(workspace, project)}/pipelines"
-        return self._pages.read(path, "pipelines", query=SORTED, confirm=confirm, baseline=baseline)
+        return self._pages.read(path, "pipelines", query=SORTED, confirm=confirm, baseline=baseline, ascending=True)
 
     def get_pipeline(self, workspace: str, project: str, pipeline_id: int) -> dict[str, Any]:
         path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}"
@@ -216,11 +216,18 @@ class BuddyClient:
         """DELETE a pipeline, its actions with it (``prune_pipelines``)."""
         self.request("DELETE", f"{project_path(workspace, project)}/pipelines/{pipeline_id}")
 
-    def list_actions(self, workspace: str, project: str, pipeline_id: int, *, confirm: bool = False) -> Listing:
+    def list_actions(
+        self, workspace: str, project: str, pipeline_id: int, *, confirm: bool = False, pipeline: Any = None
+    ) -> Listing:
         """Every action summary of a pipeline, in execution order, all pages (``confirm``: see
-        ``list_pipelines``)."""
-        path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}/actions"
-        return self._pages.read(path, "actions", confirm=confirm)
+        ``list_pipelines``). The pipeline's own answer, which holds its actions in one answer, is asked
+        to agree with the pages; ``pipeline``: that answer, when the caller has it already."""
+        path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}"
+
+        def whole() -> Any:
+            return pipeline if pipeline is not None else self._exchange("GET", path)[1]
+
+        return self._pages.read(f"{path}/actions", "actions", confirm=confirm, whole=whole)
 
     def get_action(self, workspace: str, project: str, pipeline_id: int, action_id: int) -> dict[str, Any]:
         path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}/actions/{action_id}"

@@ -102,9 +102,9 @@ Job = tuple[str, PipelineState, int | None, "Future[Any]"]
 
 class _Reader:
     """The reads of ``read_live`` past the pipeline lists, each submitted to the client's pool as soon
-    as what it depends on has arrived: a pipeline's action list (after its GET, when the summary does
-    not say whether it is defined in YAML), its GET when a declared field needs it, and one GET per
-    declared live action once the list is in."""
+    as what it depends on has arrived: a pipeline's GET when the summary does not say whether it is
+    defined in YAML or lacks a declared field, its action list (after that GET, whose actions then
+    confirm the pages), and one GET per declared live action once the list is in."""
 
     def __init__(self, client: BuddyClient, dedupe: bool) -> None:
         self._client = client
@@ -125,9 +125,9 @@ class _Reader:
 
     def start(self, state: PipelineState) -> None:
         assert state.live is not None
-        if needs_detail(state.desired.fields, state.live.summary):
+        if needs_detail(state.desired.fields, state.live.summary):  # the list waits: the GET confirms it too
             self._submit("pipeline", state, None, self._client.get_pipeline, *self._where(state))
-        if state.live.yaml_known:  # else the list waits for the GET: a YAML pipeline is not read further
+        else:
             self._submit("list", state, None, partial(self._client.list_actions, confirm=True), *self._where(state))
 
     def run(self) -> None:
@@ -153,16 +153,14 @@ class _Reader:
         if kind == "get":
             state.details[action_id] = result  # type: ignore[index]
         elif kind == "pipeline":
-            known = state.live.yaml_known
             state.live = replace(state.live, detail=result)
-            if known:
-                return
             if state.live.yaml_defined:
                 state.skipped = state.live.yaml_reason
             elif not state.live.yaml_known:
                 state.error = UNKNOWN_SOURCE
             else:
-                self._submit("list", state, None, partial(self._client.list_actions, confirm=True), *self._where(state))
+                listing = partial(self._client.list_actions, confirm=True, pipeline=result)
+                self._submit("list", state, None, listing, *self._where(state))
         else:
             self._listed(state, tuple(summary_of(a) for a in result))
 
@@ -219,7 +217,7 @@ def _confirm_absent(
     for state in states:
         key = (state.desired.workspace, state.desired.project)
         summaries = listed[key]
-        if key in doubtful or not isinstance(summaries, Listing) or summaries.pages <= 1:
+        if key in doubtful or not isinstance(summaries, Listing) or summaries.checked:
             continue
         try:
             if resolve_pipeline(state.desired, summaries) is None:

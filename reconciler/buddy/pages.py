@@ -11,16 +11,21 @@ seen twice, one removed from it is never seen. Both are caught and the list read
 times at most) before giving up with a ``ShiftedReadError``:
 
 * an id seen twice in one read is a shift, never a duplicate;
-* a read that must not miss anything (``confirm``) and took more than one request is compared with a
-  second read (or with a ``baseline`` read before); two reads that differ are a shift. A single page
-  proven the end by its length is one answer, a consistent snapshot, and needs no confirmation; a page
-  followed by an empty one is two (an item removed in front between them moves the last one onto the
-  page already read). A read of two requests is confirmed by its first page asked again: only a removal
-  from it hides an item, and that page shows the removal.
+* a read that must not miss anything (``confirm``) is kept when its answers are known to agree
+  (``Listing.checked``). One answer is a consistent snapshot: an empty first page, or a first page
+  proven the end by its length. The one more request a short first page costs is chosen to prove the
+  end and agreement at once: for a list sorted by id (the pipelines), page 2 asked at one item fewer a
+  page, which must start with page 1's last item (``_overlap``); for a pipeline's actions, the
+  pipeline's own answer, which holds the whole list in one answer and must list the same ids
+  (``whole``; a GET the caller made already serves). Otherwise a read of several requests is compared
+  with a second read (or with a ``baseline`` read before), and a read of two requests with its first
+  page asked again: only a removal from that page hides an item, and the page shows the removal. A
+  first page of one or two items, too short to overlap, costs the empty page and page 1 again.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -42,9 +47,11 @@ Bad = Callable[..., BadAnswerError]
 class Listing(list[dict[str, Any]]):
     """The items of a list read, in order; ``pages`` counts the pages it asked for, the empty one that
     ended it too: a full page then an empty one are two answers, and an item removed in front between
-    them is never seen."""
+    them is never seen. ``checked`` when the answers are known to agree: one answer, or two that overlap
+    (see ``PageReader._overlap``)."""
 
     pages: int = 0
+    checked: bool = False
 
 
 class _Shifted(Exception):
@@ -84,20 +91,30 @@ class PageReader:
         query: str = "",
         confirm: bool = False,
         baseline: Sequence[dict[str, Any]] | None = None,
+        whole: Callable[[], Any] | None = None,
+        ascending: bool = False,
     ) -> Listing:
         """Every item of the ``key`` list at ``path``. With ``confirm`` (or a ``baseline``, an earlier
-        read of the same list), a read of several pages is kept only when a second read agrees."""
+        read of the same list), a read of several pages is kept only when a second read agrees.
+        ``whole``: gives one answer that holds the whole list under ``key`` (a pipeline and its actions),
+        asked to agree with the pages instead of reading them again. ``ascending``: ``query`` sorts the
+        list by id, so an item added meanwhile lands at the end (see ``_overlap``)."""
         previous = baseline
         moved = ""
         ignored = 0
         for _ in range(SHIFT_READS):
+            # asked once a read: the answer proves the pages it agrees with whenever it was given
+            one = functools.cache(whole) if whole is not None else None
             try:
-                current = self._once(path, key, query)
+                current = self._once(path, key, query, one, ascending)
             except _Shifted as exc:
                 moved, previous = exc.detail, None
                 ignored += exc.ignored_page
                 continue
-            if not (confirm or baseline is not None) or current.pages <= 1:
+            if not (confirm or baseline is not None) or current.checked:
+                return current
+            if one is not None and self._whole_agrees(one, key, current):
+                current.checked = True
                 return current
             if previous is not None:
                 moved = difference(previous, current)
@@ -120,41 +137,76 @@ class PageReader:
         _status, _items, ids = self._page(path, key, query, 1)
         return ids == [item["id"] for item in read[: len(ids)]]
 
-    def _page(self, path: str, key: str, query: str, page: int) -> tuple[int, list[Any], list[int]]:
+    @staticmethod
+    def _whole_agrees(whole: Callable[[], Any], key: str, read: Sequence[dict[str, Any]]) -> bool:
+        """True when the one answer ``whole`` gives lists the ids of ``read``, in order: that answer is
+        one moment, and the pages agree with it, whenever it was given. Anything else (a difference, no
+        such list) proves nothing."""
+        body = whole()
+        items = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(items, list) or len(items) != len(read):
+            return False
+        return all(isinstance(a, dict) and a.get("id") == b["id"] for a, b in zip(items, read, strict=True))
+
+    def _overlap(self, path: str, key: str, query: str, ids: list[int]) -> tuple[list[Any], list[int]] | None:
+        """A short first page of n items that nothing proves the end (n may be the server's own cap):
+        page 2 asked at n - 1 a page starts at that page's last item. The answer ``[last]`` alone ends
+        the list in one request, not an empty page and page 1 again: an item removed in front of it
+        since would have left that place empty, one added would stand there. Items after ``last`` go
+        on the list (the items and ids returned), read on at n - 1 a page. Any other answer (an edit, a
+        server that keeps its own page size) proves nothing: None, and the list is read on as usual."""
+        _status, items, more = self._page(path, key, query, 2, len(ids) - 1)
+        if not more or more[0] != ids[-1] or len(set(more) | set(ids)) < len(more) + len(ids) - 1:
+            return None
+        return items[1:], more
+
+    def _page(
+        self, path: str, key: str, query: str, page: int, size: int = PER_PAGE
+    ) -> tuple[int, list[Any], list[int]]:
         """One page's status, items and their ids, each item checked."""
-        status, body = self._exchange("GET", path, query=f"?page={page}&per_page={PER_PAGE}{query}", page=page)
+        status, body = self._exchange("GET", path, query=f"?page={page}&per_page={size}{query}", page=page)
         items = body.get(key) if isinstance(body, dict) else None
         if not isinstance(items, list):
             shape = "empty" if body is None else kind(body)
             raise self._bad("GET", path, status, f"has no {key!r} list (it is {shape})", page=page)
         return status, items, [self._item_id(path, status, key, page, index, item) for index, item in enumerate(items)]
 
-    def _once(self, path: str, key: str, query: str) -> Listing:
+    def _once(self, path: str, key: str, query: str, whole: Callable[[], Any] | None, ascending: bool) -> Listing:
         listing = Listing()
         seen: dict[int, int] = {}
         previous: list[int] | None = None
-        page = 1
+        page, size = 1, PER_PAGE
         while True:
-            status, items, ids = self._page(path, key, query, page)
-            if ids and ids == previous:
-                raise _Shifted(f"page {page} repeats page {page - 1}", ignored_page=True)
-            for ident in ids:
-                if ident in seen:
-                    raise _Shifted(f"#{ident} was on page {seen[ident]} and again on page {page}")
-                seen[ident] = page
+            status, items, ids = self._page(path, key, query, page, size)
+            _check_moves(page, ids, previous, seen)
             if len(listing) + len(items) > MAX_LIST_ITEMS:
                 raise self._bad(
                     "GET", path, status, f"goes on past {MAX_LIST_ITEMS} {key}: stopped reading the list", page=page
                 )
             if not items:
-                listing.pages = page
+                listing.pages, listing.checked = page, page == 1  # an empty list in one answer
                 return listing
             listing.extend(items)
             listing.pages += 1
             largest = self._saw(len(items))
-            if len(items) < PER_PAGE and len(items) < largest:
+            if len(items) < size and len(items) < largest:
+                listing.checked = page == 1
                 return listing  # shorter than a page the server has filled: the end, proven
             previous, page = ids, page + 1
+            short = page == 2 and len(items) < size
+            if short and whole is not None and self._whole_agrees(whole, key, listing):
+                listing.checked = True
+                return listing  # the one answer that holds the whole list is these items: the end
+            probe = short and ascending and len(items) >= 3 and ids == sorted(set(ids))
+            joined = self._overlap(path, key, query, ids) if probe else None
+            if joined is not None:
+                rest, previous = joined
+                listing.extend(rest)
+                listing.pages, page, size = 2, 3, len(ids) - 1
+                seen.update(dict.fromkeys(previous[1:], 2))
+                if len(previous) < size:  # short of what was asked, and the server filled more: the end
+                    listing.checked = True
+                    return listing
 
     def _item_id(self, path: str, status: int, key: str, page: int, index: int, item: Any) -> int:
         if not isinstance(item, dict):
@@ -168,6 +220,16 @@ class PageReader:
             got = "no name" if "name" not in item else f"a name that is {kind(name)}"
             raise self._bad("GET", path, status, f"has {got} in item {index + 1} of {key!r}", page=page)
         return ident
+
+
+def _check_moves(page: int, ids: list[int], previous: list[int] | None, seen: dict[int, int]) -> None:
+    """Raise ``_Shifted`` when page ``page`` repeats the page before, or an id already seen."""
+    if ids and ids == previous:
+        raise _Shifted(f"page {page} repeats page {page - 1}", ignored_page=True)
+    for ident in ids:
+        if ident in seen:
+            raise _Shifted(f"#{ident} was on page {seen[ident]} and again on page {page}")
+        seen[ident] = page
 
 
 def difference(before: Sequence[dict[str, Any]], after: Sequence[dict[str, Any]]) -> str:
