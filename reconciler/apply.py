@@ -172,35 +172,38 @@ class _PipelineRun:
             if stopped is None and self.stop.is_set():
                 stopped = INTERRUPTED
             stopped = stopped or crash.stopped(self.report)
-            if stopped is not None:
-                self.record(Outcome(change, "not tried", stopped))
-                continue
-            if isinstance(change, CreateAction) and creates_blocked is not None:
-                self.record(Outcome(change, "not tried", creates_blocked))
+            why_not = stopped or (creates_blocked if isinstance(change, CreateAction) else None)
+            if why_not is not None:
+                self.record(Outcome(change, "not tried", why_not))
                 continue
             if self.progress is not None:
                 self.progress.begin(change)
-            try:
-                outcome = self.execute(change, body or {})
-            except UncertainCreate as exc:
-                outcome = Outcome(change, "uncertain", str(exc))
-                what = f'pipeline "{change.pipeline}"' if change.on_pipeline else f'"{change.action_name}"'
-                stopped = f"the create of {what} before it has an unknown outcome"
-            except ApiError as exc:
-                if isinstance(exc, RateLimitedError) and self.stop.is_set() and not exc.uncertain:
-                    stopped = INTERRUPTED  # a 429 means nothing was done; the wait was cut short
-                    self.record(Outcome(change, "not tried", exc.message))
-                    continue
-                outcome = Outcome(change, _write_status(change, exc), _write_message(change, exc))
-                if isinstance(change, CreatePipeline):
-                    stopped = f'pipeline "{change.pipeline}" was not created'
-                elif isinstance(change, CreateAction):
-                    creates_blocked = f'the create of "{change.action_name}" before it failed'
-            except Exception as exc:  # a bug: told as an unknown outcome, the apply stopped (crash.py)
-                if not crash.is_bug(exc):
-                    raise
-                outcome, stopped = Outcome(change, "uncertain", crash.caught(exc, self.report)), crash.STOPPED
+            outcome, stops, blocks = self._attempt(change, body or {})
+            stopped, creates_blocked = stops or stopped, blocks or creates_blocked
             self.record(outcome)
+
+    def _attempt(self, change: Change, body: dict[str, Any]) -> tuple[Outcome, str | None, str | None]:
+        """One change tried: its outcome, why the pipeline's later changes are then not tried (or
+        None), and why its later action creates are not (or None)."""
+        try:
+            return self.execute(change, body), None, None
+        except UncertainCreate as exc:
+            what = f'pipeline "{change.pipeline}"' if change.on_pipeline else f'"{change.action_name}"'
+            stops = f"the create of {what} before it has an unknown outcome"
+            return Outcome(change, "uncertain", str(exc)), stops, None
+        except ApiError as exc:
+            if isinstance(exc, RateLimitedError) and self.stop.is_set() and not exc.uncertain:
+                return Outcome(change, "not tried", exc.message), INTERRUPTED, None  # a 429: nothing was done
+            outcome = Outcome(change, _write_status(change, exc), _write_message(change, exc))
+            if isinstance(change, CreatePipeline):
+                return outcome, f'pipeline "{change.pipeline}" was not created', None
+            if isinstance(change, CreateAction):
+                return outcome, None, f'the create of "{change.action_name}" before it failed'
+            return outcome, None, None
+        except Exception as exc:  # a bug: told as an unknown outcome, the apply stopped (crash.py)
+            if not crash.is_bug(exc):
+                raise
+            return Outcome(change, "uncertain", crash.caught(exc, self.report)), crash.STOPPED, None
 
     def execute(self, change: Change, body: dict[str, Any]) -> Outcome:
         """One change made, by the handler of its class."""
