@@ -361,46 +361,43 @@ def read_project(
     summaries = _project_summaries(client, workspace, project)
     live_names = [str(s.get("name")) for s in summaries]
     if names:
-        missing = [n for n in dict.fromkeys(names) if n not in live_names]
-        if missing:
-            raise PipelineNotFoundError(workspace, project, missing, live_names)
-        summaries = [s for s in summaries if s.get("name") in set(names)]
+        summaries = _named(workspace, project, summaries, names)
     notes: list[str] = []
     chosen = [s for s in summaries if not _yaml_note(workspace, project, _live(s), notes)]
-
-    # One phase per kind of request, each spread over the client's pool: a task that waited on
-    # tasks of the same pool could starve it.
-    jobs = [(kind, int(s["id"])) for s in chosen for kind in ("pipeline", "actions")]
-
-    def fetch(job: tuple[str, int]) -> Any:
-        kind, pipeline_id = job
-        if kind == "pipeline":
-            return client.get_pipeline(workspace, project, pipeline_id)
-        return client.list_actions(workspace, project, pipeline_id, confirm=True)
-
-    answers = dict(zip(jobs, client.map(fetch, jobs), strict=True))
+    # One phase per kind of request, each spread over the client's pool (a task that waited on tasks
+    # of the same pool could starve it): the pipelines, then the action lists of those kept (each
+    # confirmed by its pipeline's answer, which holds its actions), then the multi-arch actions.
+    ids = [int(s["id"]) for s in chosen]
+    full = dict(zip(ids, client.map(lambda i: client.get_pipeline(workspace, project, i), ids), strict=True))
     # a summary that did not say whether YAML defines the pipeline: its full answer does
-    chosen = [s for s in chosen if not _yaml_note(workspace, project, _live(s, answers[("pipeline", s["id"])]), notes)]
-    multi = [
-        (int(s["id"]), int(a["id"]))
-        for s in chosen
-        for a in answers[("actions", s["id"])]
-        if a.get("type") == MULTI_ARCH
-    ]
+    chosen = [s for s in chosen if not _yaml_note(workspace, project, _live(s, full[int(s["id"])]), notes)]
+    ids = [int(s["id"]) for s in chosen]
+
+    def actions(pipeline_id: int) -> Listing:
+        return client.list_actions(workspace, project, pipeline_id, confirm=True, pipeline=full[pipeline_id])
+
+    listed = dict(zip(ids, client.map(actions, ids), strict=True))
+    multi = [(i, int(a["id"])) for i in ids for a in listed[i] if a.get("type") == MULTI_ARCH]
     details = dict(zip(multi, client.map(lambda key: client.get_action(workspace, project, *key), multi), strict=True))
     pipelines: list[ImportedPipeline] = []
     for summary in chosen:
-        pipeline_id = int(summary["id"])
-        actions = tuple(
-            ImportedAction(
-                int(a["id"]), str(a.get("name")), str(a.get("type")), details.get((pipeline_id, int(a["id"])))
-            )
-            for a in answers[("actions", pipeline_id)]
+        pipeline_id, name = int(summary["id"]), str(summary.get("name"))
+        imported = tuple(
+            ImportedAction(int(a["id"]), str(a.get("name")), str(a.get("type")), details.get((pipeline_id, a["id"])))
+            for a in listed[pipeline_id]
         )
-        name = str(summary.get("name"))
-        full = answers[("pipeline", pipeline_id)] or summary
-        pipelines.append(ImportedPipeline(pipeline_id, name, full, actions, shares_name=live_names.count(name) > 1))
+        answer = full[pipeline_id] or summary
+        pipelines.append(ImportedPipeline(pipeline_id, name, answer, imported, shares_name=live_names.count(name) > 1))
     return pipelines, notes
+
+
+def _named(workspace: str, project: str, summaries: list[dict[str, Any]], names: Sequence[str]) -> list[dict[str, Any]]:
+    """The summaries of the pipelines ``names`` (import's names): ``PipelineNotFoundError`` for one not live."""
+    live_names = [str(s.get("name")) for s in summaries]
+    missing = [n for n in dict.fromkeys(names) if n not in live_names]
+    if missing:
+        raise PipelineNotFoundError(workspace, project, missing, live_names)
+    return [s for s in summaries if s.get("name") in set(names)]
 
 
 def _project_summaries(client: BuddyClient, workspace: str, project: str) -> list[dict[str, Any]]:
