@@ -207,6 +207,14 @@ def test_a_list_that_is_not_sorted_by_id_gets_no_overlap_and_is_confirmed_by_its
     assert asked == ["1:100", "2:100", "1:100"]
 
 
+def test_an_overlap_that_does_not_go_on_in_ascending_order_proves_nothing() -> None:
+    client, asked = offsets([1, 2, 3, 4, 5, 8, 6], cap=5)  # page 1 happens to ascend; the rest does not
+    with client:
+        items = client.list_pipelines("acme", "web", confirm=True)
+    assert [p["id"] for p in items] == [1, 2, 3, 4, 5, 8, 6]
+    assert asked == ["1:100", "2:4", "2:100", "1:100"]
+
+
 def test_a_server_that_ignores_per_page_still_has_its_list_read_whole() -> None:
     client, asked = offsets([1, 2, 3, 4, 5, 6, 7], fixed=20)  # pages of 20, whatever is asked
     with client:

@@ -149,14 +149,16 @@ class PageReader:
         return all(isinstance(a, dict) and a.get("id") == b["id"] for a, b in zip(items, read, strict=True))
 
     def _overlap(self, path: str, key: str, query: str, ids: list[int]) -> tuple[list[Any], list[int]] | None:
-        """A short first page of n items that nothing proves the end (n may be the server's own cap):
-        page 2 asked at n - 1 a page starts at that page's last item. The answer ``[last]`` alone ends
-        the list in one request, not an empty page and page 1 again: an item removed in front of it
-        since would have left that place empty, one added would stand there. Items after ``last`` go
-        on the list (the items and ids returned), read on at n - 1 a page. Any other answer (an edit, a
-        server that keeps its own page size) proves nothing: None, and the list is read on as usual."""
+        """A short first page of n ids in ascending order that nothing proves the end (n may be the
+        server's own cap): page 2 asked at n - 1 a page starts at that page's last item. The list is
+        sorted by id, so an item added since lands after it, and one removed in front of it would have
+        moved it to an earlier place: an answer that starts with it, in ascending order, proves page 1
+        unchanged. Its other items go on the list (the items and ids returned), read on at n - 1 a page;
+        an answer shorter than that is the end, in one request, not an empty page and page 1 again. Any
+        other answer (an edit, a server that keeps its own page size or ignores the sort) proves
+        nothing: None, and the list is read on as usual."""
         _status, items, more = self._page(path, key, query, 2, len(ids) - 1)
-        if not more or more[0] != ids[-1] or len(set(more) | set(ids)) < len(more) + len(ids) - 1:
+        if not more or more[0] != ids[-1] or more != sorted(set(more)):
             return None
         return items[1:], more
 
