@@ -176,3 +176,21 @@ def test_a_pipeline_whose_definition_source_is_no_value_buddy_documents_is_neith
     assert 'pipeline "Release": ' in out + err and "not changed" in out + err
     assert names(app) == ["Release", "Odd", "From YAML"] and app.state.pipeline("acme", "web", 1).actions == []
     assert code == 1
+
+
+def test_a_pipeline_still_under_a_previous_name_of_a_declared_one_is_told_but_never_deleted(
+    served: Any, tmp_path: Path
+) -> None:
+    # "Release" declares previous_names: [Old release]; both are live: the old one may be the original
+    app = served(seed(pipeline(2, "Old release"), pipeline(3, "Scratch"), pipeline(4, "Tmp")))
+    config = CONFIG.format(extra="prune_pipelines: true\n").replace(
+        "  - name: Release\n", "  - name: Release\n    previous_names: [Old release]\n"
+    )
+    (tmp_path / "web.yml").write_text(config, encoding="utf-8")
+    code, out, err = run("plan", "web.yml")
+    assert code == 0, out + err
+    assert '"Old release" (#2, not deleted: a previous name of "Release")' in out
+    assert 'delete pipeline "Old release"' not in out
+    code, out, err = run("apply", "web.yml", "--force")
+    assert code == 0, out + err
+    assert names(app) == ["Release", "Old release", "From YAML"]

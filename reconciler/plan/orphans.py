@@ -75,11 +75,12 @@ def add_to_plan(
     pruning = {(d.workspace, d.project) for d in declared if d.prune_pipelines} if prune else set()
     doomed: list[tuple[Project, LivePipeline]] = []
     for project, pipelines in find(states, declared).items():
+        renamed = {old: d.name for d in declared if (d.workspace, d.project) == project for old in d.previous_names}
         for pipeline in pipelines:
             if project in pruning and not pipeline.yaml_known:  # the summary does not say: its GET does
                 detail = client.get_pipeline(*project, pipeline.id)
                 pipeline = LivePipeline(pipeline.id, pipeline.name, pipeline.summary, detail=detail)
-            kept = _kept(pipeline)
+            kept = _kept(pipeline, renamed)
             made.orphans.append(Orphan(*project, pipeline.id, pipeline.name, kept))
             if project in pruning and kept is None:
                 doomed.append((project, pipeline))
@@ -96,10 +97,14 @@ def add_to_plan(
         )
 
 
-def _kept(pipeline: LivePipeline) -> str | None:
-    """Why ``pipeline`` is never deleted, or ``None``."""
+def _kept(pipeline: LivePipeline, renamed: dict[str, str]) -> str | None:
+    """Why ``pipeline`` is never deleted, or ``None``. ``renamed``: each previous name of a declaration
+    in its project, to that declaration's name; a pipeline still under one may be the original, with
+    its history (both live: the rename has not happened, or a copy was made under the new name)."""
     if pipeline.yaml_defined:
         return pipeline.yaml_reason
     if not pipeline.yaml_known:
         return UNKNOWN
+    if pipeline.name in renamed:
+        return f'not deleted: a previous name of "{renamed[pipeline.name]}"'
     return None
