@@ -317,3 +317,12 @@ def test_import_writes_every_pipeline_and_action_past_any_page(tmp_path: Path, c
         assert [p.name for p in imported] == [*(f"svc-{i}" for i in range(PIPELINES)), "big", "mid"]
         assert [len(p.actions) for p in imported][-2:] == [BIG, MID]
         assert engine.plan(engine.given(client), [tmp_path], Options()).changes == []  # matched, not created
+
+
+def test_a_first_page_asked_again_that_came_back_shorter_makes_the_list_read_again() -> None:
+    # pages of 2 over [1, 2, 3]: #2 goes before page 2 (empty, #3 slid onto page 1), #3 before page 1 again
+    client, asked = scripted([[1, 2], [], [1], [1], [1]])
+    with client:
+        items = client.list_pipelines("acme", "web", confirm=True)
+    assert [p["id"] for p in items] == [1]  # never [1, 2]: that was never the list
+    assert asked[:3] == ["1", "2", "1"] and len(asked) > 3

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -191,13 +191,12 @@ class BuddyClient:
         project: str,
         *,
         confirm: bool = False,
-        baseline: Sequence[dict[str, Any]] | None = None,
     ) -> Listing:
         """Every pipeline summary of a project, all pages, sorted by id (a pipeline created meanwhile
-        lands at the end). ``confirm``/``baseline``: a read of several pages is checked against a
+        lands at the end). ``confirm``: a read of several pages is checked against a
         second read, so that none was missed (see ``pages``)."""
         path = f"{project_path(workspace, project)}/pipelines"
-        return self._pages.read(path, "pipelines", query=SORTED, confirm=confirm, baseline=baseline, ascending=True)
+        return self._pages.read(path, "pipelines", query=SORTED, confirm=confirm, ascending=True)
 
     def get_pipeline(self, workspace: str, project: str, pipeline_id: int) -> dict[str, Any]:
         path = f"{project_path(workspace, project)}/pipelines/{pipeline_id}"

@@ -211,8 +211,9 @@ def _confirm_absent(
     client: BuddyClient, states: Sequence[PipelineState], listed: dict[tuple[str, str], list[dict[str, Any]] | str]
 ) -> None:
     """A declared pipeline missing from a list of several pages may have been skipped by a removal in
-    front of it mid-read. Such a project's list is read again and kept only when two reads agree (else
-    the project's pipelines are not planned): no pipeline that exists is planned as a create."""
+    front of it mid-read. Such a project's list is read again, confirmed (a read equal to the first
+    proves nothing: an addition and a removal during it can make it so), else the project's pipelines
+    are not planned: no pipeline that exists is planned as a create."""
     doubtful: set[tuple[str, str]] = set()
     for state in states:
         key = (state.desired.workspace, state.desired.project)
@@ -227,7 +228,7 @@ def _confirm_absent(
 
     def again(key: tuple[str, str]) -> list[dict[str, Any]] | str:
         try:
-            return client.list_pipelines(*key, baseline=listed[key])  # type: ignore[arg-type]
+            return client.list_pipelines(*key, confirm=True)
         except ShiftedReadError as exc:
             return exc.message
 

@@ -17,10 +17,11 @@ times at most) before giving up with a ``ShiftedReadError``:
   end and agreement at once: for a list sorted by id (the pipelines), page 2 asked at one item fewer a
   page, which must start with page 1's last item (``_overlap``); for a pipeline's actions, the
   pipeline's own answer, which holds the whole list in one answer and must list the same ids
-  (``whole``; a GET the caller made already serves). Otherwise a read of several requests is compared
-  with a second read (or with a ``baseline`` read before), and a read of two requests with its first
-  page asked again: only a removal from that page hides an item, and the page shows the removal. A
-  first page of one or two items, too short to overlap, costs the empty page and page 1 again.
+  (``whole``; a GET the caller made already serves, and the read is then the list of that moment).
+  Otherwise a read of several requests is compared with a second read, and a read of two requests
+  with its first page asked again, which must be that page exactly: only a removal from it hides an
+  item, and the page shows the removal. A first page of one or two items, too short to overlap, costs
+  the empty page and page 1 again.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class Listing(list[dict[str, Any]]):
 
     pages: int = 0
     checked: bool = False
+    first: int = 0  # items on page 1
 
 
 class _Shifted(Exception):
@@ -90,16 +92,15 @@ class PageReader:
         *,
         query: str = "",
         confirm: bool = False,
-        baseline: Sequence[dict[str, Any]] | None = None,
         whole: Callable[[], Any] | None = None,
         ascending: bool = False,
     ) -> Listing:
-        """Every item of the ``key`` list at ``path``. With ``confirm`` (or a ``baseline``, an earlier
-        read of the same list), a read of several pages is kept only when a second read agrees.
+        """Every item of the ``key`` list at ``path``. With ``confirm``, a read whose answers are not
+        known to agree is kept only when a second read agrees (or, for two requests, its page 1).
         ``whole``: gives one answer that holds the whole list under ``key`` (a pipeline and its actions),
         asked to agree with the pages instead of reading them again. ``ascending``: ``query`` sorts the
         list by id, so an item added meanwhile lands at the end (see ``_overlap``)."""
-        previous = baseline
+        previous: Listing | None = None
         moved = ""
         ignored = 0
         for _ in range(SHIFT_READS):
@@ -111,7 +112,7 @@ class PageReader:
                 moved, previous = exc.detail, None
                 ignored += exc.ignored_page
                 continue
-            if not (confirm or baseline is not None) or current.checked:
+            if not confirm or current.checked:
                 return current
             if one is not None and self._whole_agrees(one, key, current):
                 current.checked = True
@@ -133,9 +134,10 @@ class PageReader:
     def _first_page_agrees(self, path: str, key: str, query: str, read: Listing) -> bool:
         """A read of two requests misses an item only when one was removed from its first page between
         them; that page asked again (one request, not a whole read) lacks it then, as ids are never
-        reused. True when the first page now starts ``read`` (a shorter one is the whole list now)."""
+        reused. True when the first page now is the read's first page, item for item (a shorter one:
+        the list lost items since, and ``read`` was never the whole list)."""
         _status, _items, ids = self._page(path, key, query, 1)
-        return ids == [item["id"] for item in read[: len(ids)]]
+        return ids == [item["id"] for item in read[: read.first]]
 
     @staticmethod
     def _whole_agrees(whole: Callable[[], Any], key: str, read: Sequence[dict[str, Any]]) -> bool:
@@ -190,6 +192,7 @@ class PageReader:
                 return listing
             listing.extend(items)
             listing.pages += 1
+            listing.first = listing.first or len(items)
             largest = self._saw(len(items))
             if len(items) < size and len(items) < largest:
                 listing.checked = page == 1
