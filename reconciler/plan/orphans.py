@@ -75,7 +75,8 @@ def add_to_plan(
     pruning = {(d.workspace, d.project) for d in declared if d.prune_pipelines} if prune else set()
     doomed: list[tuple[Project, LivePipeline]] = []
     for project, pipelines in find(states, declared).items():
-        renamed = {old: d.name for d in declared if (d.workspace, d.project) == project for old in d.previous_names}
+        mine = [d for d in declared if (d.workspace, d.project) == project]
+        renamed = {old: str(d.name) for d in mine for old in d.previous_names}
         for pipeline in pipelines:
             if project in pruning and not pipeline.yaml_known:  # the summary does not say: its GET does
                 detail = client.get_pipeline(*project, pipeline.id)
