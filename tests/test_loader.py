@@ -199,6 +199,23 @@ def test_custom_tags_and_infinite_numbers_are_refused() -> None:
     assert "not a finite number" in errors("workspace: acme\ntimeout: .inf\n")[0]
 
 
+def test_a_stray_document_marker_adds_no_document_and_never_makes_a_config_a_skipped_file(tmp_path: Path) -> None:
+    ending = write(tmp_path / "ends.yml", CONFIG + "---\n")
+    starting = write(tmp_path / "starts.yml", "--- # the web project\n" + CONFIG + "--- # end\n...\n")
+    result = load_paths([tmp_path])
+    assert len(result.documents) == 2 and result.problems == [] and result.skipped == []
+    assert {d.file for d in result.documents} == {str(ending), str(starting)}
+
+
+def test_a_scanned_file_of_several_documents_that_holds_a_config_is_an_error_not_skipped(tmp_path: Path) -> None:
+    # skipped, its pipelines would look undeclared, and prune_pipelines would delete them
+    both = write(tmp_path / "web.yml", CONFIG + "---\nkind: ConfigMap\n")
+    result = load_paths([tmp_path])
+    assert result.skipped == [] and result.documents == []
+    message = "$: a config file holds one YAML document; this one holds 2"
+    assert [str(p) for p in result.problems] == [f"{both}:16:1: {message}"]
+
+
 def test_two_documents_in_one_named_file_are_refused() -> None:
     assert errors("workspace: a\n---\nworkspace: b\n") == [
         "c.yml:3:1: $: a config file holds one YAML document; this one holds 2"

@@ -204,6 +204,11 @@ def _decode(raw: bytes, file: str, result: LoadResult) -> str | None:
     return text[1:] if text.startswith("\ufeff") else text  # a byte-order mark is harmless
 
 
+def _empty_document(node: Node) -> bool:
+    """True for a document that holds nothing (``---`` and no content, or comments only)."""
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null" and node.value in ("", "~")
+
+
 def _root_node(text: str, file: str, *, named: bool, result: LoadResult) -> Node | None:
     """The one document of a config file, or None when there is none (a problem, or a skipped file)."""
 
@@ -227,12 +232,16 @@ def _root_node(text: str, file: str, *, named: bool, result: LoadResult) -> Node
     except yaml.YAMLError as exc:  # pragma: no cover - every PyYAML parse error carries a mark
         result.problems.append(error(file, 1, 1, (), f"YAML error: {exc}"))
         return None
+    nodes = [node for node in nodes if not _empty_document(node)]  # a stray `---` adds an empty one
     if not nodes:
         not_ours(error(file, 1, 1, (), "the file is empty (it holds only comments)"))
         return None
-    if len(nodes) > 1:  # a multi-document stream (Kubernetes manifests, …) is not ours
+    if len(nodes) > 1:  # a multi-document stream (Kubernetes manifests, …) is not ours, unless it looks so
         message = f"a config file holds one YAML document; this one holds {len(nodes)}"
-        not_ours(error_at(file, nodes[1], (), message))
+        if any(_looks_like_config(node) for node in nodes):  # never skipped: pruning would delete its pipelines
+            result.problems.append(error_at(file, nodes[1], (), message))
+        else:
+            not_ours(error_at(file, nodes[1], (), message))
         return None
     root = nodes[0]
     if not _looks_like_config(root):
