@@ -61,6 +61,17 @@ def test_a_link_to_a_regular_file_is_read_like_the_file(tmp_path: Path) -> None:
     assert [doc.data["project"] for doc in load_paths([tmp_path]).documents] == ["web"]
 
 
+def test_a_link_to_a_directory_is_scanned_like_the_directory_once_and_without_looping(tmp_path: Path) -> None:
+    # left unread, its configs' pipelines would look undeclared and prune_pipelines would delete them
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "web.yml").write_text(CONFIG, encoding="utf-8")
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "team").symlink_to(tmp_path / "real")
+    (tmp_path / "cfg" / "team" / "loop").symlink_to(tmp_path / "cfg")  # through the link: back up
+    assert scan(tmp_path / "cfg").files == [tmp_path / "cfg" / "team" / "web.yml"]
+    assert [doc.file for doc in load_paths([tmp_path]).documents] == [str(tmp_path / "cfg" / "team" / "web.yml")]
+
+
 @pytest.mark.parametrize(("name", "kind"), [("fifo.yml", "a FIFO"), ("zero.yaml", "a character device")])
 def test_a_special_file_named_on_the_command_line_is_refused(hostile: Path, name: str, kind: str) -> None:
     result: LoadResult = without_hanging(lambda: load_paths([hostile / name]))

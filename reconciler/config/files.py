@@ -38,13 +38,21 @@ class Scan:
 def scan(root: Path) -> Scan:
     """YAML files under ``root``, sorted by their path relative to it, dot-directories left out.
 
-    Symlinks are followed to see what they point at (a link to a regular file is read like the file);
-    links to directories are not descended into, so a link cannot make the scan loop."""
+    Symlinks are followed (a link to a regular file is read like the file, a link to a directory
+    scanned like one: a config left unread would look undeclared, and ``prune_pipelines`` would delete
+    its pipelines); a directory already scanned is not scanned again, so a link cannot make the scan
+    loop or read a file twice."""
     found: list[tuple[tuple[str, ...], Path]] = []
     special: list[tuple[tuple[str, ...], Path]] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    visited: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in visited:
+            dirnames[:] = []
+            continue
+        visited.add(real)
         # Pruning in place stops os.walk from descending into .git, .github, .venv and the like.
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         base = Path(dirpath)
         for name in filenames:
             if name.endswith(YAML_SUFFIXES):
