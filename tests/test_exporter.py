@@ -349,6 +349,16 @@ def test_two_live_pipelines_with_one_name_are_declared_by_id(tmp_path: Path):
     assert [(p.name, p.id) for p in load_config([path]).pipelines] == [(None, 3), (None, 4)]
 
 
+@pytest.mark.parametrize("name", ["Deploy ${env:HOME} x", "Deploy $${env:HOME} x", "Deploy ${env: x"])
+def test_a_pipeline_whose_name_holds_an_env_reference_is_declared_by_id(tmp_path: Path, name: str):
+    # validate refuses `${env:` in a name, escaped or not: the id is what a file can say
+    text, notes = render_file("acme", "web", [ImportedPipeline(3, name, {"name": name}, ())], EnvNames())
+    path = tmp_path / "web.yml"
+    path.write_text(text, encoding="utf-8")
+    assert [(p.name, p.id) for p in load_config([path]).pipelines] == [(None, 3)]
+    assert any("its name holds `${env:`" in n and "written as `id: 3`" in n for n in notes)
+
+
 def test_names_with_line_breaks_cannot_break_out_of_a_comment():
     odd = ImportedPipeline(1, "P", {}, (ImportedAction(2, "one\ntwo: 3", "BUILD"),))
     text, _ = render_file("acme", "web", [odd], EnvNames())

@@ -205,16 +205,19 @@ def _pipeline_head(pipeline: ImportedPipeline, where: str, notes: list[str], *, 
     settings = escape(clean_pipeline(pipeline.name, pipeline.fields))
     notes.extend(drop_refused(settings, where, on="pipeline", keep=frozenset({"name"}))[0])
     head: dict[str, Any] = {"name": settings.pop("name")}
-    if by_id:
+    # a name no file can declare (validate refuses an `${env:` in a name, escaped or not) is left to the id
+    unnamed = envrefs.mentions_env(pipeline.name) or envrefs.ESCAPED_OPEN in pipeline.name
+    if by_id or unnamed:
         head = {"id": pipeline.id}
-        notes.append(f"{where}: another live pipeline has this name: written as `id: {pipeline.id}`")
-    lines = _item({**head, **settings}, indent)
-    if by_id:
-        lines.insert(
-            0,
-            f"{' ' * indent}# {_one_line(json.dumps(pipeline.name, ensure_ascii=False))} (another "
-            "live pipeline has this name, so this one is matched by id)",
+        why = (
+            "its name holds `${env:`, which a file cannot declare" if unnamed else "another live pipeline has this name"
         )
+        notes.append(f"{where}: {why}: written as `id: {pipeline.id}`")
+        lines = _item({**head, **settings}, indent)
+        name = _one_line(json.dumps(pipeline.name, ensure_ascii=False))
+        lines.insert(0, f"{' ' * indent}# {name} ({why}, so this one is matched by id)")
+    else:
+        lines = _item({**head, **settings}, indent)
     counts = Counter(action.name for action in pipeline.actions)
     if any(a.type == MULTI_ARCH and counts[a.name] > 1 for a in pipeline.actions):
         # Multi-arch actions left out of the file must survive a `plan --prune`.
