@@ -7,6 +7,8 @@ of them, or a dangling one) is written through: the file it points at is replace
 A FIFO or a device (``/dev/stdout``) is written straight into, since nothing can be renamed over it.
 With ``replace=False`` the file is linked into place only if nothing stands there yet, so a file that
 another process wrote after the caller looked is never replaced (``FileExistsError``).
+With ``follow=False`` (files the tool names itself, as import's) a symlink is not written through:
+the link itself is replaced by the file, so a link planted among them cannot aim a write elsewhere.
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ import tempfile
 from pathlib import Path
 
 
-def write_file(path: Path, text: str, *, replace: bool = True) -> None:
+def write_file(path: Path, text: str, *, replace: bool = True, follow: bool = True) -> None:
     """``text`` (UTF-8, ``\\n`` line ends) into ``path`` as the module says; ``OSError`` when it
     cannot be written (``IsADirectoryError`` for a directory, ``FileExistsError`` for any file when not
     ``replace``), the temporary file then removed."""
+    if not follow and os.path.islink(path):
+        if not replace:
+            raise FileExistsError(errno.EEXIST, "file exists")
+        _write_new(path, text, None, replace=True)
+        return
     try:
         mode: int | None = os.stat(path).st_mode  # follows symlinks
     except FileNotFoundError:
@@ -35,7 +42,11 @@ def write_file(path: Path, text: str, *, replace: bool = True) -> None:
         with open(path, "w", encoding="utf-8", newline="\n") as stream:  # a FIFO, a device: no rename over it
             stream.write(text)
         return
-    target = Path(os.path.realpath(path))
+    _write_new(Path(os.path.realpath(path)), text, mode, replace=replace)
+
+
+def _write_new(target: Path, text: str, mode: int | None, *, replace: bool) -> None:
+    """A temporary file beside ``target``, written whole and renamed (or linked) over it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:

@@ -532,6 +532,19 @@ def test_a_declaration_by_id_counts_and_other_projects_or_the_file_being_replace
         export(fake(), "acme", "web", output=tmp_path, force=True)
 
 
+def test_a_symlink_where_import_writes_a_file_is_replaced_never_written_through(tmp_path: Path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "web.yml").symlink_to(victim)  # planted by a checkout: --force must not write elsewhere
+    with pytest.raises(OutputExistsError):
+        export(fake(), "acme", "web", output=out)
+    export(fake(), "acme", "web", output=out, force=True)
+    assert victim.read_text(encoding="utf-8") == "keep me\n"
+    assert not (out / "web.yml").is_symlink() and "workspace: acme" in (out / "web.yml").read_text(encoding="utf-8")
+
+
 def test_an_output_directory_that_is_a_symlink_loop_is_written_to_with_a_clear_error(tmp_path: Path):
     loop = tmp_path / "loop"
     loop.symlink_to("loop")

@@ -408,13 +408,13 @@ def _write_all(planned: Sequence[tuple[Path, str]], *, force: bool) -> list[Path
     folders = [path for path, _ in planned if path.is_dir()]
     if folders:
         raise ExportWriteError(f"cannot write {folders[0]}: it is a directory; nothing was written")
-    existing = [path for path, _ in planned if path.exists()]
+    existing = [path for path, _ in planned if os.path.lexists(path)]  # a link too, dangling or not
     if existing and not force:
         raise OutputExistsError(existing)
     written: list[Path] = []
     for path, text in planned:
         try:
-            atomic.write_file(path, text, replace=force)
+            atomic.write_file(path, text, replace=force, follow=False)  # a link is replaced, not written through
         except FileExistsError:
             if written:
                 raise ExportWriteError(f"file exists: {path}; {_written_before(written)}") from None
