@@ -6,6 +6,7 @@ from reconciler.buddy import live, settings
 from reconciler.buddy.client import BuddyClient
 from reconciler.errors import StalePlanError, TargetMismatchError
 from reconciler.model import PipelineKey
+from reconciler.plan.changes import DeletePipeline
 from reconciler.plan.plan import Plan
 
 
@@ -28,7 +29,8 @@ def check_target(plan: Plan, client: BuddyClient, workspace: str | None) -> None
 
 def refresh(client: BuddyClient, plan: Plan) -> dict[str, int]:
     """Re-read every pipeline the plan touches (through ``live``); refuse (``StalePlanError``) when
-    any fingerprint changed. Returns the live action count per pipeline key, for the safety check."""
+    any fingerprint changed. Returns the live action count per pipeline key, and the live pipeline
+    count per project (``workspace/project``) with pipeline deletes, for the safety check."""
     names = {c.key: c.pipeline for c in plan.changes}
     keys = sorted({c.key for c in plan.changes} | {PipelineKey.parse(k) for k in plan.fingerprints}, key=str)
     declared = {k: plan.declared_actions(str(k)) for k in keys}
@@ -52,4 +54,8 @@ def refresh(client: BuddyClient, plan: Plan) -> dict[str, int]:
             + "; ".join(stale)
             + ". Nothing was changed. Run plan again"
         )
+    # the pipelines of a project the plan deletes some of, counted now: not the file's word for it
+    projects = sorted({(c.workspace, c.project) for c in plan.changes if isinstance(c, DeletePipeline)})
+    listed = client.map(lambda key: client.list_pipelines(*key, confirm=True), projects)
+    counts.update({f"{ws}/{project}": len(items) for (ws, project), items in zip(projects, listed, strict=True)})
     return counts

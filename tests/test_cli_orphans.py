@@ -194,3 +194,16 @@ def test_a_pipeline_still_under_a_previous_name_of_a_declared_one_is_told_but_ne
     code, out, err = run("apply", "web.yml", "--force")
     assert code == 0, out + err
     assert names(app) == ["Release", "Old release", "From YAML"]
+
+
+def test_a_saved_plan_counts_a_projects_pipelines_live_not_from_the_file(served: Any, tmp_path: Path) -> None:
+    app = served(seed(pipeline(2, "A"), pipeline(3, "B")))  # 2 deletes of 4 live pipelines: refused
+    (tmp_path / "web.yml").write_text(CONFIG.format(extra="prune_pipelines: true\n"), encoding="utf-8")
+    assert run("plan", "web.yml", "--out", "plan.json")[0] == 0
+    saved = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
+    saved["project_pipelines"], saved["warnings"] = {"acme/web": 100}, []  # edited: 2 of 100 would pass
+    (tmp_path / "edited.json").write_text(json.dumps(saved), encoding="utf-8")
+    code, _, err = run("apply", "--plan", "edited.json", "--auto-approve")
+    assert code == 1
+    assert "project acme/web: 4 live pipelines; 2 pipeline deletes, over the limit of 30%" in err
+    assert len(names(app)) == 4

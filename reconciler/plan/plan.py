@@ -362,18 +362,25 @@ class Plan:
         base = limits or Limits()
         return [p.safety_count(counts.get(p.key, 0), base) for p in self.with_changes()]
 
-    def project_safety(self, limits: Limits | None = None) -> list[ProjectSafetyCount]:
-        """What the safety check counts of pipeline deletes, per project that has some."""
+    def project_safety(
+        self, limits: Limits | None = None, live_counts: Mapping[str, int] | None = None
+    ) -> list[ProjectSafetyCount]:
+        """What the safety check counts of pipeline deletes, per project that has some: its pipelines
+        as ``live_counts`` has them now (a saved plan re-read), else as the plan counted them."""
         deletes = Counter(f"{c.workspace}/{c.project}" for c in self.changes if isinstance(c, DeletePipeline))
         base = limits or Limits()
-        return [ProjectSafetyCount(p, self.project_pipelines.get(p, n), n, base) for p, n in sorted(deletes.items())]
+        now = live_counts or {}
+        return [
+            ProjectSafetyCount(p, now.get(p, self.project_pipelines.get(p, n)), n, base)
+            for p, n in sorted(deletes.items())
+        ]
 
     def unsafe(
         self, live_counts: Mapping[str, int] | None = None, limits: Limits | None = None
     ) -> list[SafetyCount | ProjectSafetyCount]:
         """The pipelines (and projects) the safety check refuses (see ``SafetyCount.refused``)."""
         counts: list[SafetyCount | ProjectSafetyCount] = [*self.safety_counts(live_counts, limits)]
-        counts += self.project_safety(limits)
+        counts += self.project_safety(limits, live_counts)
         return [c for c in counts if c.refused]
 
     def raise_if_unsafe(
