@@ -207,3 +207,24 @@ def test_a_saved_plan_counts_a_projects_pipelines_live_not_from_the_file(served:
     assert code == 1
     assert "project acme/web: 4 live pipelines; 2 pipeline deletes, over the limit of 30%" in err
     assert len(names(app)) == 4
+
+
+def test_a_saved_plan_edited_to_delete_a_declared_pipeline_or_to_repeat_a_delete_is_refused(
+    served: Any, tmp_path: Path
+) -> None:
+    app = served(seed(pipeline(2, "Old deploy"), pipeline(3, "A"), pipeline(4, "B"), pipeline(5, "C")))
+    (tmp_path / "web.yml").write_text(CONFIG.format(extra="prune_pipelines: true\n"), encoding="utf-8")
+    assert run("plan", "web.yml", "--out", "plan.json", "--target", "acme/web/Release")[0] == 0
+    saved = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
+    saved["targeting"] = None
+    declared = {"kind": "delete_pipeline", "workspace": "acme", "project": "web", "pipeline": "Release"}
+    edits = {
+        "declared.json": [{**declared, "pipeline_id": 1}],
+        "twice.json": [{**declared, "pipeline": "Old deploy", "pipeline_id": 2}] * 2,
+    }
+    for name, changes in edits.items():
+        (tmp_path / name).write_text(json.dumps({**saved, "changes": changes}), encoding="utf-8")
+        for argv in (("show", name), ("apply", "--plan", name, "--auto-approve")):
+            code, out, err = run(*argv)
+            assert code == 1 and "the file was edited; make the plan again" in err, (name, out, err)
+    assert len(names(app)) == 6

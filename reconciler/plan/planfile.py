@@ -13,7 +13,7 @@ from reconciler.buddy.answers import is_id
 from reconciler.config.files import read_config_bytes
 from reconciler.errors import LoadError, PlanError, UsageError
 from reconciler.model import PipelineKey
-from reconciler.plan.changes import BY_KIND, KINDS, Change, CreateAction, CreatePipeline, change_of
+from reconciler.plan.changes import BY_KIND, KINDS, Change, CreateAction, CreatePipeline, DeletePipeline, change_of
 from reconciler.plan.elements import Op
 from reconciler.plan.plan import (
     DECLARED_PIPELINE,
@@ -84,6 +84,8 @@ def plan_from_json(data: Any, *, source: str = "plan file") -> Plan:
     target = check.object(data.get("target"), "target")
     changes = [change_of(**check.change(item, f"changes[{i}]")) for i, item in enumerate(check.array(data, "changes"))]
     check.anchors(changes)
+    orphans = [check.orphan(item, f"not_managed[{i}]") for i, item in enumerate(check.array(data, "not_managed", True))]
+    _check_deletes(changes, orphans, source)
     return Plan.of(
         Target(
             base_url=check.text(target, "base_url", "target"),
@@ -97,11 +99,33 @@ def plan_from_json(data: Any, *, source: str = "plan file") -> Plan:
         declared=check.declared(data.get("declared", {})),
         targeting=check.targeting(data.get("targeting")),
         safety=check.safety(data.get("safety", {})),
-        orphans=[
-            check.orphan(item, f"not_managed[{i}]") for i, item in enumerate(check.array(data, "not_managed", True))
-        ],
+        orphans=orphans,
         project_pipelines=check.counts(data.get("project_pipelines", {}), "project_pipelines"),
     )
+
+
+def _check_deletes(changes: list[Change], orphans: list[Orphan], source: str) -> None:
+    """Refuse a change made twice, and a pipeline delete that the plan's own list of pipelines no file
+    declares does not name as deletable: only an edit makes either (a declared pipeline deleted)."""
+    seen: set[tuple[Any, ...]] = set()
+    for i, change in enumerate(changes):
+        what: tuple[Any, ...] = (type(change), change.workspace, change.project, change.pipeline)
+        what += (change.pipeline_id, change.action_id, change.action_name)
+        if what in seen:
+            raise PlanError(
+                f"{source}: changes[{i}] repeats an earlier change: the file was edited; make the plan again"
+            )
+        seen.add(what)
+    deletable = {(o.workspace, o.project, o.pipeline_id) for o in orphans if o.kept is None}
+    for i, change in enumerate(changes):
+        if (
+            isinstance(change, DeletePipeline)
+            and (change.workspace, change.project, change.pipeline_id) not in deletable
+        ):
+            raise PlanError(
+                f"{source}: changes[{i}] deletes pipeline #{change.pipeline_id}, which the plan does not list as "
+                "a pipeline no file declares: the file was edited; make the plan again"
+            )
 
 
 def _not_json(name: str) -> Any:
