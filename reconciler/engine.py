@@ -53,7 +53,7 @@ def given(client: BuddyClient) -> Connect:
 
 def validate(paths: Sequence[str | Path]) -> ValidateResult:
     """Schema and semantic checks, no network, every problem at once."""
-    documents, problems, skipped = config_module.check_paths(list(paths))
+    documents, problems, skipped, _doubtful = config_module.check_paths(list(paths))
     files = sorted({d.file for d in documents} | {p.location.file for p in problems})
     return ValidateResult(problems, files, skipped)
 
@@ -72,11 +72,13 @@ def build_plan(
     force: bool = False,
     declared: Sequence[DesiredPipeline] | None = None,
     prune_pipelines: bool = True,
+    doubtful: Sequence[str] = (),
 ) -> Plan:
     """Read live state for ``pipelines`` and diff it into a plan; the safety check is a warning
     (saying it is skipped with ``force``). The live pipelines of their projects that none of
     ``declared`` (default ``pipelines``) names are told, and deleted where the files say
-    ``prune_pipelines`` (unless not ``prune_pipelines``: a targeted plan)."""
+    ``prune_pipelines`` (unless not ``prune_pipelines``: a targeted plan; and none while a file that
+    might declare pipelines was passed over, ``doubtful``, or a declaration failed to plan)."""
     from reconciler.buddy.live import ABSENT, read_live
     from reconciler.plan import orphans
     from reconciler.plan.diff import diff_pipeline
@@ -104,7 +106,9 @@ def build_plan(
                     made.pipelines.append(PipelinePlan(str(free), fingerprint=ABSENT))
             except PipelineError as exc:
                 made.add_error(desired.workspace, desired.project, desired.label, exc.reason)
-    orphans.add_to_plan(client, made, states, pipelines if declared is None else declared, prune=prune_pipelines)
+    orphans.add_to_plan(
+        client, made, states, pipelines if declared is None else declared, prune=prune_pipelines, doubtful=doubtful
+    )
     made.add_safety_warnings(options.limits, force=force)
     return made
 
@@ -130,7 +134,15 @@ def plan(connect: Connect, paths: Sequence[str | Path], options: Options, target
     check_secret_names(pipelines, options)  # a usage error, before any request
     with connect(pipelines) as client:
         check_variables(pipelines, options)  # every unset variable at once, before any request
-        made = build_plan(client, pipelines, options, warnings, declared=cfg.pipelines, prune_pipelines=counted is None)
+        made = build_plan(
+            client,
+            pipelines,
+            options,
+            warnings,
+            declared=cfg.pipelines,
+            prune_pipelines=counted is None,
+            doubtful=cfg.doubtful,
+        )
     made.targeting = counted
     made.skipped_files = list(cfg.skipped)
     return made
@@ -169,6 +181,7 @@ def apply(
             force=how.force,
             declared=cfg.pipelines,
             prune_pipelines=counted is None,
+            doubtful=cfg.doubtful,
         )
         made.targeting = counted
         if show is not None:

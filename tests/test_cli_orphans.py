@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -228,3 +229,45 @@ def test_a_saved_plan_edited_to_delete_a_declared_pipeline_or_to_repeat_a_delete
             code, out, err = run(*argv)
             assert code == 1 and "the file was edited; make the plan again" in err, (name, out, err)
     assert len(names(app)) == 6
+
+
+def test_no_pipeline_is_deleted_while_a_declaration_fails_to_plan(served: Any, tmp_path: Path) -> None:
+    app = served(seed(pipeline(2, "B"), pipeline(3, "C"), pipeline(4, "D")))
+    config = CONFIG.format(extra="prune_pipelines: true\n") + "  - id: 99\n    name: B\n    actions: []\n"
+    (tmp_path / "web.yml").write_text(config, encoding="utf-8")  # a typo in the id meant for "B"
+    code, out, err = run("apply", "web.yml", "--auto-approve")
+    assert code == 1
+    assert "acme/web: prune_pipelines deletes nothing: 1 declared pipeline could not be planned" in out + err
+    assert names(app) == ["Release", "B", "C", "D", "From YAML"]
+
+
+@pytest.mark.parametrize("passed_over", ["fifo", "near_miss", "dangling_folder"])
+def test_no_pipeline_is_deleted_while_a_file_that_might_declare_one_was_passed_over(
+    served: Any, tmp_path: Path, passed_over: str
+) -> None:
+    app = served(seed(pipeline(2, "B")))
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "web.yml").write_text(CONFIG.format(extra="prune_pipelines: true\n"), encoding="utf-8")
+    if passed_over == "fifo":
+        os.mkfifo(cfg / "b.yml")
+    elif passed_over == "near_miss":
+        (cfg / "b.yml").write_text("Workspace: acme\nProject: web\nPipelines:\n  - name: B\n", encoding="utf-8")
+    else:
+        (cfg / "team-b").symlink_to(tmp_path / "not-checked-out")
+    code, out, err = run("plan", "cfg", "--detailed-exitcode")
+    assert code == 0, out + err
+    assert "acme/web: prune_pipelines deletes nothing: a file that might declare pipelines was passed over" in out + err
+    assert 'delete pipeline "B"' not in out
+    assert names(app) == ["Release", "B", "From YAML"]
+
+
+def test_a_config_whose_suffix_is_upper_case_is_read(served: Any, tmp_path: Path) -> None:
+    served(seed(pipeline(2, "B")))
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "web.yml").write_text(CONFIG.format(extra="prune_pipelines: true\n"), encoding="utf-8")
+    other = "workspace: acme\nproject: web\nprune_pipelines: true\npipelines:\n  - name: B\n    actions: []\n"
+    (cfg / "b.YML").write_text(other, encoding="utf-8")
+    code, out, err = run("plan", "cfg", "--detailed-exitcode")
+    assert code == 0, out + err  # "B" is declared: nothing to delete

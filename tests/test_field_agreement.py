@@ -265,7 +265,7 @@ class Validate:
         file = self.folder / f"c{self.count}.yaml"
         document = {"workspace": "ws", "project": "pr", "pipelines": pipelines}
         file.write_text(json.dumps(document), encoding="utf-8")  # JSON is YAML; 1.0 stays a float
-        _, problems, _ = config.check_paths([file])
+        _, problems, _, _ = config.check_paths([file])
         errors: list[list[str]] = [[] for _ in pipelines]
         for problem in problems:
             if problem.severity != "error":

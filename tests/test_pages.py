@@ -321,8 +321,37 @@ def test_import_writes_every_pipeline_and_action_past_any_page(tmp_path: Path, c
 
 def test_a_first_page_asked_again_that_came_back_shorter_makes_the_list_read_again() -> None:
     # pages of 2 over [1, 2, 3]: #2 goes before page 2 (empty, #3 slid onto page 1), #3 before page 1 again
-    client, asked = scripted([[1, 2], [], [1], [1], [1]])
+    client, asked = scripted([[1, 2], [], [1], [1], [], [1]])
     with client:
         items = client.list_pipelines("acme", "web", confirm=True)
     assert [p["id"] for p in items] == [1]  # never [1, 2]: that was never the list
     assert asked[:3] == ["1", "2", "1"] and len(asked) > 3
+
+
+def test_a_page_of_a_read_thrown_away_does_not_teach_the_run_how_full_a_page_can_be() -> None:
+    # ids out of order (no overlap probe): a first read of three is thrown away (page 1 again differs);
+    # its page of three must not prove a later page of two the end: that read asks on
+    client, asked = scripted([[3, 2, 1], [], [9], [2, 1], [], [2, 1], [5, 4, 3, 2]])
+    with client:
+        items = client.list_pipelines("acme", "web", confirm=True)
+        assert [p["id"] for p in items] == [2, 1]
+        assert asked == ["1", "2", "1", "1", "2", "1"]
+        assert client.list_pipelines("acme", "web") == [{"id": i, "name": f"p{i}"} for i in (5, 4, 3, 2)]
+    assert asked[6:] == ["1", "2"]  # 4 items: more than the 2 the kept read taught, so not proven the end
+
+
+def test_one_overfull_page_from_a_bad_answer_does_not_cut_later_lists_short() -> None:
+    # pages of 7; one answer of a full 100 (a deviant page, its read then thrown away by the pipeline's
+    # own answer): later action lists of 10 must still be read past their first page of 7
+    data = seed()
+    data["workspaces"]["acme"]["projects"]["web"]["pipelines"].append(
+        {"id": 700, "name": "ten", "actions": [{"id": 7000 + i, "name": f"t-{i}", "type": "BUILD"} for i in range(10)]}
+    )
+    with served(data) as (app, client):
+        app.set_switches(per_page_max=7)
+        route = "/pipelines/:pipeline_id/actions"
+        app.set_faults({"kind": "deviant", "mode": "endless_pages", "count": 1, "route": route})
+        first = client.list_actions("acme", "web", 600, confirm=True)
+        later = client.list_actions("acme", "web", 700, confirm=True)
+    assert [a["id"] for a in first] == [6000 + i for i in range(MID)]
+    assert [a["id"] for a in later] == [7000 + i for i in range(10)]

@@ -54,6 +54,7 @@ class Listing(list[dict[str, Any]]):
     pages: int = 0
     checked: bool = False
     first: int = 0  # items on page 1
+    widest: int = 0  # items on its fullest page
 
 
 class _Shifted(Exception):
@@ -80,10 +81,9 @@ class PageReader:
         """The most items seen on one page so far."""
         return self._largest
 
-    def _saw(self, count: int) -> int:
+    def _saw(self, count: int) -> None:
         with self._lock:
             self._largest = max(self._largest, count)
-            return self._largest
 
     def read(
         self,
@@ -99,7 +99,16 @@ class PageReader:
         known to agree is kept only when a second read agrees (or, for two requests, its page 1).
         ``whole``: gives one answer that holds the whole list under ``key`` (a pipeline and its actions),
         asked to agree with the pages instead of reading them again. ``ascending``: ``query`` sorts the
-        list by id, so an item added meanwhile lands at the end (see ``_overlap``)."""
+        list by id, so an item added meanwhile lands at the end (see ``_overlap``). Only a read kept
+        teaches the run how many items the server hands back on a page: a page of a read thrown away
+        (moved, or not agreeing) may be a bad answer, and would end later lists too soon."""
+        listing = self._read(path, key, query, confirm, whole, ascending)
+        self._saw(listing.widest)
+        return listing
+
+    def _read(
+        self, path: str, key: str, query: str, confirm: bool, whole: Callable[[], Any] | None, ascending: bool
+    ) -> Listing:
         previous: Listing | None = None
         moved = ""
         ignored = 0
@@ -193,8 +202,8 @@ class PageReader:
             listing.extend(items)
             listing.pages += 1
             listing.first = listing.first or len(items)
-            largest = self._saw(len(items))
-            if len(items) < size and len(items) < largest:
+            listing.widest = max(listing.widest, len(items))
+            if len(items) < size and len(items) < max(self._largest, listing.widest):
                 listing.checked = page == 1
                 return listing  # shorter than a page the server has filled: the end, proven
             previous, page = ids, page + 1

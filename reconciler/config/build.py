@@ -28,13 +28,14 @@ class Config:
     warnings: list[Problem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files a directory scan found not to be configs
     files: list[str] = field(default_factory=list)  # config files read, in order
+    doubtful: list[str] = field(default_factory=list)  # skipped ones that might declare pipelines
 
 
-def check_paths(paths: list[str | Path]) -> tuple[list[Document], list[Problem], list[str]]:
-    """Load ``paths`` and run every check; returns the documents, every problem (sorted) and the
-    skipped files. Bad input is reported as problems, not raised; only paths that hold no config file
-    at all (and nothing wrong besides) raise :class:`NoConfigFiles`, so that managing nothing never
-    passes for success."""
+def check_paths(paths: list[str | Path]) -> tuple[list[Document], list[Problem], list[str], list[str]]:
+    """Load ``paths`` and run every check; returns the documents, every problem (sorted), the skipped
+    files and those of them that might declare pipelines (``LoadResult.doubtful``). Bad input is
+    reported as problems, not raised; only paths that hold no config file at all (and nothing wrong
+    besides) raise :class:`NoConfigFiles`, so that managing nothing never passes for success."""
     from reconciler.config import schema  # imported here: it loads and compiles the schemas on first use
 
     # Checking, like loading, makes many objects and no cycles to collect; one pause over both, since
@@ -50,7 +51,7 @@ def check_paths(paths: list[str | Path]) -> tuple[list[Document], list[Problem],
         problems.extend(rules.check_across(configs))
     if not configs and not any(p.severity == "error" for p in problems):
         raise NoConfigFiles([str(p) for p in paths], len(loaded.skipped), problems)
-    return loaded.documents, sort_problems(_unique(problems)), loaded.skipped
+    return loaded.documents, sort_problems(_unique(problems)), loaded.skipped, loaded.doubtful
 
 
 def load_config(paths: list[str | Path]) -> Config:
@@ -59,7 +60,7 @@ def load_config(paths: list[str | Path]) -> Config:
     Raises :class:`ValidationFailed` carrying every problem of every file, warnings included and
     sorted, when any of them is an error; otherwise returns the pipelines and the warnings."""
     with collector_paused():  # one pause over loading, checking and building (see ``check_paths``)
-        docs, problems, skipped = check_paths(paths)
+        docs, problems, skipped, doubtful = check_paths(paths)
         if any(p.severity == "error" for p in problems):
             raise ValidationFailed(problems, sorted({d.file for d in docs} | {p.location.file for p in problems}))
         pipelines = [pipeline for doc in docs for pipeline in _pipelines(doc)]
@@ -68,6 +69,7 @@ def load_config(paths: list[str | Path]) -> Config:
         warnings=[p for p in problems if p.severity == "warning"],
         skipped=skipped,
         files=[doc.file for doc in docs],
+        doubtful=doubtful,
     )
 
 

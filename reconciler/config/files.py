@@ -28,8 +28,10 @@ _CHUNK = 1024 * 1024
 
 @dataclass
 class Scan:
-    """What a directory scan found: regular YAML files in sorted order, and the YAML-named entries that
-    are not regular files (FIFOs, devices, dangling links), which are passed over."""
+    """What a directory scan found: regular YAML files in sorted order, and what it could not read,
+    which is passed over: the YAML-named entries that are not regular files (FIFOs, devices), any
+    link that leads nowhere (dangling or looping: it may stand for a folder not checked out) and any
+    directory it could not enter. Whatever ``special`` holds might have declared pipelines."""
 
     files: list[Path] = field(default_factory=list)
     special: list[Path] = field(default_factory=list)
@@ -45,7 +47,12 @@ def scan(root: Path) -> Scan:
     found: list[tuple[tuple[str, ...], Path]] = []
     special: list[tuple[tuple[str, ...], Path]] = []
     visited: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+
+    def unreadable(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else root
+        special.append((_parts(where, root), where))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
         real = os.path.realpath(dirpath)
         if real in visited:
             dirnames[:] = []
@@ -55,13 +62,22 @@ def scan(root: Path) -> Scan:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         base = Path(dirpath)
         for name in filenames:
-            if name.endswith(YAML_SUFFIXES):
-                file = base / name
-                entry = (file.relative_to(root).parts, file)
+            file = base / name
+            entry = (file.relative_to(root).parts, file)
+            if name.lower().endswith(YAML_SUFFIXES):  # `web.YML` too
                 (found if _is_regular(file) else special).append(entry)
+            elif os.path.islink(file) and not os.path.exists(file):
+                special.append(entry)
     found.sort(key=lambda item: item[0])
     special.sort(key=lambda item: item[0])
     return Scan([file for _, file in found], [file for _, file in special])
+
+
+def _parts(path: Path, root: Path) -> tuple[str, ...]:
+    try:
+        return path.relative_to(root).parts
+    except ValueError:
+        return path.parts
 
 
 def enclosing_folders(path: Path, top: Path) -> list[Path]:
@@ -90,7 +106,7 @@ def yaml_files_in(folder: Path) -> list[Path]:
     return [
         folder / name
         for name in names
-        if name.endswith(YAML_SUFFIXES) and not name.startswith(".") and _is_regular(folder / name)
+        if name.lower().endswith(YAML_SUFFIXES) and not name.startswith(".") and _is_regular(folder / name)
     ]
 
 

@@ -22,7 +22,7 @@ import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,9 @@ class LoadResult:
     documents: list[Document]
     problems: list[Problem]  # errors (unreadable files, YAML errors) and warnings
     skipped: list[str]  # files seen in a directory scan that are not config files
+    #: of those, the ones that might have declared pipelines: not readable (a FIFO, a link that leads
+    #: nowhere, a directory the scan could not enter) or close to a config (a near-miss key)
+    doubtful: list[str] = field(default_factory=list)
 
 
 def load_paths(paths: list[str | Path]) -> LoadResult:
@@ -83,6 +86,7 @@ def _load_all(paths: list[str | Path], seen: set[str], result: LoadResult) -> No
                 _load_once(file, named=False, seen=seen, result=result)
             # A FIFO, a device or a dangling link is never opened: it could block or never end.
             result.skipped.extend(str(file) for file in found.special)
+            result.doubtful.extend(str(file) for file in found.special)
         elif path.exists():
             _load_once(path, named=True, seen=seen, result=result)  # refused there unless a regular file
         else:
@@ -245,8 +249,10 @@ def _root_node(text: str, file: str, *, named: bool, result: LoadResult) -> Node
         return None
     root = nodes[0]
     if not _looks_like_config(root):
-        if not named:
-            result.problems.extend(_near_misses(file, root))
+        near = [] if named else _near_misses(file, root)
+        if near:
+            result.problems.extend(near)
+            result.doubtful.append(file)
         message = (
             "not a config file: expected a top-level mapping with `workspace`, `project` and "
             f"`pipelines`, found {_describe_node(root)}"

@@ -69,25 +69,23 @@ def add_to_plan(
     declared: Sequence[DesiredPipeline],
     *,
     prune: bool = True,
+    doubtful: Sequence[str] = (),
 ) -> None:
     """Tell the orphans of every project read in ``made``; where the files say ``prune_pipelines: true``
-    (and ``prune``: not in a targeted plan), plan the delete of each one defined through the API."""
-    pruning = {(d.workspace, d.project) for d in declared if d.prune_pipelines} if prune else set()
+    (and ``prune``: not in a targeted plan), plan the delete of each one defined through the API.
+    None is deleted while a pipeline that may be one of them is unknown: a declaration that failed to
+    plan (its project may be one of these, under another spelling), or a file passed over that might
+    declare some (``doubtful``); a warning says why."""
+    pruning = _pruning(made, declared, prune, doubtful)
     doomed: list[tuple[Project, LivePipeline]] = []
     for project, pipelines in find(states, declared).items():
-        mine = [d for d in declared if (d.workspace, d.project) == project]
-        renamed = {old: str(d.name) for d in mine for old in d.previous_names}
-        for pipeline in pipelines:
-            if project in pruning and not pipeline.yaml_known:  # the summary does not say: its GET does
-                detail = client.get_pipeline(*project, pipeline.id)
-                pipeline = LivePipeline(pipeline.id, pipeline.name, pipeline.summary, detail=detail)
-            kept = _kept(pipeline, renamed)
-            made.orphans.append(Orphan(*project, pipeline.id, pipeline.name, kept))
-            if project in pruning and kept is None:
-                doomed.append((project, pipeline))
-        if project in pruning:
-            listing = next(s.listing for s in states if (s.desired.workspace, s.desired.project) == project)
-            made.project_pipelines[f"{project[0]}/{project[1]}"] = len(listing or ())
+        if project not in pruning:
+            renamed = _renamed(declared, project)
+            made.orphans.extend(Orphan(*project, p.id, p.name, _kept(p, renamed)) for p in pipelines)
+            continue
+        doomed.extend((project, p) for p in _told(client, made, project, pipelines, declared))
+        listing = next(s.listing for s in states if (s.desired.workspace, s.desired.project) == project)
+        made.project_pipelines[f"{project[0]}/{project[1]}"] = len(listing or ())
     keys = [PipelineKey(ws, project, pipeline.id) for (ws, project), pipeline in doomed]
     for (project, pipeline), state in zip(doomed, live.read_keys(client, keys, {}), strict=True):
         change = DeletePipeline(
@@ -96,6 +94,54 @@ def add_to_plan(
         made.pipelines.append(
             PipelinePlan(str(state.key), fingerprint=state.fingerprint, live_count=state.count, changes=[change])
         )
+
+
+def _pruning(made: Plan, declared: Sequence[DesiredPipeline], prune: bool, doubtful: Sequence[str]) -> set[Project]:
+    """The projects whose orphans this plan deletes; a warning for each one held back (``_held``)."""
+    pruning = {(d.workspace, d.project) for d in declared if d.prune_pipelines} if prune else set()
+    held = _held(made, doubtful) if pruning else None
+    if held is None:
+        return pruning
+    made.warnings.extend(f"{ws}/{name}: prune_pipelines deletes nothing: {held}" for ws, name in sorted(pruning))
+    return set()
+
+
+def _told(
+    client: BuddyClient,
+    made: Plan,
+    project: Project,
+    pipelines: Sequence[LivePipeline],
+    declared: Sequence[DesiredPipeline],
+) -> list[LivePipeline]:
+    """Tell the orphans of a project that prunes them; returns those to delete (defined through the
+    API: read first when the summary does not say)."""
+    renamed = _renamed(declared, project)
+    doomed: list[LivePipeline] = []
+    for pipeline in pipelines:
+        if not pipeline.yaml_known:  # the summary does not say: its GET does
+            detail = client.get_pipeline(*project, pipeline.id)
+            pipeline = LivePipeline(pipeline.id, pipeline.name, pipeline.summary, detail=detail)
+        kept = _kept(pipeline, renamed)
+        made.orphans.append(Orphan(*project, pipeline.id, pipeline.name, kept))
+        if kept is None:
+            doomed.append(pipeline)
+    return doomed
+
+
+def _renamed(declared: Sequence[DesiredPipeline], project: Project) -> dict[str, str]:
+    """Each previous name of a declaration in ``project``, to that declaration's name."""
+    return {old: str(d.name) for d in declared if (d.workspace, d.project) == project for old in d.previous_names}
+
+
+def _held(made: Plan, doubtful: Sequence[str]) -> str | None:
+    """Why no pipeline may be deleted in this plan, or ``None``."""
+    if made.errors:
+        count = len(made.errors)
+        return f"{count} declared pipeline{'s' if count > 1 else ''} could not be planned (see the errors)"
+    if doubtful:
+        shown = ", ".join(doubtful[:3]) + (f" and {len(doubtful) - 3} more" if len(doubtful) > 3 else "")
+        return f"a file that might declare pipelines was passed over ({shown}): make it readable, or fix it"
+    return None
 
 
 def _kept(pipeline: LivePipeline, renamed: dict[str, str]) -> str | None:
