@@ -37,9 +37,13 @@ def refresh(client: BuddyClient, plan: Plan) -> dict[str, int]:
     own = {k: plan.declared_pipeline(str(k)) for k in keys}
     counts: dict[str, int] = {}
     stale: list[str] = []
+    deleted = {c.key for c in plan.changes if isinstance(c, DeletePipeline)}
     for state in live.read_keys(client, keys, declared, own):
         key = state.key
         counts[str(key)] = state.count
+        if key in deleted and state.kept is not None:  # never deleted, whatever the file says
+            stale.append(f'pipeline "{names.get(key, key.id)}" (#{key.id}) is not to be deleted: {state.kept}')
+            continue
         if state.fingerprint == plan.fingerprints.get(str(key)):
             continue
         if key.id is None:

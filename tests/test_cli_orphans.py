@@ -221,7 +221,7 @@ def test_a_saved_plan_edited_to_delete_a_declared_pipeline_or_to_repeat_a_delete
     declared = {"kind": "delete_pipeline", "workspace": "acme", "project": "web", "pipeline": "Release"}
     edits = {
         "declared.json": [{**declared, "pipeline_id": 1}],
-        "twice.json": [{**declared, "pipeline": "Old deploy", "pipeline_id": 2}] * 2,
+        "twice.json": [{**declared, "pipeline": name, "pipeline_id": 2} for name in ("Old deploy", "old deploy")],
     }
     for name, changes in edits.items():
         (tmp_path / name).write_text(json.dumps({**saved, "changes": changes}), encoding="utf-8")
@@ -271,3 +271,26 @@ def test_a_config_whose_suffix_is_upper_case_is_read(served: Any, tmp_path: Path
     (cfg / "b.YML").write_text(other, encoding="utf-8")
     code, out, err = run("plan", "cfg", "--detailed-exitcode")
     assert code == 0, out + err  # "B" is declared: nothing to delete
+
+
+def test_a_saved_delete_of_a_pipeline_defined_in_buddy_yaml_is_refused_whatever_the_file_says(
+    served: Any, tmp_path: Path
+) -> None:
+    from reconciler.buddy.client import BuddyClient
+    from reconciler.buddy.live import read_keys
+    from reconciler.model import PipelineKey
+
+    app = served(seed(pipeline(2, "Old deploy"), pipeline(3, "A"), pipeline(4, "B")))
+    (tmp_path / "web.yml").write_text(CONFIG.format(extra="prune_pipelines: true\n"), encoding="utf-8")
+    assert run("plan", "web.yml", "--out", "plan.json")[0] == 0
+    saved = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
+    key = PipelineKey("acme", "web", 9)  # "From YAML": an edit makes it deletable, fingerprint and all
+    with BuddyClient(os.environ["BUDDY_BASE_URL"], TOKEN) as client:
+        saved["fingerprints"][str(key)] = read_keys(client, [key], {})[0].fingerprint
+    saved["changes"] = [{"kind": "delete_pipeline", "workspace": "acme", "project": "web", "pipeline": "From YAML",
+                         "pipeline_id": 9}]  # fmt: skip
+    saved["not_managed"] = [{**o, "kept": None} for o in saved["not_managed"]]
+    (tmp_path / "edited.json").write_text(json.dumps(saved), encoding="utf-8")
+    code, _, err = run("apply", "--plan", "edited.json", "--auto-approve", "--force")
+    assert code == 1 and 'pipeline "From YAML" (#9) is not to be deleted: defined in Buddy YAML' in err, err
+    assert "From YAML" in names(app)

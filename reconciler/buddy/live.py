@@ -242,11 +242,13 @@ def _confirm_absent(
 @dataclass(frozen=True)
 class KeyState:
     """What a re-read found for one pipeline key: its fingerprint now (``ABSENT``/``PRESENT`` for a
-    pipeline the plan creates; ``None`` when a live pipeline no longer exists) and its action count."""
+    pipeline the plan creates; ``None`` when a live pipeline no longer exists), its action count, and
+    why it must never be written or deleted now (defined in Buddy YAML, or not said), else ``None``."""
 
     key: PipelineKey
     fingerprint: str | None
     count: int = 0
+    kept: str | None = None
 
 
 def read_keys(
@@ -288,7 +290,8 @@ def read_keys(
         live_ids = {a.id for a in actions}
         details = {i: client.get_action(key.workspace, key.project, key.id, i) for i in wanted if i in live_ids}
         live = LivePipeline(key.id, summary.get("name") or "", summary, actions, detail)
-        return KeyState(key, live_fingerprint(live, details, wanted, names), len(actions))
+        kept = live.yaml_reason if live.yaml_defined else None if live.yaml_known else UNKNOWN_SOURCE
+        return KeyState(key, live_fingerprint(live, details, wanted, names), len(actions), kept)
 
     return list(client.map(read, keys))
 

@@ -109,8 +109,10 @@ def _check_deletes(changes: list[Change], orphans: list[Orphan], source: str) ->
     declares does not name as deletable: only an edit makes either (a declared pipeline deleted)."""
     seen: set[tuple[Any, ...]] = set()
     for i, change in enumerate(changes):
-        what: tuple[Any, ...] = (type(change), change.workspace, change.project, change.pipeline)
-        what += (change.pipeline_id, change.action_id, change.action_name)
+        # by id where there is one: a name is only what the file says it is
+        pipeline = change.pipeline if change.pipeline_id is None else change.pipeline_id
+        action = change.action_name if change.action_id is None else change.action_id
+        what: tuple[Any, ...] = (type(change), change.workspace, change.project, pipeline, action)
         if what in seen:
             raise PlanError(
                 f"{source}: changes[{i}] repeats an earlier change: the file was edited; make the plan again"
