@@ -6,13 +6,16 @@ from __future__ import annotations
 import io
 import os
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from reconciler.cli.main import _stop_on_signals, main
+from reconciler.cli.main import main
+from reconciler.cli.signals import stop_on_signals
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -104,7 +107,7 @@ class _Terminal(io.StringIO):
 def test_the_stopping_message_starts_on_a_fresh_line_on_a_terminal_only(err: io.StringIO, start: str) -> None:
     writing = threading.Event()
     writing.set()  # changes are being made: a signal stops starting new ones
-    with _stop_on_signals(err, writing) as stop:
+    with stop_on_signals(err, writing) as stop:
         os.kill(os.getpid(), signal.SIGTERM)
         assert stop.wait(5)
     assert err.getvalue().startswith(start)
@@ -125,3 +128,22 @@ def test_plan_names_a_skipped_yaml_file_as_validate_does_and_q_silences_it(with_
     assert code == 0
     assert f"1 YAML file skipped: {with_oops / 'pipelines' / 'oops.yml'}: not a reconcile config\n" in err
     assert "skipped" not in run("plan", str(with_oops), "--sandbox", "--sandbox-state", state, "-q")[2]
+
+
+def test_a_signal_after_an_interrupted_command_of_the_process_exits_130_without_a_traceback() -> None:
+    # the process's own command (the console script): once a signal stopped it, another one, while the
+    # last message is written or the interpreter shuts down, exits at once, never a KeyboardInterrupt
+    script = (
+        "import io, os, signal, threading, time\n"
+        "from reconciler.cli.signals import stop_on_signals\n"
+        "writing = threading.Event(); writing.set()\n"
+        "with stop_on_signals(io.StringIO(), writing, final=True) as stop:\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    assert stop.wait(5)\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "time.sleep(5)\n"
+        "print('not reached')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (130, "")
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr

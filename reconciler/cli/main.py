@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -18,6 +17,7 @@ from reconciler.buddy import settings
 from reconciler.cli import args as cliargs
 from reconciler.cli import internal, validateout
 from reconciler.cli.args import build_parser
+from reconciler.cli.signals import INTERRUPTED_EXIT, stop_on_signals
 from reconciler.errors import (
     ApplyCancelled,
     InterruptedBeforeChanges,
@@ -227,57 +227,11 @@ def cmd_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-#: the exit code of an apply stopped by SIGINT or SIGTERM (128 + SIGINT, as shells report Ctrl-C)
-INTERRUPTED_EXIT = 130
-
-
-@contextlib.contextmanager
-def _stop_on_signals(err: TextIO, writing: threading.Event) -> Iterator[threading.Event]:
-    """Until ``writing`` is set (the first write is next), the first SIGINT or SIGTERM stops at once:
-    ``InterruptedBeforeChanges`` is raised in the main thread (reading live state, at the question).
-    After it, the first one sets the event (apply starts no new change, lets those in flight finish,
-    then reports); a second one exits at once with 130. Handlers are restored after."""
-    from reconciler.cli import console  # now: the handler imports nothing
-
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop  # signals reach only the main thread: nothing to install (a library caller)
-        return
-
-    def handle(signum: int, _frame: object) -> None:
-        if not writing.is_set() and not stop.is_set():
-            stop.set()
-            name = signal.Signals(signum).name
-            raise InterruptedBeforeChanges(f"{name}: interrupted before any change was made: nothing was changed")
-        if stop.is_set():
-            with contextlib.suppress(Exception):
-                fresh = "\n" if console.is_terminal(err) else ""
-                err.write(f"{fresh}interrupted again: exiting now; changes in flight may or may not have been made\n")
-                err.flush()
-            os._exit(INTERRUPTED_EXIT)  # at once: the threads in flight are not waited for
-        stop.set()
-        name = signal.Signals(signum).name
-        fresh = "\n" if console.is_terminal(err) else ""  # a progress bar or ^C ends the line on a terminal
-        with contextlib.suppress(Exception):
-            err.write(
-                f"{fresh}{name}: stopping: no new change is started; the requests in flight finish "
-                "(send it again to exit at once)\n"
-            )
-            err.flush()
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def cmd_apply(args: argparse.Namespace, out: TextIO, err: TextIO, inp: TextIO | None = None) -> int:
     """The plan first (flushed, before any write), the question on a terminal, progress, the summary;
     the first SIGINT or SIGTERM stops starting changes (exit 130)."""
     writing = threading.Event()  # set right before the first write: from then on a signal only stops
-    with _stop_on_signals(err, writing) as stop:
+    with stop_on_signals(err, writing, final=getattr(args, "final", False)) as stop:
         return _apply(args, out, err, stop, inp, writing)
 
 
@@ -470,6 +424,7 @@ def main(
         parser = build_parser(lazy=True)
         args = cliargs.parse(parser, argv)
         args.redactor = redactor
+        args.final = argv is None  # the process itself (the console script), not a caller in Python
         if not args.command:
             parser.print_help(err)
             return 1
