@@ -353,3 +353,28 @@ def test_a_cycle_made_while_the_collector_is_paused_is_still_collected_after() -
     assert gc.isenabled()
     gc.collect()
     assert ref() is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- workspace: acme\n  project: web\n  pipelines: []\n",
+        "config:\n  workspace: acme\n  project: web\n",
+        "<<: {workspace: acme, project: web, pipelines: []}\n",
+    ],
+)
+def test_a_skipped_file_holding_a_config_one_level_down_gets_a_warning_and_counts_as_doubtful(
+    tmp_path: Path, text: str
+) -> None:
+    file = write(tmp_path / "b.yml", text)
+    result = load_paths([tmp_path])
+    assert result.skipped == [str(file)] and result.doubtful == [str(file)]
+    assert [p.message for p in result.problems] == [
+        "this file is skipped as not a config file, but it holds a config's keys one level down"
+    ]
+
+
+def test_a_ci_workflow_is_skipped_without_a_warning_and_is_not_doubtful(tmp_path: Path) -> None:
+    write(tmp_path / "ci.yml", "on: push\njobs:\n  build:\n    runs-on: ubuntu\n    steps: []\n")
+    result = load_paths([tmp_path])
+    assert result.problems == [] and result.doubtful == [] and len(result.skipped) == 1

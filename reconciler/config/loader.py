@@ -249,7 +249,7 @@ def _root_node(text: str, file: str, *, named: bool, result: LoadResult) -> Node
         return None
     root = nodes[0]
     if not _looks_like_config(root):
-        near = [] if named else _near_misses(file, root)
+        near = [] if named else _near_misses(file, root) + _buried_config(file, root)
         if near:
             result.problems.extend(near)
             result.doubtful.append(file)
@@ -308,6 +308,22 @@ def _is_defaults_only(root: Node) -> bool:
     return isinstance(root, MappingNode) and [k.value for k, _ in root.value if isinstance(k, ScalarNode)] == [
         "defaults"
     ]
+
+
+def _buried_config(file: str, root: Node) -> list[Problem]:
+    """A warning for a skipped file that holds a config one level down: a list item, a mapping's
+    value, or a merge key (``<<``) that names two or more of ``workspace``, ``project`` and
+    ``pipelines``. Most likely meant as a config, it might declare pipelines."""
+    children = [item for item in root.value] if isinstance(root, SequenceNode) else []
+    if isinstance(root, MappingNode):
+        children = [value for _, value in root.value]
+    for child in children:
+        if isinstance(child, MappingNode):
+            keys = {k.value for k, _ in child.value if isinstance(k, ScalarNode)}
+            if len(keys & set(NEAR_MISS_KEYS)) >= 2:
+                message = "this file is skipped as not a config file, but it holds a config's keys one level down"
+                return [Problem(location(file, child), json_path(()), message, "warning")]
+    return []
 
 
 def _near_misses(file: str, root: Node) -> list[Problem]:
