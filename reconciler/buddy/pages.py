@@ -48,8 +48,8 @@ Bad = Callable[..., BadAnswerError]
 class Listing(list[dict[str, Any]]):
     """The items of a list read, in order; ``pages`` counts the pages it asked for, the empty one that
     ended it too: a full page then an empty one are two answers, and an item removed in front between
-    them is never seen. ``checked`` when the answers are known to agree: one answer, or two that overlap
-    (see ``PageReader._overlap``)."""
+    them is never seen. ``checked`` when the answers are known to agree: one answer, two that overlap
+    (see ``PageReader._overlap``), or pages that the one answer holding the whole list agrees with."""
 
     pages: int = 0
     checked: bool = False
