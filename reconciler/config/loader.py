@@ -210,7 +210,7 @@ def _decode(raw: bytes, file: str, result: LoadResult) -> str | None:
 
 def _empty_document(node: Node) -> bool:
     """True for a document that holds nothing (``---`` and no content, or comments only)."""
-    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null" and node.value in ("", "~")
+    return isinstance(node, ScalarNode) and node.tag == NULL_TAG and node.value in ("", "~")
 
 
 def _root_node(text: str, file: str, *, named: bool, result: LoadResult) -> Node | None:
@@ -314,7 +314,7 @@ def _buried_config(file: str, root: Node) -> list[Problem]:
     """A warning for a skipped file that holds a config one level down: a list item, a mapping's
     value, or a merge key (``<<``) that names two or more of ``workspace``, ``project`` and
     ``pipelines``. Most likely meant as a config, it might declare pipelines."""
-    children = [item for item in root.value] if isinstance(root, SequenceNode) else []
+    children = list(root.value) if isinstance(root, SequenceNode) else []
     if isinstance(root, MappingNode):
         children = [value for _, value in root.value]
     for child in children:
