@@ -378,3 +378,30 @@ def test_a_ci_workflow_is_skipped_without_a_warning_and_is_not_doubtful(tmp_path
     write(tmp_path / "ci.yml", "on: push\njobs:\n  build:\n    runs-on: ubuntu\n    steps: []\n")
     result = load_paths([tmp_path])
     assert result.problems == [] and result.doubtful == [] and len(result.skipped) == 1
+
+
+def test_a_drone_file_of_two_documents_is_skipped_not_an_error(tmp_path: Path) -> None:
+    drone = "kind: pipeline\nname: a\nworkspace:\n  path: /src\nsteps: []\n---\nkind: pipeline\nname: b\n"
+    file = write(tmp_path / "drone.yml", drone)
+    result = load_paths([tmp_path])
+    assert result.problems == [] and result.skipped == [str(file)] and result.doubtful == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "kind: x\n---\nWorkspace: acme\nProject: web\nPipelines: []\n",  # near misses in a later document
+        "<<: [{workspace: acme, project: web, pipelines: []}]\n",  # a merge key's list
+    ],
+)
+def test_a_config_meant_in_a_later_document_or_a_merge_list_makes_the_file_doubtful(tmp_path: Path, text: str) -> None:
+    file = write(tmp_path / "b.yml", text)
+    result = load_paths([tmp_path])
+    assert result.skipped == [str(file)] and result.doubtful == [str(file)]
+    assert all(p.severity == "warning" for p in result.problems) and result.problems
+
+
+def test_one_near_miss_key_of_another_tool_is_told_but_does_not_make_the_file_doubtful(tmp_path: Path) -> None:
+    write(tmp_path / "atlantis.yaml", "version: 3\nprojects:\n  - dir: infra\n")
+    result = load_paths([tmp_path])
+    assert len(result.problems) == 1 and result.doubtful == []

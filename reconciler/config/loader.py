@@ -20,7 +20,7 @@ from __future__ import annotations
 import difflib
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,19 +240,19 @@ def _root_node(text: str, file: str, *, named: bool, result: LoadResult) -> Node
     if not nodes:
         not_ours(error(file, 1, 1, (), "the file is empty (it holds only comments)"))
         return None
-    if len(nodes) > 1:  # a multi-document stream (Kubernetes manifests, …) is not ours, unless it looks so
+    if len(nodes) > 1:  # a multi-document stream (Kubernetes manifests, Drone, …) is not ours, unless it looks so
         message = f"a config file holds one YAML document; this one holds {len(nodes)}"
-        if any(_looks_like_config(node) for node in nodes):  # never skipped: pruning would delete its pipelines
+        if not named and any(_plainly_config(node) for node in nodes):  # never skipped: its pipelines are declared
             result.problems.append(error_at(file, nodes[1], (), message))
-        else:
-            not_ours(error_at(file, nodes[1], (), message))
+            return None
+        if not named:
+            _weigh_skipped(file, nodes, result)
+        not_ours(error_at(file, nodes[1], (), message))
         return None
     root = nodes[0]
     if not _looks_like_config(root):
-        near = [] if named else _near_misses(file, root) + _buried_config(file, root)
-        if near:
-            result.problems.extend(near)
-            result.doubtful.append(file)
+        if not named:
+            _weigh_skipped(file, [root], result)
         message = (
             "not a config file: expected a top-level mapping with `workspace`, `project` and "
             f"`pipelines`, found {_describe_node(root)}"
@@ -310,6 +310,30 @@ def _is_defaults_only(root: Node) -> bool:
     ]
 
 
+def _plainly_config(root: Node) -> bool:
+    """A mapping with two or more of a config's keys (``workspace`` or ``domain``, ``project``,
+    ``pipelines``): one alone (a Drone step's ``workspace``) says little."""
+    if not isinstance(root, MappingNode):
+        return False
+    keys = {k.value for k, _ in root.value if isinstance(k, ScalarNode)}
+    return len(keys & CONFIG_MARKER_KEYS) >= 2
+
+
+def _weigh_skipped(file: str, roots: Sequence[Node], result: LoadResult) -> None:
+    """Warnings for the documents of a file a scan skips that look meant as a config; the file is
+    ``doubtful`` (it might declare pipelines) when one holds a config one level down, or two or more
+    near-miss keys (one alone, as Atlantis's ``projects``, is told but proves nothing)."""
+    for root in roots:
+        near, buried = _near_misses(file, root), _buried_config(file, root)
+        result.problems.extend(near + buried)
+        exact = (
+            {k.value for k, _ in root.value if isinstance(k, ScalarNode)} if isinstance(root, MappingNode) else set()
+        )
+        if buried or len(near) + len(exact & CONFIG_MARKER_KEYS) >= 2:
+            result.doubtful.append(file)
+            return
+
+
 def _buried_config(file: str, root: Node) -> list[Problem]:
     """A warning for a skipped file that holds a config one level down: a list item, a mapping's
     value, or a merge key (``<<``) that names two or more of ``workspace``, ``project`` and
@@ -317,6 +341,8 @@ def _buried_config(file: str, root: Node) -> list[Problem]:
     children = list(root.value) if isinstance(root, SequenceNode) else []
     if isinstance(root, MappingNode):
         children = [value for _, value in root.value]
+        # a merge key's list (`<<: [*base, *more]`) holds mappings too
+        children += [item for value in children if isinstance(value, SequenceNode) for item in value.value]
     for child in children:
         if isinstance(child, MappingNode):
             keys = {k.value for k, _ in child.value if isinstance(k, ScalarNode)}
@@ -334,8 +360,8 @@ def _near_misses(file: str, root: Node) -> list[Problem]:
         return []
     found: list[Problem] = []
     for key, _ in root.value:
-        if not isinstance(key, ScalarNode) or not isinstance(key.value, str):
-            continue
+        if not isinstance(key, ScalarNode) or not isinstance(key.value, str) or key.value in NEAR_MISS_KEYS:
+            continue  # an exact key is no near miss (a Drone step's `workspace`)
         close = difflib.get_close_matches(key.value.lower(), NEAR_MISS_KEYS, n=1, cutoff=0.8)
         if close:
             message = (
