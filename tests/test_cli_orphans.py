@@ -294,3 +294,15 @@ def test_a_saved_delete_of_a_pipeline_defined_in_buddy_yaml_is_refused_whatever_
     code, _, err = run("apply", "--plan", "edited.json", "--auto-approve", "--force")
     assert code == 1 and 'pipeline "From YAML" (#9) is not to be deleted: defined in Buddy YAML' in err, err
     assert "From YAML" in names(app)
+
+
+def test_the_live_pipeline_closest_to_a_declared_one_the_plan_creates_is_never_deleted(
+    served: Any, tmp_path: Path
+) -> None:
+    app = served(seed(pipeline(2, "Deploy production"), pipeline(3, "X")))
+    config = CONFIG.format(extra="prune_pipelines: true\n") + "  - name: Deploy producton\n    actions: []\n"
+    (tmp_path / "web.yml").write_text(config, encoding="utf-8")  # a typo: the live one is most likely meant
+    code, out, err = run("apply", "web.yml", "--auto-approve")
+    assert code == 0, out + err
+    assert '"Deploy production" (#2, not deleted: close to "Deploy producton", which this plan creates' in out
+    assert "Deploy production" in names(app)

@@ -116,3 +116,9 @@ def test_a_path_that_is_not_a_regular_file_is_described_as_what_it_is(tmp_path: 
     assert not_a_regular_file(tmp_path) == "a directory, not a regular file"
     assert not_a_regular_file(tmp_path / "loop") == describe_missing(tmp_path / "loop")
     assert not_a_regular_file(tmp_path / "file") is None
+
+
+def test_an_editors_lock_link_is_passed_over_without_a_word(tmp_path: Path) -> None:
+    (tmp_path / "web.yml").write_text(CONFIG, encoding="utf-8")
+    (tmp_path / ".#web.yml").symlink_to("root@host.1234:1700000000")  # Emacs, while web.yml is edited
+    assert scan(tmp_path).files == [tmp_path / "web.yml"] and scan(tmp_path).special == []

@@ -62,6 +62,8 @@ def scan(root: Path) -> Scan:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         base = Path(dirpath)
         for name in filenames:
+            if name.startswith(".#"):  # an editor's lock (a link to "user@host.pid"), never a file of ours
+                continue
             file = base / name
             entry = (file.relative_to(root).parts, file)
             if name.lower().endswith(YAML_SUFFIXES):  # `web.YML` too

@@ -79,11 +79,11 @@ def add_to_plan(
     pruning = _pruning(made, declared, prune, doubtful)
     doomed: list[tuple[Project, LivePipeline]] = []
     for project, pipelines in find(states, declared).items():
+        spared = _spared(declared, states, project)
         if project not in pruning:
-            renamed = _renamed(declared, project)
-            made.orphans.extend(Orphan(*project, p.id, p.name, _kept(p, renamed)) for p in pipelines)
+            made.orphans.extend(Orphan(*project, p.id, p.name, _kept(p, spared)) for p in pipelines)
             continue
-        doomed.extend((project, p) for p in _told(client, made, project, pipelines, declared))
+        doomed.extend((project, p) for p in _told(client, made, project, pipelines, spared))
         listing = next(s.listing for s in states if (s.desired.workspace, s.desired.project) == project)
         made.project_pipelines[f"{project[0]}/{project[1]}"] = len(listing or ())
     keys = [PipelineKey(ws, project, pipeline.id) for (ws, project), pipeline in doomed]
@@ -111,26 +111,35 @@ def _told(
     made: Plan,
     project: Project,
     pipelines: Sequence[LivePipeline],
-    declared: Sequence[DesiredPipeline],
+    spared: dict[str, str],
 ) -> list[LivePipeline]:
     """Tell the orphans of a project that prunes them; returns those to delete (defined through the
-    API: read first when the summary does not say)."""
-    renamed = _renamed(declared, project)
+    API: read first when the summary does not say; not ``spared``)."""
     doomed: list[LivePipeline] = []
     for pipeline in pipelines:
         if not pipeline.yaml_known:  # the summary does not say: its GET does
             detail = client.get_pipeline(*project, pipeline.id)
             pipeline = LivePipeline(pipeline.id, pipeline.name, pipeline.summary, detail=detail)
-        kept = _kept(pipeline, renamed)
+        kept = _kept(pipeline, spared)
         made.orphans.append(Orphan(*project, pipeline.id, pipeline.name, kept))
         if kept is None:
             doomed.append(pipeline)
     return doomed
 
 
-def _renamed(declared: Sequence[DesiredPipeline], project: Project) -> dict[str, str]:
-    """Each previous name of a declaration in ``project``, to that declaration's name."""
-    return {old: str(d.name) for d in declared if (d.workspace, d.project) == project for old in d.previous_names}
+def _spared(declared: Sequence[DesiredPipeline], states: Sequence[PipelineState], project: Project) -> dict[str, str]:
+    """The live names in ``project`` never deleted as undeclared, each to why: a previous name of a
+    declaration (both live: it may be the original, with its history), and the name closest to a
+    declared pipeline the plan creates (``state.nearby``: most likely a typo in the file)."""
+    spared = {
+        state.nearby: f'not deleted: close to "{state.desired.name}", which this plan creates (a typo?)'
+        for state in states
+        if state.nearby is not None and (state.desired.workspace, state.desired.project) == project
+    }
+    for d in declared:
+        if (d.workspace, d.project) == project:
+            spared.update({old: f'not deleted: a previous name of "{d.name}"' for old in d.previous_names})
+    return spared
 
 
 def _held(made: Plan, doubtful: Sequence[str]) -> str | None:
@@ -144,14 +153,10 @@ def _held(made: Plan, doubtful: Sequence[str]) -> str | None:
     return None
 
 
-def _kept(pipeline: LivePipeline, renamed: dict[str, str]) -> str | None:
-    """Why ``pipeline`` is never deleted, or ``None``. ``renamed``: each previous name of a declaration
-    in its project, to that declaration's name; a pipeline still under one may be the original, with
-    its history (both live: the rename has not happened, or a copy was made under the new name)."""
+def _kept(pipeline: LivePipeline, spared: dict[str, str]) -> str | None:
+    """Why ``pipeline`` is never deleted, or ``None`` (``spared``: see ``_spared``)."""
     if pipeline.yaml_defined:
         return pipeline.yaml_reason
     if not pipeline.yaml_known:
         return UNKNOWN
-    if pipeline.name in renamed:
-        return f'not deleted: a previous name of "{renamed[pipeline.name]}"'
-    return None
+    return spared.get(pipeline.name)
