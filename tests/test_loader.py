@@ -359,7 +359,7 @@ def test_a_cycle_made_while_the_collector_is_paused_is_still_collected_after() -
     "text",
     [
         "- workspace: acme\n  project: web\n  pipelines: []\n",
-        "config:\n  workspace: acme\n  project: web\n",
+        "config:\n  workspace: acme\n  project: web\n  pipelines: []\n",
         "<<: {workspace: acme, project: web, pipelines: []}\n",
     ],
 )
@@ -370,7 +370,7 @@ def test_a_skipped_file_holding_a_config_one_level_down_gets_a_warning_and_count
     result = load_paths([tmp_path])
     assert result.skipped == [str(file)] and result.doubtful == [str(file)]
     assert [p.message for p in result.problems] == [
-        "this file is skipped as not a config file, but it holds a config's keys one level down"
+        "this file is skipped as not a config file, but it holds what looks like a config's keys"
     ]
 
 
@@ -405,3 +405,30 @@ def test_one_near_miss_key_of_another_tool_is_told_but_does_not_make_the_file_do
     write(tmp_path / "atlantis.yaml", "version: 3\nprojects:\n  - dir: infra\n")
     result = load_paths([tmp_path])
     assert len(result.problems) == 1 and result.doubtful == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- workspace: acme\n- project: web\n- pipelines: [{name: B}]\n",  # a dash before each key
+        "- Workspace: acme\n  Project: web\n  pipelines: [{name: B}]\n",  # near misses one level down
+        "workspace: acme\n---\nproject: web\n---\npipelines: [{name: B}]\n",  # split over documents
+    ],
+)
+def test_a_config_split_over_list_items_or_documents_makes_the_file_doubtful(tmp_path: Path, text: str) -> None:
+    file = write(tmp_path / "b.yml", text)
+    result = load_paths([tmp_path])
+    assert result.skipped == [str(file)] and result.doubtful == [str(file)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "services:\n  workspace: {image: laradock}\n  project: {image: x}\n",  # compose services
+        "inputs:\n  workspace: {required: true}\n  project: {required: true}\n",  # a composite action
+        "projects: [{name: a}]\nworkspaces: [{name: b}]\n",  # Terraform Cloud as code
+    ],
+)
+def test_config_keys_without_pipelines_do_not_make_a_file_doubtful(tmp_path: Path, text: str) -> None:
+    write(tmp_path / "other.yml", text)
+    assert load_paths([tmp_path]).doubtful == []

@@ -320,36 +320,59 @@ def _plainly_config(root: Node) -> bool:
 
 
 def _weigh_skipped(file: str, roots: Sequence[Node], result: LoadResult) -> None:
-    """Warnings for the documents of a file a scan skips that look meant as a config; the file is
-    ``doubtful`` (it might declare pipelines) when one holds a config one level down, or two or more
-    near-miss keys (one alone, as Atlantis's ``projects``, is told but proves nothing)."""
+    """Warnings for the documents of a file a scan skips that look meant as a config (near-miss
+    keys), and the file ``doubtful`` (it might declare pipelines, so pruning holds back) when some
+    group of its keys looks like a config's (``_config_like``). A group is the keys of a document,
+    of a mapping one level down (a value, a list item, a merge key or list), of a list's items
+    together (``- workspace: …`` / ``- project: …``), and of all the documents together."""
     for root in roots:
-        near, buried = _near_misses(file, root), _buried_config(file, root)
-        result.problems.extend(near + buried)
-        exact = (
-            {k.value for k, _ in root.value if isinstance(k, ScalarNode)} if isinstance(root, MappingNode) else set()
-        )
-        if buried or len(near) + len(exact & CONFIG_MARKER_KEYS) >= 2:
-            result.doubtful.append(file)
-            return
+        result.problems.extend(_near_misses(file, root))
+    groups = [(node, _keys_of(node)) for root in roots for node in (root, *_one_level_down(root))]
+    groups.append((roots[0], {key for root in roots for key in _keys_of(root)}))
+    meant = next((node for node, keys in groups if _config_like(keys)), None)
+    if meant is not None:
+        message = "this file is skipped as not a config file, but it holds what looks like a config's keys"
+        result.problems.append(Problem(location(file, meant), json_path(()), message, "warning"))
+        result.doubtful.append(file)
 
 
-def _buried_config(file: str, root: Node) -> list[Problem]:
-    """A warning for a skipped file that holds a config one level down: a list item, a mapping's
-    value, or a merge key (``<<``) that names two or more of ``workspace``, ``project`` and
-    ``pipelines``. Most likely meant as a config, it might declare pipelines."""
-    children = list(root.value) if isinstance(root, SequenceNode) else []
-    if isinstance(root, MappingNode):
-        children = [value for _, value in root.value]
-        # a merge key's list (`<<: [*base, *more]`) holds mappings too
-        children += [item for value in children if isinstance(value, SequenceNode) for item in value.value]
-    for child in children:
-        if isinstance(child, MappingNode):
-            keys = {k.value for k, _ in child.value if isinstance(k, ScalarNode)}
-            if len(keys & set(NEAR_MISS_KEYS)) >= 2:
-                message = "this file is skipped as not a config file, but it holds a config's keys one level down"
-                return [Problem(location(file, child), json_path(()), message, "warning")]
-    return []
+def _one_level_down(root: Node) -> list[Node]:
+    """The mappings and lists one level below ``root``: a mapping's values (a merge key's list's
+    items too), a list's items."""
+    if isinstance(root, SequenceNode):
+        return list(root.value)
+    if not isinstance(root, MappingNode):
+        return []
+    values = [value for _, value in root.value]
+    return values + [item for value in values if isinstance(value, SequenceNode) for item in value.value]
+
+
+def _keys_of(node: Node) -> set[str]:
+    """A mapping's string keys; for a list, those of its mapping items together."""
+    items = node.value if isinstance(node, SequenceNode) else [node]
+    return {
+        k.value
+        for item in items
+        if isinstance(item, MappingNode)
+        for k, _ in item.value
+        if isinstance(k, ScalarNode) and isinstance(k.value, str)
+    }
+
+
+def _config_like(keys: set[str]) -> bool:
+    """Two or more of a config's keys, as written or nearly (another case, a small typo, a plural),
+    one of them ``pipelines``: a file without it declares no pipeline (Terraform Cloud's
+    ``projects``/``workspaces``, a compose file's ``workspace`` service are not configs)."""
+    near = {key: _nearest_config_key(key) for key in keys}
+    found = {match for match in near.values() if match is not None}
+    return len(found) >= 2 and "pipelines" in found
+
+
+def _nearest_config_key(key: str) -> str | None:
+    if key in CONFIG_MARKER_KEYS:
+        return "workspace" if key == "domain" else key
+    close = difflib.get_close_matches(key.lower(), NEAR_MISS_KEYS, n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def _near_misses(file: str, root: Node) -> list[Problem]:
