@@ -427,8 +427,12 @@ def test_a_config_split_over_list_items_or_documents_makes_the_file_doubtful(tmp
         "services:\n  workspace: {image: laradock}\n  project: {image: x}\n",  # compose services
         "inputs:\n  workspace: {required: true}\n  project: {required: true}\n",  # a composite action
         "projects: [{name: a}]\nworkspaces: [{name: b}]\n",  # Terraform Cloud as code
+        "inputs:\n  workspace: {required: true}\n  project: {}\n  pipeline: {description: name}\n",  # a Buddy action
+        "properties:\n  workspace: {type: string}\n  project: {}\n  pipelines: {type: array}\n",  # a schema
+        "nav:\n  - Workspace: ws.md\n  - Projects: p.md\n  - Pipelines: pl.md\n",  # mkdocs
+        "kind: PipelineRun\nspec:\n  pipelineRef: {name: b}\n  workspaces: [{name: src}]\n",  # Tekton
     ],
 )
-def test_config_keys_without_pipelines_do_not_make_a_file_doubtful(tmp_path: Path, text: str) -> None:
+def test_config_keys_without_a_list_of_pipelines_do_not_make_a_file_doubtful(tmp_path: Path, text: str) -> None:
     write(tmp_path / "other.yml", text)
     assert load_paths([tmp_path]).doubtful == []

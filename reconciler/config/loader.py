@@ -328,7 +328,7 @@ def _weigh_skipped(file: str, roots: Sequence[Node], result: LoadResult) -> None
     for root in roots:
         result.problems.extend(_near_misses(file, root))
     groups = [(node, _keys_of(node)) for root in roots for node in (root, *_one_level_down(root))]
-    groups.append((roots[0], {key for root in roots for key in _keys_of(root)}))
+    groups.append((roots[0], {key: value for root in roots for key, value in _keys_of(root).items()}))
     meant = next((node for node, keys in groups if _config_like(keys)), None)
     if meant is not None:
         message = "this file is skipped as not a config file, but it holds what looks like a config's keys"
@@ -347,25 +347,30 @@ def _one_level_down(root: Node) -> list[Node]:
     return values + [item for value in values if isinstance(value, SequenceNode) for item in value.value]
 
 
-def _keys_of(node: Node) -> set[str]:
-    """A mapping's string keys; for a list, those of its mapping items together."""
+def _keys_of(node: Node) -> dict[str, Node]:
+    """A mapping's string keys and their values; for a list, those of its mapping items together."""
     items = node.value if isinstance(node, SequenceNode) else [node]
     return {
-        k.value
+        k.value: v
         for item in items
         if isinstance(item, MappingNode)
-        for k, _ in item.value
+        for k, v in item.value
         if isinstance(k, ScalarNode) and isinstance(k.value, str)
     }
 
 
-def _config_like(keys: set[str]) -> bool:
+def _config_like(keys: dict[str, Node]) -> bool:
     """Two or more of a config's keys, as written or nearly (another case, a small typo, a plural),
-    one of them ``pipelines``: a file without it declares no pipeline (Terraform Cloud's
-    ``projects``/``workspaces``, a compose file's ``workspace`` service are not configs)."""
-    near = {key: _nearest_config_key(key) for key in keys}
-    found = {match for match in near.values() if match is not None}
-    return len(found) >= 2 and "pipelines" in found
+    one of them ``pipelines`` holding a list (or nothing yet): a file without one declares no
+    pipeline (Terraform Cloud's ``projects``/``workspaces``, a compose file's ``workspace`` service,
+    an action's ``pipeline`` input, a schema's ``pipelines`` property are not configs)."""
+    matched = [(_nearest_config_key(key), value) for key, value in keys.items()]
+    names = {name for name, _ in matched if name is not None}
+    return len(names) >= 2 and any(name == "pipelines" and _list_or_nothing(value) for name, value in matched)
+
+
+def _list_or_nothing(node: Node) -> bool:
+    return isinstance(node, SequenceNode) or (isinstance(node, ScalarNode) and node.tag == NULL_TAG)
 
 
 def _nearest_config_key(key: str) -> str | None:
