@@ -306,3 +306,15 @@ def test_the_live_pipeline_closest_to_a_declared_one_the_plan_creates_is_never_d
     assert code == 0, out + err
     assert '"Deploy production" (#2, not deleted: close to "Deploy producton", which this plan creates' in out
     assert "Deploy production" in names(app)
+
+
+def test_a_live_pipeline_named_as_a_created_one_but_for_case_and_spaces_is_never_deleted(
+    served: Any, tmp_path: Path
+) -> None:
+    app = served(seed(pipeline(2, "Build"), pipeline(3, "X")))
+    config = CONFIG.format(extra="prune_pipelines: true\n") + '  - name: "build "\n    actions: []\n'
+    (tmp_path / "web.yml").write_text(config, encoding="utf-8")
+    code, out, err = run("apply", "web.yml", "--auto-approve")
+    assert code == 0, out + err
+    assert '"Build" (#2, not deleted: close to "build ", which this plan creates (a typo?))' in out
+    assert "Build" in names(app)

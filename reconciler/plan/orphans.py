@@ -128,18 +128,28 @@ def _told(
 
 
 def _spared(declared: Sequence[DesiredPipeline], states: Sequence[PipelineState], project: Project) -> dict[str, str]:
-    """The live names in ``project`` never deleted as undeclared, each to why: a previous name of a
-    declaration (both live: it may be the original, with its history), and the name closest to a
-    declared pipeline the plan creates (``state.nearby``: most likely a typo in the file)."""
-    spared = {
-        state.nearby: f'not deleted: close to "{state.desired.name}", which this plan creates (a typo?)'
-        for state in states
-        if state.nearby is not None and (state.desired.workspace, state.desired.project) == project
-    }
+    """The live names in ``project`` never deleted as undeclared (keyed by ``_loose``), each to why: a
+    previous name of a declaration (both live: it may be the original, with its history), and a name
+    close to a declared pipeline the plan creates (``state.nearby``, or the same name but for case and
+    spaces: most likely a typo in the file)."""
+    spared: dict[str, str] = {}
+    for state in states:
+        desired = state.desired
+        if (desired.workspace, desired.project) != project or state.live is not None or not desired.name:
+            continue
+        why = f'not deleted: close to "{desired.name}", which this plan creates (a typo?)'
+        spared[_loose(desired.name)] = why
+        if state.nearby is not None:
+            spared[_loose(state.nearby)] = why
     for d in declared:
         if (d.workspace, d.project) == project:
-            spared.update({old: f'not deleted: a previous name of "{d.name}"' for old in d.previous_names})
+            spared.update({_loose(old): f'not deleted: a previous name of "{d.name}"' for old in d.previous_names})
     return spared
+
+
+def _loose(name: str) -> str:
+    """A name as a typo leaves it: case and runs of spaces aside."""
+    return " ".join(name.split()).casefold()
 
 
 def _held(made: Plan, doubtful: Sequence[str]) -> str | None:
@@ -159,4 +169,4 @@ def _kept(pipeline: LivePipeline, spared: dict[str, str]) -> str | None:
         return pipeline.yaml_reason
     if not pipeline.yaml_known:
         return UNKNOWN
-    return spared.get(pipeline.name)
+    return spared.get(_loose(pipeline.name))
