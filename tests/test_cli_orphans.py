@@ -296,25 +296,17 @@ def test_a_saved_delete_of_a_pipeline_defined_in_buddy_yaml_is_refused_whatever_
     assert "From YAML" in names(app)
 
 
-def test_the_live_pipeline_closest_to_a_declared_one_the_plan_creates_is_never_deleted(
-    served: Any, tmp_path: Path
+@pytest.mark.parametrize(
+    ("live", "declared"),
+    [("Deploy production", "Deploy producton"), ("Build", "build ")],  # the closest name; case and spaces
+)
+def test_a_live_pipeline_that_a_created_one_looks_like_a_typo_of_is_never_deleted(
+    served: Any, tmp_path: Path, live: str, declared: str
 ) -> None:
-    app = served(seed(pipeline(2, "Deploy production"), pipeline(3, "X")))
-    config = CONFIG.format(extra="prune_pipelines: true\n") + "  - name: Deploy producton\n    actions: []\n"
-    (tmp_path / "web.yml").write_text(config, encoding="utf-8")  # a typo: the live one is most likely meant
+    app = served(seed(pipeline(2, live), pipeline(3, "X")))
+    config = CONFIG.format(extra="prune_pipelines: true\n") + f'  - name: "{declared}"\n    actions: []\n'
+    (tmp_path / "web.yml").write_text(config, encoding="utf-8")  # the live one is most likely meant
     code, out, err = run("apply", "web.yml", "--auto-approve")
     assert code == 0, out + err
-    assert '"Deploy production" (#2, not deleted: close to "Deploy producton", which this plan creates' in out
-    assert "Deploy production" in names(app)
-
-
-def test_a_live_pipeline_named_as_a_created_one_but_for_case_and_spaces_is_never_deleted(
-    served: Any, tmp_path: Path
-) -> None:
-    app = served(seed(pipeline(2, "Build"), pipeline(3, "X")))
-    config = CONFIG.format(extra="prune_pipelines: true\n") + '  - name: "build "\n    actions: []\n'
-    (tmp_path / "web.yml").write_text(config, encoding="utf-8")
-    code, out, err = run("apply", "web.yml", "--auto-approve")
-    assert code == 0, out + err
-    assert '"Build" (#2, not deleted: close to "build ", which this plan creates (a typo?))' in out
-    assert "Build" in names(app)
+    assert f'"{live}" (#2, not deleted: close to "{declared}", which this plan creates (a typo?))' in out
+    assert live in names(app)
