@@ -313,10 +313,7 @@ def _is_defaults_only(root: Node) -> bool:
 def _plainly_config(root: Node) -> bool:
     """A mapping with two or more of a config's keys (``workspace`` or ``domain``, ``project``,
     ``pipelines``): one alone (a Drone step's ``workspace``) says little."""
-    if not isinstance(root, MappingNode):
-        return False
-    keys = {k.value for k, _ in root.value if isinstance(k, ScalarNode)}
-    return len(keys & CONFIG_MARKER_KEYS) >= 2
+    return isinstance(root, MappingNode) and len(_keys_of(root).keys() & CONFIG_MARKER_KEYS) >= 2
 
 
 def _weigh_skipped(file: str, roots: Sequence[Node], result: LoadResult) -> None:
@@ -388,13 +385,13 @@ def _near_misses(file: str, root: Node) -> list[Problem]:
         return []
     found: list[Problem] = []
     for key, _ in root.value:
-        if not isinstance(key, ScalarNode) or not isinstance(key.value, str) or key.value in NEAR_MISS_KEYS:
+        if not isinstance(key, ScalarNode) or not isinstance(key.value, str) or key.value in CONFIG_MARKER_KEYS:
             continue  # an exact key is no near miss (a Drone step's `workspace`)
-        close = difflib.get_close_matches(key.value.lower(), NEAR_MISS_KEYS, n=1, cutoff=0.8)
-        if close:
+        close = _nearest_config_key(key.value)
+        if close is not None:
             message = (
                 f"this file is skipped as not a config file, but its key `{key.value}` looks like "
-                f"`{close[0]}`; if it is meant as a config file, write `{close[0]}`"
+                f"`{close}`; if it is meant as a config file, write `{close}`"
             )
             found.append(Problem(location(file, key), json_path((key.value,)), message, "warning"))
     return found
