@@ -76,11 +76,6 @@ class PageReader:
         self._largest = 0
         self._lock = threading.Lock()
 
-    @property
-    def largest(self) -> int:
-        """The most items seen on one page so far."""
-        return self._largest
-
     def _saw(self, count: int) -> None:
         with self._lock:
             self._largest = max(self._largest, count)
